@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Set up and run scoring-assets with nothing but Python 3.11+ and git.
+
+    python3 dev.py demo      set up, train the model (dvc repro), score the sample batches
+    python3 dev.py test      set up, train the model, run the test suite (extra args go to pytest)
+    python3 dev.py ui        open the Dagster UI (dagster dev) on the project's instance
+    python3 dev.py setup     only create/refresh the environments
+
+Two virtual environments, because DVC and Dagster cannot share one (dvc pins
+antlr4-python3-runtime 4.9, which breaks Dagster's string asset selections):
+    .venv/      the project, Dagster, pandas, pandera, scikit-learn, pytest
+    .venv-dvc/  DVC only; `.venv/bin/dvc` links to it, so an activated .venv has both, and
+                DVC's stage commands (`python -m ...`) run with the project's Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+PROJECT_VENV = ROOT / ".venv"
+DVC_VENV = ROOT / ".venv-dvc"
+DAGSTER_HOME = ROOT / ".dagster_home"
+SAMPLES = ROOT / "data" / "samples"
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def run(command: list[str], **kwargs) -> None:
+    result = subprocess.run(command, cwd=kwargs.pop("cwd", ROOT), env=kwargs.pop("env", project_env()), **kwargs)
+    if result.returncode != 0:
+        sys.exit(f"dev.py: `{' '.join(map(str, command))}` failed with exit code {result.returncode}")
+
+
+def bin_path(environment: Path, name: str) -> Path:
+    return environment / ("Scripts" if os.name == "nt" else "bin") / name
+
+
+def project_env() -> dict[str, str]:
+    """The environment every command runs in: project venv first on PATH, offline DVC."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(bin_path(PROJECT_VENV, "")), env.get("PATH", "")])
+    env["VIRTUAL_ENV"] = str(PROJECT_VENV)
+    env.setdefault("DAGSTER_HOME", str(DAGSTER_HOME))
+    env["DVC_NO_ANALYTICS"] = "1"
+    env.pop("PYTHONHOME", None)
+    return env
+
+
+def ensure_venv(environment: Path, requirements: list[str], stamp_source: Path) -> None:
+    """Create ``environment`` and install ``requirements``, unless it is already current."""
+    stamp = environment / ".installed"
+    wanted = hashlib.sha256(stamp_source.read_bytes() + sys.version.encode()).hexdigest()
+    if stamp.exists() and stamp.read_text() == wanted:
+        return
+    say(f"installing {environment.name} (a few minutes the first time)")
+    if not bin_path(environment, "python").exists():
+        venv.EnvBuilder(with_pip=True, clear=True).create(environment)
+    python = str(bin_path(environment, "python"))
+    run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+    run([python, "-m", "pip", "install", "--quiet", *requirements])
+    stamp.write_text(wanted)
+
+
+def setup() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"dev.py: Python 3.11+ is required, this is {sys.version.split()[0]}")
+    ensure_venv(PROJECT_VENV, ["-e", f"{ROOT}[test]"], ROOT / "pyproject.toml")
+    ensure_venv(DVC_VENV, ["-r", str(ROOT / "requirements-dvc.txt")], ROOT / "requirements-dvc.txt")
+    link = bin_path(PROJECT_VENV, "dvc")
+    if not link.exists():
+        link.symlink_to(bin_path(DVC_VENV, "dvc"))
+    home = Path(project_env()["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+
+
+def train() -> None:
+    """Build (or confirm) the model with DVC: a no-op when dvc.lock is up to date."""
+    say("dvc repro (trains the model unless it is up to date)")
+    run([str(bin_path(PROJECT_VENV, "dvc")), "repro"])
+
+
+def demo() -> None:
+    setup()
+    train()
+    cli = str(bin_path(PROJECT_VENV, "scoring-assets"))
+    for sample in sorted(SAMPLES.glob("*.csv")):
+        say(f"scoring-assets score {sample.relative_to(ROOT)}")
+        run([cli, "score", str(sample)])
+    say("done. Scored files and manifests are in data/scored/, reject reports in data/rejected/.")
+    print("    Metrics:  .venv/bin/dvc metrics show")
+    print("    UI:       python3 dev.py ui   (then open http://127.0.0.1:3000 and look at the asset graph)")
+
+
+def test(pytest_args: list[str]) -> None:
+    setup()
+    train()
+    say("pytest")
+    run([str(bin_path(PROJECT_VENV, "python")), "-m", "pytest", *pytest_args])
+
+
+def ui(extra: list[str]) -> None:
+    setup()
+    say(f"dagster dev (instance: {project_env()['DAGSTER_HOME']})")
+    os.execve(
+        str(bin_path(PROJECT_VENV, "dagster")),
+        ["dagster", "dev", "--host", "127.0.0.1", *extra],
+        project_env(),
+    )
+
+
+def main(argv: list[str]) -> None:
+    command, rest = (argv[0], argv[1:]) if argv else ("help", [])
+    if command == "setup":
+        setup()
+    elif command == "demo":
+        demo()
+    elif command == "test":
+        test(rest)
+    elif command == "ui":
+        ui(rest)
+    else:
+        print(__doc__)
+        sys.exit(0 if command in ("help", "-h", "--help") else 2)
+
+
+if __name__ == "__main__":
+    os.chdir(ROOT)
+    main(sys.argv[1:])

@@ -1,0 +1,1 @@
+"""scoring-assets: batch churn scoring as a Dagster asset graph, with a DVC-tracked model."""

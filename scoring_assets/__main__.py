@@ -1,0 +1,7 @@
+"""``python -m scoring_assets`` is the ``scoring-assets`` command."""
+
+import sys
+
+from scoring_assets.cli import main
+
+sys.exit(main())

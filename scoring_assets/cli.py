@@ -1,0 +1,238 @@
+"""``scoring-assets``: score a file from the command line by running the same Dagster job.
+
+``score`` registers the file as a partition and executes the ``score_file`` job in process
+against the instance in ``$DAGSTER_HOME`` (``.dagster_home/`` in the repository when unset),
+so every CLI run is also a run in the UI. There is no second scoring implementation here:
+this module only prepares config, runs the job and explains the outcome.
+
+Exit codes: 0 scored; 2 bad usage or input file not found; 3 batch refused by validation;
+4 model missing or failed its integrity check; 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_REFUSED = 3
+EXIT_MODEL = 4
+
+INPUT_ERRORS = {"InputFileError", "PartitionKeyError"}
+MODEL_ERRORS = {"ModelIntegrityError"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 with usage, as our contract says
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="scoring-assets", description="Batch churn scoring with a DVC-tracked model, run by Dagster.")
+    parser.add_argument("--verbose", action="store_true", help="show Dagster's log and full tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    score = commands.add_parser("score", help="validate and score one CSV file (runs the score_file job)")
+    score.add_argument("input", type=Path, metavar="INPUT.csv")
+    score.add_argument("--output", type=Path, metavar="OUT.csv", help="write the scored file here (manifest beside it)")
+    score.add_argument("--threshold", type=_fraction, metavar="T", help="decision threshold (default: the model card's)")
+    score.add_argument(
+        "--max-reject-fraction", type=_fraction, default=0.05, metavar="F", help="refuse the batch above this (0.05)"
+    )
+    score.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    lineage = commands.add_parser("lineage", help="print where a scored file came from; non-zero if it was modified")
+    lineage.add_argument("scored", type=Path, metavar="SCORED.csv")
+    lineage.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "score":
+            return score(args)
+        return show_lineage(args)
+    except KeyboardInterrupt:
+        return EXIT_ERROR
+    except Exception as error:  # one line per problem unless --verbose
+        if args.verbose:
+            raise
+        _problem(f"{type(error).__name__}: {error}")
+        return EXIT_ERROR
+
+
+def _problem(message: str) -> None:
+    print(f"scoring-assets: {message}", file=sys.stderr)
+
+
+def ensure_dagster_home() -> Path:
+    """``$DAGSTER_HOME``, defaulting to the repository's ``.dagster_home`` (created if needed).
+
+    A home without a ``dagster.yaml`` gets the project's (SQLite storage, no telemetry).
+    """
+    from scoring_assets.paths import REPO_ROOT
+
+    home = Path(os.environ.get("DAGSTER_HOME") or REPO_ROOT / ".dagster_home").expanduser().resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+@dataclass
+class ScoreOutcome:
+    exit_code: int
+    lines: list[str]
+    problems: list[str]
+
+
+def score(args: argparse.Namespace) -> int:
+    source: Path = args.input
+    if not source.is_file():
+        _problem(f"{source}: input file not found")
+        return EXIT_USAGE
+    if not args.verbose:
+        warnings.filterwarnings("ignore")
+    ensure_dagster_home()
+
+    from dagster import DagsterInstance
+
+    from scoring_assets.model_store import ModelIntegrityError
+    from scoring_assets.resources import ScoringFolders
+    from scoring_assets.runs import execute_score_run, register_file
+
+    instance = DagsterInstance.get()
+    registration = register_file(instance, ScoringFolders(), source)
+    try:
+        result = execute_score_run(instance, registration.partition_key, job_run_config(args, verbose=args.verbose))
+    except ModelIntegrityError as error:
+        _problem(f"model: {error}")
+        return EXIT_MODEL
+    outcome = explain(result, registration)
+    for line in outcome.lines:
+        print(line)
+    for problem in outcome.problems:
+        _problem(problem)
+    return outcome.exit_code
+
+
+def job_run_config(args: argparse.Namespace, verbose: bool) -> dict:
+    from scoring_assets.manifest import reject_report_path_for
+
+    validation = {"max_reject_fraction": args.max_reject_fraction}
+    scoring: dict = {}
+    if args.threshold is not None:
+        scoring["threshold"] = args.threshold
+    if args.output is not None:
+        output = args.output.expanduser().resolve()
+        scoring["output_path"] = str(output)
+        validation["reject_report_path"] = str(reject_report_path_for(output))
+    config: dict = {"ops": {"validated_batch": {"config": validation}, "scores": {"config": scoring}}}
+    if not verbose:
+        config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
+    return config
+
+
+def explain(result, registration) -> ScoreOutcome:
+    """Turn a finished run into what the user sees: output lines, problems and an exit code."""
+    from scoring_assets.manifest import manifest_path_for
+    from scoring_assets.resources import ScoringFolders
+
+    folders = ScoringFolders()
+    key = registration.partition_key
+    run_line = f"run: {result.run_id} (partition {key}; see it in the UI with `python3 dev.py ui`)"
+    if result.success:
+        validated = folders.read_stage_summary("validated_batch", key)
+        scored = folders.read_stage_summary("scores", key)
+        lines = [
+            f"scored: {scored['output_path']} ({scored['rows']} rows, model {scored['model']['version']}, threshold {scored['threshold']})",
+            f"manifest: {manifest_path_for(Path(scored['output_path']))}",
+        ]
+        if validated["rows_rejected"]:
+            lines.append(f"rejected: {validated['rows_rejected']} rows, see {validated['reject_report']}")
+        return ScoreOutcome(EXIT_OK, [*lines, run_line], [])
+
+    problems: list[str] = []
+    exit_code = EXIT_ERROR
+    for evaluation in failed_check_evaluations(result):
+        if evaluation.check_name == "reject_fraction_within_limit":
+            exit_code = EXIT_REFUSED
+            meta = {k: v.value for k, v in evaluation.metadata.items()}
+            report = folders.read_stage_summary("validated_batch", key)["reject_report"]
+            problems.append(
+                f"{registration.source_path}: batch refused: {meta['rows_rejected']} of {meta['rows_in']} rows rejected "
+                f"({meta['reject_fraction']:.1%} > {meta['max_reject_fraction']:.1%}); reject report: {report}"
+            )
+        else:
+            meta = ", ".join(f"{k}={v.value}" for k, v in evaluation.metadata.items())
+            problems.append(f"check {evaluation.asset_key.to_user_string()}/{evaluation.check_name} failed ({meta})")
+    for step, error in step_failures(result):
+        if error.cls_name in INPUT_ERRORS:
+            exit_code = EXIT_REFUSED
+        elif error.cls_name in MODEL_ERRORS:
+            exit_code = EXIT_MODEL
+        message = error.message.strip().splitlines()[0] if error.message else error.cls_name
+        problems.append(f"{step}: {message}")
+    if not problems:
+        problems.append(f"run {result.run_id} failed; rerun with --verbose for Dagster's log")
+    return ScoreOutcome(exit_code, [run_line], problems)
+
+
+def failed_check_evaluations(result) -> list:
+    from dagster import DagsterEventType
+
+    evaluations = []
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                evaluations.append(evaluation)
+    return evaluations
+
+
+def step_failures(result) -> list:
+    """(step, error) for each failed step, unwrapping Dagster's user-code error wrapper."""
+    failures = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
+                error = error.cause
+            failures.append((event.step_key, error))
+    return failures
+
+
+def show_lineage(args: argparse.Namespace) -> int:
+    from scoring_assets.manifest import LineageError, lineage
+
+    try:
+        summary = lineage(args.scored)
+    except LineageError as error:
+        _problem(str(error))
+        return EXIT_USAGE
+    print(json.dumps(summary, indent=2, sort_keys=True))
+    if not summary["matches_manifest"]:
+        _problem(
+            f"{args.scored}: sha256 {summary['scored_sha256']} does not match its manifest "
+            f"({summary['recorded_sha256']}): the scored file was modified after it was written"
+        )
+        return EXIT_ERROR
+    return EXIT_OK

@@ -1,0 +1,79 @@
+"""The churn model as a Dagster asset: built by ``dvc repro``, observed here.
+
+DVC owns training, so Dagster does not materialize the model; it observes it. The
+observation verifies the artifact against ``dvc.lock`` (never unpickling it) and reports the
+DVC md5 as the data version, so every ``scores`` materialization records which model it
+used (``dagster/input_data_version/churn_model``) and goes stale when the model changes.
+"""
+
+from __future__ import annotations
+
+import json
+
+from dagster import (
+    AssetKey,
+    AssetObservation,
+    DagsterInstance,
+    DataVersion,
+    MetadataValue,
+    ObserveResult,
+    observable_source_asset,
+)
+
+from scoring_assets.model_store import ModelArtifact, verify_artifact
+from scoring_assets.paths import METRICS_PATH, REPO_ROOT, model_root
+
+CHURN_MODEL_KEY = AssetKey("churn_model")
+DATA_VERSION_TAG = "dagster/data_version"  # how an observation carries its data version
+
+
+def model_metadata(artifact: ModelArtifact) -> dict[str, object]:
+    """What a person needs to know about the model in the UI."""
+    metrics_path = model_root() / METRICS_PATH.relative_to(REPO_ROOT)
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.exists() else {}
+    card = artifact.card
+    return {
+        "path": MetadataValue.path(str(artifact.path)),
+        "md5": artifact.md5,
+        "model_version": artifact.version,
+        "threshold": float(artifact.threshold),
+        "sklearn_version": artifact.sklearn_version,
+        "model_kind": card["model"]["kind"],
+        "training_data": MetadataValue.json(card["training_data"]),
+        "test_metrics": MetadataValue.json(metrics),
+    }
+
+
+@observable_source_asset(
+    key=CHURN_MODEL_KEY,
+    group_name="model",
+    description="Churn classifier (scikit-learn Pipeline) built by `dvc repro`; data version = its md5 in dvc.lock.",
+)
+def churn_model() -> ObserveResult:
+    artifact = verify_artifact()
+    return ObserveResult(data_version=DataVersion(artifact.md5), metadata=model_metadata(artifact))
+
+
+def latest_observed_model_md5(instance: DagsterInstance) -> str | None:
+    record = instance.get_latest_data_version_record(CHURN_MODEL_KEY, is_source=True)
+    if record is None or record.event_log_entry.asset_observation is None:
+        return None
+    return record.event_log_entry.asset_observation.data_version
+
+
+def record_model_observation(instance: DagsterInstance) -> ModelArtifact:
+    """Observe the model now unless the instance already knows its current md5.
+
+    Used by the CLI (and the sensor) before a run, so the run's provenance names the model
+    that dvc.lock records at that moment.
+    """
+    artifact = verify_artifact()
+    if latest_observed_model_md5(instance) != artifact.md5:
+        instance.report_runless_asset_event(
+            AssetObservation(
+                asset_key=CHURN_MODEL_KEY,
+                metadata=model_metadata(artifact),
+                tags={DATA_VERSION_TAG: artifact.md5},
+            )
+        )
+    return artifact

@@ -1,0 +1,121 @@
+"""The working folders as a Dagster resource: where every asset of a partition lives.
+
+Assets hand each other files, not DataFrames (big inputs stream through in record batches),
+so this resource is the one place that knows the layout under ``SCORING_DATA_DIR``::
+
+    inbox/                      files waiting to be scored
+    lake/inputs/<key>.json      registration: which source file a partition stands for
+    lake/<asset>/<key>.parquet  intermediate assets
+    rejected/<key>.csv          reject report (row_number, customer_id, column, rule, value)
+    scored/<key>.csv            handoff file, with scored/<key>.manifest.json beside it
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from dagster import ConfigurableResource
+
+from scoring_assets.partitions import checked_partition_key, file_sha256, partition_key_for
+from scoring_assets.paths import data_dir
+
+
+class ScoringFolders(ConfigurableResource):
+    """Paths of the working folders; ``data_dir`` defaults to ``$SCORING_DATA_DIR`` or ``data/``."""
+
+    data_dir: str = ""
+
+    @property
+    def root(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve() if self.data_dir else data_dir()
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox"
+
+    def lake_file(self, asset: str, partition_key: str, suffix: str = ".parquet") -> Path:
+        return self.root / "lake" / asset / f"{checked_partition_key(partition_key)}{suffix}"
+
+    def registration_file(self, partition_key: str) -> Path:
+        return self.lake_file("inputs", partition_key, ".json")
+
+    def reject_report(self, partition_key: str) -> Path:
+        return self.root / "rejected" / f"{checked_partition_key(partition_key)}.csv"
+
+    def scored_file(self, partition_key: str) -> Path:
+        return self.root / "scored" / f"{checked_partition_key(partition_key)}.csv"
+
+    def write_stage_summary(self, asset: str, partition_key: str, summary: dict) -> None:
+        """Facts a later step needs about this one (counts, paths, hashes), beside its file."""
+        text = json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n"
+        write_text_atomically(self.lake_file(asset, partition_key, ".json"), text)
+
+    def read_stage_summary(self, asset: str, partition_key: str) -> dict:
+        path = self.lake_file(asset, partition_key, ".json")
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: materialize {asset} for partition {partition_key} first")
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def register_input(self, source: Path) -> "InputRegistration":
+        """Record which file a partition stands for; returns the registration (key, sha256...)."""
+        source = Path(source).resolve()
+        sha256 = file_sha256(source)
+        registration = InputRegistration(
+            partition_key=partition_key_for(source.name, sha256),
+            source_path=str(source),
+            sha256=sha256,
+            bytes=source.stat().st_size,
+        )
+        record = self.registration_file(registration.partition_key)
+        write_text_atomically(record, json.dumps(registration.as_dict(), indent=2, sort_keys=True) + "\n")
+        return registration
+
+    def registered_input(self, partition_key: str) -> "InputRegistration":
+        record = self.registration_file(partition_key)
+        if not record.exists():
+            raise FileNotFoundError(
+                f"partition {partition_key!r} has no registered input file ({record} is missing); "
+                "register files with the inbox sensor or `scoring-assets score`"
+            )
+        return InputRegistration(**json.loads(record.read_text(encoding="utf-8")))
+
+
+@dataclass(frozen=True)
+class InputRegistration:
+    """The source file behind a partition, with the sha256 it had when it was registered."""
+
+    partition_key: str
+    source_path: str
+    sha256: str
+    bytes: int
+    registered_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@contextmanager
+def atomic_path(final: Path):
+    """Yield a temporary path beside ``final``; rename it into place only if the block succeeds."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.chmod(temporary, 0o644)  # mkstemp makes files private; outputs are meant to be shared
+        os.replace(temporary, final)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def write_text_atomically(final: Path, text: str) -> None:
+    with atomic_path(final) as temporary:
+        temporary.write_text(text, encoding="utf-8")

@@ -1,0 +1,185 @@
+"""Stage 3 and 4: accepted rows -> feature matrix -> scores -> the scored CSV handoff.
+
+Each stage streams Parquet record batches, so memory does not grow with the file. The
+feature matrix keeps ``row_number`` and ``customerID`` beside the model inputs (and the
+``Churn`` label when the file had one, for back-testing); none of those reach the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from sklearn.metrics import precision_score, recall_score, roc_auc_score
+
+from scoring_assets.contract import LABEL_COLUMN
+from scoring_assets.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, NUMERIC_FEATURES, build_features, feature_dtypes
+from scoring_assets.ingest import read_accepted_frame
+from scoring_assets.input_csv import ROW_NUMBER, batch_to_frame
+from scoring_assets.model_store import LoadedModel
+from scoring_assets.partitions import file_sha256
+from scoring_assets.resources import atomic_path
+
+SCORING_BATCH_ROWS = 250_000
+SCORE_COLUMNS = ["customer_id", "churn_score", "predicted_label", "model_version", "scoring_timestamp", ROW_NUMBER]
+SCORES_SCHEMA = pa.schema(
+    [
+        pa.field("customer_id", pa.string(), nullable=False),
+        pa.field("churn_score", pa.float64(), nullable=False),
+        pa.field("predicted_label", pa.int8(), nullable=False),
+        pa.field("model_version", pa.string(), nullable=False),
+        pa.field("scoring_timestamp", pa.string(), nullable=False),
+        pa.field(ROW_NUMBER, pa.int64(), nullable=False),
+    ]
+)
+KEY_COLUMNS = [ROW_NUMBER, "customerID"]
+
+
+def feature_schema(has_label: bool) -> pa.Schema:
+    """Arrow schema of the feature matrix file: keys, model inputs, optional label."""
+    fields = [pa.field(ROW_NUMBER, pa.int64(), nullable=False), pa.field("customerID", pa.string(), nullable=False)]
+    fields += [pa.field(name, pa.float64()) for name in NUMERIC_FEATURES]
+    fields += [pa.field(name, pa.string()) for name in CATEGORICAL_FEATURES]
+    if has_label:
+        fields.append(pa.field(LABEL_COLUMN, pa.string()))
+    return pa.schema(fields)
+
+
+def write_feature_parquet(accepted_path: Path, features_path: Path) -> int:
+    """Build the feature matrix for every accepted row, in input order; returns the row count."""
+    source = pq.ParquetFile(accepted_path)
+    has_label = LABEL_COLUMN in source.schema_arrow.names
+    schema = feature_schema(has_label)
+    rows = 0
+    with atomic_path(features_path) as temporary, pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
+        for batch in source.iter_batches(batch_size=SCORING_BATCH_ROWS):
+            accepted = read_accepted_frame(batch)
+            features = build_features(accepted)
+            for name in CATEGORICAL_FEATURES:
+                features[name] = features[name].astype("str")
+            features.insert(0, "customerID", accepted["customerID"])
+            if has_label:
+                features[LABEL_COLUMN] = accepted[LABEL_COLUMN]
+            table = pa.Table.from_pandas(features.reset_index(), schema=schema, preserve_index=False)
+            writer.write_table(table)
+            rows += len(features)
+    return rows
+
+
+def read_feature_frame(batch: pa.RecordBatch) -> pd.DataFrame:
+    """A batch of the feature matrix file with the exact dtypes ``build_features`` produces."""
+    frame = batch_to_frame(batch)
+    for name, dtype in feature_dtypes().items():
+        frame[name] = frame[name].astype(dtype)
+    return frame
+
+
+@dataclass
+class ScoreSummary:
+    """What scoring a file produced, for metadata, the manifest and the checks."""
+
+    rows: int = 0
+    threshold: float = 0.5
+    scores: list[np.ndarray] = field(default_factory=list, repr=False)
+    labels: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    def all_scores(self) -> np.ndarray:
+        return np.concatenate(self.scores) if self.scores else np.empty(0)
+
+    def distribution(self) -> dict[str, float]:
+        scores = self.all_scores()
+        if not len(scores):
+            return {}
+        quantiles = np.quantile(scores, [0.05, 0.25, 0.5, 0.75, 0.95])
+        return {
+            "mean": float(scores.mean()),
+            "p05": float(quantiles[0]),
+            "p25": float(quantiles[1]),
+            "median": float(quantiles[2]),
+            "p75": float(quantiles[3]),
+            "p95": float(quantiles[4]),
+            "share_at_or_above_threshold": float((scores >= self.threshold).mean()),
+        }
+
+    def backtest(self) -> dict[str, float] | None:
+        """Model quality on the file's own ``Churn`` labels, when it has usable ones."""
+        if not self.labels:
+            return None
+        labels = np.concatenate(self.labels)
+        scores = self.all_scores()
+        known = labels >= 0
+        if known.sum() == 0 or len(np.unique(labels[known])) < 2:
+            return None
+        predicted = (scores[known] >= self.threshold).astype(int)
+        return {
+            "rows_with_label": int(known.sum()),
+            "roc_auc": float(roc_auc_score(labels[known], scores[known])),
+            "precision": float(precision_score(labels[known], predicted, zero_division=0)),
+            "recall": float(recall_score(labels[known], predicted, zero_division=0)),
+            "observed_churn_rate": float(labels[known].mean()),
+        }
+
+
+def positive_class_index(model: LoadedModel) -> int:
+    classes = list(model.pipeline.classes_)
+    for positive in (1, True, "Yes"):
+        if positive in classes:
+            return classes.index(positive)
+    raise ValueError(f"the model's classes {classes} have no positive (churn) class")
+
+
+def score_feature_parquet(
+    features_path: Path, model: LoadedModel, threshold: float, scoring_timestamp: str, scores_path: Path
+) -> ScoreSummary:
+    """Score every row of the feature matrix with ``predict_proba``, in input order."""
+    source = pq.ParquetFile(features_path)
+    has_label = LABEL_COLUMN in source.schema_arrow.names
+    positive = positive_class_index(model)
+    summary = ScoreSummary(threshold=threshold)
+    with atomic_path(scores_path) as temporary, pq.ParquetWriter(temporary, SCORES_SCHEMA, compression="zstd") as writer:
+        for batch in source.iter_batches(batch_size=SCORING_BATCH_ROWS):
+            frame = read_feature_frame(batch)
+            churn_score = model.pipeline.predict_proba(frame[FEATURE_COLUMNS])[:, positive].astype("float64")
+            count = len(frame)
+            table = pa.Table.from_arrays(
+                [
+                    pa.array(frame["customerID"].to_numpy(dtype=object), pa.string()),
+                    pa.array(churn_score, pa.float64()),
+                    pa.array((churn_score >= threshold).astype("int8"), pa.int8()),
+                    pa.array(np.full(count, model.version, dtype=object), pa.string()),
+                    pa.array(np.full(count, scoring_timestamp, dtype=object), pa.string()),
+                    pa.array(frame.index.to_numpy(dtype="int64"), pa.int64()),
+                ],
+                schema=SCORES_SCHEMA,
+            )
+            writer.write_table(table)
+            summary.rows += count
+            summary.scores.append(churn_score)
+            if has_label:
+                summary.labels.append(_label_codes(frame[LABEL_COLUMN]))
+    return summary
+
+
+def _label_codes(labels: pd.Series) -> np.ndarray:
+    """1 for churned, 0 for stayed, -1 where the label is blank or unrecognised."""
+    normalised = labels.astype("str").str.strip().str.lower()
+    codes = np.full(len(labels), -1, dtype="int8")
+    codes[normalised.isin(["yes", "1", "true"]).to_numpy()] = 1
+    codes[normalised.isin(["no", "0", "false"]).to_numpy()] = 0
+    return codes
+
+
+def write_scored_csv(scores_path: Path, output_path: Path) -> str:
+    """Publish the staged scores as the handoff CSV, atomically; returns its sha256."""
+    source = pq.ParquetFile(scores_path)
+    with atomic_path(output_path) as temporary:
+        with pacsv.CSVWriter(temporary, SCORES_SCHEMA, write_options=pacsv.WriteOptions(quoting_style="needed")) as writer:
+            for batch in source.iter_batches(batch_size=SCORING_BATCH_ROWS):
+                writer.write_batch(batch)
+        sha256 = file_sha256(temporary)
+    return sha256
