@@ -71,7 +71,7 @@ def ensure_venv(environment: Path, requirements: list[str], stamp_source: Path) 
 
 
 def setup() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs on whatever python3 the user has
         sys.exit(f"dev.py: Python 3.11+ is required, this is {sys.version.split()[0]}")
     ensure_venv(PROJECT_VENV, ["-e", f"{ROOT}[test]"], ROOT / "pyproject.toml")
     ensure_venv(DVC_VENV, ["-r", str(ROOT / "requirements-dvc.txt")], ROOT / "requirements-dvc.txt")

@@ -70,7 +70,9 @@ def accepted_rows_satisfy_contract(accepted_path: Path) -> AssetCheckResult:
             cases = errors.failure_cases
             failures += len(cases)
             examples += [f"{row.column}: {row.check}" for row in cases.head(5).itertuples()]
-    return _result("accepted_rows_satisfy_contract", failures == 0, failures=failures, examples="; ".join(examples[:5]) or "none")
+    return _result(
+        "accepted_rows_satisfy_contract", failures == 0, failures=failures, examples="; ".join(examples[:5]) or "none"
+    )
 
 
 # feature_matrix
@@ -92,7 +94,7 @@ def feature_columns_match_model(features_path: Path, model_features: list[str]) 
 def features_have_no_missing_values(features_path: Path) -> AssetCheckResult:
     missing: dict[str, int] = {}
     for batch in pq.ParquetFile(features_path).iter_batches(batch_size=CHECK_BATCH_ROWS, columns=FEATURE_COLUMNS):
-        for name, column in zip(batch.schema.names, batch.columns):
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
             nulls = column.null_count
             if pa.types.is_floating(column.type):
                 nulls += int(pc.sum(pc.invert(pc.is_finite(column.fill_null(0.0)))).as_py() or 0)
@@ -113,6 +115,7 @@ def scores_cover_accepted_rows(scores_path: Path, accepted_path: Path) -> AssetC
         pairs = zip(
             scores.iter_batches(batch_size=CHECK_BATCH_ROWS, columns=["customer_id"]),
             accepted.iter_batches(batch_size=CHECK_BATCH_ROWS, columns=["customerID"]),
+            strict=True,
         )
         for scored_ids, accepted_ids in pairs:
             mismatched += int(pc.sum(pc.not_equal(scored_ids.column(0), accepted_ids.column(0))).as_py() or 0)

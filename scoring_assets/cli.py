@@ -51,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     score = commands.add_parser("score", help="validate and score one CSV file (runs the score_file job)")
     score.add_argument("input", type=Path, metavar="INPUT.csv")
     score.add_argument("--output", type=Path, metavar="OUT.csv", help="write the scored file here (manifest beside it)")
-    score.add_argument("--threshold", type=_fraction, metavar="T", help="decision threshold (default: the model card's)")
+    score.add_argument(
+        "--threshold", type=_fraction, metavar="T", help="decision threshold (default: the model card's)"
+    )
     score.add_argument(
         "--max-reject-fraction", type=_fraction, default=0.05, metavar="F", help="refuse the batch above this (0.05)"
     )
@@ -162,8 +164,9 @@ def explain(result, registration) -> ScoreOutcome:
     if result.success:
         validated = folders.read_stage_summary("validated_batch", key)
         scored = folders.read_stage_summary("scores", key)
+        model, threshold = scored["model"]["version"], scored["threshold"]
         lines = [
-            f"scored: {scored['output_path']} ({scored['rows']} rows, model {scored['model']['version']}, threshold {scored['threshold']})",
+            f"scored: {scored['output_path']} ({scored['rows']} rows, model {model}, threshold {threshold})",
             f"manifest: {manifest_path_for(Path(scored['output_path']))}",
         ]
         if validated["rows_rejected"]:
@@ -178,7 +181,8 @@ def explain(result, registration) -> ScoreOutcome:
             meta = {k: v.value for k, v in evaluation.metadata.items()}
             report = folders.read_stage_summary("validated_batch", key)["reject_report"]
             problems.append(
-                f"{registration.source_path}: batch refused: {meta['rows_rejected']} of {meta['rows_in']} rows rejected "
+                f"{registration.source_path}: batch refused: {meta['rows_rejected']} of {meta['rows_in']} rows "
+                "rejected "
                 f"({meta['reject_fraction']:.1%} > {meta['max_reject_fraction']:.1%}); reject report: {report}"
             )
         else:

@@ -20,7 +20,10 @@ COLUMN_SCHEMA_KEY = "dagster/column_schema"
 ROW_COUNT_KEY = "dagster/row_count"
 
 _ROW_NUMBER_COLUMN = TableColumn(
-    ROW_NUMBER, "int64", description="1-based data row in the input file", constraints=TableColumnConstraints(nullable=False, unique=True)
+    ROW_NUMBER,
+    "int64",
+    description="1-based data row in the input file",
+    constraints=TableColumnConstraints(nullable=False, unique=True),
 )
 
 
@@ -47,17 +50,16 @@ def validated_batch_schema() -> TableSchema:
 
 def _described(schema: pa.Schema, descriptions: dict[str, str]) -> TableSchema:
     return TableSchema(
-        columns=[
-            TableColumn(field.name, str(field.type), description=descriptions.get(field.name))
-            for field in schema
-        ]
+        columns=[TableColumn(field.name, str(field.type), description=descriptions.get(field.name)) for field in schema]
     )
 
 
 def feature_matrix_schema() -> TableSchema:
     descriptions = {ROW_NUMBER: "key, not a model input", "customerID": "key, not a model input"}
     descriptions.update({name: "numeric model input" for name in NUMERIC_FEATURES})
-    descriptions.update({name: "categorical model input, one of: " + ", ".join(levels) for name, levels in CATEGORY_LEVELS.items()})
+    descriptions.update(
+        {name: "categorical model input, one of: " + ", ".join(levels) for name, levels in CATEGORY_LEVELS.items()}
+    )
     return _described(feature_schema(has_label=False), descriptions)
 
 

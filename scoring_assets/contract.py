@@ -47,9 +47,7 @@ class CustomerBatch(pa.DataFrameModel):
     SeniorCitizen: Series[pd.Int64Dtype] = pa.Field(isin=[0, 1], description="1 if the customer is 65 or older.")
     Partner: Series[str] = pa.Field(isin=YES_NO)
     Dependents: Series[str] = pa.Field(isin=YES_NO)
-    tenure: Series[pd.Int64Dtype] = pa.Field(
-        ge=0, le=TENURE_MAX_MONTHS, description="Whole months as a customer."
-    )
+    tenure: Series[pd.Int64Dtype] = pa.Field(ge=0, le=TENURE_MAX_MONTHS, description="Whole months as a customer.")
     PhoneService: Series[str] = pa.Field(isin=YES_NO)
     MultipleLines: Series[str] = pa.Field(isin=PHONE_LINES)
     InternetService: Series[str] = pa.Field(isin=["DSL", "Fiber optic", "No"])
@@ -195,8 +193,8 @@ def _schema_rejects(typed: pd.DataFrame, raw: pd.DataFrame, parse_rejects: pd.Da
             records.append(_records(typed, raw, rows, ", ".join(CROSS_FIELD_RULES[rule]), rule))
     found = _combine_rejects(records)
     # A cell that failed to parse is already reported; do not report its NaN again as "required".
-    already = set(zip(parse_rejects["row_number"], parse_rejects["column"]))
-    keep = [(row, col) not in already for row, col in zip(found["row_number"], found["column"])]
+    already = set(zip(parse_rejects["row_number"], parse_rejects["column"], strict=True))
+    keep = [(row, col) not in already for row, col in zip(found["row_number"], found["column"], strict=True)]
     return found.loc[keep]
 
 
@@ -220,7 +218,7 @@ def _rule_name(check: str) -> str:
     base = re.match(r"[A-Za-z_]+", check)
     name = base.group(0) if base else check
     if name in ("greater_than_or_equal_to", "less_than_or_equal_to"):
-        return f"{named[name]}_{check[len(name) + 1:-1]}"
+        return f"{named[name]}_{check[len(name) + 1 : -1]}"
     if name.startswith("dtype") or name.startswith("coerce_dtype"):
         return "number"
     return named.get(name, name)
@@ -253,7 +251,9 @@ def _records(typed: pd.DataFrame, raw: pd.DataFrame, rows, column: str, rule: st
 def _combine_rejects(parts: list[pd.DataFrame]) -> pd.DataFrame:
     parts = [part for part in parts if len(part)]
     if not parts:
-        return pd.DataFrame({name: pd.Series(dtype="int64" if name == "row_number" else "str") for name in REJECT_COLUMNS})
+        return pd.DataFrame(
+            {name: pd.Series(dtype="int64" if name == "row_number" else "str") for name in REJECT_COLUMNS}
+        )
     combined = pd.concat(parts, ignore_index=True)
     combined = combined.drop_duplicates(["row_number", "column", "rule"])
     return combined.sort_values(["row_number", "column", "rule"], kind="stable", ignore_index=True)

@@ -29,8 +29,8 @@ from scoring_assets.contract import (
     REJECT_COLUMNS,
     validate_frame,
 )
+from scoring_assets.files import atomic_path
 from scoring_assets.input_csv import ROW_NUMBER, InputFileError, batch_to_frame, iter_record_batches
-from scoring_assets.resources import atomic_path
 
 VALIDATION_BATCH_ROWS = 250_000
 
@@ -97,7 +97,7 @@ def write_raw_parquet(source: Path, expected_sha256: str, destination: Path) -> 
                 writer.write_batch(batch)
                 rows += batch.num_rows
             # The parser may stop before the last bytes (e.g. a trailing newline); hash the rest.
-            while chunk := hashing.read(1 << 20):
+            while hashing.read(1 << 20):
                 pass
         finally:
             if writer is not None:
@@ -112,7 +112,9 @@ def write_raw_parquet(source: Path, expected_sha256: str, destination: Path) -> 
             )
         schema = pq.read_schema(temporary)
     names = [name for name in schema.names if name != ROW_NUMBER]
-    return RawSummary(rows=rows, bytes=hashing.bytes_read, sha256=sha256, columns=names, has_label=LABEL_COLUMN in names)
+    return RawSummary(
+        rows=rows, bytes=hashing.bytes_read, sha256=sha256, columns=names, has_label=LABEL_COLUMN in names
+    )
 
 
 def accepted_schema(has_label: bool) -> pa.Schema:
@@ -174,9 +176,10 @@ def validate_raw_parquet(raw_path: Path, accepted_path: Path, report_path: Path)
     repeated_ids = find_repeated_ids(raw_path)
     summary = ValidationSummary()
     with atomic_path(accepted_path) as accepted_tmp, atomic_path(report_path) as report_tmp:
-        with pq.ParquetWriter(accepted_tmp, schema, compression="zstd") as accepted_writer, pacsv.CSVWriter(
-            report_tmp, REJECT_SCHEMA
-        ) as report_writer:
+        with (
+            pq.ParquetWriter(accepted_tmp, schema, compression="zstd") as accepted_writer,
+            pacsv.CSVWriter(report_tmp, REJECT_SCHEMA) as report_writer,
+        ):
             for batch in source.iter_batches(batch_size=VALIDATION_BATCH_ROWS):
                 raw = batch_to_frame(batch)
                 result = validate_frame(raw, repeated_ids)

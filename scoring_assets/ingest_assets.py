@@ -1,7 +1,15 @@
 """Ingest stage assets: the input file as parsed (``raw_batch``) and judged (``validated_batch``)."""
 
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
-from dagster import TableColumn, TableRecord, TableSchema
+from dagster import (
+    AssetExecutionContext,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    TableColumn,
+    TableRecord,
+    TableSchema,
+    asset,
+)
 from pydantic import Field
 
 from scoring_assets import asset_checks
@@ -74,7 +82,9 @@ class ValidationConfig(Config):
     ],
     description="Rows that satisfy the input contract, typed; every rejected row is in the reject report.",
 )
-def validated_batch(context: AssetExecutionContext, config: ValidationConfig, folders: ScoringFolders) -> MaterializeResult:
+def validated_batch(
+    context: AssetExecutionContext, config: ValidationConfig, folders: ScoringFolders
+) -> MaterializeResult:
     key = context.partition_key
     raw_path = folders.lake_file("raw_batch", key)
     accepted_path = folders.lake_file("validated_batch", key)
@@ -110,7 +120,9 @@ def validated_batch(context: AssetExecutionContext, config: ValidationConfig, fo
             ROW_COUNT_KEY: summary.rows_accepted,
         },
         check_results=[
-            asset_checks.reject_fraction_within_limit(summary.rows_in, summary.rows_rejected, config.max_reject_fraction),
+            asset_checks.reject_fraction_within_limit(
+                summary.rows_in, summary.rows_rejected, config.max_reject_fraction
+            ),
             asset_checks.accepted_rows_satisfy_contract(accepted_path),
         ],
     )

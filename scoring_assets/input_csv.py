@@ -12,8 +12,8 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from typing import BinaryIO
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 import pyarrow as pa

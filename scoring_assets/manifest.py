@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from scoring_assets.partitions import file_sha256
+from scoring_assets.files import file_sha256
 
 MANIFEST_SUFFIX = ".manifest.json"
 

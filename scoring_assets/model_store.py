@@ -23,6 +23,7 @@ import joblib
 import sklearn
 import yaml
 
+from scoring_assets.files import file_md5
 from scoring_assets.paths import MODEL_CARD_PATH, MODEL_PATH, REPO_ROOT, model_root
 
 MODEL_RELATIVE_PATH = MODEL_PATH.relative_to(REPO_ROOT).as_posix()
@@ -74,14 +75,6 @@ def model_version(md5: str) -> str:
     return f"{VERSION_PREFIX}{md5[:12]}"
 
 
-def file_md5(path: Path, chunk_bytes: int = 1 << 20) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def recorded_md5s(root: Path | None = None) -> dict[str, str]:
     """Every output path -> md5 that ``dvc.lock`` records, without importing dvc."""
     lock_path = Path(root or model_root()) / "dvc.lock"
@@ -115,7 +108,7 @@ def verify_artifact(root: Path | None = None) -> ModelArtifact:
         if actual != recorded[relative]:
             raise ModelIntegrityError(
                 f"{path} has md5 {actual} but dvc.lock records {recorded[relative]}: the file was altered or "
-                f"belongs to another version of the pipeline; refusing to load it. {REBUILD_HINT[0].upper()}{REBUILD_HINT[1:]}"
+                f"belongs to another version of the pipeline; refusing to load it. To fix it, {REBUILD_HINT}"
             )
         checked[relative] = actual
 

@@ -7,7 +7,6 @@ can steer a path outside the data folders (keys are checked before any path is b
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
@@ -21,14 +20,6 @@ _KEY_PATTERN = re.compile(rf"^[A-Za-z0-9_]{{1,{_STEM_MAX}}}-[0-9a-f]{{8}}$")
 
 class PartitionKeyError(ValueError):
     """A partition key that was not made by ``partition_key_for`` (and so is not safe as a path)."""
-
-
-def file_sha256(path: Path, chunk_bytes: int = 8 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def safe_stem(file_name: str) -> str:

@@ -2,7 +2,7 @@
 
 import json
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import version as installed_version
 from pathlib import Path
 
@@ -20,13 +20,14 @@ from pydantic import Field
 
 from scoring_assets import asset_checks
 from scoring_assets.column_schemas import COLUMN_SCHEMA_KEY, ROW_COUNT_KEY, feature_matrix_schema, scores_schema
+from scoring_assets.files import file_sha256, write_text_atomically
 from scoring_assets.ingest_assets import CODE_VERSION, GROUP, validated_batch
 from scoring_assets.manifest import manifest_path_for
 from scoring_assets.model_assets import churn_model, latest_observed_model_md5
 from scoring_assets.model_store import load_model, verify_artifact
-from scoring_assets.partitions import file_sha256, input_files_partitions
+from scoring_assets.partitions import input_files_partitions
 from scoring_assets.paths import REPO_ROOT
-from scoring_assets.resources import ScoringFolders, write_text_atomically
+from scoring_assets.resources import ScoringFolders
 from scoring_assets.scoring import score_feature_parquet, write_feature_parquet, write_scored_csv
 
 PREVIEW_ROWS = 10
@@ -97,9 +98,11 @@ def scores(context: AssetExecutionContext, config: ScoringConfig, folders: Scori
             allow_retries=False,
         )
     threshold = model.threshold if config.threshold is None else float(config.threshold)
-    scoring_timestamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    scoring_timestamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     scores_path = folders.lake_file("scores", key)
-    summary = score_feature_parquet(folders.lake_file("feature_matrix", key), model, threshold, scoring_timestamp, scores_path)
+    summary = score_feature_parquet(
+        folders.lake_file("feature_matrix", key), model, threshold, scoring_timestamp, scores_path
+    )
     checks = [
         asset_checks.scores_cover_accepted_rows(scores_path, folders.lake_file("validated_batch", key)),
         asset_checks.scores_are_probabilities(scores_path),
@@ -219,7 +222,12 @@ def code_version() -> str:
     package = installed_version("scoring-assets")
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5, check=True
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return package

@@ -13,16 +13,14 @@ so this resource is the one place that knows the layout under ``SCORING_DATA_DIR
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from scoring_assets.partitions import checked_partition_key, file_sha256, partition_key_for
+from scoring_assets.files import file_sha256, write_text_atomically
+from scoring_assets.partitions import checked_partition_key, partition_key_for
 from scoring_assets.paths import data_dir
 
 
@@ -62,7 +60,7 @@ class ScoringFolders(ConfigurableResource):
             raise FileNotFoundError(f"{path} is missing: materialize {asset} for partition {partition_key} first")
         return json.loads(path.read_text(encoding="utf-8"))
 
-    def register_input(self, source: Path) -> "InputRegistration":
+    def register_input(self, source: Path) -> InputRegistration:
         """Record which file a partition stands for; returns the registration (key, sha256...)."""
         source = Path(source).resolve()
         sha256 = file_sha256(source)
@@ -76,7 +74,7 @@ class ScoringFolders(ConfigurableResource):
         write_text_atomically(record, json.dumps(registration.as_dict(), indent=2, sort_keys=True) + "\n")
         return registration
 
-    def registered_input(self, partition_key: str) -> "InputRegistration":
+    def registered_input(self, partition_key: str) -> InputRegistration:
         record = self.registration_file(partition_key)
         if not record.exists():
             raise FileNotFoundError(
@@ -94,28 +92,7 @@ class InputRegistration:
     source_path: str
     sha256: str
     bytes: int
-    registered_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    registered_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-@contextmanager
-def atomic_path(final: Path):
-    """Yield a temporary path beside ``final``; rename it into place only if the block succeeds."""
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(handle)
-    try:
-        yield Path(temporary)
-        os.chmod(temporary, 0o644)  # mkstemp makes files private; outputs are meant to be shared
-        os.replace(temporary, final)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
-def write_text_atomically(final: Path, text: str) -> None:
-    with atomic_path(final) as temporary:
-        temporary.write_text(text, encoding="utf-8")

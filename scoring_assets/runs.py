@@ -25,7 +25,9 @@ def register_file(instance: DagsterInstance, folders: ScoringFolders, source: Pa
     return registration
 
 
-def execute_score_run(instance: DagsterInstance, partition_key: str, run_config: dict | None = None) -> ExecuteInProcessResult:
+def execute_score_run(
+    instance: DagsterInstance, partition_key: str, run_config: dict | None = None
+) -> ExecuteInProcessResult:
     """Run the ``score_file`` job for one partition in this process, recorded in ``instance``.
 
     Raises ``ModelIntegrityError`` before starting if the model cannot be verified.

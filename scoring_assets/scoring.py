@@ -18,12 +18,17 @@ import pyarrow.parquet as pq
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
 from scoring_assets.contract import LABEL_COLUMN
-from scoring_assets.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, NUMERIC_FEATURES, build_features, feature_dtypes
+from scoring_assets.features import (
+    CATEGORICAL_FEATURES,
+    FEATURE_COLUMNS,
+    NUMERIC_FEATURES,
+    build_features,
+    feature_dtypes,
+)
+from scoring_assets.files import atomic_path, file_sha256
 from scoring_assets.ingest import read_accepted_frame
 from scoring_assets.input_csv import ROW_NUMBER, batch_to_frame
 from scoring_assets.model_store import LoadedModel
-from scoring_assets.partitions import file_sha256
-from scoring_assets.resources import atomic_path
 
 SCORING_BATCH_ROWS = 250_000
 SCORE_COLUMNS = ["customer_id", "churn_score", "predicted_label", "model_version", "scoring_timestamp", ROW_NUMBER]
@@ -141,7 +146,10 @@ def score_feature_parquet(
     has_label = LABEL_COLUMN in source.schema_arrow.names
     positive = positive_class_index(model)
     summary = ScoreSummary(threshold=threshold)
-    with atomic_path(scores_path) as temporary, pq.ParquetWriter(temporary, SCORES_SCHEMA, compression="zstd") as writer:
+    with (
+        atomic_path(scores_path) as temporary,
+        pq.ParquetWriter(temporary, SCORES_SCHEMA, compression="zstd") as writer,
+    ):
         for batch in source.iter_batches(batch_size=SCORING_BATCH_ROWS):
             frame = read_feature_frame(batch)
             churn_score = model.pipeline.predict_proba(frame[FEATURE_COLUMNS])[:, positive].astype("float64")
@@ -178,7 +186,9 @@ def write_scored_csv(scores_path: Path, output_path: Path) -> str:
     """Publish the staged scores as the handoff CSV, atomically; returns its sha256."""
     source = pq.ParquetFile(scores_path)
     with atomic_path(output_path) as temporary:
-        with pacsv.CSVWriter(temporary, SCORES_SCHEMA, write_options=pacsv.WriteOptions(quoting_style="needed")) as writer:
+        with pacsv.CSVWriter(
+            temporary, SCORES_SCHEMA, write_options=pacsv.WriteOptions(quoting_style="needed")
+        ) as writer:
             for batch in source.iter_batches(batch_size=SCORING_BATCH_ROWS):
                 writer.write_batch(batch)
         sha256 = file_sha256(temporary)

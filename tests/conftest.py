@@ -50,7 +50,9 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def score_file(instance, folders: ScoringFolders, path: Path, validation: dict | None = None, scoring: dict | None = None):
+def score_file(
+    instance, folders: ScoringFolders, path: Path, validation: dict | None = None, scoring: dict | None = None
+):
     """Register ``path`` and run the real score_file job for it, as the CLI does."""
     registration = register_file(instance, folders, path)
     run_config = {"ops": {"validated_batch": {"config": validation or {}}, "scores": {"config": scoring or {}}}}

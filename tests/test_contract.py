@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from conftest import REAL_EXTRACT, customer_rows
+
 from scoring_assets.contract import CONTRACT_COLUMNS, REJECT_COLUMNS, describe_columns, validate_frame
 from scoring_assets.input_csv import read_csv_frame
 

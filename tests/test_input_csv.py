@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import customer_rows, write_csv
+
 from scoring_assets.contract import CONTRACT_COLUMNS, validate_frame
 from scoring_assets.input_csv import InputFileError, read_csv_frame
 from scoring_assets.partitions import PartitionKeyError, checked_partition_key, partition_key_for, safe_stem

@@ -7,10 +7,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import customer_rows, score_file, write_csv
 from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, DataVersion
 
-from conftest import customer_rows, score_file, write_csv
 from scoring_assets.contract import REJECT_COLUMNS
+from scoring_assets.manifest import manifest_path_for
 from scoring_assets.model_assets import CHURN_MODEL_KEY, DATA_VERSION_TAG
 from scoring_assets.scoring import SCORE_COLUMNS
 
@@ -20,11 +21,17 @@ LEADING_COLUMNS = ["customer_id", "churn_score", "predicted_label", "model_versi
 
 
 def check_results(result) -> dict[str, bool]:
-    return {
-        f"{event.event_specific_data.asset_key.to_user_string()}:{event.event_specific_data.check_name}": event.event_specific_data.passed
+    evaluations = [
+        event.event_specific_data
         for event in result.all_events
         if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION
-    }
+    ]
+    return {f"{e.asset_key.to_user_string()}:{e.check_name}": e.passed for e in evaluations}
+
+
+def failure_text(result) -> str:
+    """The first failed step's error, with its cause chain, as the UI shows it."""
+    return next(event for event in result.all_events if event.is_step_failure).step_failure_data.error.to_string()
 
 
 def materialized(result) -> set[str]:
@@ -74,13 +81,22 @@ def test_clean_file_is_scored_with_manifest_and_model_lineage(instance, folders,
     assert set(scored["model_version"]) == {model_artifact.version}
     assert scored["scoring_timestamp"].nunique() == 1 and scored["scoring_timestamp"].iloc[0].endswith("Z")
 
-    manifest = json.loads(scored_path.with_name(scored_path.stem + ".manifest.json").read_text())
+    manifest = json.loads(manifest_path_for(scored_path).read_text())
     assert manifest["partition_key"] == registration.partition_key
     assert manifest["run_id"] == result.run_id
-    assert manifest["input"] == {"path": str(source.resolve()), "sha256": registration.sha256, "bytes": source.stat().st_size, "rows": 250}
+    assert manifest["input"] == {
+        "path": str(source.resolve()),
+        "sha256": registration.sha256,
+        "bytes": source.stat().st_size,
+        "rows": 250,
+    }
     assert manifest["output"]["rows"] == 250 and manifest["output"]["path"] == str(scored_path)
     assert manifest["rejected"] == {"path": None, "rows": 0, "counts_by_rule": {}}
-    assert manifest["model"] == {"version": model_artifact.version, "md5": model_artifact.md5, "path": str(model_artifact.path)}
+    assert manifest["model"] == {
+        "version": model_artifact.version,
+        "md5": model_artifact.md5,
+        "path": str(model_artifact.path),
+    }
     assert manifest["threshold"] == model_artifact.threshold
     assert manifest["backtest"] is None
     assert {"scoring_timestamp", "code_version", "score_summary"} <= set(manifest)
@@ -107,7 +123,10 @@ def test_bad_rows_under_the_limit_are_reported_and_the_rest_scored(instance, fol
     assert len(scored) == 294
     assert not set(scored["row_number"]) & set(broken)
     validated = latest_materialization(instance, "validated_batch", registration.partition_key)
-    counts = {record.data["rule"]: record.data["rejects"] for record in validated.metadata["reject_counts_by_rule"].value.records}
+    counts = {
+        record.data["rule"]: record.data["rejects"]
+        for record in validated.metadata["reject_counts_by_rule"].value.records
+    }
     assert counts == {"allowed_values": 2, "min_0": 2, "non_empty": 2}
 
 
@@ -124,7 +143,7 @@ def test_too_many_bad_rows_refuse_the_batch_but_keep_the_reject_report(instance,
     assert sorted(report["row_number"]) == broken
     scored_path = folders.scored_file(registration.partition_key)
     assert not scored_path.exists()
-    assert not scored_path.with_name(scored_path.stem + ".manifest.json").exists()
+    assert not manifest_path_for(scored_path).exists()
 
 
 def test_a_higher_reject_limit_lets_the_same_file_through(instance, folders, tmp_path):
@@ -153,7 +172,7 @@ def test_unusable_file_fails_at_raw_batch_and_leaves_no_output(instance, folders
     assert materialized(result) == set()
     failure = next(event for event in result.all_events if event.is_step_failure)
     assert failure.step_key == "raw_batch"
-    message = str(failure.step_failure_data.error.cause.message if failure.step_failure_data.error.cause else failure.step_failure_data.error.message)
+    message = failure_text(result)
     assert str(source.resolve()) in message and problem in message
     assert not folders.lake_file("raw_batch", registration.partition_key).exists()
     assert not folders.scored_file(registration.partition_key).exists()
@@ -163,7 +182,7 @@ def test_header_only_file_fails_at_raw_batch(instance, folders, tmp_path):
     source = write_csv(customer_rows(1).iloc[0:0], tmp_path / "header_only.csv")
     _, result = score_file(instance, folders, source)
     assert not result.success
-    assert "has a header but no data rows" in str(next(e for e in result.all_events if e.is_step_failure).step_failure_data.error.to_string())
+    assert "has a header but no data rows" in str(failure_text(result))
 
 
 def test_same_input_twice_gives_identical_scores(instance, folders, tmp_path):
@@ -185,7 +204,7 @@ def test_file_changed_after_registration_is_refused(instance, folders, tmp_path)
     write_csv(customer_rows(31), source)
     result = execute_score_run(instance, registration.partition_key)
     assert not result.success
-    assert "content changed since it was registered" in next(e for e in result.all_events if e.is_step_failure).step_failure_data.error.to_string()
+    assert "content changed since it was registered" in failure_text(result)
 
 
 def test_threshold_from_run_config_overrides_the_model_card(instance, folders, tmp_path):
@@ -194,7 +213,9 @@ def test_threshold_from_run_config_overrides_the_model_card(instance, folders, t
     scored = pd.read_csv(folders.scored_file(registration.partition_key))
     assert result.success
     assert (scored["predicted_label"] == (scored["churn_score"] >= 0.9).astype(int)).all()
-    manifest = json.loads(folders.scored_file(registration.partition_key).with_suffix("").with_suffix(".manifest.json").read_text())
+    manifest = json.loads(
+        folders.scored_file(registration.partition_key).with_suffix("").with_suffix(".manifest.json").read_text()
+    )
     assert manifest["threshold"] == 0.9 and manifest["threshold_source"] == "run config"
 
 
@@ -202,7 +223,9 @@ def test_labelled_file_gets_a_backtest_in_metadata_and_manifest(instance, folder
     source = write_csv(customer_rows(400, seed=5, labelled=True), tmp_path / "labelled.csv")
     registration, result = score_file(instance, folders, source)
     assert result.success
-    backtest = latest_materialization(instance, "scores", registration.partition_key).metadata["backtest_on_churn_label"].value
+    backtest = (
+        latest_materialization(instance, "scores", registration.partition_key).metadata["backtest_on_churn_label"].value
+    )
     assert backtest["rows_with_label"] == 400
     assert 0.7 < backtest["roc_auc"] <= 1.0
     assert 0.0 <= backtest["precision"] <= 1.0 and 0.0 <= backtest["recall"] <= 1.0
@@ -221,7 +244,7 @@ def test_scores_refuse_to_run_when_the_model_observation_is_stale(instance, fold
         instance=instance, partition_key=registration.partition_key, raise_on_error=False
     )
     assert not result.success
-    assert "observe churn_model first" in next(e for e in result.all_events if e.is_step_failure).step_failure_data.error.to_string()
+    assert "observe churn_model first" in failure_text(result)
     assert not folders.scored_file(registration.partition_key).exists()
 
 

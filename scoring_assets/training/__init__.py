@@ -2,14 +2,11 @@
 
 Each stage is a module run as ``python -m scoring_assets.training.<stage>``; this package
 holds only what all of them share: their configuration (``params.yaml``, the one home of
-training settings) and the all-or-nothing way they write outputs.
+training settings). Outputs are written all-or-nothing with ``scoring_assets.files``.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +29,3 @@ def repo_path(configured: str | Path) -> Path:
     """A path from ``params.yaml``: relative ones are from the repository root, where DVC runs the stages."""
     path = Path(configured).expanduser()
     return path if path.is_absolute() else REPO_ROOT / path
-
-
-@contextmanager
-def atomic_output(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path`` and move it into place only if the block succeeds.
-
-    Readers (a Dagster sensor, DVC, a person) never see a half-written file.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # created by the writer, so umask applies
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)

@@ -30,9 +30,10 @@ from sklearn.metrics import (
 
 from scoring_assets.contract import LABEL_COLUMN
 from scoring_assets.features import build_features
+from scoring_assets.files import atomic_path
 from scoring_assets.model_store import load_model
 from scoring_assets.paths import METRICS_PATH
-from scoring_assets.training import TEST_SPLIT_PATH, atomic_output, load_params
+from scoring_assets.training import TEST_SPLIT_PATH, load_params
 
 POSITIVE_LABEL = "Yes"
 NEGATIVE_LABEL = "No"
@@ -73,7 +74,7 @@ def main() -> None:
     labels = churn_labels(test)
     scores = model.pipeline.predict_proba(build_features(test))[:, 1]
     metrics = {**classification_metrics(labels, scores, model.threshold), "n_test": len(test)}
-    with atomic_output(METRICS_PATH) as temporary:
+    with atomic_path(METRICS_PATH) as temporary:
         temporary.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     write_plot_data(labels, scores, model.threshold, params["calibration_bins"])
     print(f"{model.version} on the test split: {describe_metrics(metrics)}")
@@ -100,7 +101,7 @@ def write_plot_data(labels: np.ndarray, scores: np.ndarray, threshold: float, ca
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    with atomic_output(path) as temporary:
+    with atomic_path(path) as temporary:
         frame.to_csv(temporary, index=False, lineterminator="\n", float_format="%.6g")
 
 

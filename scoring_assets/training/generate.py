@@ -30,7 +30,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from scoring_assets.contract import CONTRACT_COLUMNS, INTERNET_ADDON_COLUMNS, LABEL_COLUMN
-from scoring_assets.training import atomic_output, load_params, repo_path
+from scoring_assets.files import atomic_path
+from scoring_assets.training import load_params, repo_path
 
 YES_NO = ("Yes", "No")
 GENDERS = ("Female", "Male")
@@ -154,7 +155,7 @@ def write_extract(
     """
     path = Path(path)
     header = ",".join(_output_columns(labelled)) + "\n"
-    with atomic_output(path) as temporary, open(temporary, "wb") as sink:
+    with atomic_path(path) as temporary, open(temporary, "wb") as sink:
         sink.write(header.encode("utf-8"))
         for chunk in _extract_chunks(n_rows, seed, labelled, chunk_rows):
             pacsv.write_csv(chunk, sink, _CSV_OPTIONS)
@@ -165,9 +166,7 @@ def _output_columns(labelled: bool) -> list[str]:
     return [*CONTRACT_COLUMNS, *([LABEL_COLUMN] if labelled else [])]
 
 
-def _extract_chunks(
-    n_rows: int, seed: int, labelled: bool, chunk_rows: int = DEFAULT_CHUNK_ROWS
-) -> Iterator[pa.Table]:
+def _extract_chunks(n_rows: int, seed: int, labelled: bool, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pa.Table]:
     """The extract as consecutive tables of at most ``chunk_rows`` rows (one empty table if no rows)."""
     if not 0 <= n_rows <= _MAX_ROWS:
         raise ValueError(f"n_rows must be between 0 and {_MAX_ROWS:,}, got {n_rows:,}")
@@ -185,7 +184,7 @@ def _customers(seed: int, first_row: int, n_rows: int, labelled: bool) -> pa.Tab
     bit_generator = np.random.PCG64(rows_stream)
     bit_generator.advance(first_row * len(_DRAWS))  # one 64-bit draw per uniform
     uniforms = np.random.Generator(bit_generator).random((n_rows, len(_DRAWS)))
-    draw = dict(zip(_DRAWS, uniforms.T))
+    draw = dict(zip(_DRAWS, uniforms.T, strict=True))
 
     senior = draw["senior"] < _SENIOR
     partner = draw["partner"] < _PARTNER

@@ -34,10 +34,10 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from scoring_assets.contract import CONTRACT_COLUMNS, LABEL_COLUMN, validate_frame
 from scoring_assets.features import CATEGORICAL_FEATURES, CATEGORY_LEVELS, NUMERIC_FEATURES, build_features
+from scoring_assets.files import atomic_path, file_md5
 from scoring_assets.input_csv import read_csv_frame
-from scoring_assets.model_store import file_md5
 from scoring_assets.paths import MODEL_CARD_PATH, MODEL_PATH, REPO_ROOT, repo_relative
-from scoring_assets.training import TEST_SPLIT_PATH, atomic_output, load_params, repo_path
+from scoring_assets.training import TEST_SPLIT_PATH, load_params, repo_path
 from scoring_assets.training.evaluate import POSITIVE_LABEL, churn_labels, classification_metrics, describe_metrics
 
 MODEL_NAME = "churn_model"
@@ -70,9 +70,9 @@ def main() -> None:
     validation_metrics = classification_metrics(validation_labels, validation_scores, threshold)
     print(f"chose {chosen}; on the validation split: {describe_metrics(validation_metrics)}")
 
-    with atomic_output(MODEL_PATH) as temporary:
+    with atomic_path(MODEL_PATH) as temporary:
         joblib.dump(model, temporary)
-    with atomic_output(TEST_SPLIT_PATH) as temporary:
+    with atomic_path(TEST_SPLIT_PATH) as temporary:
         accepted.iloc[parts["test"]][[*CONTRACT_COLUMNS, LABEL_COLUMN]].to_parquet(temporary)
     card = model_card(
         chosen=chosen,
@@ -92,7 +92,7 @@ def main() -> None:
         reference=reference_distributions(train_features),
         params=params,
     )
-    with atomic_output(MODEL_CARD_PATH) as temporary:
+    with atomic_path(MODEL_CARD_PATH) as temporary:
         temporary.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(f"wrote {_display_path(MODEL_PATH)}, {_display_path(MODEL_CARD_PATH)}, {_display_path(TEST_SPLIT_PATH)}")
 
@@ -202,7 +202,9 @@ def reference_distributions(features: pd.DataFrame) -> dict[str, dict[str, Any]]
             "kind": "numeric",
             "mean": _rounded(values.mean()),
             "std": _rounded(values.std()),
-            "quantiles": {f"{q:g}": _rounded(v) for q, v in zip(QUANTILES, np.quantile(values, QUANTILES))},
+            "quantiles": {
+                f"{q:g}": _rounded(v) for q, v in zip(QUANTILES, np.quantile(values, QUANTILES), strict=True)
+            },
             "histogram": {"edges": _rounded(edges), "fractions": _rounded(counts / len(values))},
         }
     for name in CATEGORICAL_FEATURES:
