@@ -2,7 +2,7 @@
 """Set up and run scoring-assets with nothing but Python 3.11+ and git.
 
     python3 dev.py demo      set up, train the model (dvc repro), score the sample batches
-    python3 dev.py test      set up, train the model, run the test suite (extra args go to pytest)
+    python3 dev.py test      set up, train the model, lint, run the test suite (extra args go to pytest)
     python3 dev.py ui        open the Dagster UI (dagster dev) on the project's instance
     python3 dev.py setup     only create/refresh the environments
 
@@ -105,6 +105,9 @@ def demo() -> None:
 def test(pytest_args: list[str]) -> None:
     setup()
     train()
+    say("ruff (lint and format check)")
+    run([str(bin_path(PROJECT_VENV, "ruff")), "check", "."])
+    run([str(bin_path(PROJECT_VENV, "ruff")), "format", "--check", "."])
     say("pytest")
     run([str(bin_path(PROJECT_VENV, "python")), "-m", "pytest", *pytest_args])
 

@@ -166,7 +166,7 @@ def explain(result, registration) -> ScoreOutcome:
         scored = folders.read_stage_summary("scores", key)
         model, threshold = scored["model"]["version"], scored["threshold"]
         lines = [
-            f"scored: {scored['output_path']} ({scored['rows']} rows, model {model}, threshold {threshold})",
+            f"scored: {scored['output_path']} ({scored['rows']} rows, model {model}, threshold {threshold:.4f})",
             f"manifest: {manifest_path_for(Path(scored['output_path']))}",
         ]
         if validated["rows_rejected"]:

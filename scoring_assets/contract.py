@@ -291,7 +291,7 @@ def describe_columns() -> list[ColumnRule]:
         if name in INTEGER_COLUMNS:
             rules.insert(0, "whole number")
         if name in FLOAT_COLUMNS:
-            rules.insert(0, "finite number")
+            rules.insert(0, "number")
         for rule, columns in CROSS_FIELD_RULES.items():
             if name in columns:
                 rules.append(rule)
