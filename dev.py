@@ -78,10 +78,10 @@ def setup() -> None:
     link = bin_path(PROJECT_VENV, "dvc")
     if not link.exists():
         link.symlink_to(bin_path(DVC_VENV, "dvc"))
-    home = Path(project_env()["DAGSTER_HOME"])
+    home = Path(project_env()["DAGSTER_HOME"]).resolve()
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    if home == DAGSTER_HOME.resolve() or not (home / "dagster.yaml").exists():
+        shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")  # same rule as the CLI
 
 
 def train() -> None:

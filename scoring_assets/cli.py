@@ -2,8 +2,10 @@
 
 ``score`` registers the file as a partition and executes the ``score_file`` job in process
 against the instance in ``$DAGSTER_HOME`` (``.dagster_home/`` in the repository when unset),
-so every CLI run is also a run in the UI. There is no second scoring implementation here:
-this module only prepares config, runs the job and explains the outcome.
+so every scoring run is also a run in the UI (a model that fails its integrity check is
+refused before anything is registered or run). ``rescore`` runs the ``rescore`` job for files
+scored with an older model. There is no second scoring implementation here: this module only
+prepares config, runs the jobs and explains the outcome.
 
 Exit codes: 0 scored; 2 bad usage or input file not found; 3 batch refused by validation;
 4 model missing or failed its integrity check; 1 anything else.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import warnings
@@ -59,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    rescore = commands.add_parser(
+        "rescore", help="re-score files already scored with an older model (runs the rescore job per file)"
+    )
+    rescore.add_argument("--all", action="store_true", help="re-score every scored file, not only stale ones")
+    rescore.add_argument("--partition", action="append", metavar="KEY", help="only this partition (repeatable)")
+    rescore.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
     lineage = commands.add_parser("lineage", help="print where a scored file came from; non-zero if it was modified")
     lineage.add_argument("scored", type=Path, metavar="SCORED.csv")
     lineage.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -70,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "score":
             return score(args)
+        if args.command == "rescore":
+            return rescore(args)
         return show_lineage(args)
     except KeyboardInterrupt:
         return EXIT_ERROR
@@ -87,13 +99,15 @@ def _problem(message: str) -> None:
 def ensure_dagster_home() -> Path:
     """``$DAGSTER_HOME``, defaulting to the repository's ``.dagster_home`` (created if needed).
 
-    A home without a ``dagster.yaml`` gets the project's (SQLite storage, no telemetry).
+    The project's own home always gets the project's ``dagster.yaml`` (SQLite storage, a run
+    queue, no telemetry); a home of your own gets it only when it has none.
     """
     from scoring_assets.paths import REPO_ROOT
 
-    home = Path(os.environ.get("DAGSTER_HOME") or REPO_ROOT / ".dagster_home").expanduser().resolve()
+    project_home = REPO_ROOT / ".dagster_home"
+    home = Path(os.environ.get("DAGSTER_HOME") or project_home).expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
+    if home == project_home.resolve() or not (home / "dagster.yaml").exists():
         shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
     return home
@@ -117,12 +131,22 @@ def score(args: argparse.Namespace) -> int:
 
     from dagster import DagsterInstance
 
-    from scoring_assets.model_store import ModelIntegrityError
+    from scoring_assets.manifest import archive_superseded
+    from scoring_assets.model_store import ModelIntegrityError, verify_artifact
     from scoring_assets.resources import ScoringFolders
     from scoring_assets.runs import execute_score_run, register_file
 
+    try:
+        verify_artifact()  # before registering anything: a file is not taken in for a model that cannot run
+    except ModelIntegrityError as error:
+        _problem(f"model: {error}")
+        return EXIT_MODEL
     instance = DagsterInstance.get()
     registration = register_file(instance, ScoringFolders(), source)
+    if args.output is not None:
+        archived = archive_superseded(args.output.expanduser().resolve(), registration.partition_key)
+        if archived is not None:
+            print(f"earlier results at {args.output} (from another input) moved to {archived}")
     try:
         result = execute_score_run(instance, registration.partition_key, job_run_config(args, verbose=args.verbose))
     except ModelIntegrityError as error:
@@ -189,15 +213,22 @@ def explain(result, registration) -> ScoreOutcome:
             meta = ", ".join(f"{k}={v.value}" for k, v in evaluation.metadata.items())
             problems.append(f"check {evaluation.asset_key.to_user_string()}/{evaluation.check_name} failed ({meta})")
     for step, error in step_failures(result):
+        if error.cls_name == "DagsterAssetCheckFailedError" and problems:
+            continue  # the failed checks are already explained above
         if error.cls_name in INPUT_ERRORS:
             exit_code = EXIT_REFUSED
         elif error.cls_name in MODEL_ERRORS:
             exit_code = EXIT_MODEL
-        message = error.message.strip().splitlines()[0] if error.message else error.cls_name
-        problems.append(f"{step}: {message}")
+        problems.append(f"{step}: {error_text(error)}")
     if not problems:
         problems.append(f"run {result.run_id} failed; rerun with --verbose for Dagster's log")
     return ScoreOutcome(exit_code, [run_line], problems)
+
+
+def error_text(error) -> str:
+    """The first line of an error's message, without Python's ``module.ClassName:`` prefix."""
+    first_line = error.message.strip().splitlines()[0] if error.message else error.cls_name
+    return re.sub(r"^[\w.]+(Error|Exception|Failure): ", "", first_line)
 
 
 def failed_check_evaluations(result) -> list:
@@ -222,6 +253,51 @@ def step_failures(result) -> list:
                 error = error.cause
             failures.append((event.step_key, error))
     return failures
+
+
+def rescore(args: argparse.Namespace) -> int:
+    """Re-score partitions whose scores came from another model than the one in dvc.lock."""
+    if not args.verbose:
+        warnings.filterwarnings("ignore")
+    ensure_dagster_home()
+    from dagster import DagsterInstance
+
+    from scoring_assets.jobs import RESCORE_JOB
+    from scoring_assets.model_store import ModelIntegrityError, verify_artifact
+    from scoring_assets.partitions import input_files_partitions
+    from scoring_assets.runs import execute_score_run, scored_with_model
+
+    try:
+        model = verify_artifact()
+    except ModelIntegrityError as error:
+        _problem(f"model: {error}")
+        return EXIT_MODEL
+    instance = DagsterInstance.get()
+    known = instance.get_dynamic_partitions(input_files_partitions.name)
+    unknown = sorted(set(args.partition or []) - set(known))
+    if unknown:
+        _problem(f"no such partition(s): {', '.join(unknown)}")
+        return EXIT_USAGE
+    chosen = [key for key in known if not args.partition or key in args.partition]
+    used = {key: scored_with_model(instance, key) for key in chosen}
+    targets = [key for key in chosen if used[key] is not None and (args.all or used[key] != model.md5)]
+    if not targets:
+        print(
+            f"nothing to re-score: {sum(v is not None for v in used.values())} scored file(s), all by {model.version}"
+        )
+        return EXIT_OK
+    config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}} if not args.verbose else {}
+    failed = 0
+    for key in targets:
+        result = execute_score_run(instance, key, config, job_name=RESCORE_JOB)
+        if result.success:
+            print(f"re-scored {key} with {model.version} (run {result.run_id})")
+        else:
+            failed += 1
+            problems = [f"{step}: {error_text(error)}" for step, error in step_failures(result)]
+            _problem(f"re-scoring {key} failed (run {result.run_id}): {'; '.join(problems) or 'see the UI'}")
+    print(f"{len(targets) - failed} of {len(targets)} file(s) re-scored with {model.version}")
+    return EXIT_OK if not failed else EXIT_ERROR
 
 
 def show_lineage(args: argparse.Namespace) -> int:

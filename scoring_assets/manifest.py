@@ -8,6 +8,7 @@ proves the scored file is still the one the manifest describes.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,39 @@ def reject_report_path_for(scored_csv: Path) -> Path:
 
 def _beside(scored_csv: Path, suffix: str) -> Path:
     scored_csv = Path(scored_csv)
+    return scored_csv.with_name(_stem(scored_csv) + suffix)
+
+
+def _stem(scored_csv: Path) -> str:
     name = scored_csv.name
-    stem = name[: -len(".csv")] if name.lower().endswith(".csv") else name
-    return scored_csv.with_name(stem + suffix)
+    return name[: -len(".csv")] if name.lower().endswith(".csv") else name
+
+
+def archive_superseded(scored_csv: Path, partition_key: str, model_md5: str | None = None) -> Path | None:
+    """Move earlier outputs at ``scored_csv`` aside when they came from another file or model.
+
+    The scored file, its manifest and a reject report beside it go to
+    ``<folder>/archive/<stem>/<scoring timestamp>_<model version>/``, so a re-score never
+    silently destroys an earlier result and each archived manifest still says which input
+    and model produced its file. Outputs of the same partition and model are simply rewritten
+    (scoring is deterministic). Returns the archive folder, or None if nothing was moved.
+    """
+    scored_csv = Path(scored_csv)
+    manifest_path = manifest_path_for(scored_csv)
+    if not manifest_path.exists():
+        return None
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    same_input = manifest["partition_key"] == partition_key
+    same_model = model_md5 is None or manifest["model"]["md5"] == model_md5
+    if same_input and same_model:
+        return None
+    label = f"{manifest['scoring_timestamp']}_{manifest['model']['version']}".replace(":", "")
+    archive = scored_csv.parent / "archive" / _stem(scored_csv) / label
+    archive.mkdir(parents=True, exist_ok=True)
+    for path in (scored_csv, manifest_path, reject_report_path_for(scored_csv)):
+        if path.exists():
+            os.replace(path, archive / path.name)
+    return archive
 
 
 class LineageError(RuntimeError):

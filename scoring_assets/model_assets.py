@@ -61,19 +61,25 @@ def latest_observed_model_md5(instance: DagsterInstance) -> str | None:
     return record.event_log_entry.asset_observation.data_version
 
 
-def record_model_observation(instance: DagsterInstance) -> ModelArtifact:
-    """Observe the model now unless the instance already knows its current md5.
+def model_observation_if_changed(instance: DagsterInstance) -> AssetObservation | None:
+    """An observation of the current model, or None if the instance already knows its md5.
 
-    Used by the CLI (and the sensor) before a run, so the run's provenance names the model
-    that dvc.lock records at that moment.
+    Raises ``ModelIntegrityError`` when the model cannot be verified.
     """
     artifact = verify_artifact()
-    if latest_observed_model_md5(instance) != artifact.md5:
-        instance.report_runless_asset_event(
-            AssetObservation(
-                asset_key=CHURN_MODEL_KEY,
-                metadata=model_metadata(artifact),
-                tags={DATA_VERSION_TAG: artifact.md5},
-            )
-        )
-    return artifact
+    if latest_observed_model_md5(instance) == artifact.md5:
+        return None
+    return AssetObservation(
+        asset_key=CHURN_MODEL_KEY, metadata=model_metadata(artifact), tags={DATA_VERSION_TAG: artifact.md5}
+    )
+
+
+def record_model_observation(instance: DagsterInstance) -> None:
+    """Observe the model now unless the instance already knows its current md5.
+
+    Used by the CLI before a run, so the run's provenance names the model that dvc.lock
+    records at that moment (the sensors emit the same observation from their ticks).
+    """
+    observation = model_observation_if_changed(instance)
+    if observation is not None:
+        instance.report_runless_asset_event(observation)

@@ -9,6 +9,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from dagster import (
     AssetExecutionContext,
+    AssetSelection,
+    AutomationCondition,
     Config,
     Failure,
     MaterializeResult,
@@ -22,7 +24,7 @@ from scoring_assets import asset_checks
 from scoring_assets.column_schemas import COLUMN_SCHEMA_KEY, ROW_COUNT_KEY, feature_matrix_schema, scores_schema
 from scoring_assets.files import file_sha256, write_text_atomically
 from scoring_assets.ingest_assets import CODE_VERSION, GROUP, validated_batch
-from scoring_assets.manifest import manifest_path_for
+from scoring_assets.manifest import archive_superseded, manifest_path_for
 from scoring_assets.model_assets import churn_model, latest_observed_model_md5
 from scoring_assets.model_store import load_model, verify_artifact
 from scoring_assets.partitions import input_files_partitions
@@ -31,6 +33,21 @@ from scoring_assets.resources import ScoringFolders
 from scoring_assets.scoring import score_feature_parquet, write_feature_parquet, write_scored_csv
 
 PREVIEW_ROWS = 10
+
+# Declarative automation (acted on only when the `rescore_on_model_change` sensor is switched on):
+# re-score a scored partition when the model's data version changes, then rewrite its manifest.
+RESCORE_WHEN_MODEL_CHANGES = (
+    AutomationCondition.any_deps_match(AutomationCondition.data_version_changed())
+    .allow(AssetSelection.keys("churn_model"))
+    .since_last_handled()
+    & ~AutomationCondition.in_progress()
+    & ~AutomationCondition.any_deps_missing()
+)
+REWRITE_MANIFEST_AFTER_SCORES = (
+    AutomationCondition.any_deps_updated().allow(AssetSelection.keys("scores")).since_last_handled()
+    & ~AutomationCondition.in_progress()
+    & ~AutomationCondition.any_deps_in_progress()
+)
 
 
 @asset(
@@ -76,6 +93,7 @@ class ScoringConfig(Config):
     code_version=CODE_VERSION,
     deps=[feature_matrix, churn_model],
     metadata={COLUMN_SCHEMA_KEY: scores_schema()},
+    automation_condition=RESCORE_WHEN_MODEL_CHANGES,
     check_specs=[
         asset_checks.blocking(
             "scores", "scores_match_accepted_rows", "One score per accepted row: same count, ids and order."
@@ -109,7 +127,11 @@ def scores(context: AssetExecutionContext, config: ScoringConfig, folders: Scori
     ]
     output_path = Path(config.output_path) if config.output_path else folders.scored_file(key)
     published = all(check.passed for check in checks)
+    archived = None
     if published:
+        archived = archive_superseded(output_path, key, model.md5)
+        if archived is not None:
+            context.log.info(f"earlier scores at {output_path} (another model or input) moved to {archived}")
         output_sha256 = write_scored_csv(scores_path, output_path)
         folders.write_stage_summary(
             "scores",
@@ -125,6 +147,7 @@ def scores(context: AssetExecutionContext, config: ScoringConfig, folders: Scori
                 "model": {"version": model.version, "md5": model.md5, "path": str(model.path)},
                 "score_summary": summary.distribution(),
                 "backtest": summary.backtest(),
+                "previous_output_archived_to": str(archived) if archived else None,
             },
         )
     else:
@@ -159,6 +182,7 @@ def preview_table(scores_path: Path) -> MetadataValue:
     group_name=GROUP,
     code_version=CODE_VERSION,
     deps=[scores],
+    automation_condition=REWRITE_MANIFEST_AFTER_SCORES,
     check_specs=[
         asset_checks.blocking(
             "scoring_manifest", "output_sha256_matches_manifest", "The scored file on disk is the one described."
@@ -189,6 +213,7 @@ def scoring_manifest(context: AssetExecutionContext, folders: ScoringFolders) ->
         "scoring_timestamp": scored["scoring_timestamp"],
         "score_summary": scored["score_summary"],
         "backtest": scored["backtest"],
+        "previous_output_archived_to": scored["previous_output_archived_to"],
         "code_version": code_version(),
     }
     check = asset_checks.manifest_matches_output(scored["output_sha256"], file_sha256(output_path))

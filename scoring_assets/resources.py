@@ -60,18 +60,34 @@ class ScoringFolders(ConfigurableResource):
             raise FileNotFoundError(f"{path} is missing: materialize {asset} for partition {partition_key} first")
         return json.loads(path.read_text(encoding="utf-8"))
 
-    def register_input(self, source: Path) -> InputRegistration:
-        """Record which file a partition stands for; returns the registration (key, sha256...)."""
+    def content_record(self, sha256: str) -> Path:
+        """Marker of content already registered: how a re-delivered copy is recognised."""
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+        return self.root / "lake" / "inputs" / "by_content" / f"{sha256}.json"
+
+    def partition_for_content(self, sha256: str) -> str | None:
+        """The partition that already holds these exact bytes, if any (whatever the file name)."""
+        record = self.content_record(sha256)
+        return json.loads(record.read_text(encoding="utf-8"))["partition_key"] if record.exists() else None
+
+    def register_input(self, source: Path, sha256: str | None = None) -> InputRegistration:
+        """Record which file a partition stands for; returns the registration (key, sha256...).
+
+        ``sha256`` may be passed when the caller has just hashed the file.
+        """
         source = Path(source).resolve()
-        sha256 = file_sha256(source)
+        sha256 = sha256 or file_sha256(source)
         registration = InputRegistration(
             partition_key=partition_key_for(source.name, sha256),
             source_path=str(source),
             sha256=sha256,
             bytes=source.stat().st_size,
         )
-        record = self.registration_file(registration.partition_key)
-        write_text_atomically(record, json.dumps(registration.as_dict(), indent=2, sort_keys=True) + "\n")
+        text = json.dumps(registration.as_dict(), indent=2, sort_keys=True) + "\n"
+        write_text_atomically(self.registration_file(registration.partition_key), text)
+        if not self.content_record(sha256).exists():
+            write_text_atomically(self.content_record(sha256), text)
         return registration
 
     def registered_input(self, partition_key: str) -> InputRegistration:

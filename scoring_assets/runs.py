@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dagster import DagsterInstance, ExecuteInProcessResult
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, ExecuteInProcessResult
 
 from scoring_assets.jobs import SCORE_FILE_JOB
-from scoring_assets.model_assets import record_model_observation
+from scoring_assets.model_assets import CHURN_MODEL_KEY, record_model_observation
 from scoring_assets.partitions import input_files_partitions
 from scoring_assets.resources import InputRegistration, ScoringFolders
 
@@ -26,16 +26,26 @@ def register_file(instance: DagsterInstance, folders: ScoringFolders, source: Pa
 
 
 def execute_score_run(
-    instance: DagsterInstance, partition_key: str, run_config: dict | None = None
+    instance: DagsterInstance, partition_key: str, run_config: dict | None = None, job_name: str = SCORE_FILE_JOB
 ) -> ExecuteInProcessResult:
-    """Run the ``score_file`` job for one partition in this process, recorded in ``instance``.
+    """Run ``job_name`` (default ``score_file``) for one partition in this process, recorded in ``instance``.
 
     Raises ``ModelIntegrityError`` before starting if the model cannot be verified.
     """
     from scoring_assets.definitions import defs
 
     record_model_observation(instance)
-    job = defs.resolve_job_def(SCORE_FILE_JOB)
+    job = defs.resolve_job_def(job_name)
     return job.execute_in_process(
         instance=instance, partition_key=partition_key, run_config=run_config or {}, raise_on_error=False
     )
+
+
+def scored_with_model(instance: DagsterInstance, partition_key: str) -> str | None:
+    """The model md5 the partition's latest ``scores`` materialization used (None if never scored)."""
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey("scores"), asset_partitions=[partition_key]), limit=1
+    ).records
+    if not records:
+        return None
+    return records[0].asset_materialization.tags.get(f"dagster/input_data_version/{CHURN_MODEL_KEY.to_user_string()}")

@@ -41,13 +41,19 @@ def graph_shape() -> dict:
             "observable": node.is_observable,
             "checks": sorted(f"{spec.name}{' (blocking)' if spec.blocking else ''}" for spec in checks),
             "columns": [column.name for column in schema.columns] if schema else None,
+            "automation_condition": type(node.automation_condition).__name__ if node.automation_condition else None,
         }
     jobs = {
         job.name: sorted(key.to_user_string() for key in job.asset_layer.selected_asset_keys)
         for job in defs.resolve_all_job_defs()
         if not job.name.startswith("__")
     }
-    return {"assets": shape, "jobs": jobs}
+    sensors = {sensor.name: sensor.default_status.value for sensor in defs.sensors}
+    schedules = {
+        schedule.name: {"cron": schedule.cron_schedule, "default_status": schedule.default_status.value}
+        for schedule in defs.schedules
+    }
+    return {"assets": shape, "jobs": jobs, "sensors": sensors, "schedules": schedules}
 
 
 def _column_schema(node):
