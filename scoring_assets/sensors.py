@@ -58,6 +58,7 @@ def inbox_sensor(context: SensorEvaluationContext, folders: ScoringFolders):
         return SensorResult(skip_reason=SkipReason(f"{len(ready)} file(s) waiting: {error}"), cursor=state.to_cursor())
 
     run_requests, new_partitions = [], []
+    requested_this_tick: dict[str, str] = {}
     started = time.monotonic()
     for path, signature in ready:
         if time.monotonic() - started > HASHING_BUDGET_SECONDS:
@@ -72,14 +73,19 @@ def inbox_sensor(context: SensorEvaluationContext, folders: ScoringFolders):
             continue
         if changed:
             continue  # still being written: look again next tick
-        existing = folders.partition_for_content(sha256)
-        # A content record without its partition means a tick died half-way: register again
-        # (the run key stops a second run if one was already requested).
-        if existing is not None and context.instance.has_dynamic_partition(input_files_partitions.name, existing):
+        # Known content: registered in an earlier tick (its partition exists) or earlier in this one.
+        # A content record without its partition means a tick died half-way: register again (the
+        # run key stops a second run if one was already requested).
+        existing = requested_this_tick.get(sha256) or folders.partition_for_content(sha256)
+        known = sha256 in requested_this_tick or (
+            existing is not None and context.instance.has_dynamic_partition(input_files_partitions.name, existing)
+        )
+        if known:
             context.log.info(f"skipped {path.name}: same content as partition {existing}, already scored")
         else:
             registration = folders.register_input(path, sha256=sha256)
             key = registration.partition_key
+            requested_this_tick[sha256] = key
             new_partitions.append(key)
             run_requests.append(RunRequest(partition_key=key, run_key=key))
             context.log.info(f"requested a run for {path.name} as partition {key}")

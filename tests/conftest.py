@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +19,7 @@ from scoring_assets.runs import execute_score_run, register_file
 from scoring_assets.training.generate import generate_extract
 
 REAL_EXTRACT = REPO_ROOT.parent / "shared" / "data" / "telco_customer_churn.csv"
+CONSOLE_SCRIPT = Path(sys.executable).with_name("scoring-assets")
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +62,77 @@ def score_file(
     registration = register_file(instance, folders, path)
     run_config = {"ops": {"validated_batch": {"config": validation or {}}, "scores": {"config": scoring or {}}}}
     return registration, execute_score_run(instance, registration.partition_key, run_config)
+
+
+@pytest.fixture
+def retrained_model_root(tmp_path, model_artifact) -> Path:
+    """A DVC project whose dvc.lock records a different model file than the repository's.
+
+    The same Pipeline pickled with compression: other bytes, other md5, same predictions;
+    what `dvc repro` on new data or `dvc pull` of a new model looks like to the code location.
+    """
+    import shutil
+
+    import joblib
+    import yaml
+
+    from scoring_assets.files import file_md5
+    from scoring_assets.model_store import MODEL_RELATIVE_PATH, load_model
+
+    root = tmp_path / "retrained"
+    for relative in ("dvc.lock", "data/model/model_card.json", "data/metrics/metrics.json"):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO_ROOT / relative, root / relative)
+    joblib.dump(load_model().pipeline, root / MODEL_RELATIVE_PATH, compress=3)
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    for stage in lock["stages"].values():
+        for out in stage.get("outs", []):
+            if out["path"] == MODEL_RELATIVE_PATH:
+                out["md5"] = file_md5(root / MODEL_RELATIVE_PATH)
+    (root / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
+    return root
+
+
+@dataclass
+class Workspace:
+    """A scratch folder to run the CLI in, with its own data folders and Dagster instance."""
+
+    cwd: Path
+    data_dir: Path
+    dagster_home: Path
+
+    def run(self, *args: str, console_script: bool = False, model_root: Path | None = None):
+        command = [str(CONSOLE_SCRIPT)] if console_script else [sys.executable, "-m", "scoring_assets"]
+        env = {key: value for key, value in os.environ.items() if key != "SCORING_MODEL_ROOT"}
+        env.update(SCORING_DATA_DIR=str(self.data_dir), DAGSTER_HOME=str(self.dagster_home))
+        if model_root is not None:
+            env["SCORING_MODEL_ROOT"] = str(model_root)
+        return subprocess.run(
+            [*command, *args], cwd=self.cwd, env=env, capture_output=True, text=True, timeout=600, check=False
+        )
+
+    def scored_files(self) -> list[Path]:
+        return sorted((self.data_dir / "scored").glob("*"))
+
+
+def new_workspace(root: Path) -> Workspace:
+    root.mkdir(parents=True, exist_ok=True)
+    return Workspace(cwd=root, data_dir=root / "scoring_data", dagster_home=root / "dagster_home")
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Workspace:
+    return new_workspace(tmp_path / "workspace")
+
+
+def reported(stdout: str) -> dict[str, str]:
+    """``scored: PATH (...)`` lines of the CLI's stdout as {"scored": "PATH (...)", ...}."""
+    return dict(line.split(": ", 1) for line in stdout.splitlines() if ": " in line)
+
+
+def reported_path(stdout: str, label: str) -> Path:
+    return Path(reported(stdout)[label].split(" (")[0].split(", see ")[-1])
+
+
+def reported_run_id(stdout: str) -> str:
+    return reported(stdout)["run"].split(" ")[0]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +18,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import REAL_EXTRACT, customer_rows, write_csv
+from conftest import (
+    REAL_EXTRACT,
+    Workspace,
+    customer_rows,
+    new_workspace,
+    reported,
+    reported_path,
+    reported_run_id,
+    write_csv,
+)
 from dagster import DagsterInstance, DagsterRunStatus
 from test_model_store import copy_dvc_project, flip_one_byte, recorded_md5
 
@@ -29,53 +37,7 @@ from scoring_assets.paths import REPO_ROOT
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 
-CONSOLE_SCRIPT = Path(sys.executable).with_name("scoring-assets")
 EXIT_OK, EXIT_USAGE, EXIT_REFUSED, EXIT_MODEL = 0, 2, 3, 4
-
-
-@dataclass
-class Workspace:
-    """A scratch folder to run the CLI in, with its own data folders and Dagster instance."""
-
-    cwd: Path
-    data_dir: Path
-    dagster_home: Path
-
-    def run(self, *args: str, console_script: bool = False, model_root: Path | None = None):
-        command = [str(CONSOLE_SCRIPT)] if console_script else [sys.executable, "-m", "scoring_assets"]
-        env = {key: value for key, value in os.environ.items() if key != "SCORING_MODEL_ROOT"}
-        env.update(SCORING_DATA_DIR=str(self.data_dir), DAGSTER_HOME=str(self.dagster_home))
-        if model_root is not None:
-            env["SCORING_MODEL_ROOT"] = str(model_root)
-        return subprocess.run(
-            [*command, *args], cwd=self.cwd, env=env, capture_output=True, text=True, timeout=600, check=False
-        )
-
-    def scored_files(self) -> list[Path]:
-        return sorted((self.data_dir / "scored").glob("*"))
-
-
-def new_workspace(root: Path) -> Workspace:
-    root.mkdir(parents=True, exist_ok=True)
-    return Workspace(cwd=root, data_dir=root / "scoring_data", dagster_home=root / "dagster_home")
-
-
-@pytest.fixture
-def workspace(tmp_path) -> Workspace:
-    return new_workspace(tmp_path / "workspace")
-
-
-def reported(stdout: str) -> dict[str, str]:
-    """``scored: PATH (...)`` lines of the CLI's stdout as {"scored": "PATH (...)", ...}."""
-    return dict(line.split(": ", 1) for line in stdout.splitlines() if ": " in line)
-
-
-def reported_path(stdout: str, label: str) -> Path:
-    return Path(reported(stdout)[label].split(" (")[0].split(", see ")[-1])
-
-
-def reported_run_id(stdout: str) -> str:
-    return reported(stdout)["run"].split(" ")[0]
 
 
 def break_rows(rows: pd.DataFrame, count: int) -> pd.DataFrame:
