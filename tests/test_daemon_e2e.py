@@ -1,0 +1,151 @@
+"""Hands-off operation against the real thing: `dagster dev` (webserver + daemon) on loopback.
+
+Files are dropped into the inbox the way people drop them: one written slowly in pieces, one
+byte-for-byte duplicate under another name, one re-delivered under the same name with new
+content, one invalid, and a few at once. The test waits (bounded) for the runs and asserts
+through the GraphQL API what happened, then stops every process it started, by PID.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import customer_rows, write_csv
+
+from scoring_assets.dev_server import DagsterDevServer
+
+pytestmark = pytest.mark.usefixtures("model_artifact")
+
+TIMEOUT_SECONDS = 420
+RUNS_QUERY = """
+{ runsOrError(filter: {pipelineName: "score_file"}, limit: 200) {
+    ... on Runs { results { runId status startTime endTime tags { key value } } } } }
+"""
+SCORES_QUERY = """
+{ assetOrError(assetKey: {path: ["scores"]}) {
+    ... on Asset { assetMaterializations(limit: 200) { partition runId tags { key value } } } } }
+"""
+FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+def runs_by_partition(server: DagsterDevServer) -> dict[str, list[dict]]:
+    runs: dict[str, list[dict]] = {}
+    for run in server.graphql(RUNS_QUERY)["runsOrError"]["results"]:
+        tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+        runs.setdefault(tags.get("dagster/partition", ""), []).append(run)
+    return runs
+
+
+def wait_for(predicate, server: DagsterDevServer, what: str, timeout: float = TIMEOUT_SECONDS):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(2)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n--- dagster dev log ---\n{server.log_tail()}")
+
+
+def finished_runs_for(server: DagsterDevServer, prefix: str, count: int):
+    """Once ``count`` partitions starting with ``prefix`` each have a finished run, those runs."""
+
+    def check():
+        runs = {k: v for k, v in runs_by_partition(server).items() if k.startswith(prefix)}
+        if len(runs) >= count and all(run["status"] in FINISHED for group in runs.values() for run in group):
+            return runs
+        return None
+
+    return check
+
+
+def write_slowly(path: Path, rows: pd.DataFrame, pieces: int, pause: float) -> None:
+    """Append the CSV in ``pieces`` chunks, ``pause`` seconds apart, as a slow upload would."""
+    text = rows.to_csv(index=False)
+    lines = text.splitlines(keepends=True)
+    size = len(lines) // pieces + 1
+    with open(path, "w") as handle:
+        for start in range(0, len(lines), size):
+            handle.write("".join(lines[start : start + size]))
+            handle.flush()
+            time.sleep(pause)
+
+
+def max_concurrent(runs: list[dict]) -> int:
+    moments = []
+    for run in runs:
+        if run["startTime"] and run["endTime"]:
+            moments += [(run["startTime"], 1), (run["endTime"], -1)]
+    running = peak = 0
+    for _, change in sorted(moments, key=lambda item: (item[0], item[1])):
+        running += change
+        peak = max(peak, running)
+    return peak
+
+
+def test_files_dropped_in_the_inbox_are_scored_by_the_running_daemon(tmp_path, model_artifact):
+    data_dir = tmp_path / "data"
+    inbox = data_dir / "inbox"
+    inbox.mkdir(parents=True)
+    server = DagsterDevServer(
+        dagster_home=tmp_path / "dagster_home",
+        data_dir=data_dir,
+        log_path=tmp_path / "dagster_dev.log",
+        env={"SCORING_INBOX_INTERVAL_SECONDS": "2", "SCORING_INBOX_SETTLE_SECONDS": "3"},
+    )
+    try:
+        server.start()
+
+        slow_rows = customer_rows(600, seed=31)
+        write_slowly(inbox / "slow upload.csv", slow_rows, pieces=6, pause=1.5)
+        clean = customer_rows(80, seed=32)
+        write_csv(clean, inbox / "clean.csv")
+        write_csv(clean, inbox / "clean copy.csv")
+        bad = customer_rows(60, seed=33)
+        bad.loc[bad.index[:10], "Contract"] = "Lifetime"
+        write_csv(bad, inbox / "invalid.csv")
+        write_csv(customer_rows(40, seed=34), inbox / "redelivered.csv")
+        for index in range(3):
+            write_csv(customer_rows(30, seed=40 + index), inbox / f"burst_{index}.csv")
+
+        wait_for(finished_runs_for(server, "redelivered-", 1), server, "the first delivery")
+        write_csv(customer_rows(45, seed=35), inbox / "redelivered.csv.part")
+        (inbox / "redelivered.csv.part").rename(inbox / "redelivered.csv")
+
+        expected = {"slow_upload-": 1, "clean-": 1, "invalid-": 1, "redelivered-": 2, "burst_": 3}
+        for prefix, count in expected.items():
+            wait_for(finished_runs_for(server, prefix, count), server, f"{count} run(s) for {prefix}*")
+        runs = runs_by_partition(server)
+
+        def only(prefix: str) -> list[dict]:
+            return [run for key, group in runs.items() if key.startswith(prefix) for run in group]
+
+        assert [run["status"] for run in only("slow_upload-")] == ["SUCCESS"]
+        [slow_key] = [key for key in runs if key.startswith("slow_upload-")]
+        scored_slow = pd.read_csv(data_dir / "scored" / f"{slow_key}.csv")
+        assert len(scored_slow) == 600, "the slow upload was scored whole, not half-way"
+
+        assert [run["status"] for run in only("clean-")] == ["SUCCESS"]
+        assert not [key for key in runs if key.startswith("clean_copy-")], "the duplicate was scored"
+        assert [run["status"] for run in only("invalid-")] == ["FAILURE"]
+        assert not (data_dir / "scored" / f"{next(k for k in runs if k.startswith('invalid-'))}.csv").exists()
+        assert sorted(run["status"] for run in only("redelivered-")) == ["SUCCESS", "SUCCESS"]
+        assert len([key for key in runs if key.startswith("redelivered-")]) == 2
+        assert sorted(run["status"] for run in only("burst_")) == ["SUCCESS"] * 3
+        assert all(len(group) == 1 for group in runs.values()), "a file was scored more than once"
+
+        all_runs = [run for group in runs.values() for run in group]
+        assert max_concurrent(all_runs) <= 2, "the run queue let more than max_concurrent_runs run at once"
+
+        materializations = server.graphql(SCORES_QUERY)["assetOrError"]["assetMaterializations"]
+        successful = {run["runId"] for run in all_runs if run["status"] == "SUCCESS"}
+        scored_runs = {event["runId"] for event in materializations}
+        assert scored_runs == successful
+        for event in materializations:
+            tags = {tag["key"]: tag["value"] for tag in event["tags"]}
+            assert tags["dagster/input_data_version/churn_model"] == model_artifact.md5, event["partition"]
+    finally:
+        server.stop()
+        assert server.group_pids() == [], "processes of dagster dev were left running"
