@@ -1,0 +1,131 @@
+"""Take the README's screenshots of the running Dagster UI with headless Chromium.
+
+    .venv/bin/python scripts/screenshots.py            # writes docs/images/*.png
+
+Starts `dagster dev` on loopback with a scratch instance and data folder, drops the sample
+batches into the inbox, waits until the sensor's runs have finished, then photographs the
+asset graph, a `scores` partition (metadata) and its lineage, and the runs. Needs Debian's
+`chromium` package (`apt-get install chromium`) and Playwright for Python (`pip install -e
+'.[screenshots]'`), which drives that Chromium; no browser is downloaded.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from scoring_assets.dev_server import DagsterDevServer  # noqa: E402
+from scoring_assets.paths import REPO_ROOT  # noqa: E402
+
+IMAGES = REPO_ROOT / "docs" / "images"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        sys.exit("screenshots.py: Chromium not found; install Debian's package: apt-get install chromium")
+    return found
+
+
+class Camera:
+    """One headless Chromium (fresh profile) driven by Playwright, with Dagster's welcome dialog dismissed."""
+
+    def __init__(self, playwright, profile: Path):
+        self.context = playwright.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=chromium(),
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1600, "height": 1000},
+        )
+        self.page = self.context.new_page()
+
+    def open(self, url: str, ready_text: str) -> None:
+        self.page.goto(url)
+        skip = self.page.get_by_role("button", name="Skip")
+        try:
+            skip.click(timeout=5000)
+        except PlaywrightTimeout:
+            pass
+        self.page.get_by_text(ready_text).first.wait_for(timeout=60000)
+        self.page.wait_for_timeout(2500)
+
+    def shoot(self, target: Path, height: int = 1000) -> None:
+        self.page.set_viewport_size({"width": 1600, "height": height})
+        self.page.wait_for_timeout(1500)
+        self.page.screenshot(path=str(target))
+        print(f"wrote {target.relative_to(REPO_ROOT)}")
+
+
+def wait_for_runs(server: DagsterDevServer, count: int, timeout: float = 300) -> list[str]:
+    query = """{ runsOrError(filter: {pipelineName: "score_file"}) {
+        ... on Runs { results { status tags { key value } } } } }"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = server.graphql(query)["runsOrError"]["results"]
+        if len(runs) >= count and all(run["status"] in {"SUCCESS", "FAILURE"} for run in runs):
+            return [tag["value"] for run in runs for tag in run["tags"] if tag["key"] == "dagster/partition"]
+        time.sleep(2)
+    raise TimeoutError(f"the sample runs did not finish:\n{server.log_tail()}")
+
+
+def main() -> None:
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        inbox = scratch / "data" / "inbox"
+        inbox.mkdir(parents=True)
+        server = DagsterDevServer(
+            scratch / "dagster_home",
+            scratch / "data",
+            scratch / "dagster_dev.log",
+            env={"SCORING_INBOX_INTERVAL_SECONDS": "2", "SCORING_INBOX_SETTLE_SECONDS": "2"},
+        )
+        with server:
+            samples = sorted((REPO_ROOT / "data" / "samples").glob("*.csv"))
+            for sample in samples:
+                shutil.copyfile(sample, inbox / sample.name)
+            partitions = wait_for_runs(server, len(samples))
+            clean = next(key for key in partitions if key.startswith("clean_batch"))
+            with_rejects = next(key for key in partitions if key.startswith("batch_with_bad_rows"))
+            with sync_playwright() as playwright:
+                camera = Camera(playwright, scratch / "chromium_profile")
+                camera.open(
+                    f"{server.url}/assets/scoring_manifest?view=lineage&lineageScope=upstream&lineageDepth=5",
+                    "raw_batch",
+                )
+                camera.shoot(IMAGES / "asset_graph.png")
+                camera.open(f"{server.url}/assets/scores?view=partitions&partition={quote(clean)}", "rows_scored")
+                camera.shoot(IMAGES / "scores_partition.png", height=1500)
+                camera.open(
+                    f"{server.url}/assets/validated_batch?view=partitions&partition={quote(with_rejects)}",
+                    "reject_counts_by_rule",
+                )
+                camera.shoot(IMAGES / "validated_batch_rejects.png")
+                camera.open(f"{server.url}/runs", "score_file")
+                camera.shoot(IMAGES / "runs.png", height=700)
+                camera.context.close()
+
+
+if __name__ == "__main__":
+    main()
