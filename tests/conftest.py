@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import joblib
 import pandas as pd
 import pytest
+import yaml
 from dagster import DagsterInstance
 
-from scoring_assets.model_store import ModelIntegrityError, verify_artifact
+from scoring_assets.files import atomic_path, file_md5, write_text_atomically
+from scoring_assets.model_store import CARD_RELATIVE_PATH, MODEL_RELATIVE_PATH, ModelIntegrityError, verify_artifact
 from scoring_assets.paths import REPO_ROOT
 from scoring_assets.resources import ScoringFolders
 from scoring_assets.runs import execute_score_run, register_file
@@ -64,32 +68,38 @@ def score_file(
     return registration, execute_score_run(instance, registration.partition_key, run_config)
 
 
-@pytest.fixture
-def retrained_model_root(tmp_path, model_artifact) -> Path:
-    """A DVC project whose dvc.lock records a different model file than the repository's.
+def copy_dvc_project(root: Path) -> Path:
+    """Copy dvc.lock, the model, its card and metrics under ``root``: a model root safe to change."""
+    for relative in ("dvc.lock", MODEL_RELATIVE_PATH, CARD_RELATIVE_PATH, "data/metrics/metrics.json"):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO_ROOT / relative, root / relative)
+    return root
+
+
+def install_new_model(root: Path) -> str:
+    """Replace the model under ``root`` by another artifact and record it in dvc.lock; returns its md5.
 
     The same Pipeline pickled with compression: other bytes, other md5, same predictions;
     what `dvc repro` on new data or `dvc pull` of a new model looks like to the code location.
     """
-    import shutil
-
-    import joblib
-    import yaml
-
-    from scoring_assets.files import file_md5
-    from scoring_assets.model_store import MODEL_RELATIVE_PATH, load_model
-
-    root = tmp_path / "retrained"
-    for relative in ("dvc.lock", "data/model/model_card.json", "data/metrics/metrics.json"):
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(REPO_ROOT / relative, root / relative)
-    joblib.dump(load_model().pipeline, root / MODEL_RELATIVE_PATH, compress=3)
+    pipeline = joblib.load(root / MODEL_RELATIVE_PATH)
+    with atomic_path(root / MODEL_RELATIVE_PATH) as temporary:
+        joblib.dump(pipeline, temporary, compress=3)
+    md5 = file_md5(root / MODEL_RELATIVE_PATH)
     lock = yaml.safe_load((root / "dvc.lock").read_text())
     for stage in lock["stages"].values():
         for out in stage.get("outs", []):
             if out["path"] == MODEL_RELATIVE_PATH:
-                out["md5"] = file_md5(root / MODEL_RELATIVE_PATH)
-    (root / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
+                out["md5"] = md5
+    write_text_atomically(root / "dvc.lock", yaml.safe_dump(lock, sort_keys=False))
+    return md5
+
+
+@pytest.fixture
+def retrained_model_root(tmp_path, model_artifact) -> Path:
+    """A DVC project whose dvc.lock records a different model file than the repository's."""
+    root = copy_dvc_project(tmp_path / "retrained")
+    install_new_model(root)
     return root
 
 

@@ -21,6 +21,7 @@ import pytest
 from conftest import (
     REAL_EXTRACT,
     Workspace,
+    copy_dvc_project,
     customer_rows,
     new_workspace,
     reported,
@@ -29,7 +30,7 @@ from conftest import (
     write_csv,
 )
 from dagster import DagsterInstance, DagsterRunStatus
-from test_model_store import copy_dvc_project, flip_one_byte, recorded_md5
+from test_model_store import flip_one_byte, recorded_md5
 
 from scoring_assets.contract import REJECT_COLUMNS
 from scoring_assets.model_store import MODEL_RELATIVE_PATH

@@ -3,17 +3,24 @@
 Files are dropped into the inbox the way people drop them: one written slowly in pieces, one
 byte-for-byte duplicate under another name, one re-delivered under the same name with new
 content, one invalid, and a few at once. The test waits (bounded) for the runs and asserts
-through the GraphQL API what happened, then stops every process it started, by PID.
+through the GraphQL API what happened. Then a new model is installed in the (copied) DVC
+project: the model sensor must notice it, the scores must show as stale, and
+`scoring-assets rescore` must re-score them and archive the old results. Every process the
+test started is stopped, by PID, even when it fails.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import customer_rows, write_csv
+from conftest import copy_dvc_project, customer_rows, install_new_model, write_csv
 
 from scoring_assets.dev_server import DagsterDevServer
 
@@ -27,6 +34,10 @@ RUNS_QUERY = """
 SCORES_QUERY = """
 { assetOrError(assetKey: {path: ["scores"]}) {
     ... on Asset { assetMaterializations(limit: 200) { partition runId tags { key value } } } } }
+"""
+STALE_QUERY = """
+query Stale($partitions: [String!]) { assetNodes(assetKeys: [{path: ["scores"]}]) {
+    staleStatusByPartition(partitions: $partitions) } }
 """
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 
@@ -85,15 +96,31 @@ def max_concurrent(runs: list[dict]) -> int:
     return peak
 
 
+def rescore_with_cli(server: DagsterDevServer, model_root: Path) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(server.dagster_home),
+        "SCORING_DATA_DIR": str(server.data_dir),
+        "SCORING_MODEL_ROOT": str(model_root),
+    }
+    command = [sys.executable, "-m", "scoring_assets", "rescore"]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
 def test_files_dropped_in_the_inbox_are_scored_by_the_running_daemon(tmp_path, model_artifact):
     data_dir = tmp_path / "data"
     inbox = data_dir / "inbox"
     inbox.mkdir(parents=True)
+    model_root = copy_dvc_project(tmp_path / "model_root")
     server = DagsterDevServer(
         dagster_home=tmp_path / "dagster_home",
         data_dir=data_dir,
         log_path=tmp_path / "dagster_dev.log",
-        env={"SCORING_INBOX_INTERVAL_SECONDS": "2", "SCORING_INBOX_SETTLE_SECONDS": "3"},
+        env={
+            "SCORING_INBOX_INTERVAL_SECONDS": "2",
+            "SCORING_INBOX_SETTLE_SECONDS": "3",
+            "SCORING_MODEL_ROOT": str(model_root),
+        },
     )
     try:
         server.start()
@@ -146,6 +173,27 @@ def test_files_dropped_in_the_inbox_are_scored_by_the_running_daemon(tmp_path, m
         for event in materializations:
             tags = {tag["key"]: tag["value"] for tag in event["tags"]}
             assert tags["dagster/input_data_version/churn_model"] == model_artifact.md5, event["partition"]
+
+        # A new model lands in dvc.lock: the model sensor notices, scored partitions go stale,
+        # and one CLI command re-scores them against the running instance.
+        scored_keys = sorted(event["partition"] for event in materializations)
+
+        def stale_statuses() -> list[str]:
+            nodes = server.graphql(STALE_QUERY, {"partitions": scored_keys})["assetNodes"]
+            return nodes[0]["staleStatusByPartition"]
+
+        assert set(stale_statuses()) == {"FRESH"}
+        new_md5 = install_new_model(model_root)
+        wait_for(lambda: set(stale_statuses()) == {"STALE"}, server, "scores to go stale after the model change")
+        rescored = rescore_with_cli(server, model_root)
+        assert rescored.returncode == 0, rescored.stderr
+        assert f"{len(scored_keys)} of {len(scored_keys)} file(s) re-scored" in rescored.stdout
+        assert set(stale_statuses()) == {"FRESH"}
+        for key in scored_keys:
+            manifest = json.loads((data_dir / "scored" / f"{key}.manifest.json").read_text())
+            assert manifest["model"]["md5"] == new_md5
+            archived = Path(manifest["previous_output_archived_to"]) / f"{key}.manifest.json"
+            assert json.loads(archived.read_text())["model"]["md5"] == model_artifact.md5
     finally:
         server.stop()
         assert server.group_pids() == [], "processes of dagster dev were left running"

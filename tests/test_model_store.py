@@ -7,14 +7,13 @@ folder, so the real artifacts are never altered.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import sklearn
 import yaml
-from conftest import customer_rows
+from conftest import copy_dvc_project, customer_rows
 
 from scoring_assets.contract import validate_frame
 from scoring_assets.features import build_features
@@ -26,19 +25,8 @@ from scoring_assets.model_store import (
     load_model,
     verify_artifact,
 )
-from scoring_assets.paths import REPO_ROOT
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
-
-DVC_PROJECT_FILES = ["dvc.lock", MODEL_RELATIVE_PATH, CARD_RELATIVE_PATH]
-
-
-def copy_dvc_project(root: Path) -> Path:
-    """Copy dvc.lock and the model artifacts under ``root``: a model root that is safe to damage."""
-    for relative in DVC_PROJECT_FILES:
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(REPO_ROOT / relative, root / relative)
-    return root
 
 
 @pytest.fixture
