@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from scoring_assets.contract import CATEGORY_LEVELS as CONTRACT_LEVELS
 from scoring_assets.contract import INTERNET_ADDON_COLUMNS
@@ -37,6 +39,9 @@ NUMERIC_FEATURES = [
 ]
 FEATURE_COLUMNS = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 CATEGORY_LEVELS: dict[str, list[str]] = {name: list(CONTRACT_LEVELS[name]) for name in CATEGORICAL_FEATURES}
+
+
+CATEGORY_CODE_DTYPE = np.dtype("int8")  # position in the contract's level list; -1 = not a level
 
 
 def feature_dtypes() -> dict[str, object]:
@@ -71,7 +76,33 @@ def build_features(accepted: pd.DataFrame) -> pd.DataFrame:
         "average_monthly_charges": pd.Series(average, index=accepted.index, dtype="float64"),
         "addon_service_count": addons,
     }
-    dtypes = feature_dtypes()
     for name in CATEGORICAL_FEATURES:
-        columns[name] = accepted[name].astype(dtypes[name])
+        columns[name] = as_categorical(accepted[name], CATEGORY_LEVELS[name])
     return pd.DataFrame(columns, index=accepted.index)[FEATURE_COLUMNS]
+
+
+def as_categorical(values: pd.Series, levels: list[str]) -> pd.Series:
+    """Text as a categorical with exactly ``levels``; anything else becomes missing.
+
+    Uses Arrow's hash lookup (``index_in``): an order of magnitude faster than pandas'
+    indexer on the Arrow-backed strings a batch arrives in.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype) and list(values.cat.categories) == levels:
+        return values
+    codes = pc.index_in(pa.array(values, from_pandas=True), value_set=pa.array(levels)).fill_null(-1)
+    categorical = pd.Categorical.from_codes(codes.to_numpy().astype(CATEGORY_CODE_DTYPE), categories=levels)
+    return pd.Series(categorical, index=values.index, name=values.name)
+
+
+def category_codes(frame: pd.DataFrame) -> np.ndarray:
+    """The categorical features as integer codes into their fixed levels, one column each.
+
+    The model Pipelines start their categorical branch with this (wrapped in a
+    FunctionTransformer), so encoders work on small integers, not on strings.
+    """
+    return np.column_stack(
+        [
+            as_categorical(frame[name], CATEGORY_LEVELS[name]).cat.codes.to_numpy(CATEGORY_CODE_DTYPE)
+            for name in frame.columns
+        ]
+    )

@@ -30,9 +30,7 @@ from scoring_assets.contract import (
     validate_frame,
 )
 from scoring_assets.files import atomic_path
-from scoring_assets.input_csv import ROW_NUMBER, InputFileError, batch_to_frame, iter_record_batches
-
-VALIDATION_BATCH_ROWS = 250_000
+from scoring_assets.input_csv import BATCH_ROWS, ROW_NUMBER, InputFileError, batch_to_frame, iter_record_batches
 
 
 @dataclass(frozen=True)
@@ -146,7 +144,7 @@ def find_repeated_ids(raw_path: Path) -> frozenset[str]:
     """
     source = pq.ParquetFile(raw_path)
     hashes = []
-    for batch in source.iter_batches(columns=["customerID"], batch_size=VALIDATION_BATCH_ROWS):
+    for batch in source.iter_batches(columns=["customerID"], batch_size=BATCH_ROWS):
         ids = pc.utf8_trim_whitespace(batch.column(0)).to_pandas()
         hashes.append(pd.util.hash_pandas_object(ids, index=False).to_numpy())
     if not hashes:
@@ -157,7 +155,7 @@ def find_repeated_ids(raw_path: Path) -> frozenset[str]:
     if not len(suspects):
         return frozenset()
     counts: Counter = Counter()
-    for batch in source.iter_batches(columns=["customerID"], batch_size=VALIDATION_BATCH_ROWS):
+    for batch in source.iter_batches(columns=["customerID"], batch_size=BATCH_ROWS):
         ids = pc.utf8_trim_whitespace(batch.column(0)).to_pandas()
         candidates = ids[np.isin(pd.util.hash_pandas_object(ids, index=False).to_numpy(), suspects)]
         counts.update(candidates.tolist())
@@ -180,7 +178,7 @@ def validate_raw_parquet(raw_path: Path, accepted_path: Path, report_path: Path)
             pq.ParquetWriter(accepted_tmp, schema, compression="zstd") as accepted_writer,
             pacsv.CSVWriter(report_tmp, REJECT_SCHEMA) as report_writer,
         ):
-            for batch in source.iter_batches(batch_size=VALIDATION_BATCH_ROWS):
+            for batch in source.iter_batches(batch_size=BATCH_ROWS):
                 raw = batch_to_frame(batch)
                 result = validate_frame(raw, repeated_ids)
                 summary.rows_in += len(raw)

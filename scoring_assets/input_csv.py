@@ -22,7 +22,10 @@ import pyarrow.csv as pacsv
 from scoring_assets.contract import CONTRACT_COLUMNS, LABEL_COLUMN
 
 ROW_NUMBER = "row_number"
-DEFAULT_BLOCK_BYTES = 16 << 20
+# Rows per record batch in every stage (and per Parquet row group): memory is proportional to
+# this, not to the file. 64k rows of this schema is a few MB per column set.
+BATCH_ROWS = 64_000
+DEFAULT_BLOCK_BYTES = 8 << 20  # CSV bytes parsed at a time (~60k rows of a Telco extract)
 _HEADER_PROBE_BYTES = 1 << 20
 
 

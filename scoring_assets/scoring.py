@@ -20,17 +20,17 @@ from sklearn.metrics import precision_score, recall_score, roc_auc_score
 from scoring_assets.contract import LABEL_COLUMN
 from scoring_assets.features import (
     CATEGORICAL_FEATURES,
+    CATEGORY_CODE_DTYPE,
+    CATEGORY_LEVELS,
     FEATURE_COLUMNS,
     NUMERIC_FEATURES,
     build_features,
-    feature_dtypes,
 )
 from scoring_assets.files import atomic_path, file_sha256
 from scoring_assets.ingest import read_accepted_frame
-from scoring_assets.input_csv import ROW_NUMBER, batch_to_frame
+from scoring_assets.input_csv import BATCH_ROWS, ROW_NUMBER, batch_to_frame
 from scoring_assets.model_store import LoadedModel
 
-SCORING_BATCH_ROWS = 250_000
 SCORE_COLUMNS = ["customer_id", "churn_score", "predicted_label", "model_version", "scoring_timestamp", ROW_NUMBER]
 SCORES_SCHEMA = pa.schema(
     [
@@ -49,7 +49,7 @@ def feature_schema(has_label: bool) -> pa.Schema:
     """Arrow schema of the feature matrix file: keys, model inputs, optional label."""
     fields = [pa.field(ROW_NUMBER, pa.int64(), nullable=False), pa.field("customerID", pa.string(), nullable=False)]
     fields += [pa.field(name, pa.float64()) for name in NUMERIC_FEATURES]
-    fields += [pa.field(name, pa.string()) for name in CATEGORICAL_FEATURES]
+    fields += [pa.field(name, pa.int8()) for name in CATEGORICAL_FEATURES]  # codes into CATEGORY_LEVELS
     if has_label:
         fields.append(pa.field(LABEL_COLUMN, pa.string()))
     return pa.schema(fields)
@@ -62,11 +62,11 @@ def write_feature_parquet(accepted_path: Path, features_path: Path) -> int:
     schema = feature_schema(has_label)
     rows = 0
     with atomic_path(features_path) as temporary, pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
-        for batch in source.iter_batches(batch_size=SCORING_BATCH_ROWS):
+        for batch in source.iter_batches(batch_size=BATCH_ROWS):
             accepted = read_accepted_frame(batch)
             features = build_features(accepted)
             for name in CATEGORICAL_FEATURES:
-                features[name] = features[name].astype("str")
+                features[name] = features[name].cat.codes.astype(CATEGORY_CODE_DTYPE)
             features.insert(0, "customerID", accepted["customerID"])
             if has_label:
                 features[LABEL_COLUMN] = accepted[LABEL_COLUMN]
@@ -79,8 +79,9 @@ def write_feature_parquet(accepted_path: Path, features_path: Path) -> int:
 def read_feature_frame(batch: pa.RecordBatch) -> pd.DataFrame:
     """A batch of the feature matrix file with the exact dtypes ``build_features`` produces."""
     frame = batch_to_frame(batch)
-    for name, dtype in feature_dtypes().items():
-        frame[name] = frame[name].astype(dtype)
+    for name in CATEGORICAL_FEATURES:
+        codes = frame[name].to_numpy(CATEGORY_CODE_DTYPE)
+        frame[name] = pd.Categorical.from_codes(codes, categories=CATEGORY_LEVELS[name])
     return frame
 
 
@@ -150,7 +151,7 @@ def score_feature_parquet(
         atomic_path(scores_path) as temporary,
         pq.ParquetWriter(temporary, SCORES_SCHEMA, compression="zstd") as writer,
     ):
-        for batch in source.iter_batches(batch_size=SCORING_BATCH_ROWS):
+        for batch in source.iter_batches(batch_size=BATCH_ROWS):
             frame = read_feature_frame(batch)
             churn_score = model.pipeline.predict_proba(frame[FEATURE_COLUMNS])[:, positive].astype("float64")
             count = len(frame)
@@ -189,7 +190,7 @@ def write_scored_csv(scores_path: Path, output_path: Path) -> str:
         with pacsv.CSVWriter(
             temporary, SCORES_SCHEMA, write_options=pacsv.WriteOptions(quoting_style="needed")
         ) as writer:
-            for batch in source.iter_batches(batch_size=SCORING_BATCH_ROWS):
+            for batch in source.iter_batches(batch_size=BATCH_ROWS):
                 writer.write_batch(batch)
         sha256 = file_sha256(temporary)
     return sha256

@@ -30,10 +30,16 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_curve
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from scoring_assets.contract import CONTRACT_COLUMNS, LABEL_COLUMN, validate_frame
-from scoring_assets.features import CATEGORICAL_FEATURES, CATEGORY_LEVELS, NUMERIC_FEATURES, build_features
+from scoring_assets.features import (
+    CATEGORICAL_FEATURES,
+    CATEGORY_LEVELS,
+    NUMERIC_FEATURES,
+    build_features,
+    category_codes,
+)
 from scoring_assets.files import atomic_path, file_md5
 from scoring_assets.input_csv import read_csv_frame
 from scoring_assets.paths import MODEL_CARD_PATH, MODEL_PATH, REPO_ROOT, repo_relative
@@ -137,7 +143,10 @@ def candidate_pipelines(params: dict[str, Any]) -> dict[str, Pipeline]:
     Category levels are fixed from the contract, so encoding never depends on which levels
     happen to occur in the training rows.
     """
-    levels = [CATEGORY_LEVELS[name] for name in CATEGORICAL_FEATURES]
+    # Both start from integer codes into the contract's levels (features.category_codes): the
+    # same encoding as the label strings, an order of magnitude faster to transform.
+    codes = FunctionTransformer(category_codes, feature_names_out="one-to-one")
+    code_levels = [list(range(len(CATEGORY_LEVELS[name]))) for name in CATEGORICAL_FEATURES]
     logistic_regression = Pipeline(
         [
             (
@@ -145,7 +154,11 @@ def candidate_pipelines(params: dict[str, Any]) -> dict[str, Pipeline]:
                 ColumnTransformer(
                     [
                         ("numeric", StandardScaler(), NUMERIC_FEATURES),
-                        ("categorical", OneHotEncoder(categories=levels), CATEGORICAL_FEATURES),
+                        (
+                            "categorical",
+                            Pipeline([("codes", codes), ("one_hot", OneHotEncoder(categories=code_levels))]),
+                            CATEGORICAL_FEATURES,
+                        ),
                     ]
                 ),
             ),
@@ -158,7 +171,7 @@ def candidate_pipelines(params: dict[str, Any]) -> dict[str, Pipeline]:
                 "preprocess",
                 ColumnTransformer(
                     [
-                        ("categorical", OrdinalEncoder(categories=levels), CATEGORICAL_FEATURES),
+                        ("categorical", codes, CATEGORICAL_FEATURES),
                         ("numeric", "passthrough", NUMERIC_FEATURES),
                     ]
                 ),
