@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
 from pandera.typing import Series
 
 LABEL_COLUMN = "Churn"
@@ -160,7 +162,7 @@ def _parse_numbers(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     for column in INTEGER_COLUMNS + FLOAT_COLUMNS:
         text = typed[column]
         blank = text == ""
-        numbers = pd.to_numeric(text.where(~blank), errors="coerce")
+        numbers = _to_numbers(text)
         not_a_number = ~blank & numbers.isna()
         problems.append(_records(typed, raw, not_a_number, column, "number"))
         if column in INTEGER_COLUMNS:
@@ -170,6 +172,19 @@ def _parse_numbers(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             problems.append(_records(typed, raw, blank, column, "required"))
         typed[column] = numbers.astype("float64") if column in FLOAT_COLUMNS else numbers
     return typed, _combine_rejects(problems)
+
+
+# What Arrow's string -> float64 cast accepts (decimal, exponent, inf/infinity/nan in any case);
+# anything else is not a number. Same results as pandas.to_numeric, several times faster.
+_NUMBER_TEXT = r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?i:inf|infinity|nan))$"
+
+
+def _to_numbers(text: pd.Series) -> pd.Series:
+    """Parse stripped text as float64; blanks and non-numbers become NaN."""
+    arrow = pyarrow.array(text, from_pandas=True)
+    looks_numeric = pc.match_substring_regex(arrow, _NUMBER_TEXT)
+    numbers = pc.cast(pc.if_else(looks_numeric, arrow, pyarrow.scalar(None, arrow.type)), pyarrow.float64())
+    return pd.Series(numbers.to_numpy(zero_copy_only=False), index=text.index, dtype="float64")
 
 
 def _schema_rejects(typed: pd.DataFrame, raw: pd.DataFrame, parse_rejects: pd.DataFrame) -> pd.DataFrame:

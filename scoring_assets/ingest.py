@@ -30,7 +30,14 @@ from scoring_assets.contract import (
     validate_frame,
 )
 from scoring_assets.files import atomic_path
-from scoring_assets.input_csv import BATCH_ROWS, ROW_NUMBER, InputFileError, batch_to_frame, iter_record_batches
+from scoring_assets.input_csv import (
+    BATCH_ROWS,
+    PARQUET_COMPRESSION,
+    ROW_NUMBER,
+    InputFileError,
+    batch_to_frame,
+    iter_record_batches,
+)
 
 
 @dataclass(frozen=True)
@@ -91,7 +98,7 @@ def write_raw_parquet(source: Path, expected_sha256: str, destination: Path) -> 
         try:
             for batch in iter_record_batches(source, reader=hashing):
                 if writer is None:
-                    writer = pq.ParquetWriter(temporary, batch.schema, compression="zstd")
+                    writer = pq.ParquetWriter(temporary, batch.schema, compression=PARQUET_COMPRESSION)
                 writer.write_batch(batch)
                 rows += batch.num_rows
             # The parser may stop before the last bytes (e.g. a trailing newline); hash the rest.
@@ -175,7 +182,7 @@ def validate_raw_parquet(raw_path: Path, accepted_path: Path, report_path: Path)
     summary = ValidationSummary()
     with atomic_path(accepted_path) as accepted_tmp, atomic_path(report_path) as report_tmp:
         with (
-            pq.ParquetWriter(accepted_tmp, schema, compression="zstd") as accepted_writer,
+            pq.ParquetWriter(accepted_tmp, schema, compression=PARQUET_COMPRESSION) as accepted_writer,
             pacsv.CSVWriter(report_tmp, REJECT_SCHEMA) as report_writer,
         ):
             for batch in source.iter_batches(batch_size=BATCH_ROWS):

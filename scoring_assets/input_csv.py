@@ -25,6 +25,8 @@ ROW_NUMBER = "row_number"
 # Rows per record batch in every stage (and per Parquet row group): memory is proportional to
 # this, not to the file. 64k rows of this schema is a few MB per column set.
 BATCH_ROWS = 64_000
+# Lake files are intermediates read back within seconds: favour write speed over size.
+PARQUET_COMPRESSION = "lz4"
 DEFAULT_BLOCK_BYTES = 8 << 20  # CSV bytes parsed at a time (~60k rows of a Telco extract)
 _HEADER_PROBE_BYTES = 1 << 20
 

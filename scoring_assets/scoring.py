@@ -28,7 +28,7 @@ from scoring_assets.features import (
 )
 from scoring_assets.files import atomic_path, file_sha256
 from scoring_assets.ingest import read_accepted_frame
-from scoring_assets.input_csv import BATCH_ROWS, ROW_NUMBER, batch_to_frame
+from scoring_assets.input_csv import BATCH_ROWS, PARQUET_COMPRESSION, ROW_NUMBER, batch_to_frame
 from scoring_assets.model_store import LoadedModel
 
 SCORE_COLUMNS = ["customer_id", "churn_score", "predicted_label", "model_version", "scoring_timestamp", ROW_NUMBER]
@@ -61,7 +61,10 @@ def write_feature_parquet(accepted_path: Path, features_path: Path) -> int:
     has_label = LABEL_COLUMN in source.schema_arrow.names
     schema = feature_schema(has_label)
     rows = 0
-    with atomic_path(features_path) as temporary, pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
+    with (
+        atomic_path(features_path) as temporary,
+        pq.ParquetWriter(temporary, schema, compression=PARQUET_COMPRESSION) as writer,
+    ):
         for batch in source.iter_batches(batch_size=BATCH_ROWS):
             accepted = read_accepted_frame(batch)
             features = build_features(accepted)
@@ -149,7 +152,7 @@ def score_feature_parquet(
     summary = ScoreSummary(threshold=threshold)
     with (
         atomic_path(scores_path) as temporary,
-        pq.ParquetWriter(temporary, SCORES_SCHEMA, compression="zstd") as writer,
+        pq.ParquetWriter(temporary, SCORES_SCHEMA, compression=PARQUET_COMPRESSION) as writer,
     ):
         for batch in source.iter_batches(batch_size=BATCH_ROWS):
             frame = read_feature_frame(batch)
