@@ -75,6 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000000", help="comma-separated row counts")
     parser.add_argument("--rounds", type=int, default=2, help="how many A B rounds per size")
+    parser.add_argument("--tools", default="project,pandas", help="which of project,pandas to run")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
 
@@ -89,6 +90,7 @@ def main() -> None:
             str(MODEL_PATH),
         ],
     }
+    commands = {tool: command for tool, command in commands.items() if tool in args.tools.split(",")}
     results: dict[tuple[int, str], list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         scratch = Path(scratch)
@@ -109,14 +111,14 @@ def main() -> None:
                     shutil.rmtree(scratch / "out", ignore_errors=True)
 
     print(f"\nMachine: {machine()}")
-    print(f"Command: .venv/bin/python bench/run.py --sizes {args.sizes} --rounds {args.rounds}\n")
+    print(f"Command: .venv/bin/python bench/run.py --sizes {args.sizes} --rounds {args.rounds} --tools {args.tools}\n")
     print("| rows | tool | wall s (median) | rows/s | peak RSS MB (max) | pandas wall / project wall |")
     print("| ---: | --- | ---: | ---: | ---: | ---: |")
     for size in sizes:
         walls = {tool: statistics.median(w for w, _ in results[(size, tool)]) for tool in commands}
         for tool in commands:
             rss = max(r for _, r in results[(size, tool)])
-            ratio = f"{walls['pandas'] / walls['project']:.2f}x" if tool == "project" else ""
+            ratio = f"{walls['pandas'] / walls['project']:.2f}x" if tool == "project" and len(walls) == 2 else ""
             rate = size / walls[tool]
             print(f"| {size:,} | {tool} | {walls[tool]:.2f} | {rate:,.0f} | {rss:.0f} | {ratio} |")
 

@@ -20,7 +20,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetK
 from scoring_assets.contract import CONTRACT_COLUMNS, CustomerBatch
 from scoring_assets.features import FEATURE_COLUMNS
 from scoring_assets.ingest import read_accepted_frame
-from scoring_assets.input_csv import BATCH_ROWS, ROW_NUMBER
+from scoring_assets.input_csv import BATCH_ROWS, ROW_NUMBER, lake_reader
 from scoring_assets.scoring import feature_schema
 
 
@@ -40,7 +40,7 @@ def raw_required_columns_present(raw_path: Path) -> AssetCheckResult:
 
 
 def raw_has_rows(raw_path: Path) -> AssetCheckResult:
-    rows = pq.ParquetFile(raw_path).metadata.num_rows
+    rows = lake_reader(raw_path).metadata.num_rows
     return _result("has_rows", rows > 0, rows=rows)
 
 
@@ -61,7 +61,7 @@ def accepted_rows_satisfy_contract(accepted_path: Path) -> AssetCheckResult:
     """Re-validate the accepted rows, as typed on disk, against the pandera model."""
     failures = 0
     examples: list[str] = []
-    for batch in pq.ParquetFile(accepted_path).iter_batches(batch_size=BATCH_ROWS):
+    for batch in lake_reader(accepted_path).iter_batches(batch_size=BATCH_ROWS):
         try:
             CustomerBatch.validate(read_accepted_frame(batch), lazy=True)
         except pa_pandas.errors.SchemaErrors as errors:
@@ -91,13 +91,13 @@ def feature_columns_match_model(features_path: Path, model_features: list[str]) 
 
 def features_have_no_missing_values(features_path: Path) -> AssetCheckResult:
     missing: dict[str, int] = {}
-    for batch in pq.ParquetFile(features_path).iter_batches(batch_size=BATCH_ROWS, columns=FEATURE_COLUMNS):
+    for batch in lake_reader(features_path).iter_batches(batch_size=BATCH_ROWS, columns=FEATURE_COLUMNS):
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             nulls = column.null_count
             if pa.types.is_floating(column.type):
                 nulls += int(pc.sum(pc.invert(pc.is_finite(column.fill_null(0.0)))).as_py() or 0)
             elif pa.types.is_integer(column.type):  # category codes: -1 means "not a known level"
-                nulls += int(pc.sum(pc.less(column.fill_null(-1), 0)).as_py() or 0)
+                nulls += int(pc.sum(pc.less(column, 0)).as_py() or 0)  # nulls are already counted
             if nulls:
                 missing[name] = missing.get(name, 0) + nulls
     detail = ", ".join(f"{name}: {count}" for name, count in missing.items()) or "none"
@@ -107,8 +107,8 @@ def features_have_no_missing_values(features_path: Path) -> AssetCheckResult:
 # scores
 def scores_cover_accepted_rows(scores_path: Path, accepted_path: Path) -> AssetCheckResult:
     """One score per accepted row: same count, same customer ids, same order."""
-    scores = pq.ParquetFile(scores_path)
-    accepted = pq.ParquetFile(accepted_path)
+    scores = lake_reader(scores_path)
+    accepted = lake_reader(accepted_path)
     rows_scored, rows_accepted = scores.metadata.num_rows, accepted.metadata.num_rows
     mismatched = 0
     if rows_scored == rows_accepted:
@@ -130,7 +130,7 @@ def scores_cover_accepted_rows(scores_path: Path, accepted_path: Path) -> AssetC
 
 def scores_are_probabilities(scores_path: Path) -> AssetCheckResult:
     bad = 0
-    for batch in pq.ParquetFile(scores_path).iter_batches(batch_size=BATCH_ROWS, columns=["churn_score"]):
+    for batch in lake_reader(scores_path).iter_batches(batch_size=BATCH_ROWS, columns=["churn_score"]):
         values = batch.column(0).to_numpy(zero_copy_only=False)
         bad += int((~(np.isfinite(values) & (values >= 0.0) & (values <= 1.0))).sum())
     return _result("churn_score_is_probability", bad == 0, scores_not_finite_or_outside_0_1=bad)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from scoring_assets.paths import REPO_ROOT
 
+FINISHED_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -86,6 +88,25 @@ class DagsterDevServer:
         if payload.get("errors"):
             raise RuntimeError(f"GraphQL errors: {payload['errors']}")
         return payload["data"]
+
+    def runs(self, job_name: str = "score_file") -> list[dict]:
+        """Every run of ``job_name``: runId, status, startTime, endTime, tags (as a dict)."""
+        query = """query Runs($job: String!) { runsOrError(filter: {pipelineName: $job}, limit: 1000) {
+            ... on Runs { results { runId status startTime endTime tags { key value } } } } }"""
+        runs = self.graphql(query, {"job": job_name})["runsOrError"]["results"]
+        for run in runs:
+            run["tags"] = {tag["key"]: tag["value"] for tag in run["tags"]}
+        return runs
+
+    def wait_for_finished_runs(self, count: int, job_name: str = "score_file", timeout: float = 300) -> list[dict]:
+        """Block until at least ``count`` runs of ``job_name`` exist and all have finished."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = self.runs(job_name)
+            if len(runs) >= count and all(run["status"] in FINISHED_STATUSES for run in runs):
+                return runs
+            time.sleep(1)
+        raise TimeoutError(f"{count} {job_name} run(s) did not finish within {timeout:.0f} s:\n{self.log_tail()}")
 
     def group_pids(self) -> list[int]:
         """Every live process in the server's process group (the server and all it spawned)."""

@@ -37,6 +37,7 @@ from scoring_assets.input_csv import (
     InputFileError,
     batch_to_frame,
     iter_record_batches,
+    lake_reader,
 )
 
 
@@ -149,16 +150,16 @@ def find_repeated_ids(raw_path: Path) -> frozenset[str]:
     ids whose hashes repeat are then compared exactly, so a hash collision cannot reject a
     valid row.
     """
-    source = pq.ParquetFile(raw_path)
-    hashes = []
+    source = lake_reader(raw_path)
+    hashes = np.empty(source.metadata.num_rows, dtype=np.uint64)  # 8 bytes a row, filled in place
+    filled = 0
     for batch in source.iter_batches(columns=["customerID"], batch_size=BATCH_ROWS):
         ids = pc.utf8_trim_whitespace(batch.column(0)).to_pandas()
-        hashes.append(pd.util.hash_pandas_object(ids, index=False).to_numpy())
-    if not hashes:
-        return frozenset()
-    all_hashes = np.concatenate(hashes)
-    ordered = np.sort(all_hashes)
-    suspects = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+        hashes[filled : filled + len(ids)] = pd.util.hash_pandas_object(ids, index=False).to_numpy()
+        filled += len(ids)
+    hashes.sort()
+    suspects = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+    del hashes
     if not len(suspects):
         return frozenset()
     counts: Counter = Counter()
@@ -175,7 +176,7 @@ def validate_raw_parquet(raw_path: Path, accepted_path: Path, report_path: Path)
     Both files are written atomically. The report exists exactly when rows were rejected: a
     report left at ``report_path`` by an earlier, different file is removed.
     """
-    source = pq.ParquetFile(raw_path)
+    source = lake_reader(raw_path)
     has_label = LABEL_COLUMN in source.schema_arrow.names
     schema = accepted_schema(has_label)
     repeated_ids = find_repeated_ids(raw_path)

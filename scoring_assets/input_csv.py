@@ -18,6 +18,7 @@ from typing import BinaryIO
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from scoring_assets.contract import CONTRACT_COLUMNS, LABEL_COLUMN
 
@@ -121,6 +122,15 @@ def _explain_arrow_error(message: str) -> str:
     if "Expected" in message and "columns" in message:
         return f"a row has the wrong number of fields ({message.strip()})"
     return f"cannot be parsed as CSV ({message.strip()})"
+
+
+def lake_reader(path: Path | str) -> pq.ParquetFile:
+    """A Parquet file opened for streaming in record batches with flat memory.
+
+    ``pre_buffer`` is off: with it on, pyarrow keeps every byte range it has read cached until
+    the file is closed, so reading a 10M-row file batch by batch grows by gigabytes.
+    """
+    return pq.ParquetFile(path, pre_buffer=False)
 
 
 def batch_to_frame(batch: pa.RecordBatch | pa.Table) -> pd.DataFrame:

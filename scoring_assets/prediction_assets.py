@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from importlib.metadata import version as installed_version
 from pathlib import Path
 
-import pyarrow.parquet as pq
 from dagster import (
     AssetExecutionContext,
     AssetSelection,
@@ -24,6 +23,7 @@ from scoring_assets import asset_checks
 from scoring_assets.column_schemas import COLUMN_SCHEMA_KEY, ROW_COUNT_KEY, feature_matrix_schema, scores_schema
 from scoring_assets.files import file_sha256, write_text_atomically
 from scoring_assets.ingest_assets import CODE_VERSION, GROUP, validated_batch
+from scoring_assets.input_csv import lake_reader
 from scoring_assets.manifest import archive_superseded, manifest_path_for
 from scoring_assets.model_assets import churn_model, latest_observed_model_md5
 from scoring_assets.model_store import load_model, verify_artifact
@@ -171,7 +171,7 @@ def scores(context: AssetExecutionContext, config: ScoringConfig, folders: Scori
 
 
 def preview_table(scores_path: Path) -> MetadataValue:
-    first = next(pq.ParquetFile(scores_path).iter_batches(batch_size=PREVIEW_ROWS), None)
+    first = next(lake_reader(scores_path).iter_batches(batch_size=PREVIEW_ROWS), None)
     rows = first.to_pylist() if first is not None else []
     schema = scores_schema()
     return MetadataValue.table(records=[TableRecord(row) for row in rows], schema=schema)

@@ -28,7 +28,7 @@ from scoring_assets.features import (
 )
 from scoring_assets.files import atomic_path, file_sha256
 from scoring_assets.ingest import read_accepted_frame
-from scoring_assets.input_csv import BATCH_ROWS, PARQUET_COMPRESSION, ROW_NUMBER, batch_to_frame
+from scoring_assets.input_csv import BATCH_ROWS, PARQUET_COMPRESSION, ROW_NUMBER, batch_to_frame, lake_reader
 from scoring_assets.model_store import LoadedModel
 
 SCORE_COLUMNS = ["customer_id", "churn_score", "predicted_label", "model_version", "scoring_timestamp", ROW_NUMBER]
@@ -42,7 +42,7 @@ SCORES_SCHEMA = pa.schema(
         pa.field(ROW_NUMBER, pa.int64(), nullable=False),
     ]
 )
-KEY_COLUMNS = [ROW_NUMBER, "customerID"]
+HISTOGRAM_BINS = 10_000
 
 
 def feature_schema(has_label: bool) -> pa.Schema:
@@ -57,7 +57,7 @@ def feature_schema(has_label: bool) -> pa.Schema:
 
 def write_feature_parquet(accepted_path: Path, features_path: Path) -> int:
     """Build the feature matrix for every accepted row, in input order; returns the row count."""
-    source = pq.ParquetFile(accepted_path)
+    source = lake_reader(accepted_path)
     has_label = LABEL_COLUMN in source.schema_arrow.names
     schema = feature_schema(has_label)
     rows = 0
@@ -90,29 +90,47 @@ def read_feature_frame(batch: pa.RecordBatch) -> pd.DataFrame:
 
 @dataclass
 class ScoreSummary:
-    """What scoring a file produced, for metadata, the manifest and the checks."""
+    """What scoring a file produced, for metadata, the manifest and the checks.
 
-    rows: int = 0
+    Memory stays flat for any file size: the distribution comes from running sums and a
+    histogram of 10,000 bins (quantiles to within 0.0001); only a file with ``Churn`` labels
+    keeps its scores, for the exact backtest.
+    """
+
     threshold: float = 0.5
-    scores: list[np.ndarray] = field(default_factory=list, repr=False)
+    rows: int = 0
+    total: float = 0.0
+    at_or_above_threshold: int = 0
+    histogram: np.ndarray = field(default_factory=lambda: np.zeros(HISTOGRAM_BINS, dtype=np.int64), repr=False)
+    labelled_scores: list[np.ndarray] = field(default_factory=list, repr=False)
     labels: list[np.ndarray] = field(default_factory=list, repr=False)
 
-    def all_scores(self) -> np.ndarray:
-        return np.concatenate(self.scores) if self.scores else np.empty(0)
+    def add(self, scores: np.ndarray, labels: np.ndarray | None) -> None:
+        self.rows += len(scores)
+        self.total += float(scores.sum())
+        self.at_or_above_threshold += int((scores >= self.threshold).sum())
+        bins = np.clip((scores * HISTOGRAM_BINS).astype(np.int64), 0, HISTOGRAM_BINS - 1)
+        self.histogram += np.bincount(bins, minlength=HISTOGRAM_BINS)
+        if labels is not None:
+            self.labelled_scores.append(scores)
+            self.labels.append(labels)
 
     def distribution(self) -> dict[str, float]:
-        scores = self.all_scores()
-        if not len(scores):
+        if not self.rows:
             return {}
-        quantiles = np.quantile(scores, [0.05, 0.25, 0.5, 0.75, 0.95])
+        cumulative = np.cumsum(self.histogram)
+
+        def quantile(q: float) -> float:
+            return float((np.searchsorted(cumulative, q * self.rows) + 0.5) / HISTOGRAM_BINS)
+
         return {
-            "mean": float(scores.mean()),
-            "p05": float(quantiles[0]),
-            "p25": float(quantiles[1]),
-            "median": float(quantiles[2]),
-            "p75": float(quantiles[3]),
-            "p95": float(quantiles[4]),
-            "share_at_or_above_threshold": float((scores >= self.threshold).mean()),
+            "mean": self.total / self.rows,
+            "p05": quantile(0.05),
+            "p25": quantile(0.25),
+            "median": quantile(0.5),
+            "p75": quantile(0.75),
+            "p95": quantile(0.95),
+            "share_at_or_above_threshold": self.at_or_above_threshold / self.rows,
         }
 
     def backtest(self) -> dict[str, float] | None:
@@ -120,7 +138,7 @@ class ScoreSummary:
         if not self.labels:
             return None
         labels = np.concatenate(self.labels)
-        scores = self.all_scores()
+        scores = np.concatenate(self.labelled_scores)
         known = labels >= 0
         if known.sum() == 0 or len(np.unique(labels[known])) < 2:
             return None
@@ -146,7 +164,7 @@ def score_feature_parquet(
     features_path: Path, model: LoadedModel, threshold: float, scoring_timestamp: str, scores_path: Path
 ) -> ScoreSummary:
     """Score every row of the feature matrix with ``predict_proba``, in input order."""
-    source = pq.ParquetFile(features_path)
+    source = lake_reader(features_path)
     has_label = LABEL_COLUMN in source.schema_arrow.names
     positive = positive_class_index(model)
     summary = ScoreSummary(threshold=threshold)
@@ -170,10 +188,7 @@ def score_feature_parquet(
                 schema=SCORES_SCHEMA,
             )
             writer.write_table(table)
-            summary.rows += count
-            summary.scores.append(churn_score)
-            if has_label:
-                summary.labels.append(_label_codes(frame[LABEL_COLUMN]))
+            summary.add(churn_score, _label_codes(frame[LABEL_COLUMN]) if has_label else None)
     return summary
 
 
@@ -188,7 +203,7 @@ def _label_codes(labels: pd.Series) -> np.ndarray:
 
 def write_scored_csv(scores_path: Path, output_path: Path) -> str:
     """Publish the staged scores as the handoff CSV, atomically; returns its sha256."""
-    source = pq.ParquetFile(scores_path)
+    source = lake_reader(scores_path)
     with atomic_path(output_path) as temporary:
         with pacsv.CSVWriter(
             temporary, SCORES_SCHEMA, write_options=pacsv.WriteOptions(quoting_style="needed")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -77,18 +76,6 @@ class Camera:
         print(f"wrote {target.relative_to(REPO_ROOT)}")
 
 
-def wait_for_runs(server: DagsterDevServer, count: int, timeout: float = 300) -> list[str]:
-    query = """{ runsOrError(filter: {pipelineName: "score_file"}) {
-        ... on Runs { results { status tags { key value } } } } }"""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = server.graphql(query)["runsOrError"]["results"]
-        if len(runs) >= count and all(run["status"] in {"SUCCESS", "FAILURE"} for run in runs):
-            return [tag["value"] for run in runs for tag in run["tags"] if tag["key"] == "dagster/partition"]
-        time.sleep(2)
-    raise TimeoutError(f"the sample runs did not finish:\n{server.log_tail()}")
-
-
 def main() -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
@@ -105,7 +92,7 @@ def main() -> None:
             samples = sorted((REPO_ROOT / "data" / "samples").glob("*.csv"))
             for sample in samples:
                 shutil.copyfile(sample, inbox / sample.name)
-            partitions = wait_for_runs(server, len(samples))
+            partitions = [run["tags"]["dagster/partition"] for run in server.wait_for_finished_runs(len(samples))]
             clean = next(key for key in partitions if key.startswith("clean_batch"))
             with_rejects = next(key for key in partitions if key.startswith("batch_with_bad_rows"))
             with sync_playwright() as playwright:

@@ -67,15 +67,17 @@ def test_feature_check_fails_on_wrong_dtype_order_or_model_expectation(tmp_path)
 
 def test_missing_or_infinite_model_inputs_fail_the_feature_check(tmp_path):
     schema = feature_schema(has_label=False)
-    row = {field.name: ["Yes"] if pa.types.is_string(field.type) else [1.0] for field in schema}
+    row = {field.name: ["Yes"] if pa.types.is_string(field.type) else [1] for field in schema}
     row["row_number"] = [1]
     assert asset_checks.features_have_no_missing_values(write_table(tmp_path / "ok.parquet", row, schema)).passed
     row["tenure"] = [float("inf")]
     row["Contract"] = [None]
+    row["PaymentMethod"] = [-1]  # a category code outside the contract's levels
     result = asset_checks.features_have_no_missing_values(write_table(tmp_path / "bad.parquet", row, schema))
     assert not result.passed
     assert "tenure: 1" in result.metadata["missing_or_non_finite"].value
     assert "Contract: 1" in result.metadata["missing_or_non_finite"].value
+    assert "PaymentMethod: 1" in result.metadata["missing_or_non_finite"].value
 
 
 def scores_file(path, ids: list[str], scores: list[float]):

@@ -22,15 +22,11 @@ import pandas as pd
 import pytest
 from conftest import copy_dvc_project, customer_rows, install_new_model, write_csv
 
-from scoring_assets.dev_server import DagsterDevServer
+from scoring_assets.dev_server import FINISHED_STATUSES, DagsterDevServer
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 
 TIMEOUT_SECONDS = 420
-RUNS_QUERY = """
-{ runsOrError(filter: {pipelineName: "score_file"}, limit: 200) {
-    ... on Runs { results { runId status startTime endTime tags { key value } } } } }
-"""
 SCORES_QUERY = """
 { assetOrError(assetKey: {path: ["scores"]}) {
     ... on Asset { assetMaterializations(limit: 200) { partition runId tags { key value } } } } }
@@ -39,14 +35,12 @@ STALE_QUERY = """
 query Stale($partitions: [String!]) { assetNodes(assetKeys: [{path: ["scores"]}]) {
     staleStatusByPartition(partitions: $partitions) } }
 """
-FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
 def runs_by_partition(server: DagsterDevServer) -> dict[str, list[dict]]:
     runs: dict[str, list[dict]] = {}
-    for run in server.graphql(RUNS_QUERY)["runsOrError"]["results"]:
-        tags = {tag["key"]: tag["value"] for tag in run["tags"]}
-        runs.setdefault(tags.get("dagster/partition", ""), []).append(run)
+    for run in server.runs():
+        runs.setdefault(run["tags"].get("dagster/partition", ""), []).append(run)
     return runs
 
 
@@ -65,7 +59,7 @@ def finished_runs_for(server: DagsterDevServer, prefix: str, count: int):
 
     def check():
         runs = {k: v for k, v in runs_by_partition(server).items() if k.startswith(prefix)}
-        if len(runs) >= count and all(run["status"] in FINISHED for group in runs.values() for run in group):
+        if len(runs) >= count and all(run["status"] in FINISHED_STATUSES for group in runs.values() for run in group):
             return runs
         return None
 
