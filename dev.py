@@ -4,6 +4,7 @@
     python3 dev.py demo      set up, train the model (dvc repro), score the sample batches
     python3 dev.py test      set up, train the model, lint, run the test suite (extra args go to pytest)
     python3 dev.py ui        open the Dagster UI (dagster dev) on the project's instance
+    python3 dev.py bench     benchmark against plain pandas (args go to bench/run.py)
     python3 dev.py setup     only create/refresh the environments
 
 Two virtual environments, because DVC and Dagster cannot share one (dvc pins
@@ -112,6 +113,13 @@ def test(pytest_args: list[str]) -> None:
     run([str(bin_path(PROJECT_VENV, "python")), "-m", "pytest", *pytest_args])
 
 
+def bench(bench_args: list[str]) -> None:
+    setup()
+    train()
+    say("bench/run.py (the project's CLI against the plain-pandas script, interleaved)")
+    run([str(bin_path(PROJECT_VENV, "python")), str(ROOT / "bench" / "run.py"), *bench_args])
+
+
 def ui(extra: list[str]) -> None:
     setup()
     say(f"dagster dev (instance: {project_env()['DAGSTER_HOME']})")
@@ -132,6 +140,8 @@ def main(argv: list[str]) -> None:
         test(rest)
     elif command == "ui":
         ui(rest)
+    elif command == "bench":
+        bench(rest)
     else:
         print(__doc__)
         sys.exit(0 if command in ("help", "-h", "--help") else 2)

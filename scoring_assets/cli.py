@@ -171,10 +171,12 @@ def job_run_config(args: argparse.Namespace, verbose: bool) -> dict:
         output = args.output.expanduser().resolve()
         scoring["output_path"] = str(output)
         validation["reject_report_path"] = str(reject_report_path_for(output))
-    config: dict = {"ops": {"validated_batch": {"config": validation}, "scores": {"config": scoring}}}
-    if not verbose:
-        config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
-    return config
+    return {"ops": {"validated_batch": {"config": validation}, "scores": {"config": scoring}}, **logger_config(verbose)}
+
+
+def logger_config(verbose: bool) -> dict:
+    """Dagster's console log only with --verbose: otherwise the CLI prints one line per outcome."""
+    return {} if verbose else {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def explain(result, registration) -> ScoreOutcome:
@@ -286,7 +288,7 @@ def rescore(args: argparse.Namespace) -> int:
             f"nothing to re-score: {sum(v is not None for v in used.values())} scored file(s), all by {model.version}"
         )
         return EXIT_OK
-    config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}} if not args.verbose else {}
+    config = logger_config(args.verbose)
     failed = 0
     for key in targets:
         result = execute_score_run(instance, key, config, job_name=RESCORE_JOB)

@@ -95,22 +95,32 @@ def main() -> None:
             partitions = [run["tags"]["dagster/partition"] for run in server.wait_for_finished_runs(len(samples))]
             clean = next(key for key in partitions if key.startswith("clean_batch"))
             with_rejects = next(key for key in partitions if key.startswith("batch_with_bad_rows"))
+            shots = [  # (page, text that shows it has loaded, image, viewport height)
+                (
+                    "/assets/scoring_manifest?view=lineage&lineageScope=upstream&lineageDepth=5",
+                    "raw_batch",
+                    "asset_graph.png",
+                    1000,
+                ),
+                (
+                    f"/assets/scores?view=partitions&partition={quote(clean)}",
+                    "rows_scored",
+                    "scores_partition.png",
+                    1500,
+                ),
+                (
+                    f"/assets/validated_batch?view=partitions&partition={quote(with_rejects)}",
+                    "reject_counts_by_rule",
+                    "validated_batch_rejects.png",
+                    1000,
+                ),
+                ("/runs", "score_file", "runs.png", 700),
+            ]
             with sync_playwright() as playwright:
                 camera = Camera(playwright, scratch / "chromium_profile")
-                camera.open(
-                    f"{server.url}/assets/scoring_manifest?view=lineage&lineageScope=upstream&lineageDepth=5",
-                    "raw_batch",
-                )
-                camera.shoot(IMAGES / "asset_graph.png")
-                camera.open(f"{server.url}/assets/scores?view=partitions&partition={quote(clean)}", "rows_scored")
-                camera.shoot(IMAGES / "scores_partition.png", height=1500)
-                camera.open(
-                    f"{server.url}/assets/validated_batch?view=partitions&partition={quote(with_rejects)}",
-                    "reject_counts_by_rule",
-                )
-                camera.shoot(IMAGES / "validated_batch_rejects.png")
-                camera.open(f"{server.url}/runs", "score_file")
-                camera.shoot(IMAGES / "runs.png", height=700)
+                for page, ready_text, image, height in shots:
+                    camera.open(f"{server.url}{page}", ready_text)
+                    camera.shoot(IMAGES / image, height=height)
                 camera.context.close()
 
 
