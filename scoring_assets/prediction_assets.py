@@ -127,6 +127,7 @@ def scores(context: AssetExecutionContext, config: ScoringConfig, folders: Scori
     ]
     output_path = Path(config.output_path) if config.output_path else folders.scored_file(key)
     published = all(check.passed for check in checks)
+    distribution, backtest = summary.distribution(), summary.backtest()
     archived = None
     if published:
         archived = archive_superseded(output_path, key, model.md5)
@@ -145,14 +146,13 @@ def scores(context: AssetExecutionContext, config: ScoringConfig, folders: Scori
                 "threshold_source": "model card" if config.threshold is None else "run config",
                 "scoring_timestamp": scoring_timestamp,
                 "model": {"version": model.version, "md5": model.md5, "path": str(model.path)},
-                "score_summary": summary.distribution(),
-                "backtest": summary.backtest(),
+                "score_summary": distribution,
+                "backtest": backtest,
                 "previous_output_archived_to": str(archived) if archived else None,
             },
         )
     else:
         context.log.error(f"scores failed their checks; {output_path} was not written")
-    backtest = summary.backtest()
     return MaterializeResult(
         metadata={
             "rows_scored": summary.rows,
@@ -161,7 +161,7 @@ def scores(context: AssetExecutionContext, config: ScoringConfig, folders: Scori
             "model_md5": model.md5,
             "threshold": threshold,
             "scoring_timestamp": scoring_timestamp,
-            "score_summary": MetadataValue.json(summary.distribution()),
+            "score_summary": MetadataValue.json(distribution),
             "backtest_on_churn_label": MetadataValue.json(backtest) if backtest else "no Churn labels in the file",
             "preview": preview_table(scores_path),
             ROW_COUNT_KEY: summary.rows,
