@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import venv
@@ -79,10 +78,8 @@ def setup() -> None:
     link = bin_path(PROJECT_VENV, "dvc")
     if not link.exists():
         link.symlink_to(bin_path(DVC_VENV, "dvc"))
-    home = Path(project_env()["DAGSTER_HOME"]).resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    if home == DAGSTER_HOME.resolve() or not (home / "dagster.yaml").exists():
-        shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")  # same rule as the CLI
+    # The Dagster home and its dagster.yaml follow the CLI's rule (one place: cli.ensure_dagster_home).
+    run([str(bin_path(PROJECT_VENV, "python")), "-c", "from scoring_assets.cli import ensure_dagster_home as e; e()"])
 
 
 def train() -> None:

@@ -113,6 +113,23 @@ def ensure_dagster_home() -> Path:
     return home
 
 
+def prepared_model(verbose: bool):
+    """Common start of the scoring commands: quiet warnings, the Dagster home, the verified model.
+
+    Returns the ``ModelArtifact``, or None after printing why the model cannot be used.
+    """
+    if not verbose:
+        warnings.filterwarnings("ignore")
+    ensure_dagster_home()
+    from scoring_assets.model_store import ModelIntegrityError, verify_artifact
+
+    try:
+        return verify_artifact()
+    except ModelIntegrityError as error:
+        _problem(f"model: {error}")
+        return None
+
+
 @dataclass
 class ScoreOutcome:
     exit_code: int
@@ -125,22 +142,17 @@ def score(args: argparse.Namespace) -> int:
     if not source.is_file():
         _problem(f"{source}: input file not found")
         return EXIT_USAGE
-    if not args.verbose:
-        warnings.filterwarnings("ignore")
-    ensure_dagster_home()
+    # Before registering anything: a file is not taken in for a model that cannot run.
+    if prepared_model(args.verbose) is None:
+        return EXIT_MODEL
 
     from dagster import DagsterInstance
 
     from scoring_assets.manifest import archive_superseded
-    from scoring_assets.model_store import ModelIntegrityError, verify_artifact
+    from scoring_assets.model_store import ModelIntegrityError
     from scoring_assets.resources import ScoringFolders
     from scoring_assets.runs import execute_score_run, register_file
 
-    try:
-        verify_artifact()  # before registering anything: a file is not taken in for a model that cannot run
-    except ModelIntegrityError as error:
-        _problem(f"model: {error}")
-        return EXIT_MODEL
     instance = DagsterInstance.get()
     registration = register_file(instance, ScoringFolders(), source)
     if args.output is not None:
@@ -259,21 +271,16 @@ def step_failures(result) -> list:
 
 def rescore(args: argparse.Namespace) -> int:
     """Re-score partitions whose scores came from another model than the one in dvc.lock."""
-    if not args.verbose:
-        warnings.filterwarnings("ignore")
-    ensure_dagster_home()
+    model = prepared_model(args.verbose)
+    if model is None:
+        return EXIT_MODEL
+
     from dagster import DagsterInstance
 
     from scoring_assets.jobs import RESCORE_JOB
-    from scoring_assets.model_store import ModelIntegrityError, verify_artifact
     from scoring_assets.partitions import input_files_partitions
     from scoring_assets.runs import execute_score_run, scored_with_model
 
-    try:
-        model = verify_artifact()
-    except ModelIntegrityError as error:
-        _problem(f"model: {error}")
-        return EXIT_MODEL
     instance = DagsterInstance.get()
     known = instance.get_dynamic_partitions(input_files_partitions.name)
     unknown = sorted(set(args.partition or []) - set(known))
