@@ -76,13 +76,3 @@ def test_metrics_are_readable_by_dvc_metrics_show():
     values = next(iter(metrics.values()))["data"]["data/metrics/metrics.json"]["data"]
     assert {"roc_auc", "pr_auc", "precision", "recall", "f1", "brier", "threshold"} <= set(values)
     assert 0.5 < values["roc_auc"] <= 1.0
-
-
-def test_plots_are_readable_by_dvc_plots_show():
-    shown = dvc("plots", "show", "--json")
-    assert shown.returncode == 0, shown.stderr
-    plots = json.loads(shown.stdout)["data"]
-    for name in ("roc", "precision_recall", "calibration", "confusion"):
-        rendered = plots[f"data/metrics/plots/{name}.csv"][0]
-        assert rendered["type"] == "vega"
-        assert len(rendered["content"]["data"]["values"]) > 1, name
