@@ -2,8 +2,12 @@
 
 Both stages stream record batches, so memory is bounded by the batch size, not the file.
 The raw stage hashes the bytes it parses, so what is scored is provably the file that was
-registered. The validation stage applies the contract batch by batch; customer ids repeated
-anywhere in the file are found in a first pass, so uniqueness holds across batches too.
+registered; rows with more or fewer fields than the header go to a side file beside the raw
+Parquet (``<key>.ragged.parquet``). The validation stage applies the contract batch by batch;
+customer ids repeated anywhere in the file are found in a first pass, so uniqueness holds
+across batches too. Ragged rows are rejected there like any other bad row (rule
+``field_count``), so they count against the reject limit and appear in the reject report, which
+is written spreadsheet-safe (``csv_safety``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from scoring_assets.contract import (
@@ -29,10 +32,12 @@ from scoring_assets.contract import (
     REJECT_COLUMNS,
     validate_frame,
 )
+from scoring_assets.csv_safety import SpreadsheetSafeCsvWriter
 from scoring_assets.files import atomic_path
 from scoring_assets.input_csv import (
     BATCH_ROWS,
     PARQUET_COMPRESSION,
+    RAGGED_SCHEMA,
     ROW_NUMBER,
     InputFileError,
     batch_to_frame,
@@ -40,22 +45,27 @@ from scoring_assets.input_csv import (
     lake_reader,
 )
 
+FIELD_COUNT_RULE = "field_count"
+WHOLE_ROW = "(whole row)"  # the reject report's column for a row that could not be split into columns
+
 
 @dataclass(frozen=True)
 class RawSummary:
-    rows: int
+    rows: int  # rows in the raw Parquet (ragged rows not included)
     bytes: int
     sha256: str
     columns: list[str]
     has_label: bool
+    ragged_rows: int = 0  # rows with more or fewer fields than the header, in the side file
 
 
 @dataclass
 class ValidationSummary:
-    rows_in: int = 0
+    rows_in: int = 0  # every data row of the file, ragged ones included
     rows_accepted: int = 0
     rows_rejected: int = 0
     reject_counts: Counter = field(default_factory=Counter)
+    report_cells_neutralised: int = 0  # reject report cells prefixed so a spreadsheet cannot run them
 
     @property
     def reject_fraction(self) -> float:
@@ -85,29 +95,35 @@ class _HashingReader(io.RawIOBase):
         super().close()
 
 
-def write_raw_parquet(source: Path, expected_sha256: str, destination: Path) -> RawSummary:
-    """Parse ``source`` into ``destination`` (text columns + row_number), atomically.
+def ragged_rows_path(raw_path: Path | str) -> Path:
+    """The side file beside a raw Parquet that holds the file's ragged rows (``RAGGED_SCHEMA``)."""
+    raw_path = Path(raw_path)
+    return raw_path.with_name(f"{raw_path.stem}.ragged.parquet")
 
-    Fails with ``InputFileError`` if the file cannot be used or no longer has the content it
-    was registered with; then ``destination`` is left untouched.
+
+def write_raw_parquet(source: Path, expected_sha256: str, destination: Path) -> RawSummary:
+    """Parse ``source`` into ``destination`` (text columns + row_number) and its ragged rows file, atomically.
+
+    A file with a header and no data rows gives a raw Parquet of 0 rows. Fails with
+    ``InputFileError`` if the file cannot be used or no longer has the content it was
+    registered with; then neither file is touched.
     """
     source = Path(source)
     rows = 0
-    with atomic_path(destination) as temporary:
+    with atomic_path(destination) as temporary, atomic_path(ragged_rows_path(destination)) as ragged_temporary:
         hashing = _HashingReader(source)
         writer = None
+        ragged_writer = pq.ParquetWriter(ragged_temporary, RAGGED_SCHEMA, compression=PARQUET_COMPRESSION)
         try:
-            for batch in iter_record_batches(source, reader=hashing):
+            for batch in iter_record_batches(source, reader=hashing, on_ragged=ragged_writer.write_batch):
                 if writer is None:
                     writer = pq.ParquetWriter(temporary, batch.schema, compression=PARQUET_COMPRESSION)
                 writer.write_batch(batch)
                 rows += batch.num_rows
-            # The parser may stop before the last bytes (e.g. a trailing newline); hash the rest.
-            while hashing.read(1 << 20):
-                pass
         finally:
             if writer is not None:
                 writer.close()
+            ragged_writer.close()
             hashing.close()
         sha256 = hashing.digest.hexdigest()
         if sha256 != expected_sha256:
@@ -119,7 +135,12 @@ def write_raw_parquet(source: Path, expected_sha256: str, destination: Path) -> 
         schema = pq.read_schema(temporary)
     names = [name for name in schema.names if name != ROW_NUMBER]
     return RawSummary(
-        rows=rows, bytes=hashing.bytes_read, sha256=sha256, columns=names, has_label=LABEL_COLUMN in names
+        rows=rows,
+        bytes=hashing.bytes_read,
+        sha256=sha256,
+        columns=names,
+        has_label=LABEL_COLUMN in names,
+        ragged_rows=lake_reader(ragged_rows_path(destination)).metadata.num_rows,
     )
 
 
@@ -173,35 +194,111 @@ def find_repeated_ids(raw_path: Path) -> frozenset[str]:
 def validate_raw_parquet(raw_path: Path, accepted_path: Path, report_path: Path) -> ValidationSummary:
     """Split the raw batch into accepted rows (typed Parquet) and a reject report (CSV).
 
-    Both files are written atomically. The report exists exactly when rows were rejected: a
-    report left at ``report_path`` by an earlier, different file is removed.
+    Ragged rows from the raw stage's side file are rejected rows too (rule ``field_count``),
+    merged into the report in row order. Both files are written atomically. The report exists
+    exactly when rows were rejected: a report left at ``report_path`` by an earlier, different
+    file is removed.
     """
     source = lake_reader(raw_path)
     has_label = LABEL_COLUMN in source.schema_arrow.names
     schema = accepted_schema(has_label)
     repeated_ids = find_repeated_ids(raw_path)
+    ragged = _RaggedRejects(ragged_rows_path(raw_path))
     summary = ValidationSummary()
     with atomic_path(accepted_path) as accepted_tmp, atomic_path(report_path) as report_tmp:
         with (
             pq.ParquetWriter(accepted_tmp, schema, compression=PARQUET_COMPRESSION) as accepted_writer,
-            pacsv.CSVWriter(report_tmp, REJECT_SCHEMA) as report_writer,
+            SpreadsheetSafeCsvWriter(report_tmp, REJECT_SCHEMA) as report_writer,
         ):
+
+            def report(rejects: pd.DataFrame) -> None:
+                if len(rejects):
+                    report_writer.write(pa.Table.from_pandas(rejects, schema=REJECT_SCHEMA, preserve_index=False))
+
             for batch in source.iter_batches(batch_size=BATCH_ROWS):
                 raw = batch_to_frame(batch)
+                if raw.empty:
+                    continue
                 result = validate_frame(raw, repeated_ids)
-                summary.rows_in += len(raw)
+                ragged_rejects = ragged.up_to(int(raw.index.max()))
+                summary.rows_in += len(raw) + len(ragged_rejects)
                 summary.rows_accepted += len(result.accepted)
-                summary.rows_rejected += result.rejected_row_count
-                summary.reject_counts.update(result.rejects["rule"].tolist())
+                summary.rows_rejected += result.rejected_row_count + len(ragged_rejects)
+                summary.reject_counts.update(result.rejects["rule"].tolist() + ragged_rejects["rule"].tolist())
                 accepted = result.accepted.reset_index()[schema.names]
                 accepted_writer.write_table(pa.Table.from_pandas(accepted, schema=schema, preserve_index=False))
-                if len(result.rejects):
-                    report_writer.write_table(
-                        pa.Table.from_pandas(result.rejects, schema=REJECT_SCHEMA, preserve_index=False)
-                    )
+                rejects = result.rejects
+                if len(ragged_rejects):
+                    rejects = pd.concat([rejects, ragged_rejects]).sort_values(ROW_NUMBER, kind="stable")
+                report(rejects)
+            while len(ragged_rejects := ragged.up_to(None)):
+                summary.rows_in += len(ragged_rejects)
+                summary.rows_rejected += len(ragged_rejects)
+                summary.reject_counts.update(ragged_rejects["rule"].tolist())
+                report(ragged_rejects)
+            summary.report_cells_neutralised = report_writer.cells_neutralised
     if summary.rows_rejected == 0:
         Path(report_path).unlink(missing_ok=True)
     return summary
+
+
+class _RaggedRejects:
+    """The raw stage's ragged rows as reject records, handed out in row order beside the raw batches.
+
+    Reads the side file batch by batch, so memory stays bounded however many rows are ragged. A
+    raw Parquet without a side file (written before ragged rows were kept) has none.
+    """
+
+    def __init__(self, ragged_path: Path):
+        self._batches = lake_reader(ragged_path).iter_batches(batch_size=BATCH_ROWS) if ragged_path.exists() else None
+        self._pending = pa.Table.from_batches([], RAGGED_SCHEMA)
+
+    def up_to(self, last_row_number: int | None) -> pd.DataFrame:
+        """Reject records of the ragged rows numbered up to ``last_row_number``.
+
+        With None: the next batch of whatever remains (empty when nothing does).
+        """
+        if last_row_number is None:
+            self._read_batch()
+            count = self._pending.num_rows
+        else:
+            while not self._pending_goes_past(last_row_number) and self._read_batch():
+                pass
+            count = int(pc.sum(pc.less_equal(self._pending.column(ROW_NUMBER), last_row_number)).as_py() or 0)
+        taken, self._pending = self._pending.slice(0, count), self._pending.slice(count)
+        return _ragged_reject_records(taken)
+
+    def _pending_goes_past(self, row_number: int) -> bool:
+        return self._pending.num_rows > 0 and self._pending.column(ROW_NUMBER)[-1].as_py() > row_number
+
+    def _read_batch(self) -> bool:
+        following = next(self._batches, None) if self._batches is not None else None
+        if following is None:
+            self._batches = None
+            return False
+        self._pending = pa.concat_tables([self._pending, pa.Table.from_batches([following])])
+        return True
+
+
+def _ragged_reject_records(ragged: pa.Table) -> pd.DataFrame:
+    """One reject record per ragged row: the line it starts on, its field counts and its raw text."""
+    rows = ragged.to_pydict()
+    values = [
+        f"line {line}: {fields} fields where the header has {expected}: {text}"
+        for line, fields, expected, text in zip(
+            rows["line_number"], rows["fields"], rows["header_fields"], rows["text"], strict=True
+        )
+    ]
+    return pd.DataFrame(
+        {
+            ROW_NUMBER: pd.Series(rows[ROW_NUMBER], dtype="int64"),
+            "customer_id": pd.Series(rows["customer_id"], dtype="str"),
+            "column": WHOLE_ROW,
+            "rule": FIELD_COUNT_RULE,
+            "value": pd.Series(values, dtype="str"),
+        },
+        columns=REJECT_COLUMNS,
+    )
 
 
 def read_accepted_frame(batch: pa.RecordBatch) -> pd.DataFrame:

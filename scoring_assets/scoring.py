@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
 from scoring_assets.contract import LABEL_COLUMN
+from scoring_assets.csv_safety import SpreadsheetSafeCsvWriter
 from scoring_assets.features import (
     CATEGORICAL_FEATURES,
     CATEGORY_CODE_DTYPE,
@@ -201,14 +201,18 @@ def _label_codes(labels: pd.Series) -> np.ndarray:
     return codes
 
 
-def write_scored_csv(scores_path: Path, output_path: Path) -> str:
-    """Publish the staged scores as the handoff CSV, atomically; returns its sha256."""
+def write_scored_csv(scores_path: Path, output_path: Path) -> tuple[str, int]:
+    """Publish the staged scores as the handoff CSV, atomically.
+
+    Returns the sha256 of what was written and how many cells were neutralised.
+
+    Ids that a spreadsheet would read as a formula are written neutralised (``csv_safety``), so
+    the hash the manifest records is the hash of the file as people receive it.
+    """
     source = lake_reader(scores_path)
     with atomic_path(output_path) as temporary:
-        with pacsv.CSVWriter(
-            temporary, SCORES_SCHEMA, write_options=pacsv.WriteOptions(quoting_style="needed")
-        ) as writer:
+        with SpreadsheetSafeCsvWriter(temporary, SCORES_SCHEMA) as writer:
             for batch in source.iter_batches(batch_size=BATCH_ROWS):
-                writer.write_batch(batch)
+                writer.write(batch)
         sha256 = file_sha256(temporary)
-    return sha256
+    return sha256, writer.cells_neutralised
