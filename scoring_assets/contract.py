@@ -22,7 +22,14 @@ import pyarrow.compute as pc
 from pandera.typing import Series
 
 LABEL_COLUMN = "Churn"
-TENURE_MAX_MONTHS = 600
+
+# Upper bounds: every number the model sees has one, so a typo or a corrupt export (1e20,
+# 1e308, inf) is rejected by name instead of being scored with false confidence. They are
+# generous (far above anything real) but finite, and derived from the domain: the real
+# extract has tenure 0-72 months, MonthlyCharges 18.25-118.75 and TotalCharges up to 8,684.80.
+TENURE_MAX_MONTHS = 600  # 50 years as a customer
+MONTHLY_CHARGES_MAX = 1_000  # over 8x the highest monthly charge in the real extract
+TOTAL_CHARGES_MAX = MONTHLY_CHARGES_MAX * TENURE_MAX_MONTHS  # the most the two bounds above can add up to
 
 YES_NO = ["Yes", "No"]
 PHONE_LINES = ["Yes", "No", "No phone service"]
@@ -49,7 +56,9 @@ class CustomerBatch(pa.DataFrameModel):
     SeniorCitizen: Series[pd.Int64Dtype] = pa.Field(isin=[0, 1], description="1 if the customer is 65 or older.")
     Partner: Series[str] = pa.Field(isin=YES_NO)
     Dependents: Series[str] = pa.Field(isin=YES_NO)
-    tenure: Series[pd.Int64Dtype] = pa.Field(ge=0, le=TENURE_MAX_MONTHS, description="Whole months as a customer.")
+    tenure: Series[pd.Int64Dtype] = pa.Field(
+        ge=0, le=TENURE_MAX_MONTHS, description=f"Whole months as a customer; at most {TENURE_MAX_MONTHS} (50 years)."
+    )
     PhoneService: Series[str] = pa.Field(isin=YES_NO)
     MultipleLines: Series[str] = pa.Field(isin=PHONE_LINES)
     InternetService: Series[str] = pa.Field(isin=["DSL", "Fiber optic", "No"])
@@ -64,14 +73,20 @@ class CustomerBatch(pa.DataFrameModel):
     PaymentMethod: Series[str] = pa.Field(
         isin=["Electronic check", "Mailed check", "Bank transfer (automatic)", "Credit card (automatic)"]
     )
-    MonthlyCharges: Series[float] = pa.Field(ge=0, description="Current monthly charge.")
-    TotalCharges: Series[float] = pa.Field(
-        ge=0, nullable=True, description="Charges to date; may be blank only when tenure is 0 (read as 0)."
+    MonthlyCharges: Series[float] = pa.Field(
+        ge=0,
+        le=MONTHLY_CHARGES_MAX,
+        description=f"Current monthly charge; at most {MONTHLY_CHARGES_MAX:,} (over 8x the real extract's highest).",
     )
-
-    @pa.check("MonthlyCharges", "TotalCharges", name="finite")
-    def _finite(cls, charges: Series[float]) -> Series[bool]:
-        return pd.Series(np.isfinite(charges.to_numpy(dtype=float, na_value=0.0)), index=charges.index)
+    TotalCharges: Series[float] = pa.Field(
+        ge=0,
+        le=TOTAL_CHARGES_MAX,
+        nullable=True,
+        description=(
+            "Charges to date; may be blank only when tenure is 0 (read as 0); at most "
+            f"{TOTAL_CHARGES_MAX:,} (the monthly bound for {TENURE_MAX_MONTHS} months)."
+        ),
+    )
 
     @pa.dataframe_check(name="phone_service_consistency")
     def _phone_service_consistency(cls, batch: pd.DataFrame) -> Series[bool]:

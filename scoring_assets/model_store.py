@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from scoring_assets.paths import MODEL_CARD_PATH, MODEL_PATH, REPO_ROOT, model_r
 MODEL_RELATIVE_PATH = MODEL_PATH.relative_to(REPO_ROOT).as_posix()
 CARD_RELATIVE_PATH = MODEL_CARD_PATH.relative_to(REPO_ROOT).as_posix()
 VERSION_PREFIX = "churn_model-"
+# What git writes into a file it could not merge: <<<<<<< ours / ||||||| base / ======= / >>>>>>> theirs.
+_CONFLICT_MARKER = re.compile(r"^(?:<{7}|\|{7}|={7}|>{7})(?:[ \r]|$)", re.MULTILINE)
 REBUILD_HINT = "run `dvc repro` to rebuild it (or `dvc pull` to fetch it from the DVC remote)"
 
 
@@ -76,17 +79,66 @@ def model_version(md5: str) -> str:
 
 
 def recorded_md5s(root: Path | None = None) -> dict[str, str]:
-    """Every output path -> md5 that ``dvc.lock`` records, without importing dvc."""
+    """Every output path -> md5 that ``dvc.lock`` records, without importing dvc.
+
+    A damaged lock file (merge-conflict markers, not YAML, not DVC's layout) cannot vouch for
+    the model: that is an integrity failure too, reported with how to repair the file.
+    """
     lock_path = Path(root or model_root()) / "dvc.lock"
     if not lock_path.exists():
         raise ModelIntegrityError(f"{lock_path} does not exist, so the model cannot be verified; {REBUILD_HINT}")
-    lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}
+    lock = _parsed_lock(lock_path)
     recorded = {}
-    for stage in (lock.get("stages") or {}).values():
+    for stage in lock.get("stages", {}).values():
         for out in stage.get("outs") or []:
             if "md5" in out:
                 recorded[out["path"]] = out["md5"]
     return recorded
+
+
+def _parsed_lock(lock_path: Path) -> dict[str, Any]:
+    """``dvc.lock`` as DVC writes it (stages -> outs -> path/md5), or ModelIntegrityError saying what is wrong."""
+    repair = f"restore it with `git checkout {lock_path.name}` (or fix it by hand), then run `dvc repro`"
+    try:
+        text = lock_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ModelIntegrityError(f"{lock_path} is not text (byte {error.start} is not UTF-8); {repair}") from None
+    except OSError as error:
+        raise ModelIntegrityError(f"{lock_path} cannot be read ({error.strerror}); {repair}") from None
+    conflict = _CONFLICT_MARKER.search(text)
+    if conflict is not None:
+        line = text.count("\n", 0, conflict.start()) + 1
+        raise ModelIntegrityError(
+            f"{lock_path} has merge-conflict markers (line {line}): resolve the merge conflict or {repair}"
+        )
+    try:
+        lock = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ModelIntegrityError(f"{lock_path} is not valid YAML{where}; {repair}") from None
+    layout_problem = _lock_layout_problem(lock)
+    if layout_problem:
+        raise ModelIntegrityError(f"{lock_path} is not a DVC lock file: {layout_problem}; {repair}")
+    return lock
+
+
+def _lock_layout_problem(lock: Any) -> str | None:
+    """What keeps ``lock`` from being DVC's ``stages: {name: {outs: [{path, md5}]}}``, if anything."""
+    if not isinstance(lock, dict) or not isinstance(lock.get("stages"), dict):
+        return "it has no `stages` mapping"
+    for name, stage in lock["stages"].items():
+        if not isinstance(stage, dict):
+            return f"stage {name!r} is not a mapping"
+        outs = stage.get("outs") or []
+        if not isinstance(outs, list):
+            return f"`outs` of stage {name!r} is not a list"
+        for out in outs:
+            if not isinstance(out, dict) or not isinstance(out.get("path"), str):
+                return f"an entry of `outs` of stage {name!r} has no `path`"
+            if "md5" in out and not isinstance(out["md5"], str):
+                return f"the md5 of {out['path']} is not a string"
+    return None
 
 
 def verify_artifact(root: Path | None = None) -> ModelArtifact:

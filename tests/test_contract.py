@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 from conftest import REAL_EXTRACT, customer_rows
 
-from scoring_assets.contract import CONTRACT_COLUMNS, REJECT_COLUMNS, describe_columns, validate_frame
+from scoring_assets.contract import (
+    CONTRACT_COLUMNS,
+    CONTRACT_SCHEMA,
+    FLOAT_COLUMNS,
+    INTEGER_COLUMNS,
+    MONTHLY_CHARGES_MAX,
+    REJECT_COLUMNS,
+    TENURE_MAX_MONTHS,
+    TOTAL_CHARGES_MAX,
+    describe_columns,
+    validate_frame,
+)
 from scoring_assets.input_csv import read_csv_frame
 
 
@@ -63,12 +76,20 @@ def test_valid_rows_are_all_accepted_with_contract_types(valid):
         ("tenure", "601", "max_600"),
         ("tenure", "", "required"),
         ("MonthlyCharges", "-0.01", "min_0"),
-        ("MonthlyCharges", "inf", "finite"),
+        ("MonthlyCharges", "1000.01", "max_1000"),
+        ("MonthlyCharges", "1e20", "max_1000"),
+        ("MonthlyCharges", "1e308", "max_1000"),
+        ("MonthlyCharges", "inf", "max_1000"),
+        ("MonthlyCharges", "-inf", "min_0"),
         ("MonthlyCharges", "NaN", "number"),
         ("MonthlyCharges", "", "required"),
         ("MonthlyCharges", "twelve", "number"),
         ("TotalCharges", "-5", "min_0"),
-        ("TotalCharges", "1e400", "finite"),
+        ("TotalCharges", "600000.01", "max_600000"),
+        ("TotalCharges", "1e20", "max_600000"),
+        ("TotalCharges", "1e308", "max_600000"),
+        ("TotalCharges", "1e400", "max_600000"),
+        ("TotalCharges", "Infinity", "max_600000"),
         ("customerID", "   ", "non_empty"),
     ],
 )
@@ -79,6 +100,25 @@ def test_each_single_column_rule_rejects_with_row_column_rule_and_value(valid, c
     assert rejects[["row_number", "column", "rule"]].values.tolist() == [[row, column, rule]]
     assert rejects.iloc[0]["value"] == value
     assert rejects.iloc[0]["customer_id"] == valid.loc[row, "customerID"].strip()
+
+
+def test_every_numeric_input_has_a_finite_upper_bound_documented_in_its_description():
+    for name in INTEGER_COLUMNS + FLOAT_COLUMNS:
+        column = CONTRACT_SCHEMA.columns[name]
+        bounds = [check.statistics["max_value"] for check in column.checks if check.name == "less_than_or_equal_to"]
+        allowed = [check.statistics["allowed_values"] for check in column.checks if check.name == "isin"]
+        assert bounds or allowed, f"{name} has no upper bound: garbage like 1e308 would be scored"
+        for bound in bounds:
+            assert math.isfinite(bound)
+            assert f"{bound:,}" in column.description, f"{name}'s description does not state its bound {bound:,}"
+
+
+def test_largest_charges_within_the_bounds_are_accepted(valid):
+    row = existing_customer(valid)
+    valid.loc[row, "tenure"] = str(TENURE_MAX_MONTHS)
+    valid.loc[row, "MonthlyCharges"] = str(MONTHLY_CHARGES_MAX)
+    valid.loc[row, "TotalCharges"] = str(TOTAL_CHARGES_MAX)
+    assert rejects_of(valid).empty
 
 
 def test_tenure_above_72_months_is_a_real_customer(valid):
@@ -174,6 +214,8 @@ def test_columns_describe_every_contract_column_with_its_rules():
     assert described["TotalCharges"].nullable
     assert any("Month-to-month" in rule for rule in described["Contract"].rules)
     assert "<= 600" in described["tenure"].rules
+    assert "<= 1000" in described["MonthlyCharges"].rules
+    assert "<= 600000" in described["TotalCharges"].rules
 
 
 @pytest.mark.skipif(not REAL_EXTRACT.exists(), reason="the shared IBM Telco extract is not beside the repository")

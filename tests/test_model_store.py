@@ -176,3 +176,63 @@ def test_card_from_another_scikit_learn_patch_release_is_accepted(model_root):
 
     assert model.sklearn_version == trained_with
     assert model.pipeline is not None
+
+
+def replace_outs_of_first_stage(lock_text: str, outs) -> str:
+    lock = yaml.safe_load(lock_text)
+    next(iter(lock["stages"].values()))["outs"] = outs
+    return yaml.safe_dump(lock, sort_keys=False)
+
+
+@pytest.mark.parametrize(
+    "damage, problem",
+    [
+        (
+            lambda text: text.replace("  train:\n", "<<<<<<< HEAD\n  train:\n=======\n  train: {}\n>>>>>>> main\n", 1),
+            "has merge-conflict markers (line ",
+        ),
+        (lambda text: text + "stages: [unclosed\n", "is not valid YAML (line "),
+        (lambda text: "- a list\n- not a mapping\n", "is not a DVC lock file: it has no `stages` mapping"),
+        (lambda text: "schema: '2.0'\nstages: [train]\n", "is not a DVC lock file: it has no `stages` mapping"),
+        (lambda text: "schema: '2.0'\nstages:\n  train: just text\n", "stage 'train' is not a mapping"),
+        (lambda text: replace_outs_of_first_stage(text, {"path": "x"}), "is not a list"),
+        (lambda text: replace_outs_of_first_stage(text, [{"md5": "0" * 32}]), "has no `path`"),
+        (lambda text: replace_outs_of_first_stage(text, [{"path": "x", "md5": 123}]), "the md5 of x is not a string"),
+        (lambda text: "", "it has no `stages` mapping"),
+    ],
+    ids=[
+        "merge_conflict",
+        "not_yaml",
+        "not_a_mapping",
+        "stages_not_a_mapping",
+        "stage_not_a_mapping",
+        "outs_not_a_list",
+        "out_without_path",
+        "md5_not_text",
+        "empty",
+    ],
+)
+def test_damaged_dvc_lock_is_refused_with_how_to_restore_it(model_root, unpickling_forbidden, damage, problem):
+    lock_path = model_root / "dvc.lock"
+    lock_path.write_text(damage(lock_path.read_text()))
+
+    with pytest.raises(ModelIntegrityError) as refused:
+        load_model(root=model_root)
+
+    message = str(refused.value)
+    assert message.startswith(f"{lock_path} ") and problem in message
+    assert "`git checkout dvc.lock`" in message and "`dvc repro`" in message
+
+
+def test_binary_junk_in_place_of_dvc_lock_is_refused_with_how_to_restore_it(model_root, unpickling_forbidden):
+    (model_root / "dvc.lock").write_bytes(bytes(range(256)) * 4)
+
+    with pytest.raises(ModelIntegrityError, match=r"dvc.lock is not text \(byte 128 is not UTF-8\).*git checkout"):
+        load_model(root=model_root)
+
+
+def test_control_characters_in_dvc_lock_are_refused_as_not_yaml(model_root, unpickling_forbidden):
+    (model_root / "dvc.lock").write_text("schema: '2.0'\nstages:\x00\x07\n")
+
+    with pytest.raises(ModelIntegrityError, match="is not valid YAML.*git checkout"):
+        load_model(root=model_root)

@@ -1,0 +1,325 @@
+"""Nothing is lost: no output reaches the input, concurrent first runs share one sound instance,
+killed runs leave no litter, and a damaged dvc.lock makes files wait instead of failing.
+
+The CLI runs as a real process here (exit codes, stderr, files on disk), with its own
+SCORING_DATA_DIR and DAGSTER_HOME per test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import Workspace, copy_dvc_project, customer_rows, new_workspace, write_csv
+from dagster import DagsterInstance, DagsterRunStatus, build_sensor_context
+
+from scoring_assets import sensors
+from scoring_assets.files import THIS_HOST, atomic_path, remove_dead_writers_temporaries
+from scoring_assets.model_store import ModelIntegrityError, verify_artifact
+from scoring_assets.output_paths import (
+    UnsafeOutputPathError,
+    check_outputs_do_not_reach_input,
+    check_scored_output_path,
+)
+from scoring_assets.resources import ScoringFolders
+from scoring_assets.training.generate import write_extract
+
+pytestmark = pytest.mark.usefixtures("model_artifact")
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 4
+CONFLICTED_LOCK_LINES = ["<<<<<<< HEAD", "schema: '2.0'", "=======", "schema: '3.0'", ">>>>>>> other-branch"]
+
+
+def temporaries_under(*folders: Path) -> list[Path]:
+    return sorted(path for folder in folders if folder.exists() for path in folder.rglob("*.tmp"))
+
+
+def dead_process_id() -> int:
+    """The id of a process that has just exited (not yet reused: ids are handed out in turn)."""
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(finished.stdout)
+
+
+# --- No output may reach the input -------------------------------------------------------
+
+
+@pytest.fixture
+def extract(tmp_path) -> Path:
+    return write_csv(customer_rows(20), tmp_path / "work" / "extract.csv")
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["work/extract.csv", "work/../work/./extract.csv", "elsewhere/../work/extract.csv"],
+    ids=["same_path", "dot_segments", "dot_dot_through_another_folder"],
+)
+def test_an_output_spelled_differently_but_naming_the_input_is_refused(tmp_path, extract, spelling, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "elsewhere").mkdir()
+    with pytest.raises(UnsafeOutputPathError, match="is the input file .*: it would be overwritten"):
+        check_outputs_do_not_reach_input("work/extract.csv", [Path(spelling)])
+
+
+def test_an_output_symlinked_to_the_input_is_refused(tmp_path, extract):
+    link = tmp_path / "link.csv"
+    link.symlink_to(extract)
+    with pytest.raises(UnsafeOutputPathError, match="through a symlink"):
+        check_outputs_do_not_reach_input(extract, [link])
+
+
+def test_an_output_at_the_target_of_a_symlinked_input_is_refused(tmp_path, extract):
+    link = tmp_path / "link.csv"
+    link.symlink_to(extract)
+    for output in (extract, link):
+        with pytest.raises(UnsafeOutputPathError, match="through a symlink|: it would be overwritten"):
+            check_outputs_do_not_reach_input(link, [output])
+
+
+def test_an_output_in_a_symlinked_folder_reaching_the_input_is_refused(tmp_path, extract):
+    (tmp_path / "alias").symlink_to(extract.parent, target_is_directory=True)
+    with pytest.raises(UnsafeOutputPathError, match="through a symlink"):
+        check_outputs_do_not_reach_input(extract, [tmp_path / "alias" / "extract.csv"])
+
+
+def test_an_output_hard_linked_to_the_input_is_refused(tmp_path, extract):
+    os.link(extract, tmp_path / "hard.csv")
+    with pytest.raises(UnsafeOutputPathError, match="a hard link to it"):
+        check_outputs_do_not_reach_input(extract, [tmp_path / "hard.csv"])
+
+
+@pytest.mark.parametrize(
+    "input_name, output_name",
+    [("out.rejected.csv", "out.csv"), ("out.manifest.json", "out.csv"), ("archive/out/old/out.csv", "out.csv")],
+    ids=["reject_report", "manifest", "archive_folder"],
+)
+def test_no_path_written_beside_the_output_may_reach_the_input(tmp_path, input_name, output_name):
+    source = write_csv(customer_rows(5), tmp_path / input_name)
+    with pytest.raises(UnsafeOutputPathError, match=str(source)):
+        check_scored_output_path(source, tmp_path / output_name)
+
+
+def test_an_output_folder_or_a_path_below_a_file_is_refused(tmp_path, extract):
+    with pytest.raises(UnsafeOutputPathError, match="is a folder"):
+        check_scored_output_path(extract, tmp_path)
+    with pytest.raises(UnsafeOutputPathError, match=f"{extract} is not a folder"):
+        check_scored_output_path(extract.with_name("other.csv"), extract / "scored.csv")
+
+
+def test_an_output_inside_a_protected_folder_is_refused(tmp_path, extract):
+    inbox = tmp_path / "inbox"
+    with pytest.raises(UnsafeOutputPathError, match="taken for a new input"):
+        check_scored_output_path(extract, inbox / "sub" / "scored.csv", protected_folders=[inbox])
+
+
+def test_an_output_beside_the_input_with_another_name_is_accepted(tmp_path, extract):
+    os.link(extract, tmp_path / "copy_of_input.csv")
+    check_scored_output_path(extract, extract.with_name("extract_scored.csv"), protected_folders=[tmp_path / "inbox"])
+    check_outputs_do_not_reach_input(extract, [tmp_path / "not_yet_written.csv"])
+
+
+@pytest.fixture
+def cli_workspace(tmp_path) -> Workspace:
+    workspace = new_workspace(tmp_path / "cli")
+    write_csv(customer_rows(20), workspace.cwd / "extract.csv")
+    write_csv(customer_rows(20, seed=3), workspace.cwd / "scored.rejected.csv")
+    (workspace.cwd / "link.csv").symlink_to(workspace.cwd / "extract.csv")
+    os.link(workspace.cwd / "extract.csv", workspace.cwd / "hard.csv")
+    (workspace.cwd / "handoff").mkdir()
+    return workspace
+
+
+@pytest.mark.parametrize(
+    "input_name, output, problem",
+    [
+        ("extract.csv", "extract.csv", "is the input file"),
+        ("extract.csv", "handoff/../extract.csv", "is the input file"),
+        ("extract.csv", "link.csv", "through a symlink"),
+        ("link.csv", "extract.csv", "through a symlink"),
+        ("extract.csv", "hard.csv", "a hard link to it"),
+        (
+            "scored.rejected.csv",
+            "scored.csv",
+            "the reject report of output scored.csv, scored.rejected.csv, is the input",
+        ),
+        ("extract.csv", "handoff", "is a folder"),
+        ("extract.csv", "scoring_data/inbox/scored.csv", "taken for a new input"),
+    ],
+    ids=["same_path", "dot_dot", "output_symlink", "input_symlink", "hard_link", "reject_report", "folder", "inbox"],
+)
+def test_cli_refuses_an_output_that_could_destroy_the_input_before_registering_anything(
+    cli_workspace, input_name, output, problem
+):
+    inputs = {path: path.read_bytes() for path in cli_workspace.cwd.glob("*.csv")}
+
+    result = cli_workspace.run("score", input_name, "--output", output)
+
+    assert result.returncode == EXIT_USAGE
+    assert result.stderr.startswith("scoring-assets: ") and len(result.stderr.splitlines()) == 1
+    assert f"output {output}" in result.stderr and problem in result.stderr
+    assert {path: path.read_bytes() for path in cli_workspace.cwd.glob("*.csv")} == inputs
+    assert not cli_workspace.dagster_home.exists() and not (cli_workspace.data_dir / "lake").exists()
+
+
+# --- Any number of first runs at once on a new Dagster home ------------------------------
+
+
+def start_scoring(workspace: Workspace, source: Path) -> subprocess.Popen:
+    env = {key: value for key, value in os.environ.items() if key != "SCORING_MODEL_ROOT"}
+    env.update(SCORING_DATA_DIR=str(workspace.data_dir), DAGSTER_HOME=str(workspace.dagster_home))
+    return subprocess.Popen(
+        [sys.executable, "-m", "scoring_assets", "score", str(source)],
+        cwd=workspace.cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_four_first_runs_started_at_once_on_a_new_dagster_home_all_succeed(tmp_path):
+    for attempt in range(3):
+        workspace = new_workspace(tmp_path / f"attempt_{attempt}")
+        sources = [write_csv(customer_rows(30, seed=seed), workspace.cwd / f"batch_{seed}.csv") for seed in range(4)]
+        processes = [start_scoring(workspace, source) for source in sources]
+        outcomes = [(process.wait(timeout=600), process.stderr.read()) for process in processes]
+        for process in processes:
+            process.stdout.close()
+            process.stderr.close()
+        assert outcomes == [(EXIT_OK, "")] * 4, f"attempt {attempt}"
+
+    later = workspace.run("score", str(write_csv(customer_rows(30, seed=9), workspace.cwd / "later.csv")))
+    assert later.returncode == EXIT_OK, later.stderr
+    with DagsterInstance.from_config(str(workspace.dagster_home)) as instance:
+        statuses = [run.status for run in instance.get_runs()]
+    assert statuses == [DagsterRunStatus.SUCCESS] * 5
+
+
+# --- Killed runs leave no litter ---------------------------------------------------------
+
+
+def test_a_temporary_of_a_live_writer_is_never_removed(tmp_path):
+    alive = tmp_path / f".scored.csv.{THIS_HOST}.{os.getpid()}.0123abcd.tmp"
+    dead = tmp_path / f".scored.csv.{THIS_HOST}.{dead_process_id()}.0123abcd.tmp"
+    other_host = tmp_path / f".scored.csv.another-host.{dead_process_id()}.0123abcd.tmp"
+    not_ours = tmp_path / ".notes.tmp"
+    for path in (alive, dead, other_host, not_ours):
+        path.write_text("partial")
+
+    assert remove_dead_writers_temporaries(tmp_path) == [dead]
+    assert sorted(tmp_path.iterdir()) == sorted([alive, other_host, not_ours])
+
+
+def test_writing_into_a_folder_removes_dead_writers_temporaries_there_and_keeps_its_own(tmp_path):
+    dead = tmp_path / "lake" / f".old.parquet.{THIS_HOST}.{dead_process_id()}.0123abcd.tmp"
+    nested = tmp_path / "lake" / "deeper" / dead.name
+    for path in (dead, nested):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("partial")
+
+    with atomic_path(tmp_path / "lake" / "new.parquet") as temporary:
+        temporary.write_text("complete")
+        assert not dead.exists() and nested.exists(), "only the destination folder is swept while writing"
+
+    assert (tmp_path / "lake" / "new.parquet").read_text() == "complete"
+    assert remove_dead_writers_temporaries(tmp_path, recursive=True) == [nested]
+
+
+@pytest.fixture(scope="module")
+def big_extract(tmp_path_factory) -> Path:
+    """300,000 rows: scoring takes long enough to be stopped in the middle of writing."""
+    path = tmp_path_factory.mktemp("big") / "big.csv"
+    write_extract(path, 300_000, seed=7, labelled=False)
+    return path
+
+
+def stop_while_writing(workspace: Workspace, source: Path, output: Path, signum: int) -> subprocess.CompletedProcess:
+    """Start scoring, wait until a temporary exists in ``output``'s folder, then send ``signum``."""
+    env = {key: value for key, value in os.environ.items() if key != "SCORING_MODEL_ROOT"}
+    env.update(SCORING_DATA_DIR=str(workspace.data_dir), DAGSTER_HOME=str(workspace.dagster_home))
+    command = [sys.executable, "-m", "scoring_assets", "score", str(source), "--output", str(output)]
+    with subprocess.Popen(command, cwd=workspace.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as run:
+        while not temporaries_under(output.parent) and run.poll() is None:
+            time.sleep(0.01)
+        assert run.poll() is None, "the run finished before it could be stopped: use a bigger file"
+        os.kill(run.pid, signum)
+        stdout, stderr = run.communicate(timeout=600)
+    return subprocess.CompletedProcess(command, run.returncode, stdout.decode(), stderr.decode())
+
+
+def test_temporaries_of_a_run_killed_while_writing_are_removed_by_the_next_run(workspace, big_extract):
+    output = workspace.cwd / "handoff" / "scored.csv"
+
+    killed = stop_while_writing(workspace, big_extract, output, signal.SIGKILL)
+
+    assert killed.returncode == -signal.SIGKILL
+    assert temporaries_under(output.parent), "kill -9 leaves the temporary being written"
+    assert not output.exists()
+    rerun = workspace.run("score", str(big_extract), "--output", str(output))
+    assert rerun.returncode == EXIT_OK, rerun.stderr
+    assert output.exists()
+    assert temporaries_under(workspace.data_dir, output.parent) == []
+
+
+def test_sigterm_stops_the_cli_cleanly_without_leaving_temporaries(workspace, big_extract):
+    output = workspace.cwd / "handoff" / "scored.csv"
+
+    stopped = stop_while_writing(workspace, big_extract, output, signal.SIGTERM)
+
+    assert stopped.returncode == EXIT_ERROR
+    assert "Traceback" not in stopped.stderr
+    assert temporaries_under(workspace.data_dir, output.parent) == []
+    assert not output.exists()
+    with DagsterInstance.from_config(str(workspace.dagster_home)) as instance:
+        assert [run.status for run in instance.get_runs()] == [DagsterRunStatus.FAILURE]
+
+
+# --- A damaged dvc.lock is a model-integrity failure -------------------------------------
+
+
+@pytest.fixture
+def conflicted_model_root(tmp_path) -> Path:
+    root = copy_dvc_project(tmp_path / "conflicted")
+    lock = (root / "dvc.lock").read_text().splitlines()
+    (root / "dvc.lock").write_text("\n".join([lock[0], *CONFLICTED_LOCK_LINES, *lock[1:]]) + "\n")
+    return root
+
+
+def test_cli_exits_4_with_the_repair_for_a_dvc_lock_with_merge_conflict_markers(workspace, conflicted_model_root):
+    write_csv(customer_rows(20), workspace.cwd / "customers.csv")
+
+    result = workspace.run("score", "customers.csv", model_root=conflicted_model_root)
+
+    assert result.returncode == EXIT_MODEL
+    assert result.stderr == (
+        f"scoring-assets: model: {conflicted_model_root / 'dvc.lock'} has merge-conflict markers (line 2): resolve "
+        "the merge conflict or restore it with `git checkout dvc.lock` (or fix it by hand), then run `dvc repro`\n"
+    )
+    assert workspace.scored_files() == []
+
+
+def test_inbox_sensor_keeps_files_waiting_while_dvc_lock_is_damaged(
+    instance, folders, conflicted_model_root, monkeypatch
+):
+    monkeypatch.setenv("SCORING_MODEL_ROOT", str(conflicted_model_root))
+    with pytest.raises(ModelIntegrityError):
+        verify_artifact()
+    path = write_csv(customer_rows(10), folders.inbox / "monday.csv")
+    an_hour_ago = time.time() - 3600
+    os.utime(path, (an_hour_ago, an_hour_ago))
+
+    cursor, reasons = None, []
+    for _ in range(3):  # a file is taken once it has been seen unchanged across ticks
+        context = build_sensor_context(instance=instance, cursor=cursor, resources={"folders": ScoringFolders()})
+        result = sensors.inbox_sensor(context)
+        assert not result.run_requests
+        cursor = result.cursor
+        reasons.append(result.skip_reason.skip_message)
+
+    waiting = [reason for reason in reasons if "monday.csv" in reason]
+    assert waiting, reasons
+    assert all("waiting" in reason and "merge-conflict markers" in reason for reason in waiting)
