@@ -2,12 +2,16 @@
 
 Each check re-reads what was persisted rather than trusting the code that wrote it, so a
 bug in a stage shows up as a failed check, not as a wrong scored file. The asset that owns
-a check declares it (``AssetCheckSpec(..., blocking=True)``) and returns its result; an
-ERROR result stops everything downstream and fails the run.
+a check declares its ``spec`` and returns its result; a failed result stops everything
+downstream and fails the run. Every result carries a one-line description with the figures
+(what the check history in the UI shows), and is recorded for the file's partition, so one
+bad file never paints another file's checks red.
 """
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,41 +19,102 @@ import pandera.pandas as pa_pandas
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, PreviewWarning
 
-from scoring_assets.contract import CONTRACT_COLUMNS, CustomerBatch
+from scoring_assets.contract import CONTRACT_COLUMNS, LABEL_COLUMN, CustomerBatch
 from scoring_assets.features import FEATURE_COLUMNS
-from scoring_assets.ingest import read_accepted_frame
+from scoring_assets.ingest import ragged_rows_path, read_accepted_frame
 from scoring_assets.input_csv import BATCH_ROWS, ROW_NUMBER, lake_reader
+from scoring_assets.partitions import input_files_partitions
 from scoring_assets.scoring import feature_schema
 
 
-def blocking(asset: str, name: str, description: str) -> AssetCheckSpec:
-    return AssetCheckSpec(name=name, asset=AssetKey(asset), description=description, blocking=True)
+@dataclass(frozen=True)
+class Check:
+    """A check's name and meaning: one constant shared by its spec, its result and whatever reports it."""
+
+    asset: str
+    name: str
+    description: str
+
+    def spec(self) -> AssetCheckSpec:
+        # Per-partition checks are a preview feature in Dagster 1.13; they are what makes the UI
+        # show each file's own check status, so the preview warning is expected here.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PreviewWarning)
+            return AssetCheckSpec(
+                name=self.name,
+                asset=AssetKey(self.asset),
+                description=self.description,
+                blocking=True,
+                partitions_def=input_files_partitions,
+            )
+
+    def result(self, passed: bool, description: str, **metadata) -> AssetCheckResult:
+        return AssetCheckResult(
+            asset_key=AssetKey(self.asset),
+            check_name=self.name,
+            passed=bool(passed),
+            severity=AssetCheckSeverity.ERROR,
+            description=description,
+            metadata=metadata,
+        )
 
 
-def _result(name: str, passed: bool, **metadata) -> AssetCheckResult:
-    return AssetCheckResult(check_name=name, passed=bool(passed), severity=AssetCheckSeverity.ERROR, metadata=metadata)
+REQUIRED_COLUMNS_PRESENT = Check("raw_batch", "required_columns_present", "Every contract column is in the file.")
+HAS_ROWS = Check("raw_batch", "has_rows", "The file has at least one data row.")
+REJECT_FRACTION_WITHIN_LIMIT = Check(
+    "validated_batch", "reject_fraction_within_limit", "Rejected rows are at most max_reject_fraction."
+)
+ACCEPTED_ROWS_SATISFY_CONTRACT = Check(
+    "validated_batch", "accepted_rows_satisfy_contract", "Accepted rows, as stored, pass the contract."
+)
+COLUMNS_AND_DTYPES_MATCH_MODEL = Check(
+    "feature_matrix", "columns_and_dtypes_match_model", "Feature columns and types are exactly the model's."
+)
+NO_MISSING_MODEL_INPUTS = Check(
+    "feature_matrix", "no_missing_model_inputs", "No missing or non-finite values in model inputs."
+)
+SCORES_MATCH_ACCEPTED_ROWS = Check(
+    "scores", "scores_match_accepted_rows", "One score per accepted row: same count, ids and order."
+)
+CHURN_SCORE_IS_PROBABILITY = Check("scores", "churn_score_is_probability", "Every churn_score is finite and in [0, 1].")
+OUTPUT_SHA256_MATCHES_MANIFEST = Check(
+    "scoring_manifest", "output_sha256_matches_manifest", "The scored file on disk is the one described."
+)
 
 
 # raw_batch
 def raw_required_columns_present(raw_path: Path) -> AssetCheckResult:
     names = pq.read_schema(raw_path).names
     missing = [name for name in [ROW_NUMBER, *CONTRACT_COLUMNS] if name not in names]
-    return _result("required_columns_present", not missing, missing_columns=", ".join(missing) or "none")
+    description = f"missing column(s): {', '.join(missing)}" if missing else f"all {len(CONTRACT_COLUMNS)} present"
+    return REQUIRED_COLUMNS_PRESENT.result(not missing, description, missing_columns=", ".join(missing) or "none")
 
 
 def raw_has_rows(raw_path: Path) -> AssetCheckResult:
+    """Data rows as parsed, counting ragged ones: a file of only ragged rows has rows, all to be rejected."""
     rows = lake_reader(raw_path).metadata.num_rows
-    return _result("has_rows", rows > 0, rows=rows)
+    ragged_path = ragged_rows_path(raw_path)
+    ragged = lake_reader(ragged_path).metadata.num_rows if ragged_path.exists() else 0
+    total = rows + ragged
+    if not total:
+        description = "the file has a header but no data rows"
+    else:
+        description = f"{total:,} data row(s)" + (f", {ragged:,} of them ragged" if ragged else "")
+    return HAS_ROWS.result(total > 0, description, rows=total, ragged_rows=ragged)
 
 
 # validated_batch
 def reject_fraction_within_limit(rows_in: int, rows_rejected: int, limit: float) -> AssetCheckResult:
     fraction = rows_rejected / rows_in if rows_in else 1.0
-    return _result(
-        "reject_fraction_within_limit",
-        fraction <= limit,
+    passed = fraction <= limit
+    description = (
+        f"{rows_rejected:,} of {rows_in:,} rows rejected ({fraction:.1%}) {'<=' if passed else '>'} {limit:.1%} allowed"
+    )
+    return REJECT_FRACTION_WITHIN_LIMIT.result(
+        passed,
+        description,
         rows_in=rows_in,
         rows_rejected=rows_rejected,
         reject_fraction=float(round(fraction, 6)),
@@ -59,17 +124,23 @@ def reject_fraction_within_limit(rows_in: int, rows_rejected: int, limit: float)
 
 def accepted_rows_satisfy_contract(accepted_path: Path) -> AssetCheckResult:
     """Re-validate the accepted rows, as typed on disk, against the pandera model."""
-    failures = 0
+    failures = rows = 0
     examples: list[str] = []
     for batch in lake_reader(accepted_path).iter_batches(batch_size=BATCH_ROWS):
+        rows += batch.num_rows
         try:
             CustomerBatch.validate(read_accepted_frame(batch), lazy=True)
         except pa_pandas.errors.SchemaErrors as errors:
             cases = errors.failure_cases
             failures += len(cases)
             examples += [f"{row.column}: {row.check}" for row in cases.head(5).itertuples()]
-    return _result(
-        "accepted_rows_satisfy_contract", failures == 0, failures=failures, examples="; ".join(examples[:5]) or "none"
+    description = (
+        f"{failures:,} contract failure(s) among {rows:,} stored rows, e.g. {examples[0]}"
+        if failures
+        else f"all {rows:,} stored rows pass the contract"
+    )
+    return ACCEPTED_ROWS_SATISFY_CONTRACT.result(
+        failures == 0, description, failures=failures, examples="; ".join(examples[:5]) or "none"
     )
 
 
@@ -77,7 +148,7 @@ def accepted_rows_satisfy_contract(accepted_path: Path) -> AssetCheckResult:
 def feature_columns_match_model(features_path: Path, model_features: list[str]) -> AssetCheckResult:
     """Columns and Arrow types exactly as the model expects (order included)."""
     actual = pq.read_schema(features_path)
-    expected = feature_schema(has_label="Churn" in actual.names)
+    expected = feature_schema(has_label=LABEL_COLUMN in actual.names)
     problems = []
     if list(model_features) != FEATURE_COLUMNS:
         problems.append(f"model card expects {model_features}, code builds {FEATURE_COLUMNS}")
@@ -86,7 +157,8 @@ def feature_columns_match_model(features_path: Path, model_features: list[str]) 
     for field in expected:
         if field.name in actual.names and actual.field(field.name).type != field.type:
             problems.append(f"{field.name}: {actual.field(field.name).type} != {field.type}")
-    return _result("columns_and_dtypes_match_model", not problems, problems="; ".join(problems) or "none")
+    description = problems[0] if problems else f"{len(FEATURE_COLUMNS)} model inputs, names, order and types as trained"
+    return COLUMNS_AND_DTYPES_MATCH_MODEL.result(not problems, description, problems="; ".join(problems) or "none")
 
 
 def features_have_no_missing_values(features_path: Path) -> AssetCheckResult:
@@ -101,7 +173,8 @@ def features_have_no_missing_values(features_path: Path) -> AssetCheckResult:
             if nulls:
                 missing[name] = missing.get(name, 0) + nulls
     detail = ", ".join(f"{name}: {count}" for name, count in missing.items()) or "none"
-    return _result("no_missing_model_inputs", not missing, missing_or_non_finite=detail)
+    description = f"missing or non-finite model inputs: {detail}" if missing else "every model input is present"
+    return NO_MISSING_MODEL_INPUTS.result(not missing, description, missing_or_non_finite=detail)
 
 
 # scores
@@ -119,9 +192,16 @@ def scores_cover_accepted_rows(scores_path: Path, accepted_path: Path) -> AssetC
         )
         for scored_ids, accepted_ids in pairs:
             mismatched += int(pc.sum(pc.not_equal(scored_ids.column(0), accepted_ids.column(0))).as_py() or 0)
-    return _result(
-        "scores_match_accepted_rows",
-        rows_scored == rows_accepted and mismatched == 0,
+    passed = rows_scored == rows_accepted and mismatched == 0
+    if rows_scored != rows_accepted:
+        description = f"{rows_scored:,} scores for {rows_accepted:,} accepted rows"
+    elif mismatched:
+        description = f"{mismatched:,} of {rows_scored:,} scores are not in their accepted row's place"
+    else:
+        description = f"{rows_scored:,} scores for {rows_accepted:,} accepted rows, same ids and order"
+    return SCORES_MATCH_ACCEPTED_ROWS.result(
+        passed,
+        description,
         rows_scored=rows_scored,
         rows_accepted=rows_accepted,
         customer_ids_out_of_place=mismatched,
@@ -129,18 +209,25 @@ def scores_cover_accepted_rows(scores_path: Path, accepted_path: Path) -> AssetC
 
 
 def scores_are_probabilities(scores_path: Path) -> AssetCheckResult:
-    bad = 0
+    bad = rows = 0
     for batch in lake_reader(scores_path).iter_batches(batch_size=BATCH_ROWS, columns=["churn_score"]):
         values = batch.column(0).to_numpy(zero_copy_only=False)
+        rows += len(values)
         bad += int((~(np.isfinite(values) & (values >= 0.0) & (values <= 1.0))).sum())
-    return _result("churn_score_is_probability", bad == 0, scores_not_finite_or_outside_0_1=bad)
+    description = (
+        f"{bad:,} of {rows:,} scores are not finite or outside [0, 1]" if bad else f"all {rows:,} scores in [0, 1]"
+    )
+    return CHURN_SCORE_IS_PROBABILITY.result(bad == 0, description, scores_not_finite_or_outside_0_1=bad)
 
 
 # scoring_manifest
 def manifest_matches_output(recorded_sha256: str, actual_sha256: str) -> AssetCheckResult:
-    return _result(
-        "output_sha256_matches_manifest",
-        recorded_sha256 == actual_sha256,
-        manifest_sha256=recorded_sha256,
-        file_sha256=actual_sha256,
+    passed = recorded_sha256 == actual_sha256
+    description = (
+        f"scored file sha256 {actual_sha256[:12]}… as recorded"
+        if passed
+        else f"scored file sha256 {actual_sha256[:12]}… but the manifest records {recorded_sha256[:12]}…"
+    )
+    return OUTPUT_SHA256_MATCHES_MANIFEST.result(
+        passed, description, manifest_sha256=recorded_sha256, file_sha256=actual_sha256
     )

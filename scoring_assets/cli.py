@@ -7,8 +7,8 @@ refused before anything is registered or run). ``rescore`` runs the ``rescore`` 
 scored with an older model. There is no second scoring implementation here: this module only
 prepares config, runs the jobs and explains the outcome.
 
-Exit codes: 0 scored; 2 bad usage or input file not found; 3 batch refused by validation;
-4 model missing or failed its integrity check; 1 anything else.
+Exit codes: 0 scored; 2 bad usage, input file not found, or an --output that could overwrite the
+input; 3 batch refused by validation; 4 model missing or failed its integrity check; 1 anything else.
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ import argparse
 import json
 import os
 import re
-import shutil
+import signal
 import sys
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,9 +31,6 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_REFUSED = 3
 EXIT_MODEL = 4
-
-INPUT_ERRORS = {"InputFileError", "PartitionKeyError"}
-MODEL_ERRORS = {"ModelIntegrityError"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -78,12 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "score":
-            return score(args)
-        if args.command == "rescore":
-            return rescore(args)
-        return show_lineage(args)
+        with _terminate_like_interrupt():
+            if args.command == "score":
+                return score(args)
+            if args.command == "rescore":
+                return rescore(args)
+            return show_lineage(args)
     except KeyboardInterrupt:
+        _problem("stopped before the end; nothing half-written was published")
         return EXIT_ERROR
     except Exception as error:  # one line per problem unless --verbose
         if args.verbose:
@@ -92,24 +94,59 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+@contextmanager
+def _terminate_like_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (``kill``, a scheduler stopping the job) as Ctrl-C while the command runs.
+
+    Python's default for SIGTERM ends the process on the spot, leaving temporaries behind;
+    raising KeyboardInterrupt instead unwinds every ``finally`` (temporaries removed) and lets
+    Dagster record the run as interrupted.
+    """
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread (e.g. main() called by a test)
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _problem(message: str) -> None:
     print(f"scoring-assets: {message}", file=sys.stderr)
 
 
 def ensure_dagster_home() -> Path:
-    """``$DAGSTER_HOME``, defaulting to the repository's ``.dagster_home`` (created if needed).
+    """``$DAGSTER_HOME``, defaulting to the repository's ``.dagster_home``, ready for any number of runs.
 
     The project's own home always gets the project's ``dagster.yaml`` (SQLite storage, a run
-    queue, no telemetry); a home of your own gets it only when it has none.
+    queue, no telemetry); a home of your own gets it only when it has none. Dagster creates
+    an instance's storage on first open without any lock: processes started at once on a new
+    home race on the SQLite schema (``table runs already exists``), and a loser can leave two
+    alembic heads that break the instance for good. So the config is written and the storage
+    created (opening the instance creates run, event-log and schedule storage) by one
+    process at a time, under an exclusive lock on a file in the home.
     """
-    from scoring_assets.paths import REPO_ROOT
+    from dagster import DagsterInstance
+
+    from scoring_assets.files import exclusive_lock, write_text_atomically
+    from scoring_assets.paths import INSTANCE_CONFIG_PATH, REPO_ROOT
 
     project_home = REPO_ROOT / ".dagster_home"
     home = Path(os.environ.get("DAGSTER_HOME") or project_home).expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
-    if home == project_home.resolve() or not (home / "dagster.yaml").exists():
-        shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
+    config, project_config = home / "dagster.yaml", INSTANCE_CONFIG_PATH.read_text(encoding="utf-8")
+    with exclusive_lock(home / ".instance_setup.lock"):
+        own_config = home != project_home.resolve() and config.exists()
+        if not own_config and (not config.exists() or config.read_text(encoding="utf-8") != project_config):
+            write_text_atomically(config, project_config)
+        with DagsterInstance.from_config(str(home)):
+            pass
     return home
 
 
@@ -142,25 +179,46 @@ def score(args: argparse.Namespace) -> int:
     if not source.is_file():
         _problem(f"{source}: input file not found")
         return EXIT_USAGE
+    from scoring_assets.files import remove_dead_writers_temporaries
+    from scoring_assets.output_paths import UnsafeOutputPathError, check_scored_output_path
+    from scoring_assets.resources import ScoringFolders
+
+    folders = ScoringFolders()
+    if args.output is not None:
+        try:
+            check_scored_output_path(source, args.output, protected_folders=[folders.inbox])
+        except UnsafeOutputPathError as error:
+            _problem(str(error))
+            return EXIT_USAGE
     # Before registering anything: a file is not taken in for a model that cannot run.
     if prepared_model(args.verbose) is None:
         return EXIT_MODEL
 
     from dagster import DagsterInstance
 
-    from scoring_assets.manifest import archive_superseded
+    from scoring_assets.manifest import archive_previous, reject_report_path_for
     from scoring_assets.model_store import ModelIntegrityError
-    from scoring_assets.resources import ScoringFolders
+    from scoring_assets.run_tags import Trigger, trigger_tags
     from scoring_assets.runs import execute_score_run, register_file
 
-    instance = DagsterInstance.get()
-    registration = register_file(instance, ScoringFolders(), source)
+    # What runs killed outright (kill -9) left half-written goes before this run writes.
+    remove_dead_writers_temporaries(folders.root, recursive=True)
     if args.output is not None:
-        archived = archive_superseded(args.output.expanduser().resolve(), registration.partition_key)
+        remove_dead_writers_temporaries(args.output.expanduser().resolve().parent)
+    instance = DagsterInstance.get()
+    registration = register_file(instance, folders, source)
+    if args.output is not None:  # earlier results there (scored file, manifest, reject report) move aside together
+        output = args.output.expanduser().resolve()
+        archived = archive_previous(output, reject_report_path_for(output))
         if archived is not None:
-            print(f"earlier results at {args.output} (from another input) moved to {archived}")
+            print(f"earlier results at {args.output} moved to {archived}")
     try:
-        result = execute_score_run(instance, registration.partition_key, job_run_config(args, verbose=args.verbose))
+        result = execute_score_run(
+            instance,
+            registration.partition_key,
+            job_run_config(args, verbose=args.verbose),
+            tags=trigger_tags(Trigger.CLI),
+        )
     except ModelIntegrityError as error:
         _problem(f"model: {error}")
         return EXIT_MODEL
@@ -183,7 +241,10 @@ def job_run_config(args: argparse.Namespace, verbose: bool) -> dict:
         output = args.output.expanduser().resolve()
         scoring["output_path"] = str(output)
         validation["reject_report_path"] = str(reject_report_path_for(output))
-    return {"ops": {"validated_batch": {"config": validation}, "scores": {"config": scoring}}, **logger_config(verbose)}
+    return {
+        "ops": {"validated_batch": {"config": validation}, "score_and_publish": {"config": scoring}},
+        **logger_config(verbose),
+    }
 
 
 def logger_config(verbose: bool) -> dict:
@@ -193,7 +254,6 @@ def logger_config(verbose: bool) -> dict:
 
 def explain(result, registration) -> ScoreOutcome:
     """Turn a finished run into what the user sees: output lines, problems and an exit code."""
-    from scoring_assets.manifest import manifest_path_for
     from scoring_assets.resources import ScoringFolders
 
     folders = ScoringFolders()
@@ -205,38 +265,56 @@ def explain(result, registration) -> ScoreOutcome:
         model, threshold = scored["model"]["version"], scored["threshold"]
         lines = [
             f"scored: {scored['output_path']} ({scored['rows']} rows, model {model}, threshold {threshold:.4f})",
-            f"manifest: {manifest_path_for(Path(scored['output_path']))}",
+            f"manifest: {scored['manifest_path']}",
         ]
         if validated["rows_rejected"]:
             lines.append(f"rejected: {validated['rows_rejected']} rows, see {validated['reject_report']}")
         return ScoreOutcome(EXIT_OK, [*lines, run_line], [])
 
-    problems: list[str] = []
-    exit_code = EXIT_ERROR
-    for evaluation in failed_check_evaluations(result):
-        if evaluation.check_name == "reject_fraction_within_limit":
-            exit_code = EXIT_REFUSED
-            meta = {k: v.value for k, v in evaluation.metadata.items()}
-            report = folders.read_stage_summary("validated_batch", key)["reject_report"]
-            problems.append(
-                f"{registration.source_path}: batch refused: {meta['rows_rejected']} of {meta['rows_in']} rows "
-                "rejected "
-                f"({meta['reject_fraction']:.1%} > {meta['max_reject_fraction']:.1%}); reject report: {report}"
-            )
-        else:
-            meta = ", ".join(f"{k}={v.value}" for k, v in evaluation.metadata.items())
-            problems.append(f"check {evaluation.asset_key.to_user_string()}/{evaluation.check_name} failed ({meta})")
-    for step, error in step_failures(result):
-        if error.cls_name == "DagsterAssetCheckFailedError" and problems:
-            continue  # the failed checks are already explained above
-        if error.cls_name in INPUT_ERRORS:
-            exit_code = EXIT_REFUSED
-        elif error.cls_name in MODEL_ERRORS:
-            exit_code = EXIT_MODEL
-        problems.append(f"{step}: {error_text(error)}")
+    exit_codes, problems = [], []
+    for step, failure in step_failures(result):
+        kind, line = refusal_line(step, failure, registration.source_path)
+        exit_codes.append(exit_code_for(kind))
+        problems.append(line)
     if not problems:
         problems.append(f"run {result.run_id} failed; rerun with --verbose for Dagster's log")
-    return ScoreOutcome(exit_code, [run_line], problems)
+    refusals = [code for code in exit_codes if code != EXIT_ERROR]  # a refusal says more than a crash
+    return ScoreOutcome(refusals[0] if refusals else EXIT_ERROR, [run_line], problems)
+
+
+def exit_code_for(refusal_kind: str | None) -> int:
+    """The exit code for a step's refusal (``scoring_assets.refusals.RefusalKind``); 1 for anything else."""
+    from scoring_assets.refusals import RefusalKind
+
+    return {
+        RefusalKind.INPUT_FILE: EXIT_REFUSED,
+        RefusalKind.TOO_MANY_REJECTS: EXIT_REFUSED,
+        RefusalKind.MODEL: EXIT_MODEL,
+        RefusalKind.OUTPUT_PATH: EXIT_USAGE,
+    }.get(refusal_kind, EXIT_ERROR)
+
+
+def refusal_line(step: str, failure, source_path: str) -> tuple[str | None, str]:
+    """(refusal kind, one line for the user) for a failed step; kind is None for an unexpected error."""
+    from scoring_assets.refusals import REFUSAL_KIND, RefusalKind
+
+    user_data = failure.step_failure_data.user_failure_data
+    if user_data is None:
+        error = failure.step_failure_data.error
+        if error.cls_name == "DagsterExecutionInterruptedError":
+            return None, f"{step}: interrupted (Ctrl-C or SIGTERM); nothing half-written was published"
+        while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
+            error = error.cause  # Dagster's wrapper around the user code's exception
+        return None, f"{step}: {error_text(error)}"
+    meta = {name: value.value for name, value in user_data.metadata.items()}
+    kind = meta.get(REFUSAL_KIND)
+    if kind == RefusalKind.TOO_MANY_REJECTS:
+        return kind, (
+            f"{source_path}: batch refused: {meta['rows_rejected']} of {meta['rows_in']} rows rejected "
+            f"({meta['reject_fraction']:.1%} > {meta['max_reject_fraction']:.1%}); reject report: "
+            f"{meta['reject_report']}"
+        )
+    return kind, f"{step}: {user_data.description}"
 
 
 def error_text(error) -> str:
@@ -245,28 +323,9 @@ def error_text(error) -> str:
     return re.sub(r"^[\w.]+(Error|Exception|Failure): ", "", first_line)
 
 
-def failed_check_evaluations(result) -> list:
-    from dagster import DagsterEventType
-
-    evaluations = []
-    for event in result.all_events:
-        if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-            evaluation = event.event_specific_data
-            if not evaluation.passed:
-                evaluations.append(evaluation)
-    return evaluations
-
-
 def step_failures(result) -> list:
-    """(step, error) for each failed step, unwrapping Dagster's user-code error wrapper."""
-    failures = []
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
-                error = error.cause
-            failures.append((event.step_key, error))
-    return failures
+    """(step key, step failure event) for each failed step of a finished run."""
+    return [(event.step_key, event) for event in result.all_events if event.is_step_failure]
 
 
 def rescore(args: argparse.Namespace) -> int:
@@ -279,6 +338,7 @@ def rescore(args: argparse.Namespace) -> int:
 
     from scoring_assets.jobs import RESCORE_JOB
     from scoring_assets.partitions import input_files_partitions
+    from scoring_assets.run_tags import Trigger, trigger_tags
     from scoring_assets.runs import execute_score_run, scored_with_model
 
     instance = DagsterInstance.get()
@@ -298,12 +358,12 @@ def rescore(args: argparse.Namespace) -> int:
     config = logger_config(args.verbose)
     failed = 0
     for key in targets:
-        result = execute_score_run(instance, key, config, job_name=RESCORE_JOB)
+        result = execute_score_run(instance, key, config, job_name=RESCORE_JOB, tags=trigger_tags(Trigger.CLI))
         if result.success:
             print(f"re-scored {key} with {model.version} (run {result.run_id})")
         else:
             failed += 1
-            problems = [f"{step}: {error_text(error)}" for step, error in step_failures(result)]
+            problems = [refusal_line(step, failure, key)[1] for step, failure in step_failures(result)]
             _problem(f"re-scoring {key} failed (run {result.run_id}): {'; '.join(problems) or 'see the UI'}")
     print(f"{len(targets) - failed} of {len(targets)} file(s) re-scored with {model.version}")
     return EXIT_OK if not failed else EXIT_ERROR

@@ -24,7 +24,7 @@ score_file_job = define_asset_job(
 
 rescore_job = define_asset_job(
     name=RESCORE_JOB,
-    selection=AssetSelection.keys("scores", "scoring_manifest"),
+    selection=AssetSelection.assets("scores", "scoring_manifest"),
     executor_def=in_process_executor,
     description="Re-score already scored files with the current model (scores -> scoring_manifest).",
 )

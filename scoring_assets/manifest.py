@@ -1,7 +1,9 @@
-"""The run manifest written beside every scored file, and reading lineage back from it.
+"""The run manifest written beside every scored file, publishing the pair, and reading lineage back.
 
 A manifest answers "where did this scored file come from": the input file and its sha256,
-the model artifact and its md5, the run, the threshold and the counts. ``lineage`` also
+the model artifact and its md5, the run, the threshold and the counts. The scored file and
+its manifest are published together by ``publish_scored_file``, and whatever they replace is
+archived first, so the two never disagree and no earlier result is lost. ``lineage`` also
 proves the scored file is still the one the manifest describes.
 """
 
@@ -9,12 +11,18 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
-from scoring_assets.files import file_sha256
+from scoring_assets.files import file_sha256, write_text_atomically
+from scoring_assets.paths import REPO_ROOT
 
 MANIFEST_SUFFIX = ".manifest.json"
+ARCHIVE_FOLDER = "archive"
 
 
 def manifest_path_for(scored_csv: Path) -> Path:
@@ -37,31 +45,133 @@ def _stem(scored_csv: Path) -> str:
     return name[: -len(".csv")] if name.lower().endswith(".csv") else name
 
 
-def archive_superseded(scored_csv: Path, partition_key: str, model_md5: str | None = None) -> Path | None:
-    """Move earlier outputs at ``scored_csv`` aside when they came from another file or model.
+def archive_folder_for(output: Path) -> Path:
+    """``<folder>/archive/<stem>/``: where earlier versions of ``output`` (and its siblings) are kept."""
+    output = Path(output)
+    return output.parent / ARCHIVE_FOLDER / _stem(output)
 
-    The scored file, its manifest and a reject report beside it go to
-    ``<folder>/archive/<stem>/<scoring timestamp>_<model version>/``, so a re-score never
-    silently destroys an earlier result and each archived manifest still says which input
-    and model produced its file. Outputs of the same partition and model are simply rewritten
-    (scoring is deterministic). Returns the archive folder, or None if nothing was moved.
+
+def archive_previous(scored_csv: Path, *others: Path) -> Path | None:
+    """Move whatever exists of a scored file, its manifest and ``others`` into a new archive folder.
+
+    Called before anything replaces them, on every path (a run, a re-score, the UI materializing
+    ``scores`` on its own, the CLI reusing an ``--output``), so no earlier result is ever
+    overwritten. The folder is named after the earlier manifest's scoring timestamp and model
+    version (or the file's modification time when it has no manifest), so each archived
+    manifest still says which input and model produced its file. Returns the folder, or None
+    if there was nothing to move.
     """
     scored_csv = Path(scored_csv)
+    present = [path for path in (scored_csv, manifest_path_for(scored_csv), *others) if path.exists()]
+    if not present:
+        return None
+    destination = _new_folder(archive_folder_for(scored_csv), _archive_label(scored_csv, present))
+    for path in present:
+        os.replace(path, destination / path.name)
+    return destination
+
+
+def _archive_label(scored_csv: Path, present: list[Path]) -> str:
+    try:
+        manifest = json.loads(manifest_path_for(scored_csv).read_text(encoding="utf-8"))
+        return f"{manifest['scoring_timestamp']}_{manifest['model']['version']}".replace(":", "")
+    except (OSError, ValueError, KeyError, TypeError):  # no manifest, or not one of ours
+        modified = max(path.stat().st_mtime for path in present)
+        return "modified_" + datetime.fromtimestamp(modified, UTC).strftime("%Y-%m-%dT%H%M%S.%fZ")
+
+
+def _new_folder(parent: Path, label: str) -> Path:
+    """``parent/label``, or ``parent/label-2``, ``-3``... if taken: an archive never merges two versions."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 10_000):
+        folder = parent / (label if attempt == 1 else f"{label}-{attempt}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free archive folder name for {label} under {parent}")
+
+
+def set_aside(path: Path) -> Path | None:
+    """Move an existing file into its archive folder before something is written at ``path``."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H%M%S.%fZ")
+    destination = _new_folder(archive_folder_for(path), f"replaced_{modified}") / path.name
+    os.replace(path, destination)
+    return destination
+
+
+def drop_if_unchanged(archived: Path | None, current: Path) -> Path | None:
+    """Forget an archived copy that is byte-identical to what replaced it (nothing was lost)."""
+    if archived is None:
+        return None
+    if Path(current).exists() and file_sha256(archived) == file_sha256(current):
+        archived.unlink()
+        _remove_empty(archived.parent)
+        return None
+    return archived
+
+
+def _remove_empty(folder: Path) -> None:
+    for candidate in (folder, folder.parent, folder.parent.parent):
+        try:
+            candidate.rmdir()
+        except OSError:
+            return
+
+
+def code_version() -> str:
+    """The package version, plus the git commit when running from a checkout."""
+    package = installed_version("scoring-assets")
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return package
+    return f"{package}+g{commit}" if commit else package
+
+
+def json_text(document: dict) -> str:
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A scored file and its manifest as published, and where the ones they replaced went."""
+
+    scored_path: Path
+    manifest_path: Path
+    manifest: dict[str, Any]
+    archived_to: Path | None
+
+
+def publish_scored_file(write_scored_csv, scored_csv: Path, rows: int, lineage_fields: dict[str, Any]) -> Publication:
+    """Archive what is there, write the scored file, then its manifest describing exactly those bytes.
+
+    ``write_scored_csv(path) -> (sha256, cells neutralised)`` writes the ``rows`` scored rows
+    atomically; ``lineage_fields`` is the rest of the manifest (input, model, run, counts).
+    """
+    scored_csv = Path(scored_csv)
+    archived = archive_previous(scored_csv)
+    sha256, neutralised = write_scored_csv(scored_csv)
+    manifest = {
+        **lineage_fields,
+        "output": {"path": str(scored_csv), "sha256": sha256, "rows": rows, "cells_neutralised": neutralised},
+        "previous_output_archived_to": str(archived) if archived else None,
+        "code_version": code_version(),
+    }
     manifest_path = manifest_path_for(scored_csv)
-    if not manifest_path.exists():
-        return None
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    same_input = manifest["partition_key"] == partition_key
-    same_model = model_md5 is None or manifest["model"]["md5"] == model_md5
-    if same_input and same_model:
-        return None
-    label = f"{manifest['scoring_timestamp']}_{manifest['model']['version']}".replace(":", "")
-    archive = scored_csv.parent / "archive" / _stem(scored_csv) / label
-    archive.mkdir(parents=True, exist_ok=True)
-    for path in (scored_csv, manifest_path, reject_report_path_for(scored_csv)):
-        if path.exists():
-            os.replace(path, archive / path.name)
-    return archive
+    write_text_atomically(manifest_path, json_text(manifest))
+    return Publication(scored_csv, manifest_path, manifest, archived)
 
 
 class LineageError(RuntimeError):

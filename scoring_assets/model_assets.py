@@ -9,10 +9,12 @@ used (``dagster/input_data_version/churn_model``) and goes stale when the model 
 from __future__ import annotations
 
 import json
+import warnings
 
 from dagster import (
     AssetKey,
     AssetObservation,
+    BetaWarning,
     DagsterInstance,
     DataVersion,
     MetadataValue,
@@ -25,6 +27,8 @@ from scoring_assets.paths import METRICS_PATH, REPO_ROOT, model_root
 
 CHURN_MODEL_KEY = AssetKey("churn_model")
 DATA_VERSION_TAG = "dagster/data_version"  # how an observation carries its data version
+# How a materialization downstream of the model records the model's data version (its md5).
+MODEL_USED_TAG = f"dagster/input_data_version/{CHURN_MODEL_KEY.to_user_string()}"
 
 
 def model_metadata(artifact: ModelArtifact) -> dict[str, object]:
@@ -44,14 +48,20 @@ def model_metadata(artifact: ModelArtifact) -> dict[str, object]:
     }
 
 
-@observable_source_asset(
-    key=CHURN_MODEL_KEY,
-    group_name="model",
-    description="Churn classifier (scikit-learn Pipeline) built by `dvc repro`; data version = its md5 in dvc.lock.",
-)
-def churn_model() -> ObserveResult:
-    artifact = verify_artifact()
-    return ObserveResult(data_version=DataVersion(artifact.md5), metadata=model_metadata(artifact))
+# Dagster 1.13 marks observable source assets as beta; they are still the API for an asset that
+# is observed rather than materialized, so its BetaWarning (on every code location load, i.e.
+# every run) is silenced here and nowhere else.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", BetaWarning)
+
+    @observable_source_asset(
+        key=CHURN_MODEL_KEY,
+        group_name="model",
+        description="Churn classifier (scikit-learn Pipeline) built by `dvc repro`; data version = its dvc.lock md5.",
+    )
+    def churn_model() -> ObserveResult:
+        artifact = verify_artifact()
+        return ObserveResult(data_version=DataVersion(artifact.md5), metadata=model_metadata(artifact))
 
 
 def latest_observed_model_md5(instance: DagsterInstance) -> str | None:

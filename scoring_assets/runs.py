@@ -12,7 +12,7 @@ from pathlib import Path
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, ExecuteInProcessResult
 
 from scoring_assets.jobs import SCORE_FILE_JOB
-from scoring_assets.model_assets import CHURN_MODEL_KEY, record_model_observation
+from scoring_assets.model_assets import MODEL_USED_TAG, record_model_observation
 from scoring_assets.partitions import input_files_partitions
 from scoring_assets.resources import InputRegistration, ScoringFolders
 
@@ -26,9 +26,15 @@ def register_file(instance: DagsterInstance, folders: ScoringFolders, source: Pa
 
 
 def execute_score_run(
-    instance: DagsterInstance, partition_key: str, run_config: dict | None = None, job_name: str = SCORE_FILE_JOB
+    instance: DagsterInstance,
+    partition_key: str,
+    run_config: dict | None = None,
+    job_name: str = SCORE_FILE_JOB,
+    tags: dict[str, str] | None = None,
 ) -> ExecuteInProcessResult:
     """Run ``job_name`` (default ``score_file``) for one partition in this process, recorded in ``instance``.
+
+    ``tags`` are the run's tags (e.g. its trigger); the run adds the file and model tags itself.
 
     Raises ``ModelIntegrityError`` before starting if the model cannot be verified.
     """
@@ -37,7 +43,11 @@ def execute_score_run(
     record_model_observation(instance)
     job = defs.resolve_job_def(job_name)
     return job.execute_in_process(
-        instance=instance, partition_key=partition_key, run_config=run_config or {}, raise_on_error=False
+        instance=instance,
+        partition_key=partition_key,
+        run_config=run_config or {},
+        tags=tags or {},
+        raise_on_error=False,
     )
 
 
@@ -48,4 +58,4 @@ def scored_with_model(instance: DagsterInstance, partition_key: str) -> str | No
     ).records
     if not records:
         return None
-    return records[0].asset_materialization.tags.get(f"dagster/input_data_version/{CHURN_MODEL_KEY.to_user_string()}")
+    return records[0].asset_materialization.tags.get(MODEL_USED_TAG)

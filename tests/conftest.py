@@ -64,7 +64,9 @@ def score_file(
 ):
     """Register ``path`` and run the real score_file job for it, as the CLI does."""
     registration = register_file(instance, folders, path)
-    run_config = {"ops": {"validated_batch": {"config": validation or {}}, "scores": {"config": scoring or {}}}}
+    run_config = {
+        "ops": {"validated_batch": {"config": validation or {}}, "score_and_publish": {"config": scoring or {}}}
+    }
     return registration, execute_score_run(instance, registration.partition_key, run_config)
 
 

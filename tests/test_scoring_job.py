@@ -29,6 +29,11 @@ def check_results(result) -> dict[str, bool]:
     return {f"{e.asset_key.to_user_string()}:{e.check_name}": e.passed for e in evaluations}
 
 
+def refusal(result):
+    """The failed step's event: a refusal carries its one-line reason as user failure data."""
+    return next(event for event in result.all_events if event.is_step_failure)
+
+
 def failure_text(result) -> str:
     """The first failed step's error, with its cause chain, as the UI shows it."""
     return next(event for event in result.all_events if event.is_step_failure).step_failure_data.error.to_string()
@@ -130,7 +135,7 @@ def test_bad_rows_under_the_limit_are_reported_and_the_rest_scored(instance, fol
     assert counts == {"allowed_values": 2, "min_0": 2, "non_empty": 2}
 
 
-def test_too_many_bad_rows_refuse_the_batch_but_keep_the_reject_report(instance, folders, tmp_path):
+def test_too_many_bad_rows_refuse_the_batch_visibly_and_keep_the_reject_report(instance, folders, tmp_path):
     rows = customer_rows(100)
     broken = break_rows(rows, 10)
     source = write_csv(rows, tmp_path / "mostly_bad.csv")
@@ -138,7 +143,17 @@ def test_too_many_bad_rows_refuse_the_batch_but_keep_the_reject_report(instance,
 
     assert not result.success
     assert check_results(result)["validated_batch:reject_fraction_within_limit"] is False
-    assert materialized(result) == {"raw_batch", "validated_batch"}
+    # Refused, not "materialized": the partition reads as failed, with the reason on the failure.
+    assert materialized(result) == {"raw_batch"}
+    failure = refusal(result)
+    assert failure.step_key == "validated_batch"
+    data = failure.step_failure_data.user_failure_data
+    assert data.description.startswith(
+        "reject_fraction_within_limit: 10 of 100 rows rejected (10.0%) > 5.0% allowed; nothing was scored; "
+        "reject report: "
+    )
+    assert data.metadata["refusal_kind"].value == "too_many_rejects"
+    assert data.metadata["rows_rejected"].value == 10
     report = pd.read_csv(folders.reject_report(registration.partition_key))
     assert sorted(report["row_number"]) == broken
     scored_path = folders.scored_file(registration.partition_key)
@@ -163,26 +178,35 @@ def test_a_higher_reject_limit_lets_the_same_file_through(instance, folders, tmp
         (b"\xff\xfe" + "customerID".encode("utf-16-le"), "not UTF-8"),
     ],
 )
-def test_unusable_file_fails_at_raw_batch_and_leaves_no_output(instance, folders, tmp_path, content, problem):
+def test_unusable_file_is_refused_at_raw_batch_with_one_line_and_leaves_no_output(
+    instance, folders, tmp_path, content, problem
+):
     source = tmp_path / "broken.csv"
     source.write_bytes(content)
     registration, result = score_file(instance, folders, source)
 
     assert not result.success
     assert materialized(result) == set()
-    failure = next(event for event in result.all_events if event.is_step_failure)
+    failure = refusal(result)
     assert failure.step_key == "raw_batch"
-    message = failure_text(result)
-    assert str(source.resolve()) in message and problem in message
+    assert failure.step_failure_data.error.cls_name == "Failure"
+    data = failure.step_failure_data.user_failure_data
+    assert data.metadata["refusal_kind"].value == "input_file"
+    assert "\n" not in data.description
+    assert str(source.resolve()) in data.description and problem in data.description
     assert not folders.lake_file("raw_batch", registration.partition_key).exists()
     assert not folders.scored_file(registration.partition_key).exists()
 
 
-def test_header_only_file_fails_at_raw_batch(instance, folders, tmp_path):
+def test_header_only_file_is_refused_by_the_has_rows_check(instance, folders, tmp_path):
     source = write_csv(customer_rows(1).iloc[0:0], tmp_path / "header_only.csv")
-    _, result = score_file(instance, folders, source)
+    registration, result = score_file(instance, folders, source)
     assert not result.success
-    assert "has a header but no data rows" in str(failure_text(result))
+    assert check_results(result) == {"raw_batch:required_columns_present": True, "raw_batch:has_rows": False}
+    assert materialized(result) == set()
+    data = refusal(result).step_failure_data.user_failure_data
+    assert data.description.startswith("has_rows: the file has a header but no data rows")
+    assert data.metadata["refusal_kind"].value == "input_file"
 
 
 def test_same_input_twice_gives_identical_scores(instance, folders, tmp_path):
@@ -223,12 +247,12 @@ def test_labelled_file_gets_a_backtest_in_metadata_and_manifest(instance, folder
     source = write_csv(customer_rows(400, seed=5, labelled=True), tmp_path / "labelled.csv")
     registration, result = score_file(instance, folders, source)
     assert result.success
-    backtest = (
-        latest_materialization(instance, "scores", registration.partition_key).metadata["backtest_on_churn_label"].value
-    )
-    assert backtest["rows_with_label"] == 400
-    assert 0.7 < backtest["roc_auc"] <= 1.0
-    assert 0.0 <= backtest["precision"] <= 1.0 and 0.0 <= backtest["recall"] <= 1.0
+    metadata = latest_materialization(instance, "scores", registration.partition_key).metadata
+    assert metadata["backtest_rows_with_label"].value == 400
+    assert 0.7 < metadata["backtest_roc_auc"].value <= 1.0
+    assert 0.0 <= metadata["backtest_precision"].value <= 1.0 and 0.0 <= metadata["backtest_recall"].value <= 1.0
+    manifest = json.loads(manifest_path_for(folders.scored_file(registration.partition_key)).read_text())
+    assert manifest["backtest"]["roc_auc"] == metadata["backtest_roc_auc"].value
 
 
 def test_scores_refuse_to_run_when_the_model_observation_is_stale(instance, folders, tmp_path):

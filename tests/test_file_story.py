@@ -1,0 +1,165 @@
+"""What a person sees about each file in Dagster: its own check status, figures, tags and outputs.
+
+One bad file must not make good files look failed, nor a good file hide a bad one; every
+check says what it found; runs can be found by file, model and trigger; the scored file and
+its manifest never disagree, whatever is selected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import customer_rows, score_file, write_csv
+from dagster import AssetCheckKey, AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInstance
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+from scoring_assets.manifest import lineage, manifest_path_for
+from scoring_assets.model_assets import record_model_observation
+from scoring_assets.paths import REPO_ROOT
+from scoring_assets.run_tags import MODEL_VERSION, SOURCE_FILE, SOURCE_SHA256, TRIGGER, Trigger
+from scoring_assets.runs import execute_score_run, register_file
+
+pytestmark = pytest.mark.usefixtures("model_artifact")
+
+
+def latest_status_by_partition(instance, asset: str, check: str) -> dict[str, AssetCheckExecutionRecordStatus]:
+    infos = instance.event_log_storage.get_asset_check_partition_info([AssetCheckKey(AssetKey(asset), check)])
+    return {info.partition_key: info.latest_execution_status for info in infos}
+
+
+def mostly_bad_rows(count: int = 100):
+    rows = customer_rows(count, seed=8)
+    rows.loc[rows.index[: count // 5], "gender"] = "unknown"
+    return rows
+
+
+def test_each_file_keeps_its_own_check_status_whatever_came_after_it(instance, folders, tmp_path):
+    good_first, _ = score_file(instance, folders, write_csv(customer_rows(40, seed=1), tmp_path / "good1.csv"))
+    bad, bad_run = score_file(instance, folders, write_csv(mostly_bad_rows(), tmp_path / "bad.csv"))
+    good_last, _ = score_file(instance, folders, write_csv(customer_rows(40, seed=2), tmp_path / "good2.csv"))
+    assert not bad_run.success
+
+    fraction = latest_status_by_partition(instance, "validated_batch", "reject_fraction_within_limit")
+    assert fraction == {
+        good_first.partition_key: AssetCheckExecutionRecordStatus.SUCCEEDED,
+        bad.partition_key: AssetCheckExecutionRecordStatus.FAILED,
+        good_last.partition_key: AssetCheckExecutionRecordStatus.SUCCEEDED,
+    }
+    scores = latest_status_by_partition(instance, "scores", "churn_score_is_probability")
+    assert (
+        scores[good_first.partition_key] == scores[good_last.partition_key] == AssetCheckExecutionRecordStatus.SUCCEEDED
+    )
+    assert scores.get(bad.partition_key) != AssetCheckExecutionRecordStatus.SUCCEEDED
+
+    def materialized_partitions(asset: str) -> set[str]:
+        records = instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey(asset)), limit=100).records
+        return {record.partition_key for record in records}
+
+    assert materialized_partitions("validated_batch") == {good_first.partition_key, good_last.partition_key}
+    assert materialized_partitions("scores") == {good_first.partition_key, good_last.partition_key}
+
+
+def test_every_check_result_says_what_it_found_in_figures(instance, folders, tmp_path):
+    rows = customer_rows(200, seed=3)
+    rows.loc[rows.index[:3], "Contract"] = "Lifetime"
+    _, result = score_file(instance, folders, write_csv(rows, tmp_path / "three_bad.csv"))
+
+    descriptions = {
+        f"{event.event_specific_data.asset_key.to_user_string()}:{event.event_specific_data.check_name}": (
+            event.event_specific_data.description
+        )
+        for event in result.all_events
+        if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION
+    }
+    assert len(descriptions) == 9 and all(descriptions.values())
+    assert (
+        descriptions["validated_batch:reject_fraction_within_limit"] == "3 of 200 rows rejected (1.5%) <= 5.0% allowed"
+    )
+    assert descriptions["raw_batch:has_rows"] == "200 data row(s)"
+    assert descriptions["scores:scores_match_accepted_rows"] == "197 scores for 197 accepted rows, same ids and order"
+
+
+def test_runs_carry_the_file_its_sha256_the_model_and_the_trigger(workspace, model_artifact):
+    source = write_csv(customer_rows(20), workspace.cwd / "tagged.csv")
+    assert workspace.run("score", "tagged.csv").returncode == 0
+    with DagsterInstance.from_config(str(workspace.dagster_home)) as instance:
+        [run] = instance.get_runs()
+    assert run.tags[SOURCE_FILE] == "tagged.csv"
+    assert run.tags[SOURCE_SHA256] == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert run.tags[MODEL_VERSION] == model_artifact.version
+    assert run.tags[TRIGGER] == Trigger.CLI
+
+
+def test_a_run_started_without_a_trigger_is_tagged_as_launched_from_the_ui(instance, folders, tmp_path):
+    registration = register_file(instance, folders, write_csv(customer_rows(10), tmp_path / "from_ui.csv"))
+    result = execute_score_run(instance, registration.partition_key)
+    run = instance.get_run_by_id(result.run_id)
+    assert run.tags[TRIGGER] == Trigger.UI and run.tags[SOURCE_FILE] == "from_ui.csv"
+
+
+def test_score_figures_are_separate_numbers_dagster_can_plot(instance, folders, tmp_path, model_artifact):
+    registration, _ = score_file(instance, folders, write_csv(customer_rows(300, seed=4), tmp_path / "plot.csv"))
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey("scores"), asset_partitions=[registration.partition_key]), limit=1
+    ).records
+    metadata = records[0].asset_materialization.metadata
+    for name in ("score_mean", "score_p05", "score_median", "score_p95", "share_at_or_above_threshold"):
+        assert isinstance(metadata[name].value, float), name
+    assert metadata["rows_scored"].value == 300
+    assert metadata["threshold"].value == round(model_artifact.threshold, 4)
+    validated = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey("validated_batch"), asset_partitions=[registration.partition_key]),
+        limit=1,
+    ).records[0]
+    assert isinstance(validated.asset_materialization.metadata["reject_fraction"].value, float)
+
+
+def dagster_command(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    return subprocess.run(
+        [str(Path(sys.executable).with_name(args[0])), *args[1:]],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_scored_file_and_manifest_are_published_together_whatever_is_selected(tmp_path, folders):
+    home = tmp_path / "home"
+    home.mkdir()
+    with DagsterInstance.from_config(str(home)) as instance:
+        registration, first = score_file(instance, folders, write_csv(customer_rows(30), tmp_path / "pair.csv"))
+        record_model_observation(instance)
+    assert first.success
+    scored = folders.scored_file(registration.partition_key)
+    before = scored.read_bytes()
+
+    alone = dagster_command(home, "dg", "launch", "--assets", "key:scores", "--partition", registration.partition_key)
+    assert alone.returncode != 0
+    assert "does not support subsetting" in alone.stdout + alone.stderr
+    assert scored.read_bytes() == before and lineage(scored)["matches_manifest"]
+
+    both = dagster_command(
+        home,
+        "dg",
+        "launch",
+        "--assets",
+        "key:scores or key:scoring_manifest",
+        "--partition",
+        registration.partition_key,
+    )
+    assert both.returncode == 0, both.stdout[-2000:] + both.stderr[-2000:]
+    assert lineage(scored)["matches_manifest"]
+    manifest = json.loads(manifest_path_for(scored).read_text())
+    archived = Path(manifest["previous_output_archived_to"])
+    assert (archived / scored.name).read_bytes() == before, "the replaced scored file is archived, not overwritten"
+    assert lineage(archived / scored.name)["matches_manifest"]
