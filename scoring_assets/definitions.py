@@ -7,13 +7,13 @@ from dagster import Definitions, in_process_executor
 from scoring_assets.ingest_assets import raw_batch, validated_batch
 from scoring_assets.jobs import rescore_job, score_file_job
 from scoring_assets.model_assets import churn_model
-from scoring_assets.prediction_assets import feature_matrix, scores, scoring_manifest
+from scoring_assets.prediction_assets import feature_matrix, score_and_publish
 from scoring_assets.resources import ScoringFolders
 from scoring_assets.schedules import nightly_rescore
-from scoring_assets.sensors import churn_model_sensor, inbox_sensor, rescore_on_model_change
+from scoring_assets.sensors import churn_model_sensor, inbox_asset, inbox_sensor, rescore_on_model_change
 
 defs = Definitions(
-    assets=[churn_model, raw_batch, validated_batch, feature_matrix, scores, scoring_manifest],
+    assets=[churn_model, raw_batch, validated_batch, feature_matrix, score_and_publish, inbox_asset],
     jobs=[score_file_job, rescore_job],
     sensors=[inbox_sensor, churn_model_sensor, rescore_on_model_change],
     schedules=[nightly_rescore],

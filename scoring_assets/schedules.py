@@ -6,6 +6,7 @@ from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext
 
 from scoring_assets.jobs import rescore_job
 from scoring_assets.partitions import input_files_partitions
+from scoring_assets.run_tags import Trigger, trigger_tags
 
 NIGHTLY_LATEST_PARTITIONS = 50
 
@@ -23,4 +24,6 @@ def nightly_rescore(context: ScheduleEvaluationContext):
     if not latest:
         return SkipReason("no files registered yet")
     night = context.scheduled_execution_time.strftime("%Y-%m-%d")
-    return [RunRequest(partition_key=key, run_key=f"{key}@{night}") for key in latest]
+    return [
+        RunRequest(partition_key=key, run_key=f"{key}@{night}", tags=trigger_tags(Trigger.SCHEDULE)) for key in latest
+    ]

@@ -2,11 +2,13 @@
 
 Files are dropped into the inbox the way people drop them: one written slowly in pieces, one
 byte-for-byte duplicate under another name, one re-delivered under the same name with new
-content, one invalid, and a few at once. The test waits (bounded) for the runs and asserts
-through the GraphQL API what happened. Then a new model is installed in the (copied) DVC
-project: the model sensor must notice it, the scores must show as stale, and
-`scoring-assets rescore` must re-score them and archive the old results. Every process the
-test started is stopped, by PID, even when it fails.
+content, one invalid, an empty one, a note that is not a CSV, and a few at once. The test waits
+(bounded) for the runs and asserts through the GraphQL API what happened, and that the inbox
+asset's latest observation tells every file's fate. Then a new model is installed in the
+(copied) DVC project: the model sensor must notice it and say how many partitions went stale;
+`scoring-assets rescore` re-scores one of them against the running instance, and switching on
+`rescore_on_model_change` afterwards must catch up on the others (and only those), archiving
+the old results. Every process the test started is stopped, by PID, even when it fails.
 """
 
 from __future__ import annotations
@@ -30,6 +32,20 @@ TIMEOUT_SECONDS = 420
 SCORES_QUERY = """
 { assetOrError(assetKey: {path: ["scores"]}) {
     ... on Asset { assetMaterializations(limit: 200) { partition runId tags { key value } } } } }
+"""
+INBOX_QUERY = """
+{ assetOrError(assetKey: {path: ["inbox"]}) {
+    ... on Asset { assetObservations(limit: 1) { metadataEntries { label
+        ... on TableMetadataEntry { table { records } } } } } } }
+"""
+MODEL_QUERY = """
+{ assetOrError(assetKey: {path: ["churn_model"]}) {
+    ... on Asset { assetObservations(limit: 1) { metadataEntries { label
+        ... on IntMetadataEntry { intValue } } } } } }
+"""
+START_SENSOR = """
+mutation Start($selector: SensorSelector!) { startSensor(sensorSelector: $selector) {
+    __typename ... on Sensor { sensorState { status } } ... on PythonError { message } } }
 """
 STALE_QUERY = """
 query Stale($partitions: [String!]) { assetNodes(assetKeys: [{path: ["scores"]}]) {
@@ -90,14 +106,35 @@ def max_concurrent(runs: list[dict]) -> int:
     return peak
 
 
-def rescore_with_cli(server: DagsterDevServer, model_root: Path) -> subprocess.CompletedProcess:
+def inbox_decisions(server: DagsterDevServer) -> dict[str, dict]:
+    """file -> its row in the inbox asset's latest observation table (empty before the first one)."""
+    [observation] = server.graphql(INBOX_QUERY)["assetOrError"]["assetObservations"] or [{"metadataEntries": []}]
+    tables = [entry["table"] for entry in observation["metadataEntries"] if entry["label"] == "recent_files"]
+    return {row["file"]: row for row in map(json.loads, tables[0]["records"])} if tables else {}
+
+
+def observed_stale_partitions(server: DagsterDevServer) -> int | None:
+    [observation] = server.graphql(MODEL_QUERY)["assetOrError"]["assetObservations"]
+    return next((e["intValue"] for e in observation["metadataEntries"] if e["label"] == "stale_partitions"), None)
+
+
+def start_sensor(server: DagsterDevServer, name: str) -> None:
+    [location] = server.graphql("{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")[
+        "workspaceOrError"
+    ]["locationEntries"]
+    selector = {"repositoryLocationName": location["name"], "repositoryName": "__repository__", "sensorName": name}
+    started = server.graphql(START_SENSOR, {"selector": selector})["startSensor"]
+    assert started.get("sensorState", {}).get("status") == "RUNNING", started
+
+
+def rescore_with_cli(server: DagsterDevServer, model_root: Path, *args: str) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "DAGSTER_HOME": str(server.dagster_home),
         "SCORING_DATA_DIR": str(server.data_dir),
         "SCORING_MODEL_ROOT": str(model_root),
     }
-    command = [sys.executable, "-m", "scoring_assets", "rescore"]
+    command = [sys.executable, "-m", "scoring_assets", "rescore", *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
@@ -127,6 +164,8 @@ def test_files_dropped_in_the_inbox_are_scored_by_the_running_daemon(tmp_path, m
         bad = customer_rows(60, seed=33)
         bad.loc[bad.index[:10], "Contract"] = "Lifetime"
         write_csv(bad, inbox / "invalid.csv")
+        (inbox / "empty.csv").touch()
+        (inbox / "notes.txt").write_text("scored files go to the CRM on Mondays\n")
         write_csv(customer_rows(40, seed=34), inbox / "redelivered.csv")
         for index in range(3):
             write_csv(customer_rows(30, seed=40 + index), inbox / f"burst_{index}.csv")
@@ -158,6 +197,7 @@ def test_files_dropped_in_the_inbox_are_scored_by_the_running_daemon(tmp_path, m
         assert all(len(group) == 1 for group in runs.values()), "a file was scored more than once"
 
         all_runs = [run for group in runs.values() for run in group]
+        assert {run["tags"].get("scoring/trigger") for run in all_runs} == {"sensor"}
         assert max_concurrent(all_runs) <= 2, "the run queue let more than max_concurrent_runs run at once"
 
         materializations = server.graphql(SCORES_QUERY)["assetOrError"]["assetMaterializations"]
@@ -168,8 +208,20 @@ def test_files_dropped_in_the_inbox_are_scored_by_the_running_daemon(tmp_path, m
             tags = {tag["key"]: tag["value"] for tag in event["tags"]}
             assert tags["dagster/input_data_version/churn_model"] == model_artifact.md5, event["partition"]
 
+        # Every file's fate, where an operator looks: the inbox asset's latest observation.
+        [clean_key] = [key for key in runs if key.startswith("clean-")]
+        decisions = inbox_decisions(server)  # decided long before the runs above finished
+        assert (decisions["clean copy.csv"]["decision"], decisions["clean copy.csv"]["partition"]) == (
+            "duplicate",
+            clean_key,
+        )
+        assert decisions["empty.csv"]["decision"] == "empty"
+        assert "waits until it has content" in decisions["empty.csv"]["reason"]
+        assert decisions["notes.txt"]["decision"] == "not a csv"
+        assert decisions["clean.csv"]["decision"] == "requested"
+
         # A new model lands in dvc.lock: the model sensor notices, scored partitions go stale,
-        # and one CLI command re-scores them against the running instance.
+        # and the model observation says how many.
         scored_keys = sorted(event["partition"] for event in materializations)
 
         def stale_statuses() -> list[str]:
@@ -179,9 +231,25 @@ def test_files_dropped_in_the_inbox_are_scored_by_the_running_daemon(tmp_path, m
         assert set(stale_statuses()) == {"FRESH"}
         new_md5 = install_new_model(model_root)
         wait_for(lambda: set(stale_statuses()) == {"STALE"}, server, "scores to go stale after the model change")
-        rescored = rescore_with_cli(server, model_root)
+        assert observed_stale_partitions(server) == len(scored_keys)
+
+        # Most partitions re-scored from the CLI against the running instance; switching on the
+        # rescore sensor afterwards catches up on the two left stale, each by one tagged run (two
+        # keep the daemon's run start-up cost, ~10 s a run, small).
+        by_sensor, by_cli = scored_keys[:2], scored_keys[2:]
+        rescored = rescore_with_cli(server, model_root, *(arg for key in by_cli for arg in ("--partition", key)))
         assert rescored.returncode == 0, rescored.stderr
-        assert f"{len(scored_keys)} of {len(scored_keys)} file(s) re-scored" in rescored.stdout
+        assert f"{len(by_cli)} of {len(by_cli)} file(s) re-scored" in rescored.stdout
+        start_sensor(server, "rescore_on_model_change")
+
+        def sensor_rescores():
+            done = [run for run in server.runs("rescore") if run["tags"].get("scoring/trigger") == "rescore"]
+            finished = len(done) >= len(by_sensor) and all(run["status"] in FINISHED_STATUSES for run in done)
+            return done if finished else None
+
+        rescore_runs = wait_for(sensor_rescores, server, "the rescore sensor to catch up on stale partitions")
+        assert sorted(run["tags"]["dagster/partition"] for run in rescore_runs) == sorted(by_sensor)
+        assert {run["status"] for run in rescore_runs} == {"SUCCESS"}
         assert set(stale_statuses()) == {"FRESH"}
         for key in scored_keys:
             manifest = json.loads((data_dir / "scored" / f"{key}.manifest.json").read_text())
