@@ -3,7 +3,7 @@
 
     python3 dev.py demo      set up, train the model (dvc repro), score the sample batches
     python3 dev.py test      set up, train the model, lint, run the test suite (extra args go to pytest)
-    python3 dev.py ui        open the Dagster UI (dagster dev) on the project's instance
+    python3 dev.py ui        open the Dagster UI (dg dev) on the project's instance
     python3 dev.py bench     benchmark against plain pandas (args go to bench/run.py)
     python3 dev.py setup     only create/refresh the environments
 
@@ -78,8 +78,20 @@ def setup() -> None:
     link = bin_path(PROJECT_VENV, "dvc")
     if not link.exists():
         link.symlink_to(bin_path(DVC_VENV, "dvc"))
+    export_dagster_home_on_activate()
     # The Dagster home and its dagster.yaml follow the CLI's rule (one place: cli.ensure_dagster_home).
     run([str(bin_path(PROJECT_VENV, "python")), "-c", "from scoring_assets.cli import ensure_dagster_home as e; e()"])
+
+
+ACTIVATE_MARK = "# scoring-assets: the project's Dagster instance"
+
+
+def export_dagster_home_on_activate() -> None:
+    """After `source .venv/bin/activate`, `dg` and `dagster` use the project's instance (unless one is set)."""
+    activate = bin_path(PROJECT_VENV, "activate")
+    text = activate.read_text()
+    if ACTIVATE_MARK not in text:
+        activate.write_text(f'{text}\n{ACTIVATE_MARK}\nexport DAGSTER_HOME="${{DAGSTER_HOME:-{DAGSTER_HOME}}}"\n')
 
 
 def train() -> None:
@@ -119,12 +131,8 @@ def bench(bench_args: list[str]) -> None:
 
 def ui(extra: list[str]) -> None:
     setup()
-    say(f"dagster dev (instance: {project_env()['DAGSTER_HOME']})")
-    os.execve(
-        str(bin_path(PROJECT_VENV, "dagster")),
-        ["dagster", "dev", "--host", "127.0.0.1", *extra],
-        project_env(),
-    )
+    say(f"dg dev (instance: {project_env()['DAGSTER_HOME']})")
+    os.execve(str(bin_path(PROJECT_VENV, "dg")), ["dg", "dev", "--host", "127.0.0.1", *extra], project_env())
 
 
 def main(argv: list[str]) -> None:

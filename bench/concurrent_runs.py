@@ -4,7 +4,7 @@
 
 (a) one after another: `scoring-assets score` for each file in turn;
 (b) together: the files are dropped into the inbox of a running `dagster dev` (webserver +
-    daemon, the shipped dagster.yaml: a queue with max_concurrent_runs 2), and the clock runs
+    daemon, the shipped deploy/dagster.yaml: a queue with max_concurrent_runs 2), and the clock runs
     from the drop until the last run has finished (sensor pick-up included).
 Prints both wall times and the highest number of runs seen executing at once.
 """

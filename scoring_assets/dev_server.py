@@ -1,4 +1,4 @@
-"""Start the real Dagster webserver and daemon (`dagster dev`) on loopback, and stop them for sure.
+"""Start the real Dagster webserver and daemon (`dg dev`) on loopback, and stop them for sure.
 
 Used by the daemon end-to-end test and the screenshot script: a free port on 127.0.0.1, the
 instance and data folders the caller chooses, a GraphQL client, and a stop that ends every
@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from scoring_assets.paths import REPO_ROOT
+from scoring_assets.paths import INSTANCE_CONFIG_PATH, REPO_ROOT
 
 FINISHED_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}
 
@@ -30,7 +30,7 @@ def free_port() -> int:
 
 
 class DagsterDevServer:
-    """``dagster dev`` for this repository's workspace.yaml, in its own process group."""
+    """``dg dev`` for this repository's project (pyproject.toml ``[tool.dg]``), in its own process group."""
 
     def __init__(self, dagster_home: Path, data_dir: Path, log_path: Path, env: dict[str, str] | None = None):
         self.dagster_home = Path(dagster_home)
@@ -50,11 +50,12 @@ class DagsterDevServer:
 
     def start(self, timeout: float = 180) -> None:
         self.dagster_home.mkdir(parents=True, exist_ok=True)
-        (self.dagster_home / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+        (self.dagster_home / "dagster.yaml").write_text(INSTANCE_CONFIG_PATH.read_text())
         env = {**os.environ, "DAGSTER_HOME": str(self.dagster_home), "SCORING_DATA_DIR": str(self.data_dir)}
         env.update(self.extra_env)
-        dagster = Path(sys.executable).with_name("dagster")
-        command = [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(self.port)]
+        dg = Path(sys.executable).with_name("dg")  # what `python3 dev.py ui` runs
+        command = [str(dg), "dev", "--host", "127.0.0.1", "--port", str(self.port)]
+        env.setdefault("VIRTUAL_ENV", str(Path(sys.executable).parent.parent))
         log = open(self.log_path, "wb")  # noqa: SIM115 - owned by the child process for its lifetime
         self.process = subprocess.Popen(
             command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -63,7 +64,7 @@ class DagsterDevServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"dagster dev exited with {self.process.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(f"dg dev exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/server_info", timeout=5) as response:
                     if response.status == 200 and self._code_location_loaded():
@@ -71,7 +72,7 @@ class DagsterDevServer:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(1)
-        raise TimeoutError(f"dagster dev did not come up within {timeout:.0f} s:\n{self.log_tail()}")
+        raise TimeoutError(f"dg dev did not come up within {timeout:.0f} s:\n{self.log_tail()}")
 
     def _code_location_loaded(self) -> bool:
         data = self.graphql("{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }")[

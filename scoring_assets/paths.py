@@ -12,6 +12,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 PARAMS_PATH = REPO_ROOT / "params.yaml"
+# The instance settings every Dagster home of this project gets (not at the repository root, where
+# Dagster would warn that a dagster.yaml outside DAGSTER_HOME is ignored).
+INSTANCE_CONFIG_PATH = REPO_ROOT / "deploy" / "dagster.yaml"
 DVC_LOCK_PATH = REPO_ROOT / "dvc.lock"
 MODEL_DIR = REPO_ROOT / "data" / "model"
 MODEL_PATH = MODEL_DIR / "churn_model.joblib"
