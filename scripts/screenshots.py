@@ -2,9 +2,11 @@
 
     .venv/bin/python scripts/screenshots.py            # writes docs/images/*.png
 
-Starts `dagster dev` on loopback with a scratch instance and data folder, drops the sample
-batches into the inbox, waits until the sensor's runs have finished, then photographs the
-asset graph, a `scores` partition (metadata) and its lineage, and the runs. Needs Debian's
+Starts `dg dev` on loopback with a scratch instance and data folder, drops the sample
+batches and a batch with too many bad rows into the inbox, waits until the sensor's runs have
+finished, adds a duplicate, an empty file and a non-CSV, then photographs the asset graph, a
+`scores` partition, the refused file's partition and its reason, the per-file check status,
+the inbox table and the runs. Needs Debian's
 `chromium` package (`apt-get install chromium`) and Playwright for Python (`pip install -e
 '.[screenshots]'`), which drives that Chromium; no browser is downloaded.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -76,6 +79,18 @@ class Camera:
         print(f"wrote {target.relative_to(REPO_ROOT)}")
 
 
+def refused_batch(target: Path) -> Path:
+    """The sample batch with a fifth of its genders broken: over the 5% reject limit, so refused."""
+    lines = (REPO_ROOT / "data" / "samples" / "clean_batch.csv").read_text().splitlines()
+    gender = lines[0].split(",").index("gender")
+    for number in range(1, len(lines), 5):
+        fields = lines[number].split(",")
+        fields[gender] = "M"
+        lines[number] = ",".join(fields)
+    target.write_text("\n".join(lines) + "\n")
+    return target
+
+
 def main() -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
@@ -92,9 +107,15 @@ def main() -> None:
             samples = sorted((REPO_ROOT / "data" / "samples").glob("*.csv"))
             for sample in samples:
                 shutil.copyfile(sample, inbox / sample.name)
-            partitions = [run["tags"]["dagster/partition"] for run in server.wait_for_finished_runs(len(samples))]
+            refused_batch(inbox / "refused_batch.csv")
+            partitions = [run["tags"]["dagster/partition"] for run in server.wait_for_finished_runs(len(samples) + 1)]
+            # Then what the inbox sensor decides without a run: a copy of a scored file, an empty file.
+            shutil.copyfile(samples[0], inbox / "copy of a scored file.csv")
+            (inbox / "empty.csv").touch()
+            (inbox / "notes.txt").write_text("not a CSV\n")
+            time.sleep(12)
             clean = next(key for key in partitions if key.startswith("clean_batch"))
-            with_rejects = next(key for key in partitions if key.startswith("batch_with_bad_rows"))
+            refused = next(key for key in partitions if key.startswith("refused_batch"))
             shots = [  # (page, text that shows it has loaded, image, viewport height)
                 (
                     "/assets/scoring_manifest?view=lineage&lineageScope=upstream&lineageDepth=5",
@@ -109,17 +130,29 @@ def main() -> None:
                     1500,
                 ),
                 (
-                    f"/assets/validated_batch?view=partitions&partition={quote(with_rejects)}",
-                    "reject_counts_by_rule",
-                    "validated_batch_rejects.png",
-                    1000,
+                    f"/assets/validated_batch?view=partitions&partition={quote(refused)}",
+                    "did not materialize",
+                    "refused_partition.png",
+                    800,
                 ),
+                (
+                    f"/assets/validated_batch?view=events&partition={quote(refused)}",
+                    "refused",
+                    "refused_reason.png",
+                    900,
+                ),
+                ("/assets/validated_batch?view=checks", "reject_fraction_within_limit", "checks_per_file.png", 900),
+                ("/assets/inbox?view=events", "recent_files", "inbox_fates.png", 1100),
                 ("/runs", "score_file", "runs.png", 700),
             ]
             with sync_playwright() as playwright:
                 camera = Camera(playwright, scratch / "chromium_profile")
                 for page, ready_text, image, height in shots:
                     camera.open(f"{server.url}{page}", ready_text)
+                    if image == "checks_per_file.png":
+                        camera.page.get_by_text("reject_fraction_within_limit").first.click()
+                        camera.page.locator("button[role=tab]", has_text="Partitions").click()
+                        camera.page.wait_for_timeout(2500)
                     camera.shoot(IMAGES / image, height=height)
                 camera.context.close()
 
