@@ -144,6 +144,33 @@ def json_text(document: dict) -> str:
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
+def lineage_fields(
+    partition_key: str,
+    run_id: str,
+    raw: dict[str, Any],
+    validated: dict[str, Any],
+    model: dict[str, str],
+    threshold: dict[str, Any],
+    scoring: dict[str, Any],
+) -> dict[str, Any]:
+    """Everything a manifest says besides its output: from the raw and validated stage summaries,
+    the model (version, md5, path), the threshold and its source, and the scoring figures."""
+    return {
+        "partition_key": partition_key,
+        "run_id": run_id,
+        "scores_run_id": run_id,  # the same step writes the scored file and its manifest
+        "input": {key: raw[key] for key in ("path", "sha256", "bytes", "rows")},
+        "rejected": {
+            "path": validated["reject_report"],
+            "rows": validated["rows_rejected"],
+            "counts_by_rule": validated["reject_counts"],
+        },
+        "model": model,
+        **threshold,
+        **scoring,
+    }
+
+
 @dataclass(frozen=True)
 class Publication:
     """A scored file and its manifest as published, and where the ones they replaced went."""

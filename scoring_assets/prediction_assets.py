@@ -26,7 +26,7 @@ from scoring_assets.column_schemas import COLUMN_SCHEMA_KEY, ROW_COUNT_KEY, feat
 from scoring_assets.files import file_sha256
 from scoring_assets.ingest_assets import CODE_VERSION, GROUP, registered_input, validated_batch
 from scoring_assets.input_csv import lake_reader
-from scoring_assets.manifest import publish_scored_file
+from scoring_assets.manifest import lineage_fields, publish_scored_file
 from scoring_assets.model_assets import CHURN_MODEL_KEY, latest_observed_model_md5
 from scoring_assets.model_store import LoadedModel, ModelIntegrityError, load_model, verify_artifact
 from scoring_assets.output_paths import UnsafeOutputPathError, check_scored_output_path
@@ -161,23 +161,15 @@ def score_and_publish(context: AssetExecutionContext, config: ScoringConfig, fol
         lambda path: write_scored_csv(scores_path, path),
         output_path,
         summary.rows,
-        {
-            "partition_key": key,
-            "run_id": context.run.run_id,
-            "scores_run_id": context.run.run_id,
-            "input": {"path": raw["path"], "sha256": raw["sha256"], "bytes": raw["bytes"], "rows": raw["rows"]},
-            "rejected": {
-                "path": validated["reject_report"],
-                "rows": validated["rows_rejected"],
-                "counts_by_rule": validated["reject_counts"],
-            },
-            "model": {"version": model.version, "md5": model.md5, "path": str(model.path)},
-            "threshold": threshold,
-            "threshold_source": "model card" if config.threshold is None else "run config",
-            "scoring_timestamp": scoring_timestamp,
-            "score_summary": distribution,
-            "backtest": backtest,
-        },
+        lineage_fields(
+            key,
+            context.run.run_id,
+            raw,
+            validated,
+            {"version": model.version, "md5": model.md5, "path": str(model.path)},
+            {"threshold": threshold, "threshold_source": "model card" if config.threshold is None else "run config"},
+            {"scoring_timestamp": scoring_timestamp, "score_summary": distribution, "backtest": backtest},
+        ),
     )
     manifest = publication.manifest
     if publication.archived_to is not None:
