@@ -77,14 +77,18 @@ def test_input_assets_show_the_contract_columns_in_the_ui():
     assert "<= 600" in tenure.constraints.other
 
 
-def test_code_location_passes_dagster_definitions_validate(tmp_path):
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
-    dagster = Path(sys.executable).with_name("dagster")
+def test_code_location_loads_with_dg_check_defs_and_no_warnings_for_a_newcomer(tmp_path):
+    """What a newcomer runs in the repository: it loads, with no Supersession, Beta or Preview warning."""
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "VIRTUAL_ENV": str(Path(sys.executable).parent.parent)}
+    dg = Path(sys.executable).with_name("dg")
     result = subprocess.run(
-        [str(dagster), "definitions", "validate"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
+        [str(dg), "check", "defs"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Validation successful" in result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "All definitions loaded successfully" in output
+    for warning in ("SupersessionWarning", "BetaWarning", "PreviewWarning"):
+        assert warning not in output, output
 
 
 def test_string_asset_selection_materializes_from_the_command_line(tmp_path, folders, model_artifact):

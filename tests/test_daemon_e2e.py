@@ -256,6 +256,10 @@ def test_files_dropped_in_the_inbox_are_scored_by_the_running_daemon(tmp_path, m
             assert manifest["model"]["md5"] == new_md5
             archived = Path(manifest["previous_output_archived_to"]) / f"{key}.manifest.json"
             assert json.loads(archived.read_text())["model"]["md5"] == model_artifact.md5
+        # What a newcomer sees in the dev server's output: none of the start-up warnings of old.
+        log = server.log_path.read_text(errors="replace")
+        for warning in ("SupersessionWarning", "BetaWarning", "Found a dagster instance configuration"):
+            assert warning not in log, f"{warning} in the dg dev log"
     finally:
         server.stop()
         assert server.group_pids() == [], "processes of dagster dev were left running"
