@@ -50,6 +50,7 @@ def project_env() -> dict[str, str]:
     env["PATH"] = os.pathsep.join([str(bin_path(PROJECT_VENV, "")), env.get("PATH", "")])
     env["VIRTUAL_ENV"] = str(PROJECT_VENV)
     env.setdefault("DAGSTER_HOME", str(DAGSTER_HOME))
+    env.setdefault("SCORING_DATA_DIR", str(ROOT / "data"))
     env["DVC_NO_ANALYTICS"] = "1"
     env.pop("PYTHONHOME", None)
     return env
@@ -83,15 +84,18 @@ def setup() -> None:
     run([str(bin_path(PROJECT_VENV, "python")), "-c", "from scoring_assets.cli import ensure_dagster_home as e; e()"])
 
 
-ACTIVATE_MARK = "# scoring-assets: the project's Dagster instance"
+ACTIVATE_MARK = "# scoring-assets: the project's Dagster instance and data folder"
 
 
 def export_dagster_home_on_activate() -> None:
-    """After `source .venv/bin/activate`, `dg` and `dagster` use the project's instance (unless one is set)."""
+    """After `source .venv/bin/activate`, `dg` and `dagster` use the project's instance and data folder."""
     activate = bin_path(PROJECT_VENV, "activate")
     text = activate.read_text()
     if ACTIVATE_MARK not in text:
-        activate.write_text(f'{text}\n{ACTIVATE_MARK}\nexport DAGSTER_HOME="${{DAGSTER_HOME:-{DAGSTER_HOME}}}"\n')
+        activate.write_text(
+            f'{text}\n{ACTIVATE_MARK}\nexport DAGSTER_HOME="${{DAGSTER_HOME:-{DAGSTER_HOME}}}"\n'
+            f'export SCORING_DATA_DIR="${{SCORING_DATA_DIR:-{ROOT / "data"}}}"\n'
+        )
 
 
 def train() -> None:

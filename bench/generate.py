@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from scoring_assets.training.generate import write_extract
+from scoring_assets.use_cases.telco_churn.generate import write_extract
 
 BENCH_SEED = 7
 

@@ -31,8 +31,8 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
 from bench.generate import BENCH_SEED  # noqa: E402
-from scoring_assets.paths import MODEL_PATH  # noqa: E402
-from scoring_assets.training.generate import write_extract  # noqa: E402
+from scoring_assets.core.paths import MODEL_PATH  # noqa: E402
+from scoring_assets.use_cases.telco_churn.generate import write_extract  # noqa: E402
 
 
 def measured(command: list[str], env: dict[str, str]) -> tuple[float, float]:

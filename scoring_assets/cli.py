@@ -1,14 +1,17 @@
 """``scoring-assets``: score a file from the command line by running the same Dagster job.
 
-``score`` registers the file as a partition and executes the ``score_file`` job in process
+``score`` picks the file's use case (``--use-case``, else the one whose contract its header
+satisfies), registers the file as a partition of it and executes its score_file job in process
 against the instance in ``$DAGSTER_HOME`` (``.dagster_home/`` in the repository when unset),
 so every scoring run is also a run in the UI (a model that fails its integrity check is
-refused before anything is registered or run). ``rescore`` runs the ``rescore`` job for files
-scored with an older model. There is no second scoring implementation here: this module only
-prepares config, runs the jobs and explains the outcome.
+refused before anything is registered or run). ``rescore`` runs each use case's rescore job for
+files scored with an older model; ``use-cases`` lists what can be scored. There is no second
+scoring implementation here: this module only prepares config, runs the jobs and explains the
+outcome.
 
-Exit codes: 0 scored; 2 bad usage, input file not found, or an --output that could overwrite the
-input; 3 batch refused by validation; 4 model missing or failed its integrity check; 1 anything else.
+Exit codes: 0 scored; 2 bad usage, input file not found, no single use case for the file, or an
+--output that could overwrite the input; 3 batch refused by validation; 4 model missing or failed
+its integrity check; 1 anything else.
 """
 
 from __future__ import annotations
@@ -47,12 +50,24 @@ def _fraction(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="scoring-assets", description="Batch churn scoring with a DVC-tracked model, run by Dagster.")
+    parser = _Parser(prog="scoring-assets", description="Batch scoring with DVC-tracked models, run by Dagster.")
     parser.add_argument("--verbose", action="store_true", help="show Dagster's log and full tracebacks")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    score = commands.add_parser("score", help="validate and score one CSV file (runs the score_file job)")
+    score = commands.add_parser("score", help="validate and score one CSV file (runs its use case's score_file job)")
     score.add_argument("input", type=Path, metavar="INPUT.csv")
+    score.add_argument(
+        "--use-case",
+        metavar="NAME",
+        help="score as this use case (default: the one whose contract the header satisfies)",
+    )
+    score.add_argument(
+        "--carry",
+        action="append",
+        metavar="COLUMN",
+        help="carry this input column into the scored file after its fixed columns (repeatable; default: the "
+        "use case's own list)",
+    )
     score.add_argument("--output", type=Path, metavar="OUT.csv", help="write the scored file here (manifest beside it)")
     score.add_argument(
         "--threshold", type=_fraction, metavar="T", help="decision threshold (default: the model card's)"
@@ -65,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     rescore = commands.add_parser(
         "rescore", help="re-score files already scored with an older model (runs the rescore job per file)"
     )
+    rescore.add_argument("--use-case", metavar="NAME", help="only this use case (default: every use case)")
     rescore.add_argument("--all", action="store_true", help="re-score every scored file, not only stale ones")
     rescore.add_argument("--partition", action="append", metavar="KEY", help="only this partition (repeatable)")
     rescore.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -72,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     lineage = commands.add_parser("lineage", help="print where a scored file came from; non-zero if it was modified")
     lineage.add_argument("scored", type=Path, metavar="SCORED.csv")
     lineage.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    listing = commands.add_parser("use-cases", help="list the use cases: model version, contract columns, folders")
+    listing.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
@@ -83,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                 return score(args)
             if args.command == "rescore":
                 return rescore(args)
+            if args.command == "use-cases":
+                return list_use_cases(args)
             return show_lineage(args)
     except KeyboardInterrupt:
         _problem("stopped before the end; nothing half-written was published")
@@ -123,6 +144,8 @@ def _problem(message: str) -> None:
 def ensure_dagster_home() -> Path:
     """``$DAGSTER_HOME``, defaulting to the repository's ``.dagster_home``, ready for any number of runs.
 
+    ``$SCORING_DATA_DIR`` defaults to the repository's ``data/`` here too.
+
     The project's own home always gets the project's ``dagster.yaml`` (SQLite storage, a run
     queue, no telemetry); a home of your own gets it only when it has none. Dagster creates
     an instance's storage on first open without any lock: processes started at once on a new
@@ -133,9 +156,12 @@ def ensure_dagster_home() -> Path:
     """
     from dagster import DagsterInstance
 
-    from scoring_assets.files import exclusive_lock, write_text_atomically
-    from scoring_assets.paths import INSTANCE_CONFIG_PATH, REPO_ROOT
+    from scoring_assets.core.files import exclusive_lock, write_text_atomically
+    from scoring_assets.core.paths import INSTANCE_CONFIG_PATH, REPO_ROOT
 
+    from scoring_assets.core.paths import DATA_DIR_VARIABLE, default_data_dir
+
+    os.environ.setdefault(DATA_DIR_VARIABLE, str(default_data_dir()))  # the resource's setting (defs/use_cases.py)
     project_home = REPO_ROOT / ".dagster_home"
     home = Path(os.environ.get("DAGSTER_HOME") or project_home).expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
@@ -150,7 +176,7 @@ def ensure_dagster_home() -> Path:
     return home
 
 
-def prepared_model(verbose: bool):
+def prepared_model(verbose: bool, use_case):
     """Common start of the scoring commands: quiet warnings, the Dagster home, the verified model.
 
     Returns the ``ModelArtifact``, or None after printing why the model cannot be used.
@@ -158,13 +184,50 @@ def prepared_model(verbose: bool):
     if not verbose:
         warnings.filterwarnings("ignore")
     ensure_dagster_home()
-    from scoring_assets.model_store import ModelIntegrityError, verify_artifact
+    from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
 
     try:
-        return verify_artifact()
+        return verify_artifact(use_case)
     except ModelIntegrityError as error:
-        _problem(f"model: {error}")
+        _problem(f"{use_case.name} model: {error}")
         return None
+
+
+def chosen_use_case(source: Path, name: str | None):
+    """The use case to score ``source`` as, or (exit code, problem) when there is not exactly one.
+
+    Without a name, the use case whose contract columns the file's header has, as the inbox router decides.
+    """
+    from scoring_assets.core.input_csv import InputFileError, read_layout
+    from scoring_assets.use_cases import UseCaseError, all_use_cases, use_case
+
+    if name is not None:
+        try:
+            return use_case(name)
+        except UseCaseError as error:
+            return EXIT_USAGE, str(error)
+    try:
+        header = read_layout(source).names
+    except InputFileError as error:
+        return EXIT_REFUSED, f"{error} (so no use case can be chosen for it)"
+    candidates = list(all_use_cases().values())
+    matching = [candidate for candidate in candidates if candidate.matches_header(header)]
+    if len(matching) == 1:
+        return matching[0]
+    if matching:
+        names = ", ".join(candidate.name for candidate in matching)
+        return EXIT_USAGE, f"{source}: the header satisfies several use cases ({names}); choose one with --use-case"
+    names = {name.strip() for name in header}
+    closest = sorted(candidates, key=lambda c: sum(column not in names for column in c.contract_columns))
+    described = "; ".join(
+        f"{c.name} lacks {', '.join(m[:4])}{' ...' if len(m) > 4 else ''}"
+        for c in closest
+        for m in [[column for column in c.contract_columns if column not in names]]
+    )
+    return EXIT_USAGE, (
+        f"{source}: the header satisfies no use case's contract ({described}); fix the columns or choose one "
+        "with --use-case to see every problem"
+    )
 
 
 @dataclass
@@ -179,11 +242,15 @@ def score(args: argparse.Namespace) -> int:
     if not source.is_file():
         _problem(f"{source}: input file not found")
         return EXIT_USAGE
-    from scoring_assets.files import remove_dead_writers_temporaries
-    from scoring_assets.output_paths import UnsafeOutputPathError, check_scored_output_path
-    from scoring_assets.resources import ScoringFolders
+    use_case = chosen_use_case(source, args.use_case)
+    if isinstance(use_case, tuple):
+        _problem(use_case[1])
+        return use_case[0]
+    from scoring_assets.core.files import remove_dead_writers_temporaries
+    from scoring_assets.core.output_paths import UnsafeOutputPathError, check_scored_output_path
+    from scoring_assets.defs.use_cases import resources
 
-    folders = ScoringFolders()
+    folders = resources()["folders"]
     if args.output is not None:
         try:
             check_scored_output_path(source, args.output, protected_folders=[folders.inbox])
@@ -191,22 +258,23 @@ def score(args: argparse.Namespace) -> int:
             _problem(str(error))
             return EXIT_USAGE
     # Before registering anything: a file is not taken in for a model that cannot run.
-    if prepared_model(args.verbose) is None:
+    if prepared_model(args.verbose, use_case) is None:
         return EXIT_MODEL
 
     from dagster import DagsterInstance
 
-    from scoring_assets.manifest import archive_previous, reject_report_path_for
-    from scoring_assets.model_store import ModelIntegrityError
-    from scoring_assets.run_tags import Trigger, trigger_tags
-    from scoring_assets.runs import execute_score_run, register_file
+    from scoring_assets.core.manifest import archive_previous, reject_report_path_for
+    from scoring_assets.core.model_store import ModelIntegrityError
+    from scoring_assets.defs.run_tags import Trigger, trigger_tags
+    from scoring_assets.defs.runs import execute_score_run, register_file
 
     # What runs killed outright (kill -9) left half-written goes before this run writes.
     remove_dead_writers_temporaries(folders.root, recursive=True)
     if args.output is not None:
         remove_dead_writers_temporaries(args.output.expanduser().resolve().parent)
     instance = DagsterInstance.get()
-    registration = register_file(instance, folders, source)
+    own = folders.of(use_case.name)
+    registration = register_file(instance, use_case, own, source)
     if args.output is not None:  # earlier results there (scored file, manifest, reject report) move aside together
         output = args.output.expanduser().resolve()
         archived = archive_previous(output, reject_report_path_for(output))
@@ -215,14 +283,15 @@ def score(args: argparse.Namespace) -> int:
     try:
         result = execute_score_run(
             instance,
+            use_case,
             registration.partition_key,
-            job_run_config(args, verbose=args.verbose),
+            job_run_config(args, use_case, verbose=args.verbose),
             tags=trigger_tags(Trigger.CLI),
         )
     except ModelIntegrityError as error:
-        _problem(f"model: {error}")
+        _problem(f"{use_case.name} model: {error}")
         return EXIT_MODEL
-    outcome = explain(result, registration)
+    outcome = explain(result, own, registration)
     for line in outcome.lines:
         print(line)
     for problem in outcome.problems:
@@ -230,8 +299,9 @@ def score(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
-def job_run_config(args: argparse.Namespace, verbose: bool) -> dict:
-    from scoring_assets.manifest import reject_report_path_for
+def job_run_config(args: argparse.Namespace, use_case, verbose: bool) -> dict:
+    """Run config for the use case's score_file job from the command's options."""
+    from scoring_assets.core.manifest import reject_report_path_for
 
     validation = {"max_reject_fraction": args.max_reject_fraction}
     scoring: dict = {}
@@ -241,8 +311,14 @@ def job_run_config(args: argparse.Namespace, verbose: bool) -> dict:
         output = args.output.expanduser().resolve()
         scoring["output_path"] = str(output)
         validation["reject_report_path"] = str(reject_report_path_for(output))
+    raw = {"carry_columns": args.carry} if args.carry else {}
+    name = use_case.name
     return {
-        "ops": {"validated_batch": {"config": validation}, "score_and_publish": {"config": scoring}},
+        "ops": {
+            f"{name}__raw_batch": {"config": raw},
+            f"{name}__validated_batch": {"config": validation},
+            f"{name}__score_and_publish": {"config": scoring},
+        },
         **logger_config(verbose),
     }
 
@@ -252,11 +328,8 @@ def logger_config(verbose: bool) -> dict:
     return {} if verbose else {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
-def explain(result, registration) -> ScoreOutcome:
+def explain(result, folders, registration) -> ScoreOutcome:
     """Turn a finished run into what the user sees: output lines, problems and an exit code."""
-    from scoring_assets.resources import ScoringFolders
-
-    folders = ScoringFolders()
     key = registration.partition_key
     run_line = f"run: {result.run_id} (partition {key}; see it in the UI with `python3 dev.py ui`)"
     if result.success:
@@ -283,20 +356,21 @@ def explain(result, registration) -> ScoreOutcome:
 
 
 def exit_code_for(refusal_kind: str | None) -> int:
-    """The exit code for a step's refusal (``scoring_assets.refusals.RefusalKind``); 1 for anything else."""
-    from scoring_assets.refusals import RefusalKind
+    """The exit code for a step's refusal (``scoring_assets.defs.refusals.RefusalKind``); 1 for anything else."""
+    from scoring_assets.defs.refusals import RefusalKind
 
     return {
         RefusalKind.INPUT_FILE: EXIT_REFUSED,
         RefusalKind.TOO_MANY_REJECTS: EXIT_REFUSED,
         RefusalKind.MODEL: EXIT_MODEL,
         RefusalKind.OUTPUT_PATH: EXIT_USAGE,
+        RefusalKind.RUN_CONFIG: EXIT_USAGE,
     }.get(refusal_kind, EXIT_ERROR)
 
 
 def refusal_line(step: str, failure, source_path: str) -> tuple[str | None, str]:
     """(refusal kind, one line for the user) for a failed step; kind is None for an unexpected error."""
-    from scoring_assets.refusals import REFUSAL_KIND, RefusalKind
+    from scoring_assets.defs.refusals import REFUSAL_KIND, RefusalKind
 
     user_data = failure.step_failure_data.user_failure_data
     if user_data is None:
@@ -329,48 +403,95 @@ def step_failures(result) -> list:
 
 
 def rescore(args: argparse.Namespace) -> int:
-    """Re-score partitions whose scores came from another model than the one in dvc.lock."""
-    model = prepared_model(args.verbose)
-    if model is None:
-        return EXIT_MODEL
+    """Re-score partitions whose scores came from another model than the one DVC records, per use case."""
+    from scoring_assets.use_cases import UseCaseError, all_use_cases, use_case
 
+    try:
+        chosen = [use_case(args.use_case)] if args.use_case else list(all_use_cases().values())
+    except UseCaseError as error:
+        _problem(str(error))
+        return EXIT_USAGE
+    if not args.verbose:
+        warnings.filterwarnings("ignore")
+    ensure_dagster_home()
     from dagster import DagsterInstance
 
-    from scoring_assets.jobs import RESCORE_JOB
-    from scoring_assets.partitions import input_files_partitions
-    from scoring_assets.run_tags import Trigger, trigger_tags
-    from scoring_assets.runs import execute_score_run, scored_with_model
+    from scoring_assets.defs.runs import partitions_name
 
     instance = DagsterInstance.get()
-    known = instance.get_dynamic_partitions(input_files_partitions.name)
-    unknown = sorted(set(args.partition or []) - set(known))
+    known = {each.name: instance.get_dynamic_partitions(partitions_name(each)) for each in chosen}
+    unknown = sorted(set(args.partition or []) - {key for keys in known.values() for key in keys})
     if unknown:
         _problem(f"no such partition(s): {', '.join(unknown)}")
         return EXIT_USAGE
+    codes = [rescore_use_case(instance, each, known[each.name], args) for each in chosen]
+    return max(codes, default=EXIT_OK)
+
+
+def rescore_use_case(instance, use_case, known: list[str], args: argparse.Namespace) -> int:
+    """Re-score one use case's chosen partitions that were scored with another model (or all, with --all)."""
+    from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
+    from scoring_assets.defs.jobs import rescore_job_name
+    from scoring_assets.defs.run_tags import Trigger, trigger_tags
+    from scoring_assets.defs.runs import execute_score_run, scored_with_model
+
     chosen = [key for key in known if not args.partition or key in args.partition]
-    used = {key: scored_with_model(instance, key) for key in chosen}
-    targets = [key for key in chosen if used[key] is not None and (args.all or used[key] != model.md5)]
+    used = {key: scored_with_model(instance, use_case, key) for key in chosen}
+    scored = [key for key in chosen if used[key] is not None]
+    if not scored:
+        if args.use_case or args.partition:
+            print(f"{use_case.name}: nothing to re-score: no scored file")
+        return EXIT_OK
+    try:
+        model = verify_artifact(use_case)
+    except ModelIntegrityError as error:
+        _problem(f"{use_case.name} model: {error}")
+        return EXIT_MODEL
+    targets = [key for key in scored if args.all or used[key] != model.md5]
     if not targets:
-        print(
-            f"nothing to re-score: {sum(v is not None for v in used.values())} scored file(s), all by {model.version}"
-        )
+        print(f"{use_case.name}: nothing to re-score: {len(scored)} scored file(s), all by {model.version}")
         return EXIT_OK
     config = logger_config(args.verbose)
     failed = 0
     for key in targets:
-        result = execute_score_run(instance, key, config, job_name=RESCORE_JOB, tags=trigger_tags(Trigger.CLI))
+        result = execute_score_run(
+            instance, use_case, key, config, job_name=rescore_job_name(use_case), tags=trigger_tags(Trigger.CLI)
+        )
         if result.success:
-            print(f"re-scored {key} with {model.version} (run {result.run_id})")
+            print(f"re-scored {use_case.name} {key} with {model.version} (run {result.run_id})")
         else:
             failed += 1
             problems = [refusal_line(step, failure, key)[1] for step, failure in step_failures(result)]
             _problem(f"re-scoring {key} failed (run {result.run_id}): {'; '.join(problems) or 'see the UI'}")
-    print(f"{len(targets) - failed} of {len(targets)} file(s) re-scored with {model.version}")
+    print(f"{use_case.name}: {len(targets) - failed} of {len(targets)} file(s) re-scored with {model.version}")
     return EXIT_OK if not failed else EXIT_ERROR
 
 
+def list_use_cases(args: argparse.Namespace) -> int:
+    """Each use case: what it scores, its model version (or why it has none), contract columns, folders."""
+    from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
+    from scoring_assets.defs.use_cases import resources
+    from scoring_assets.use_cases import all_use_cases
+
+    folders = resources()["folders"]
+    for use_case in all_use_cases().values():
+        try:
+            model = verify_artifact(use_case).version
+        except ModelIntegrityError as error:
+            model = f"not usable: {error}"
+        own = folders.of(use_case.name)
+        print(f"{use_case.name}: {use_case.title}")
+        print(f"  model:    {model}")
+        print(f"  id:       {use_case.id_column or '(none: rows are identified by row_number)'}")
+        print(f"  label:    {use_case.label.column + ' = ' + use_case.label.positive if use_case.label else '(none)'}")
+        print(f"  columns:  {', '.join(use_case.contract_columns)}")
+        print(f"  inbox:    {own.inbox}")
+        print(f"  scored:   {own.scored_file('x-00000000').parent}")
+    return EXIT_OK
+
+
 def show_lineage(args: argparse.Namespace) -> int:
-    from scoring_assets.manifest import LineageError, lineage
+    from scoring_assets.core.manifest import LineageError, lineage
 
     try:
         summary = lineage(args.scored)

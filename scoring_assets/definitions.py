@@ -1,23 +1,12 @@
-"""The Dagster code location: what `dagster dev` loads through workspace.yaml."""
+"""The Dagster code location, as ``dg`` and ``workspace.yaml`` load it: the project's defs folder."""
 
 from __future__ import annotations
 
-from dagster import Definitions, in_process_executor
+from pathlib import Path
 
-from scoring_assets.ingest_assets import raw_batch, validated_batch
-from scoring_assets.jobs import rescore_job, score_file_job
-from scoring_assets.model_assets import churn_model
-from scoring_assets.prediction_assets import feature_matrix, score_and_publish
-from scoring_assets.resources import ScoringFolders
-from scoring_assets.schedules import nightly_rescore
-from scoring_assets.sensors import churn_model_sensor, inbox_asset, inbox_sensor, rescore_on_model_change
+import dagster as dg
 
-defs = Definitions(
-    assets=[churn_model, raw_batch, validated_batch, feature_matrix, score_and_publish, inbox_asset],
-    jobs=[score_file_job, rescore_job],
-    sensors=[inbox_sensor, churn_model_sensor, rescore_on_model_change],
-    schedules=[nightly_rescore],
-    resources={"folders": ScoringFolders()},
-    # Runs launched from the UI's asset graph or by automation also run in process.
-    executor=in_process_executor,
-)
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.load_from_defs_folder(project_root=Path(__file__).resolve().parent.parent)

@@ -15,31 +15,73 @@ import pytest
 import yaml
 from dagster import DagsterInstance
 
-from scoring_assets.files import atomic_path, file_md5, write_text_atomically
-from scoring_assets.model_store import CARD_RELATIVE_PATH, MODEL_RELATIVE_PATH, ModelIntegrityError, verify_artifact
-from scoring_assets.paths import REPO_ROOT
-from scoring_assets.resources import ScoringFolders
-from scoring_assets.runs import execute_score_run, register_file
-from scoring_assets.training.generate import generate_extract
+from scoring_assets.core.files import atomic_path, file_md5, write_text_atomically
+from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
+from scoring_assets.core.paths import DATA_DIR_VARIABLE, REPO_ROOT
+from scoring_assets.core.use_case import UseCase
+from scoring_assets.defs.resources import ScoringFolders
+from scoring_assets.defs.runs import execute_score_run, register_file
+from scoring_assets.defs.use_cases import resources
+from scoring_assets.use_cases import use_case as declared_use_case
+from scoring_assets.use_cases.credit_risk import generate as credit_risk_generate
+from scoring_assets.use_cases.telco_churn import generate as telco_churn_generate
 
-REAL_EXTRACT = REPO_ROOT.parent / "shared" / "data" / "telco_customer_churn.csv"
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+REAL_EXTRACT = SHARED_DATA / "telco_customer_churn.csv"
+REAL_EXTRACTS = {
+    "telco_churn": SHARED_DATA / "telco_customer_churn.csv",
+    "credit_risk": SHARED_DATA / "german_credit.csv",
+}
 CONSOLE_SCRIPT = Path(sys.executable).with_name("scoring-assets")
+# The use cases shipped with DVC stages; generic behaviour is tested on each of them.
+SHIPPED_USE_CASES = ("telco_churn", "credit_risk")
+GENERATORS = {
+    "telco_churn": telco_churn_generate.generate_extract,
+    "credit_risk": credit_risk_generate.generate_extract,
+}
+
+TELCO = declared_use_case("telco_churn")
+CREDIT_RISK = declared_use_case("credit_risk")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def data_folder_outside_the_repository(tmp_path_factory):
+    """No test writes into the repository's data/: a session-wide SCORING_DATA_DIR (tests may set their own)."""
+    previous = os.environ.get(DATA_DIR_VARIABLE)
+    os.environ[DATA_DIR_VARIABLE] = str(tmp_path_factory.mktemp("session_data"))
+    yield
+    if previous is None:
+        os.environ.pop(DATA_DIR_VARIABLE, None)
+    else:
+        os.environ[DATA_DIR_VARIABLE] = previous
+
+
+@pytest.fixture(params=SHIPPED_USE_CASES)
+def use_case(request) -> UseCase:
+    """Each shipped use case in turn: for behaviour every use case must have."""
+    return declared_use_case(request.param)
 
 
 @pytest.fixture(scope="session")
 def model_artifact():
-    """The DVC-built model; tests that score need it (``python3 dev.py test`` builds it first)."""
+    """The DVC-built Telco model; tests that score need it (``python3 dev.py test`` builds it first)."""
+    return built_model(TELCO)
+
+
+def built_model(use_case: UseCase):
     try:
-        return verify_artifact()
+        return verify_artifact(use_case)
     except ModelIntegrityError as error:
-        pytest.fail(f"the model is not built or does not match dvc.lock ({error}); run `python3 dev.py test`")
+        pytest.fail(
+            f"the {use_case.name} model is not built or does not match DVC ({error}); run `python3 dev.py test`"
+        )
 
 
 @pytest.fixture
 def folders(tmp_path, monkeypatch) -> ScoringFolders:
     """Working folders in a temporary SCORING_DATA_DIR, as every entry point resolves them."""
-    monkeypatch.setenv("SCORING_DATA_DIR", str(tmp_path / "data"))
-    return ScoringFolders()
+    monkeypatch.setenv(DATA_DIR_VARIABLE, str(tmp_path / "data"))
+    return resources()["folders"]
 
 
 @pytest.fixture
@@ -49,8 +91,13 @@ def instance():
 
 
 def customer_rows(n_rows: int = 200, seed: int = 11, labelled: bool = False) -> pd.DataFrame:
-    """Valid customer rows as text, the way a CSV carries them."""
-    return generate_extract(n_rows, seed, labelled=labelled).astype(str)
+    """Valid Telco customer rows as text, the way a CSV carries them."""
+    return valid_rows(TELCO, n_rows, seed, labelled)
+
+
+def valid_rows(use_case: UseCase, n_rows: int = 200, seed: int = 11, labelled: bool = False) -> pd.DataFrame:
+    """Valid rows of ``use_case`` as text, the way its CSV carries them (header spelling included)."""
+    return GENERATORS[use_case.name](n_rows, seed, labelled=labelled).astype(str)
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
@@ -59,39 +106,57 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def score_file(
-    instance, folders: ScoringFolders, path: Path, validation: dict | None = None, scoring: dict | None = None
-):
-    """Register ``path`` and run the real score_file job for it, as the CLI does."""
-    registration = register_file(instance, folders, path)
-    run_config = {
-        "ops": {"validated_batch": {"config": validation or {}}, "score_and_publish": {"config": scoring or {}}}
+def run_config(use_case: UseCase, validation: dict | None = None, scoring: dict | None = None, raw: dict | None = None):
+    """The score_file job's run config, keyed by the use case's op names."""
+    name = use_case.name
+    return {
+        "ops": {
+            f"{name}__raw_batch": {"config": raw or {}},
+            f"{name}__validated_batch": {"config": validation or {}},
+            f"{name}__score_and_publish": {"config": scoring or {}},
+        }
     }
-    return registration, execute_score_run(instance, registration.partition_key, run_config)
 
 
-def copy_dvc_project(root: Path) -> Path:
-    """Copy dvc.lock, the model, its card and metrics under ``root``: a model root safe to change."""
-    for relative in ("dvc.lock", MODEL_RELATIVE_PATH, CARD_RELATIVE_PATH, "data/metrics/metrics.json"):
+def score_file(
+    instance,
+    folders: ScoringFolders,
+    path: Path,
+    validation: dict | None = None,
+    scoring: dict | None = None,
+    use_case: UseCase = TELCO,
+    raw: dict | None = None,
+):
+    """Register ``path`` and run the use case's real score_file job for it, as the CLI does."""
+    registration = register_file(instance, use_case, folders.of(use_case.name), path)
+    config = run_config(use_case, validation, scoring, raw)
+    return registration, execute_score_run(instance, use_case, registration.partition_key, config)
+
+
+def copy_dvc_project(root: Path, use_case: UseCase = TELCO) -> Path:
+    """Copy dvc.lock, the use case's model, its card and metrics under ``root``: a model root safe to change."""
+    source = use_case.model
+    for relative in ("dvc.lock", source.model_path, source.card_path, source.metrics_path):
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO_ROOT / relative, root / relative)
     return root
 
 
-def install_new_model(root: Path) -> str:
+def install_new_model(root: Path, use_case: UseCase = TELCO) -> str:
     """Replace the model under ``root`` by another artifact and record it in dvc.lock; returns its md5.
 
     The same Pipeline pickled with compression: other bytes, other md5, same predictions;
     what `dvc repro` on new data or `dvc pull` of a new model looks like to the code location.
     """
-    pipeline = joblib.load(root / MODEL_RELATIVE_PATH)
-    with atomic_path(root / MODEL_RELATIVE_PATH) as temporary:
+    model_path = use_case.model.model_path
+    pipeline = joblib.load(root / model_path)
+    with atomic_path(root / model_path) as temporary:
         joblib.dump(pipeline, temporary, compress=3)
-    md5 = file_md5(root / MODEL_RELATIVE_PATH)
+    md5 = file_md5(root / model_path)
     lock = yaml.safe_load((root / "dvc.lock").read_text())
     for stage in lock["stages"].values():
         for out in stage.get("outs", []):
-            if out["path"] == MODEL_RELATIVE_PATH:
+            if out["path"] == model_path:
                 out["md5"] = md5
     write_text_atomically(root / "dvc.lock", yaml.safe_dump(lock, sort_keys=False))
     return md5
@@ -99,7 +164,7 @@ def install_new_model(root: Path) -> str:
 
 @pytest.fixture
 def retrained_model_root(tmp_path, model_artifact) -> Path:
-    """A DVC project whose dvc.lock records a different model file than the repository's."""
+    """A DVC project whose dvc.lock records a different Telco model file than the repository's."""
     root = copy_dvc_project(tmp_path / "retrained")
     install_new_model(root)
     return root
@@ -123,8 +188,8 @@ class Workspace:
             [*command, *args], cwd=self.cwd, env=env, capture_output=True, text=True, timeout=600, check=False
         )
 
-    def scored_files(self) -> list[Path]:
-        return sorted((self.data_dir / "scored").glob("*"))
+    def scored_files(self, use_case: UseCase = TELCO) -> list[Path]:
+        return sorted((self.data_dir / "scored" / use_case.name).glob("*"))
 
 
 def new_workspace(root: Path) -> Workspace:

@@ -6,10 +6,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scoring_assets import asset_checks
-from scoring_assets.features import FEATURE_COLUMNS
-from scoring_assets.ingest import accepted_schema
-from scoring_assets.scoring import SCORES_SCHEMA, feature_schema
+from scoring_assets.defs import asset_checks
+from scoring_assets.core.features import FEATURE_COLUMNS
+from scoring_assets.core.ingest import accepted_schema
+from scoring_assets.core.scoring import SCORES_SCHEMA, feature_schema
 
 
 def write_table(path, rows: dict, schema: pa.Schema):
@@ -20,7 +20,7 @@ def write_table(path, rows: dict, schema: pa.Schema):
 def accepted_rows(count: int) -> dict:
     from conftest import customer_rows
 
-    from scoring_assets.contract import validate_frame
+    from scoring_assets.core.contract import validate_frame
 
     rows = customer_rows(count)
     accepted = validate_frame(rows.set_axis(pd.RangeIndex(1, count + 1, name="row_number"))).accepted.reset_index()

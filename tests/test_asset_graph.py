@@ -16,12 +16,12 @@ from pathlib import Path
 from conftest import customer_rows, write_csv
 from dagster import AssetKey, DagsterInstance
 
-from scoring_assets.contract import CONTRACT_COLUMNS
+from scoring_assets.core.contract import CONTRACT_COLUMNS
 from scoring_assets.definitions import defs
-from scoring_assets.manifest import manifest_path_for
-from scoring_assets.model_assets import record_model_observation
-from scoring_assets.paths import REPO_ROOT
-from scoring_assets.runs import register_file
+from scoring_assets.core.manifest import manifest_path_for
+from scoring_assets.defs.model_assets import record_model_observation
+from scoring_assets.core.paths import REPO_ROOT
+from scoring_assets.defs.runs import register_file
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
 

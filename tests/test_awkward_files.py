@@ -19,9 +19,9 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import REAL_EXTRACT, customer_rows, score_file, write_csv
 
-from scoring_assets.files import file_sha256
-from scoring_assets.ingest import FIELD_COUNT_RULE, validate_raw_parquet, write_raw_parquet
-from scoring_assets.input_csv import InputFileError, iter_record_batches
+from scoring_assets.core.files import file_sha256
+from scoring_assets.core.ingest import FIELD_COUNT_RULE, validate_raw_parquet, write_raw_parquet
+from scoring_assets.core.input_csv import InputFileError, iter_record_batches
 
 ROWS = customer_rows(30, seed=3)
 IDS = ROWS["customerID"].tolist()

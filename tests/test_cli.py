@@ -32,9 +32,9 @@ from conftest import (
 from dagster import DagsterInstance, DagsterRunStatus
 from test_model_store import flip_one_byte, recorded_md5
 
-from scoring_assets.contract import REJECT_COLUMNS
-from scoring_assets.model_store import MODEL_RELATIVE_PATH
-from scoring_assets.paths import REPO_ROOT
+from scoring_assets.core.contract import REJECT_COLUMNS
+from scoring_assets.core.model_store import MODEL_RELATIVE_PATH
+from scoring_assets.core.paths import REPO_ROOT
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from conftest import REAL_EXTRACT, customer_rows
 
-from scoring_assets.contract import (
+from scoring_assets.core.contract import (
     CONTRACT_COLUMNS,
     CONTRACT_SCHEMA,
     FLOAT_COLUMNS,
@@ -20,7 +20,7 @@ from scoring_assets.contract import (
     describe_columns,
     validate_frame,
 )
-from scoring_assets.input_csv import read_csv_frame
+from scoring_assets.core.input_csv import read_csv_frame
 
 
 def batch(rows: pd.DataFrame) -> pd.DataFrame:

@@ -10,9 +10,9 @@ import pyarrow as pa
 import pytest
 from conftest import customer_rows, score_file, write_csv
 
-from scoring_assets.csv_safety import SpreadsheetSafeCsvWriter, neutralise_formulas, neutralise_text_columns
-from scoring_assets.files import file_sha256
-from scoring_assets.manifest import manifest_path_for
+from scoring_assets.core.csv_safety import SpreadsheetSafeCsvWriter, neutralise_formulas, neutralise_text_columns
+from scoring_assets.core.files import file_sha256
+from scoring_assets.core.manifest import manifest_path_for
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 from conftest import copy_dvc_project, customer_rows, install_new_model, write_csv
 
-from scoring_assets.dev_server import FINISHED_STATUSES, DagsterDevServer
+from tests.support.dev_server import FINISHED_STATUSES, DagsterDevServer
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 

@@ -18,16 +18,16 @@ import pytest
 from conftest import Workspace, copy_dvc_project, customer_rows, new_workspace, write_csv
 from dagster import DagsterInstance, DagsterRunStatus, build_sensor_context
 
-from scoring_assets import sensors
-from scoring_assets.files import THIS_HOST, atomic_path, remove_dead_writers_temporaries
-from scoring_assets.model_store import ModelIntegrityError, verify_artifact
-from scoring_assets.output_paths import (
+from scoring_assets.defs import sensors
+from scoring_assets.core.files import THIS_HOST, atomic_path, remove_dead_writers_temporaries
+from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
+from scoring_assets.core.output_paths import (
     UnsafeOutputPathError,
     check_outputs_do_not_reach_input,
     check_scored_output_path,
 )
-from scoring_assets.resources import ScoringFolders
-from scoring_assets.training.generate import write_extract
+from scoring_assets.defs.resources import ScoringFolders
+from scoring_assets.use_cases.telco_churn.generate import write_extract
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 

@@ -1,14 +1,16 @@
-"""The DVC pipeline: reproducible, up to date, and the lock file tells the truth about the model.
+"""The DVC pipeline: reproducible, up to date, and the lock file tells the truth about every model.
 
 These run the real `dvc` (installed by dev.py in its own environment, linked as .venv/bin/dvc).
 In CI, `python3 dev.py test` has just run `dvc repro` on a clean clone, so an unchanged
-dvc.lock proves the pipeline rebuilds the very model that was committed.
+dvc.lock proves the pipeline rebuilds the very models that were committed. Each use case with
+DVC stages (``<use case>_generate``, ``_train``, ``_evaluate``) is checked on its own.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -17,8 +19,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scoring_assets.files import file_md5
-from scoring_assets.paths import REPO_ROOT
+from scoring_assets.core.files import file_md5
+from scoring_assets.core.model_store import CARD_FIELDS, verify_artifact
+from scoring_assets.core.paths import REPO_ROOT
+from scoring_assets.use_cases import all_use_cases
+
+STAGE_KINDS = ("generate", "train", "evaluate")
+DVC_STAGES = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+# Use cases trained by this repository's pipeline (a test may declare others, with no stages).
+TRAINED_USE_CASES = [use_case for name, use_case in all_use_cases().items() if f"{name}_train" in DVC_STAGES]
 
 
 def dvc_binary() -> str:
@@ -44,12 +53,71 @@ def test_pipeline_is_up_to_date_after_repro():
     assert "Data and pipelines are up to date" in status.stdout
 
 
+def test_every_use_case_packaged_here_has_its_three_stages():
+    packaged = sorted(path.parent.name for path in (REPO_ROOT / "scoring_assets" / "use_cases").glob("*/__init__.py"))
+    assert packaged == sorted(use_case.name for use_case in TRAINED_USE_CASES)
+    assert sorted(DVC_STAGES) == sorted(f"{name}_{kind}" for name in packaged for kind in STAGE_KINDS)
+
+
 def test_every_output_md5_in_dvc_lock_matches_the_file_on_disk():
     lock = yaml.safe_load((REPO_ROOT / "dvc.lock").read_text())
     outs = [out for stage in lock["stages"].values() for out in stage.get("outs", [])]
-    assert {out["path"] for out in outs} >= {"data/model/churn_model.joblib", "data/model/model_card.json"}
+    models = {path for use_case in TRAINED_USE_CASES for path in (use_case.model.model_path, use_case.model.card_path)}
+    assert {out["path"] for out in outs} >= models
     for out in outs:
         assert file_md5(REPO_ROOT / out["path"]) == out["md5"], out["path"]
+
+
+@pytest.mark.parametrize("use_case", TRAINED_USE_CASES, ids=lambda use_case: use_case.name)
+def test_each_trained_model_passes_the_loaders_checks_and_its_card_names_the_label(use_case):
+    card = verify_artifact(use_case, REPO_ROOT).card
+    for dotted in CARD_FIELDS:
+        value = card
+        for part in dotted.split("."):
+            value = value[part]
+        assert value is not None, dotted
+    assert card["model"]["name"] == use_case.model_name
+    assert card["label"] == {
+        "column": use_case.label.column,
+        "positive": use_case.label.positive,
+        "negative": use_case.label.negative,
+    }
+    assert card["classes"] == [0, 1] and card["positive_class"] == 1
+    assert card["feature_contract"]["input_columns"] == use_case.contract_columns
+
+
+STAGE_IMPORTS = """
+import importlib, sys
+from pathlib import Path
+importlib.import_module(sys.argv[1])
+if len(sys.argv) > 2:
+    from scoring_assets.training import trained_use_case
+    trained_use_case(sys.argv[2])
+root = Path.cwd().resolve()
+for module in list(sys.modules.values()):
+    path = Path(getattr(module, "__file__", None) or root).resolve()
+    if path.is_relative_to(root / "scoring_assets"):
+        print(path.relative_to(root).as_posix())
+"""
+
+
+@pytest.mark.parametrize("stage", sorted(DVC_STAGES))
+def test_each_stage_depends_on_exactly_the_source_files_its_command_imports(stage):
+    """A stage reruns when code it runs changes, and only then (empty files may be left out: DVC warns about them)."""
+    python, dash_m, module, *use_case_name = shlex.split(DVC_STAGES[stage]["cmd"])
+    assert (python, dash_m) == ("python", "-m")
+    imported = subprocess.run(
+        [sys.executable, "-c", STAGE_IMPORTS, module, *use_case_name],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    required = {path for path in imported if (REPO_ROOT / path).stat().st_size > 0}
+    source_deps = {path for path in DVC_STAGES[stage]["deps"] if path.endswith(".py")}
+    assert required <= source_deps, f"{stage} imports these but does not depend on them: {required - source_deps}"
+    unused = source_deps - set(imported)
+    assert not unused, f"{stage} depends on these but never imports them: {unused}"
 
 
 def output_md5s(lock_text: str) -> dict[str, str]:
@@ -69,10 +137,11 @@ def test_rebuilding_the_pipeline_reproduces_the_committed_outputs():
     )
 
 
-def test_metrics_are_readable_by_dvc_metrics_show():
+@pytest.mark.parametrize("use_case", TRAINED_USE_CASES, ids=lambda use_case: use_case.name)
+def test_metrics_are_readable_by_dvc_metrics_show(use_case):
     shown = dvc("metrics", "show", "--json")
     assert shown.returncode == 0, shown.stderr
     metrics = json.loads(shown.stdout)
-    values = next(iter(metrics.values()))["data"]["data/metrics/metrics.json"]["data"]
+    values = next(iter(metrics.values()))["data"][use_case.model.metrics_path]["data"]
     assert {"roc_auc", "pr_auc", "precision", "recall", "f1", "brier", "threshold"} <= set(values)
     assert 0.5 < values["roc_auc"] <= 1.0

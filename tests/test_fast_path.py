@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from conftest import customer_rows, score_file, write_csv
 
-from scoring_assets.contract import validate_frame
-from scoring_assets.features import FEATURE_COLUMNS, build_features
-from scoring_assets.input_csv import BATCH_ROWS
-from scoring_assets.model_store import load_model
-from scoring_assets.scoring import positive_class_index
+from scoring_assets.core.contract import validate_frame
+from scoring_assets.core.features import FEATURE_COLUMNS, build_features
+from scoring_assets.core.input_csv import BATCH_ROWS
+from scoring_assets.core.model_store import load_model
+from scoring_assets.core.scoring import positive_class_index
 
 ROWS = 2 * BATCH_ROWS + 22_000  # crosses two batch boundaries
 

@@ -7,9 +7,9 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import REAL_EXTRACT, customer_rows, score_file
 
-from scoring_assets.contract import validate_frame
-from scoring_assets.features import FEATURE_COLUMNS, build_features, feature_dtypes
-from scoring_assets.scoring import read_feature_frame
+from scoring_assets.core.contract import validate_frame
+from scoring_assets.core.features import FEATURE_COLUMNS, build_features, feature_dtypes
+from scoring_assets.core.scoring import read_feature_frame
 from scoring_assets.training import load_params, repo_path
 from scoring_assets.training.train import load_training_rows
 
@@ -58,7 +58,7 @@ def test_feature_columns_have_fixed_dtypes_and_contract_levels():
 
 @pytest.mark.skipif(not REAL_EXTRACT.exists(), reason="the shared IBM Telco extract is not beside the repository")
 def test_real_extract_features_have_no_missing_values():
-    from scoring_assets.input_csv import read_csv_frame
+    from scoring_assets.core.input_csv import read_csv_frame
 
     features = build_features(validate_frame(read_csv_frame(REAL_EXTRACT)).accepted)
     assert len(features) == 7043

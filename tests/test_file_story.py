@@ -19,11 +19,11 @@ from conftest import customer_rows, score_file, write_csv
 from dagster import AssetCheckKey, AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInstance
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from scoring_assets.manifest import lineage, manifest_path_for
-from scoring_assets.model_assets import record_model_observation
-from scoring_assets.paths import REPO_ROOT
-from scoring_assets.run_tags import MODEL_VERSION, SOURCE_FILE, SOURCE_SHA256, TRIGGER, Trigger
-from scoring_assets.runs import execute_score_run, register_file
+from scoring_assets.core.manifest import lineage, manifest_path_for
+from scoring_assets.defs.model_assets import record_model_observation
+from scoring_assets.core.paths import REPO_ROOT
+from scoring_assets.defs.run_tags import MODEL_VERSION, SOURCE_FILE, SOURCE_SHA256, TRIGGER, Trigger
+from scoring_assets.defs.runs import execute_score_run, register_file
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 

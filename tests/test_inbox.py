@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from scoring_assets.inbox import (
+from scoring_assets.core.inbox import (
     RECENT_DECISIONS,
     Decision,
     DecisionRecord,

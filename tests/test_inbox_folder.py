@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from scoring_assets.inbox import InboxState, scan_inbox
-from scoring_assets.paths import REPO_ROOT
+from scoring_assets.core.inbox import InboxState, scan_inbox
+from scoring_assets.core.paths import REPO_ROOT
 
 INBOX_README = REPO_ROOT / "data" / "inbox" / "README.md"
 

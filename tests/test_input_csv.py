@@ -10,11 +10,11 @@ import pyarrow as pa
 import pytest
 from conftest import customer_rows, write_csv
 
-from scoring_assets.contract import CONTRACT_COLUMNS, validate_frame
-from scoring_assets.files import file_sha256
-from scoring_assets.ingest import validate_raw_parquet, write_raw_parquet
-from scoring_assets.input_csv import ROW_NUMBER, InputFileError, iter_record_batches, lake_reader, read_csv_frame
-from scoring_assets.partitions import PartitionKeyError, checked_partition_key, partition_key_for, safe_stem
+from scoring_assets.core.contract import CONTRACT_COLUMNS, validate_frame
+from scoring_assets.core.files import file_sha256
+from scoring_assets.core.ingest import validate_raw_parquet, write_raw_parquet
+from scoring_assets.core.input_csv import ROW_NUMBER, InputFileError, iter_record_batches, lake_reader, read_csv_frame
+from scoring_assets.core.partition_keys import PartitionKeyError, checked_partition_key, partition_key_for, safe_stem
 
 
 def csv_text(rows) -> str:

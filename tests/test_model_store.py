@@ -15,10 +15,10 @@ import sklearn
 import yaml
 from conftest import copy_dvc_project, customer_rows
 
-from scoring_assets.contract import validate_frame
-from scoring_assets.features import build_features
-from scoring_assets.files import file_md5
-from scoring_assets.model_store import (
+from scoring_assets.core.contract import validate_frame
+from scoring_assets.core.features import build_features
+from scoring_assets.core.files import file_md5
+from scoring_assets.core.model_store import (
     CARD_RELATIVE_PATH,
     MODEL_RELATIVE_PATH,
     ModelIntegrityError,
@@ -41,7 +41,7 @@ def unpickling_forbidden(monkeypatch):
     def refuse(*args, **kwargs):
         pytest.fail("joblib.load was called on a model that failed its integrity check")
 
-    monkeypatch.setattr("scoring_assets.model_store.joblib.load", refuse)
+    monkeypatch.setattr("scoring_assets.core.model_store.joblib.load", refuse)
 
 
 def recorded_md5(root: Path, relative: str) -> str:

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from conftest import customer_rows, reported_path, write_csv
 
-from scoring_assets.files import file_md5
-from scoring_assets.manifest import manifest_path_for
-from scoring_assets.model_store import MODEL_RELATIVE_PATH, model_version
+from scoring_assets.core.files import file_md5
+from scoring_assets.core.manifest import manifest_path_for
+from scoring_assets.core.model_store import MODEL_RELATIVE_PATH, model_version
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 

@@ -10,10 +10,10 @@ import pytest
 from conftest import customer_rows, score_file, write_csv
 from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, DataVersion
 
-from scoring_assets.contract import REJECT_COLUMNS
-from scoring_assets.manifest import manifest_path_for
-from scoring_assets.model_assets import CHURN_MODEL_KEY, DATA_VERSION_TAG
-from scoring_assets.scoring import SCORE_COLUMNS
+from scoring_assets.core.contract import REJECT_COLUMNS
+from scoring_assets.core.manifest import manifest_path_for
+from scoring_assets.defs.model_assets import CHURN_MODEL_KEY, DATA_VERSION_TAG
+from scoring_assets.core.scoring import SCORE_COLUMNS
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 
@@ -222,7 +222,7 @@ def test_same_input_twice_gives_identical_scores(instance, folders, tmp_path):
 
 def test_file_changed_after_registration_is_refused(instance, folders, tmp_path):
     source = write_csv(customer_rows(30), tmp_path / "moving.csv")
-    from scoring_assets.runs import execute_score_run, register_file
+    from scoring_assets.defs.runs import execute_score_run, register_file
 
     registration = register_file(instance, folders, source)
     write_csv(customer_rows(31), source)
@@ -259,7 +259,7 @@ def test_scores_refuse_to_run_when_the_model_observation_is_stale(instance, fold
     from dagster import AssetObservation
 
     from scoring_assets.definitions import defs
-    from scoring_assets.runs import register_file
+    from scoring_assets.defs.runs import register_file
 
     source = write_csv(customer_rows(20), tmp_path / "stale.csv")
     registration = register_file(instance, folders, source)
@@ -273,7 +273,7 @@ def test_scores_refuse_to_run_when_the_model_observation_is_stale(instance, fold
 
 
 def test_model_observation_reports_the_dvc_md5_as_data_version(instance, model_artifact):
-    from scoring_assets.model_assets import churn_model, latest_observed_model_md5, record_model_observation
+    from scoring_assets.defs.model_assets import churn_model, latest_observed_model_md5, record_model_observation
 
     observed = churn_model.observe_fn()
     assert observed.data_version == DataVersion(model_artifact.md5)

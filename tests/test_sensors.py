@@ -14,15 +14,15 @@ import pytest
 from conftest import customer_rows, score_file, write_csv
 from dagster import AssetKey, DagsterInstance, SensorResult, build_schedule_context, build_sensor_context
 
-from scoring_assets import sensors
-from scoring_assets.inbox import RECENT_DECISIONS, Decision
-from scoring_assets.jobs import RESCORE_JOB
-from scoring_assets.model_assets import latest_observed_model_md5, record_model_observation
-from scoring_assets.partitions import input_files_partitions
-from scoring_assets.resources import ScoringFolders
-from scoring_assets.run_tags import TRIGGER, Trigger
-from scoring_assets.runs import execute_score_run, scored_with_model
-from scoring_assets.schedules import NIGHTLY_LATEST_PARTITIONS, nightly_rescore
+from scoring_assets.defs import sensors
+from scoring_assets.core.inbox import RECENT_DECISIONS, Decision
+from scoring_assets.defs.jobs import RESCORE_JOB
+from scoring_assets.defs.model_assets import latest_observed_model_md5, record_model_observation
+from scoring_assets.core.partition_keys import input_files_partitions
+from scoring_assets.defs.resources import ScoringFolders
+from scoring_assets.defs.run_tags import TRIGGER, Trigger
+from scoring_assets.defs.runs import execute_score_run, scored_with_model
+from scoring_assets.defs.schedules import NIGHTLY_LATEST_PARTITIONS, nightly_rescore
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 

@@ -6,15 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring_assets.contract import (
-    CATEGORY_LEVELS,
+from scoring_assets.core.contract import validate_frame
+from scoring_assets.core.input_csv import read_csv_frame
+from scoring_assets.use_cases.telco_churn import USE_CASE
+from scoring_assets.use_cases.telco_churn.contract import INTERNET_ADDON_COLUMNS
+from scoring_assets.use_cases.telco_churn.generate import (
     CONTRACT_COLUMNS,
-    INTERNET_ADDON_COLUMNS,
     LABEL_COLUMN,
-    validate_frame,
+    generate_extract,
+    write_extract,
 )
-from scoring_assets.input_csv import read_csv_frame
-from scoring_assets.training.generate import generate_extract, write_extract
+
+CATEGORY_LEVELS = USE_CASE.features.categorical
 
 ROWS = 20_000
 SEED = 7
@@ -118,6 +121,6 @@ def test_churn_rate_and_drivers_are_plausible(extract):
 
 def test_generated_extract_is_accepted_by_the_input_contract(tmp_path):
     path = write_extract(tmp_path / "extract.csv", 3_000, SEED)
-    result = validate_frame(read_csv_frame(path))
+    result = validate_frame(USE_CASE, read_csv_frame(path, USE_CASE))
     assert result.rejects.empty, result.rejects.head()
     assert len(result.accepted) == 3_000

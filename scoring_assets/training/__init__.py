@@ -1,31 +1,72 @@
-"""Model training as DVC stages: generate -> train -> evaluate.
+"""Model training as DVC stages, per use case: generate -> train -> evaluate.
 
-Each stage is a module run as ``python -m scoring_assets.training.<stage>``; this package
-holds only what all of them share: their configuration (``params.yaml``, the one home of
-training settings). Outputs are written all-or-nothing with ``scoring_assets.files``.
+Each stage is a module run as ``python -m <module> <use case>`` (the generator is the use case's
+own ``generate`` module); this package holds only what all of them share: their configuration
+(``params.yaml``, the one home of training settings, one section per use case and stage) and
+where a use case's training outputs live. Outputs are written all-or-nothing with
+``scoring_assets.core.files``.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from scoring_assets.paths import PARAMS_PATH, REPO_ROOT
+from scoring_assets.core.paths import PARAMS_PATH, REPO_ROOT
+from scoring_assets.core.use_case import UseCase
 
-TEST_SPLIT_PATH = REPO_ROOT / "data" / "training" / "test_split.parquet"
 
-
-def load_params(section: str) -> dict[str, Any]:
-    """One stage's section of ``params.yaml``."""
+def load_params(use_case_name: str, stage: str) -> dict[str, Any]:
+    """One stage's settings for one use case: ``params.yaml`` section ``<use case>.<stage>``."""
     params = yaml.safe_load(PARAMS_PATH.read_text(encoding="utf-8")) or {}
-    if section not in params:
-        raise KeyError(f"{PARAMS_PATH} has no '{section}' section")
-    return params[section]
+    section = params.get(use_case_name)
+    if not isinstance(section, dict) or stage not in section:
+        raise KeyError(f"{PARAMS_PATH} has no '{use_case_name}.{stage}' section")
+    return section[stage]
 
 
 def repo_path(configured: str | Path) -> Path:
     """A path from ``params.yaml``: relative ones are from the repository root, where DVC runs the stages."""
     path = Path(configured).expanduser()
     return path if path.is_absolute() else REPO_ROOT / path
+
+
+def trained_use_case(name: str) -> UseCase:
+    """The use case ``name`` declared in ``scoring_assets/use_cases/<name>/``, importing no other use case.
+
+    A DVC stage depends on exactly the source files it imports, so a stage of one use case must
+    not import the others (as the registry, ``scoring_assets.use_cases.all_use_cases``, does):
+    editing one use case would otherwise retrain them all.
+    """
+    try:
+        module = importlib.import_module(f"scoring_assets.use_cases.{name}")
+    except ModuleNotFoundError as error:
+        if error.name != f"scoring_assets.use_cases.{name}":
+            raise
+        raise SystemExit(f"no use case package scoring_assets/use_cases/{name}/ to train") from None
+    declared = getattr(module, "USE_CASE", None)
+    if not isinstance(declared, UseCase) or declared.name != name:
+        raise SystemExit(f"scoring_assets/use_cases/{name}/ must expose USE_CASE, a UseCase named {name!r}")
+    if declared.label is None:
+        raise SystemExit(f"use case {name} declares no label: there is nothing to train a model on")
+    return declared
+
+
+def held_out_path(use_case: UseCase) -> Path:
+    """The test split: the rows ``train`` holds out for ``evaluate`` and never looks at."""
+    return REPO_ROOT / "data" / "training" / use_case.name / "test_split.parquet"
+
+
+def metrics_path(use_case: UseCase) -> Path:
+    """The test-split metrics ``evaluate`` writes, where the use case declares them."""
+    if use_case.model.metrics_path is None:
+        raise SystemExit(f"use case {use_case.name} declares no model.metrics_path for evaluate to write")
+    return repo_path(use_case.model.metrics_path)
+
+
+def plots_dir(use_case: UseCase) -> Path:
+    """The charts ``evaluate`` draws, beside the metrics they illustrate."""
+    return metrics_path(use_case).parent / "plots"

@@ -1,22 +1,25 @@
-"""Measure the churn model on the held-out test split, and define how the model is measured.
+"""Measure a use case's model on its held-out test split, and define how any model is measured.
 
-DVC stage ``evaluate`` (settings: ``params.yaml`` section ``evaluate``). The model is loaded
-through the integrity-checked loader, so the numbers describe exactly the artifact dvc.lock
-records. Outputs: ``data/metrics/metrics.json`` for ``dvc metrics show`` and the ROC,
-precision-recall, calibration and confusion-matrix charts under ``data/metrics/plots/`` for
-``dvc plots show``.
+DVC stage ``<use case>_evaluate``: ``python -m scoring_assets.training.evaluate <use case>``
+(settings: ``params.yaml`` section ``<use case>.evaluate``). The model is loaded through the
+integrity-checked loader, so the numbers describe exactly the artifact dvc.lock records.
+Outputs: the use case's ``metrics_path`` (e.g. ``data/metrics/telco_churn/metrics.json``) for
+``dvc metrics show``, and the ROC, precision-recall, calibration and confusion-matrix charts in
+``plots/`` beside it for ``dvc plots show``.
 
 The charts are static SVG images rather than data for DVC's Vega templates: DVC embeds images
 as plain ``<img>`` tags, so the page it writes works offline (its Vega pages load their
 scripts from a CDN and stay blank without a network). The SVG is written by hand with fixed
 number formatting, so a rebuild produces the same bytes and ``dvc repro`` stays reproducible.
 
-``churn_labels`` and ``classification_metrics`` are the one definition of the label and of
-the metrics; training uses them for its validation numbers too.
+``binary_labels`` and ``classification_metrics`` are the one definition of the label (1 for the
+use case's positive class, 0 for its negative one) and of the metrics; training uses them for
+its validation numbers too.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,28 +40,25 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from scoring_assets.contract import LABEL_COLUMN
-from scoring_assets.features import build_features
-from scoring_assets.files import atomic_path
-from scoring_assets.model_store import load_model
-from scoring_assets.paths import METRICS_PATH
-from scoring_assets.training import TEST_SPLIT_PATH, load_params
-
-POSITIVE_LABEL = "Yes"
-NEGATIVE_LABEL = "No"
-PLOTS_DIR = METRICS_PATH.parent / "plots"
+from scoring_assets.core.features import build_features
+from scoring_assets.core.files import atomic_path
+from scoring_assets.core.model_store import LoadedModel, load_model
+from scoring_assets.core.paths import REPO_ROOT
+from scoring_assets.core.use_case import Label, UseCase
+from scoring_assets.training import held_out_path, load_params, metrics_path, plots_dir, trained_use_case
 
 
-def churn_labels(frame: pd.DataFrame) -> np.ndarray:
-    """1 for a customer who churned, 0 for one who stayed; any other label value is an error."""
-    values = frame[LABEL_COLUMN]
-    unexpected = sorted(set(values.unique()) - {POSITIVE_LABEL, NEGATIVE_LABEL})
+def binary_labels(label: Label, frame: pd.DataFrame) -> np.ndarray:
+    """1 for the positive class, 0 for the negative one; any other label value is an error."""
+    values = frame[label.column]
+    known = [label.positive, label.negative]
+    unexpected = sorted(set(values.unique()) - set(known), key=str)
     if unexpected:
         raise ValueError(
-            f"{LABEL_COLUMN} must be '{POSITIVE_LABEL}' or '{NEGATIVE_LABEL}'; found {unexpected[:5]} "
-            f"in {int((~values.isin([POSITIVE_LABEL, NEGATIVE_LABEL])).sum()):,} rows"
+            f"{label.column} must be '{label.positive}' or '{label.negative}'; found {unexpected[:5]} "
+            f"in {int((~values.isin(known)).sum()):,} rows"
         )
-    return (values == POSITIVE_LABEL).to_numpy(dtype=np.int64)
+    return (values == label.positive).to_numpy(dtype=np.int64)
 
 
 def classification_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
@@ -76,17 +76,28 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray, threshold: fl
     return {name: round(float(value), 6) for name, value in metrics.items()}
 
 
-def main() -> None:
-    params = load_params("evaluate")
-    model = load_model()
-    test = pd.read_parquet(TEST_SPLIT_PATH)
-    labels = churn_labels(test)
-    scores = model.pipeline.predict_proba(build_features(test))[:, 1]
-    metrics = {**classification_metrics(labels, scores, model.threshold), "n_test": len(test)}
-    with atomic_path(METRICS_PATH) as temporary:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Measure a use case's model on its held-out test split.")
+    parser.add_argument("use_case", help="the use case whose model to measure, e.g. telco_churn")
+    use_case = trained_use_case(parser.parse_args(argv).use_case)
+    params = load_params(use_case.name, "evaluate")
+    model, labels, scores = scored_test_split(use_case)
+    metrics = {**classification_metrics(labels, scores, model.threshold), "n_test": len(labels)}
+    with atomic_path(metrics_path(use_case)) as temporary:
         temporary.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    write_plots(labels, scores, metrics, params["calibration_bins"])
+    write_plots(use_case.label, labels, scores, metrics, params["calibration_bins"], plots_dir(use_case))
     print(f"{model.version} on the test split: {describe_metrics(metrics)}")
+
+
+def scored_test_split(use_case: UseCase) -> tuple[LoadedModel, np.ndarray, np.ndarray]:
+    """The use case's model, its test split's labels (0/1) and the model's scores for those rows.
+
+    The model is the one this repository's DVC stages built, checked against its ``dvc.lock``.
+    """
+    model = load_model(use_case, REPO_ROOT)
+    test = pd.read_parquet(held_out_path(use_case))
+    scores = model.pipeline.predict_proba(build_features(use_case.features, test))[:, 1]
+    return model, binary_labels(use_case.label, test), scores
 
 
 def describe_metrics(metrics: dict[str, float]) -> str:
@@ -94,18 +105,23 @@ def describe_metrics(metrics: dict[str, float]) -> str:
 
 
 def write_plots(
+    label: Label,
     labels: np.ndarray,
     scores: np.ndarray,
     metrics: dict[str, float],
     calibration_bins: int,
-    directory: Path = PLOTS_DIR,
+    directory: Path,
 ) -> None:
-    """The curves behind ``metrics`` as one SVG chart each; the titles quote the same figures."""
+    """The curves behind ``metrics`` as one SVG chart each; the titles quote the same figures.
+
+    The texts name the use case's label (``label.column = label.positive`` is the positive class).
+    """
     false_positive_rate, true_positive_rate, _ = roc_curve(labels, scores)
     precision, recall, _ = precision_recall_curve(labels, scores)
     observed_fraction, mean_predicted = calibration_curve(labels, scores, n_bins=calibration_bins)
-    churn_rate = float(labels.mean())
+    positive_rate = float(labels.mean())
     threshold = metrics["threshold"]
+    positive_class = f"{label.column} = {label.positive}"
     charts = {
         "roc.svg": line_chart(
             f"ROC curve (test split), AUC {metrics['roc_auc']:.3f}",
@@ -117,11 +133,11 @@ def write_plots(
             f"Precision-recall curve (test split), AP {metrics['pr_auc']:.3f}",
             ("Recall", "Precision"),
             (recall, precision),
-            reference=((0, 1), (churn_rate, churn_rate), f"churn rate {churn_rate:.3f}"),
+            reference=((0, 1), (positive_rate, positive_rate), f"positive rate {positive_rate:.3f}"),
         ),
         "calibration.svg": line_chart(
             f"Calibration (test split), Brier {metrics['brier']:.3f}",
-            ("Mean predicted churn probability", "Observed churn fraction"),
+            (f"Mean predicted probability of {positive_class}", f"Observed fraction of {positive_class}"),
             (mean_predicted, observed_fraction),
             reference=((0, 1), (0, 1), "perfect calibration"),
             markers=True,
@@ -129,6 +145,7 @@ def write_plots(
         "confusion.svg": confusion_chart(
             f"Confusion matrix at threshold {threshold:.3f} (test split)",
             confusion_matrix(labels, (scores >= threshold).astype(np.int64), labels=[0, 1]),
+            label,
         ),
     }
     for name, svg in charts.items():
@@ -226,10 +243,10 @@ def line_chart(
     return _svg(title, legend, body, axis_labels)
 
 
-def confusion_chart(title: str, counts: np.ndarray) -> str:
-    """The 2x2 counts (rows actual No/Yes, columns predicted No/Yes), shaded by each cell's share of its row."""
+def confusion_chart(title: str, counts: np.ndarray, label: Label) -> str:
+    """The 2x2 counts (rows actual, columns predicted; negative class first), shaded by each cell's share of its row."""
     names = [["true negatives", "false positives"], ["false negatives", "true positives"]]
-    class_names = [NEGATIVE_LABEL, POSITIVE_LABEL]
+    class_names = [label.negative, label.positive]
     cell = (FRAME_RIGHT - FRAME_LEFT) / 2, (FRAME_BOTTOM - FRAME_TOP) / 2
     body = []
     for row in range(2):
@@ -251,8 +268,8 @@ def confusion_chart(title: str, counts: np.ndarray) -> str:
             ]
     for column in range(2):
         body.append(_text(FRAME_LEFT + (column + 0.5) * cell[0], FRAME_BOTTOM + 18, class_names[column]))
-    legend = _text(WIDTH / 2, 42, f"{int(counts.sum()):,} customers; shading is the share of the actual class")
-    return _svg(title, legend, body, ("Predicted churn", "Actual churn"))
+    legend = _text(WIDTH / 2, 42, f"{int(counts.sum()):,} rows; shading is the share of the actual class")
+    return _svg(title, legend, body, (f"Predicted {label.column}", f"Actual {label.column}"))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""Train the churn model: the better of two candidate pipelines, a tuned threshold, and a model card.
+"""Train a use case's model: the better of two candidate pipelines, a tuned threshold, and a model card.
 
-DVC stage ``train`` (settings: ``params.yaml`` section ``train``). The extract is read and
+DVC stage ``<use case>_train``: ``python -m scoring_assets.training.train <use case>`` (settings:
+``params.yaml`` section ``<use case>.train``). Everything about the table comes from the use
+case: its contract, label, features and where the model and card go. The extract is read and
 validated exactly as scoring reads it, so the model never learns from rows scoring would
-refuse. Rows are split once, deterministically and stratified, into train / validation /
-test parts:
+refuse. Labels are 1 for the label's positive value, 0 for its negative one. Rows are split
+once, deterministically and stratified, into train / validation / test parts:
 - candidates are compared by cross-validated ROC AUC on the train part only;
 - the winner is fitted on the train part and its decision threshold maximises F1 on the
   validation part. The model is not refitted on train + validation afterwards: the threshold
@@ -16,6 +18,7 @@ timestamps), so ``dvc repro`` on a clean clone rebuilds the md5s recorded in ``d
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -30,37 +33,35 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_curve
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from scoring_assets.contract import CONTRACT_COLUMNS, LABEL_COLUMN, validate_frame
-from scoring_assets.features import (
-    CATEGORICAL_FEATURES,
-    CATEGORY_LEVELS,
-    NUMERIC_FEATURES,
-    build_features,
-    category_codes,
-)
-from scoring_assets.files import atomic_path, file_md5
-from scoring_assets.input_csv import read_csv_frame
-from scoring_assets.paths import MODEL_CARD_PATH, MODEL_PATH, REPO_ROOT, repo_relative
-from scoring_assets.training import TEST_SPLIT_PATH, load_params, repo_path
-from scoring_assets.training.evaluate import POSITIVE_LABEL, churn_labels, classification_metrics, describe_metrics
+from scoring_assets.core.contract import validate_frame
+from scoring_assets.core.features import CategoryCodes, build_features
+from scoring_assets.core.files import atomic_path, file_md5
+from scoring_assets.core.input_csv import read_csv_frame
+from scoring_assets.core.paths import REPO_ROOT, repo_relative
+from scoring_assets.core.use_case import FeatureSet, UseCase
+from scoring_assets.training import held_out_path, load_params, repo_path, trained_use_case
+from scoring_assets.training.evaluate import binary_labels, classification_metrics, describe_metrics
 
-MODEL_NAME = "churn_model"
+POSITIVE_CLASS = 1  # labels are encoded 0/1: the score is the probability of class 1, the label's positive value
 QUANTILES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
 HISTOGRAM_BINS = 10
 
 
-def main() -> None:
-    params = load_params("train")
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Train a use case's model on its labelled extract.")
+    parser.add_argument("use_case", help="the use case whose model to train, e.g. telco_churn")
+    use_case = trained_use_case(parser.parse_args(argv).use_case)
+    params = load_params(use_case.name, "train")
     extract_path = repo_path(params["extract"])
-    accepted, rows_read, rows_rejected = load_training_rows(extract_path, params["max_rejected_fraction"])
-    features = build_features(accepted)
-    labels = churn_labels(accepted)
+    accepted, rows_read, rows_rejected = load_training_rows(use_case, extract_path, params["max_rejected_fraction"])
+    features = build_features(use_case.features, accepted)
+    labels = binary_labels(use_case.label, accepted)
     parts = split_rows(labels, params["seed"], params["validation_fraction"], params["test_fraction"])
     train_features, train_labels = features.iloc[parts["train"]], labels[parts["train"]]
 
-    candidates = candidate_pipelines(params)
+    candidates = candidate_pipelines(use_case.features, params)
     cv_scores = {
         name: cross_validated_roc_auc(pipeline, train_features, train_labels, params["cv_folds"], params["seed"])
         for name, pipeline in candidates.items()
@@ -76,11 +77,17 @@ def main() -> None:
     validation_metrics = classification_metrics(validation_labels, validation_scores, threshold)
     print(f"chose {chosen}; on the validation split: {describe_metrics(validation_metrics)}")
 
-    with atomic_path(MODEL_PATH) as temporary:
+    model_path, card_path, test_split_path = (
+        repo_path(use_case.model.model_path),
+        repo_path(use_case.model.card_path),
+        held_out_path(use_case),
+    )
+    with atomic_path(model_path) as temporary:
         joblib.dump(model, temporary)
-    with atomic_path(TEST_SPLIT_PATH) as temporary:
-        accepted.iloc[parts["test"]][[*CONTRACT_COLUMNS, LABEL_COLUMN]].to_parquet(temporary)
+    with atomic_path(test_split_path) as temporary:
+        accepted.iloc[parts["test"]][[*use_case.contract_columns, use_case.label.column]].to_parquet(temporary)
     card = model_card(
+        use_case=use_case,
         chosen=chosen,
         candidates=candidates,
         cv_scores=cv_scores,
@@ -92,34 +99,34 @@ def main() -> None:
             "rows_read": rows_read,
             "rows_rejected": rows_rejected,
             "rows_accepted": len(accepted),
-            "churn_rate": round(float(labels.mean()), 6),
+            "positive_rate": round(float(labels.mean()), 6),
             "split_rows": {part: len(positions) for part, positions in parts.items()},
         },
-        reference=reference_distributions(train_features),
+        reference=reference_distributions(use_case.features, train_features),
         params=params,
     )
-    with atomic_path(MODEL_CARD_PATH) as temporary:
+    with atomic_path(card_path) as temporary:
         temporary.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"wrote {_display_path(MODEL_PATH)}, {_display_path(MODEL_CARD_PATH)}, {_display_path(TEST_SPLIT_PATH)}")
+    print(f"wrote {', '.join(_display_path(path) for path in (model_path, card_path, test_split_path))}")
 
 
-def load_training_rows(path: Path, max_rejected_fraction: float) -> tuple[pd.DataFrame, int, int]:
+def load_training_rows(use_case: UseCase, path: Path, max_rejected_fraction: float) -> tuple[pd.DataFrame, int, int]:
     """The extract's rows that pass the input contract, with the counts read and rejected.
 
     Refuses to train when more than ``max_rejected_fraction`` of the rows break the contract:
     past that point the extract is more likely wrong than a few rows broken.
     """
-    raw = read_csv_frame(path)
-    if LABEL_COLUMN not in raw.columns:
-        raise ValueError(f"{path} has no {LABEL_COLUMN} column: training needs a labelled extract")
-    validation = validate_frame(raw)
+    raw = read_csv_frame(path, use_case)
+    if use_case.label.column not in raw.columns:
+        raise ValueError(f"{path} has no {use_case.label.column} column: training needs a labelled extract")
+    validation = validate_frame(use_case, raw)
     rows_rejected = validation.rejected_row_count
     print(f"{path}: {len(raw):,} rows read, {rows_rejected:,} rejected by the input contract")
     if rows_rejected > max_rejected_fraction * len(raw):
         first_rules = validation.rejects.head(10).to_string(index=False)
         raise ValueError(
             f"{path}: {rows_rejected:,} of {len(raw):,} rows break the input contract, more than the allowed "
-            f"{max_rejected_fraction:.1%} (params.yaml train.max_rejected_fraction); fix the extract. "
+            f"{max_rejected_fraction:.1%} (params.yaml {use_case.name}.train.max_rejected_fraction); fix the extract. "
             f"First problems:\n{first_rules}"
         )
     return validation.accepted, len(raw), rows_rejected
@@ -137,27 +144,28 @@ def split_rows(
     return {"train": np.sort(train), "validation": np.sort(validation), "test": np.sort(test)}
 
 
-def candidate_pipelines(params: dict[str, Any]) -> dict[str, Pipeline]:
+def candidate_pipelines(feature_set: FeatureSet, params: dict[str, Any]) -> dict[str, Pipeline]:
     """The models compared, each one Pipeline that owns its preprocessing, in order of simplicity.
 
-    Category levels are fixed from the contract, so encoding never depends on which levels
+    Category levels are fixed by the use case, so encoding never depends on which levels
     happen to occur in the training rows.
     """
-    # Both start from integer codes into the contract's levels (features.category_codes): the
-    # same encoding as the label strings, an order of magnitude faster to transform.
-    codes = FunctionTransformer(category_codes, feature_names_out="one-to-one")
-    code_levels = [list(range(len(CATEGORY_LEVELS[name]))) for name in CATEGORICAL_FEATURES]
+    numeric, categorical = list(feature_set.numeric), list(feature_set.categorical)
+    # Both start from integer codes into the declared levels (core.features.CategoryCodes): the
+    # same encoding as the level strings, an order of magnitude faster to transform.
+    codes = CategoryCodes({name: list(levels) for name, levels in feature_set.categorical.items()})
+    code_levels = [list(range(len(levels))) for levels in feature_set.categorical.values()]
     logistic_regression = Pipeline(
         [
             (
                 "preprocess",
                 ColumnTransformer(
                     [
-                        ("numeric", StandardScaler(), NUMERIC_FEATURES),
+                        ("numeric", StandardScaler(), numeric),
                         (
                             "categorical",
                             Pipeline([("codes", codes), ("one_hot", OneHotEncoder(categories=code_levels))]),
-                            CATEGORICAL_FEATURES,
+                            categorical,
                         ),
                     ]
                 ),
@@ -171,15 +179,15 @@ def candidate_pipelines(params: dict[str, Any]) -> dict[str, Pipeline]:
                 "preprocess",
                 ColumnTransformer(
                     [
-                        ("categorical", codes, CATEGORICAL_FEATURES),
-                        ("numeric", "passthrough", NUMERIC_FEATURES),
+                        ("categorical", codes, categorical),
+                        ("numeric", "passthrough", numeric),
                     ]
                 ),
             ),
             (
                 "classifier",
                 HistGradientBoostingClassifier(
-                    categorical_features=[True] * len(CATEGORICAL_FEATURES) + [False] * len(NUMERIC_FEATURES),
+                    categorical_features=[True] * len(categorical) + [False] * len(numeric),
                     early_stopping=False,
                     random_state=params["seed"],
                     **params["hist_gradient_boosting"],
@@ -198,17 +206,17 @@ def cross_validated_roc_auc(
 
 
 def f1_maximising_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
-    """The score at or above which a customer is called a churner, chosen for the best F1."""
+    """The score at or above which a row is predicted positive, chosen for the best F1."""
     precision, recall, thresholds = precision_recall_curve(labels, scores)
     with np.errstate(divide="ignore", invalid="ignore"):
         f1 = np.nan_to_num(2 * precision * recall / (precision + recall))
     return float(thresholds[np.argmax(f1[:-1])])  # the last point has no threshold
 
 
-def reference_distributions(features: pd.DataFrame) -> dict[str, dict[str, Any]]:
+def reference_distributions(feature_set: FeatureSet, features: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """What each feature looked like in training, for drift checks on scored batches."""
     reference: dict[str, dict[str, Any]] = {}
-    for name in NUMERIC_FEATURES:
+    for name in feature_set.numeric:
         values = features[name].to_numpy(dtype=np.float64)
         counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)
         reference[name] = {
@@ -220,17 +228,18 @@ def reference_distributions(features: pd.DataFrame) -> dict[str, dict[str, Any]]
             },
             "histogram": {"edges": _rounded(edges), "fractions": _rounded(counts / len(values))},
         }
-    for name in CATEGORICAL_FEATURES:
+    for name, levels in feature_set.categorical.items():
         frequencies = features[name].value_counts(normalize=True)
         reference[name] = {
             "kind": "categorical",
-            "frequencies": {level: _rounded(frequencies.get(level, 0.0)) for level in CATEGORY_LEVELS[name]},
+            "frequencies": {level: _rounded(frequencies.get(level, 0.0)) for level in levels},
         }
     return reference
 
 
 def model_card(
     *,
+    use_case: UseCase,
     chosen: str,
     candidates: dict[str, Pipeline],
     cv_scores: dict[str, list[float]],
@@ -242,8 +251,11 @@ def model_card(
 ) -> dict[str, Any]:
     """Everything a reader, a drift check or the model loader needs to know about the model."""
     model = candidates[chosen]
+    label = use_case.label
+    feature_set = use_case.features
     return {
-        "model": {"name": MODEL_NAME, "candidate": chosen, "kind": type(model[-1]).__name__},
+        "use_case": use_case.name,
+        "model": {"name": use_case.model_name, "candidate": chosen, "kind": type(model[-1]).__name__},
         "candidates": {
             name: {
                 "kind": type(pipeline[-1]).__name__,
@@ -253,16 +265,20 @@ def model_card(
             }
             for name, pipeline in candidates.items()
         },
-        "label": {"column": LABEL_COLUMN, "positive": POSITIVE_LABEL},
-        "classes": [int(label) for label in model.classes_],
+        "label": {"column": label.column, "positive": label.positive, "negative": label.negative},
+        "classes": [int(value) for value in model.classes_],
+        "positive_class": POSITIVE_CLASS,
         "threshold": threshold,
-        "threshold_rule": "maximises F1 on the validation split; predict churn when score >= threshold",
+        "threshold_rule": (
+            f"maximises F1 on the validation split; predict {label.column} = {label.positive} "
+            f"(class {POSITIVE_CLASS}) when score >= threshold"
+        ),
         "validation_metrics": validation_metrics,
         "feature_contract": {
-            "input_columns": list(CONTRACT_COLUMNS),
-            "numeric_features": list(NUMERIC_FEATURES),
-            "categorical_features": list(CATEGORICAL_FEATURES),
-            "category_levels": {name: list(CATEGORY_LEVELS[name]) for name in CATEGORICAL_FEATURES},
+            "input_columns": list(use_case.contract_columns),
+            "numeric_features": list(feature_set.numeric),
+            "categorical_features": list(feature_set.categorical),
+            "category_levels": {name: list(levels) for name, levels in feature_set.categorical.items()},
         },
         "sklearn_version": sklearn.__version__,
         "training_data": training_data,

@@ -1,0 +1,244 @@
+"""The contract engine: judge rows of any use case against its pandera model, row by row.
+
+Input arrives as text (the CSV is read with every column as a string, so nothing is
+guessed). ``validate_frame`` parses the use case's numeric columns, runs its pandera model
+lazily and turns every failure into a reject record ``(row_number, id, column, rule, value)``;
+``describe_columns`` turns the same model into documentation. Nothing here names a column of
+any table: the use case declares them (``core.use_case``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
+
+from scoring_assets.core.use_case import UseCase
+
+ROW_NUMBER = "row_number"
+ID = "id"  # reject records carry the row's id here; the report names the column after the use case
+REJECT_RECORD_COLUMNS = [ROW_NUMBER, ID, "column", "rule", "value"]
+
+
+def reject_columns(use_case: UseCase) -> list[str]:
+    """The reject report's columns: the row, its id when the use case has one, the column, the rule, the value."""
+    return [ROW_NUMBER, *([use_case.scored_id_column] if use_case.id_column else []), "column", "rule", "value"]
+
+
+@dataclass(frozen=True)
+class BatchValidation:
+    """The outcome of judging a batch: typed accepted rows and one record per broken rule."""
+
+    accepted: pd.DataFrame
+    rejects: pd.DataFrame
+
+    @property
+    def rejected_row_count(self) -> int:
+        return int(self.rejects["row_number"].nunique())
+
+
+def validate_frame(
+    use_case: UseCase, raw: pd.DataFrame, duplicate_ids: frozenset[str] = frozenset()
+) -> BatchValidation:
+    """Judge a batch of raw text rows against the contract.
+
+    ``raw`` holds the contract columns as text (extra columns are carried through), indexed
+    by the 1-based data row number in the source file. ``duplicate_ids`` names ids that occur
+    more than once in the whole file, for callers that validate a big file in chunks; ids
+    repeated inside ``raw`` itself are always caught. Every failing rule of every row is
+    reported; a row is accepted only if it breaks none.
+    """
+    typed, parse_rejects = _parse_numbers(use_case, raw)
+    schema_rejects = _schema_rejects(use_case, typed, raw, parse_rejects)
+    duplicate_rejects = _duplicate_rejects(use_case, typed, raw, duplicate_ids)
+    rejects = _combine_rejects([parse_rejects, schema_rejects, duplicate_rejects])
+    # A blank id is reported as non_empty; blanks are not "duplicates" of each other.
+    rejects = rejects.loc[~((rejects["rule"] == "unique") & (rejects[ID] == ""))]
+    accepted = typed.loc[~typed.index.isin(rejects["row_number"])]
+    return BatchValidation(accepted=accepted, rejects=rejects)
+
+
+def _parse_numbers(use_case: UseCase, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Turn the numeric text columns into numbers, reporting every cell that is not one.
+
+    Surrounding whitespace is ignored in every value (the real extract writes a blank
+    TotalCharges as a single space). A blank becomes a missing value, which the schema then
+    accepts or refuses per column.
+    """
+    typed = raw.copy()
+    problems = []
+    for column in typed.columns:
+        if column in use_case.contract_columns or column == use_case.label_column:
+            typed[column] = typed[column].str.strip()
+    for column in use_case.integer_columns + use_case.float_columns:
+        text = typed[column]
+        blank = text == ""
+        numbers = _to_numbers(text)
+        not_a_number = ~blank & numbers.isna()
+        problems.append(_records(use_case, typed, raw, not_a_number, column, "number"))
+        if column in use_case.integer_columns:
+            fractional = numbers.notna() & ~(np.isfinite(numbers) & (numbers == np.floor(numbers)))
+            problems.append(_records(use_case, typed, raw, fractional, column, "whole_number"))
+            numbers = numbers.where(~fractional).astype("Int64")
+            problems.append(_records(use_case, typed, raw, blank, column, "required"))
+        typed[column] = numbers.astype("float64") if column in use_case.float_columns else numbers
+    return typed, _combine_rejects(problems)
+
+
+# What Arrow's string -> float64 cast accepts (decimal, exponent, inf/infinity/nan in any case);
+# anything else is not a number. Same results as pandas.to_numeric, several times faster.
+_NUMBER_TEXT = r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?i:inf|infinity|nan))$"
+
+
+def _to_numbers(text: pd.Series) -> pd.Series:
+    """Parse stripped text as float64; blanks and non-numbers become NaN."""
+    arrow = pyarrow.array(text, from_pandas=True)
+    looks_numeric = pc.match_substring_regex(arrow, _NUMBER_TEXT)
+    numbers = pc.cast(pc.if_else(looks_numeric, arrow, pyarrow.scalar(None, arrow.type)), pyarrow.float64())
+    return pd.Series(numbers.to_numpy(zero_copy_only=False), index=text.index, dtype="float64")
+
+
+def _schema_rejects(
+    use_case: UseCase, typed: pd.DataFrame, raw: pd.DataFrame, parse_rejects: pd.DataFrame
+) -> pd.DataFrame:
+    """Run the pandera model lazily and translate its failure cases into reject records."""
+    try:
+        use_case.schema.validate(typed, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        failures = errors.failure_cases
+    else:
+        return _combine_rejects([])
+    failures = failures[failures["index"].notna()]
+    records = []
+    for (column, check), group in failures.groupby(["column", "check"], sort=False, dropna=False):
+        rule = _rule_name(str(check))
+        if rule not in use_case.cross_field_rules:
+            records.append(_records(use_case, typed, raw, typed.index.isin(group["index"]), str(column), rule))
+    for check, group in failures.groupby("check", sort=False):
+        rule = _rule_name(str(check))
+        if rule in use_case.cross_field_rules:
+            rows = typed.index.isin(group["index"])
+            records.append(_records(use_case, typed, raw, rows, ", ".join(use_case.cross_field_rules[rule]), rule))
+    found = _combine_rejects(records)
+    # A cell that failed to parse is already reported; do not report its NaN again as "required".
+    already = set(zip(parse_rejects["row_number"], parse_rejects["column"], strict=True))
+    keep = [(row, col) not in already for row, col in zip(found["row_number"], found["column"], strict=True)]
+    return found.loc[keep]
+
+
+def _duplicate_rejects(
+    use_case: UseCase, typed: pd.DataFrame, raw: pd.DataFrame, duplicate_ids: frozenset[str]
+) -> pd.DataFrame:
+    if not duplicate_ids or use_case.id_column is None:
+        return _combine_rejects([])
+    repeated = typed[use_case.id_column].isin(duplicate_ids)
+    return _records(use_case, typed, raw, repeated, use_case.id_column, "unique")
+
+
+def _rule_name(check: str) -> str:
+    """A short, stable name for a pandera check, used in reject reports and counts."""
+    named = {
+        "field_uniqueness": "unique",
+        "not_nullable": "required",
+        "isin": "allowed_values",
+        "str_length": "non_empty",
+        "greater_than_or_equal_to": "min",
+        "less_than_or_equal_to": "max",
+    }
+    base = re.match(r"[A-Za-z_]+", check)
+    name = base.group(0) if base else check
+    if name in ("greater_than_or_equal_to", "less_than_or_equal_to"):
+        return f"{named[name]}_{check[len(name) + 1 : -1]}"
+    if name.startswith("dtype") or name.startswith("coerce_dtype"):
+        return "number"
+    return named.get(name, name)
+
+
+def _records(use_case: UseCase, typed: pd.DataFrame, raw: pd.DataFrame, rows, column: str, rule: str) -> pd.DataFrame:
+    """Reject records for the flagged ``rows`` of one ``column`` (or comma-joined columns)."""
+    rows = np.asarray(rows, dtype=bool)
+    if not rows.any():
+        return _combine_rejects([])
+    picked = raw.loc[rows]
+    columns = column.split(", ")
+    if len(columns) == 1:
+        values = picked[column].astype(str)
+    else:
+        values = picked[columns[0]].map(lambda v: f"{columns[0]}={v}")
+        for name in columns[1:]:
+            values = values + "; " + picked[name].map(lambda v, name=name: f"{name}={v}")
+    return pd.DataFrame(
+        {
+            "row_number": picked.index.to_numpy(dtype="int64"),
+            ID: typed.loc[rows, use_case.id_column].astype(str).to_numpy() if use_case.id_column else "",
+            "column": column,
+            "rule": rule,
+            "value": values.to_numpy(dtype=object),
+        }
+    )
+
+
+def _combine_rejects(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [part for part in parts if len(part)]
+    if not parts:
+        return pd.DataFrame(
+            {name: pd.Series(dtype="int64" if name == "row_number" else "str") for name in REJECT_RECORD_COLUMNS}
+        )
+    combined = pd.concat(parts, ignore_index=True)
+    combined = combined.drop_duplicates(["row_number", "column", "rule"])
+    return combined.sort_values(["row_number", "column", "rule"], kind="stable", ignore_index=True)
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """One input column as documentation: what it holds and what the contract demands."""
+
+    name: str
+    dtype: str
+    nullable: bool
+    unique: bool
+    rules: list[str]
+    description: str
+
+
+def describe_columns(use_case: UseCase) -> list[ColumnRule]:
+    """The contract as data, for the Dagster column schema and the README table."""
+    described = []
+    for name, column in use_case.schema.columns.items():
+        rules = []
+        for check in column.checks:
+            stats = check.statistics or {}
+            if check.name == "isin":
+                rules.append("one of " + ", ".join(f"`{v}`" for v in stats["allowed_values"]))
+            elif check.name == "str_length":
+                rules.append("non-empty")
+            elif check.name == "greater_than_or_equal_to":
+                rules.append(f">= {stats['min_value']}")
+            elif check.name == "less_than_or_equal_to":
+                rules.append(f"<= {stats['max_value']}")
+            else:
+                rules.append(check.name)
+        if name in use_case.integer_columns:
+            rules.insert(0, "whole number")
+        if name in use_case.float_columns:
+            rules.insert(0, "number")
+        for rule, columns in use_case.cross_field_rules.items():
+            if name in columns:
+                rules.append(rule)
+        dtype = {"Int64": "integer", "float64": "number"}.get(str(column.dtype), "text")
+        described.append(
+            ColumnRule(
+                name=name,
+                dtype=dtype,
+                nullable=bool(column.nullable),
+                unique=bool(column.unique),
+                rules=rules,
+                description=column.description or "",
+            )
+        )
+    return described

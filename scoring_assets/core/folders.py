@@ -1,0 +1,109 @@
+"""The working folders of one use case: where every file of a partition lives.
+
+Assets hand each other files, not DataFrames (big inputs stream through in record batches),
+so this is the one place that knows the layout under the data folder (``$SCORING_DATA_DIR``)::
+
+    inbox/<use case>/                      files waiting to be scored as that use case
+    lake/<use case>/inputs/<key>.json      registration: which source file a partition stands for
+    lake/<use case>/<asset>/<key>.parquet  intermediate assets
+    rejected/<use case>/<key>.csv          reject report
+    scored/<use case>/<key>.csv            handoff file, with <key>.manifest.json beside it
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from scoring_assets.core.files import file_sha256, write_text_atomically
+from scoring_assets.core.partition_keys import checked_partition_key, partition_key_for
+
+
+@dataclass(frozen=True)
+class UseCaseFolders:
+    """Paths of one use case's working folders under the data folder ``root``."""
+
+    root: Path
+    use_case: str
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox" / self.use_case
+
+    def lake_file(self, asset: str, partition_key: str, suffix: str = ".parquet") -> Path:
+        return self.root / "lake" / self.use_case / asset / f"{checked_partition_key(partition_key)}{suffix}"
+
+    def registration_file(self, partition_key: str) -> Path:
+        return self.lake_file("inputs", partition_key, ".json")
+
+    def reject_report(self, partition_key: str) -> Path:
+        return self.root / "rejected" / self.use_case / f"{checked_partition_key(partition_key)}.csv"
+
+    def scored_file(self, partition_key: str) -> Path:
+        return self.root / "scored" / self.use_case / f"{checked_partition_key(partition_key)}.csv"
+
+    def write_stage_summary(self, asset: str, partition_key: str, summary: dict) -> None:
+        """Facts a later step needs about this one (counts, paths, hashes), beside its file."""
+        text = json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n"
+        write_text_atomically(self.lake_file(asset, partition_key, ".json"), text)
+
+    def read_stage_summary(self, asset: str, partition_key: str) -> dict:
+        path = self.lake_file(asset, partition_key, ".json")
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: materialize {asset} for partition {partition_key} first")
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def content_record(self, sha256: str) -> Path:
+        """Marker of content already registered: how a re-delivered copy is recognised."""
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+        return self.root / "lake" / self.use_case / "inputs" / "by_content" / f"{sha256}.json"
+
+    def partition_for_content(self, sha256: str) -> str | None:
+        """The partition that already holds these exact bytes, if any (whatever the file name)."""
+        record = self.content_record(sha256)
+        return json.loads(record.read_text(encoding="utf-8"))["partition_key"] if record.exists() else None
+
+    def register_input(self, source: Path, sha256: str | None = None) -> InputRegistration:
+        """Record which file a partition stands for; returns the registration (key, sha256...).
+
+        ``sha256`` may be passed when the caller has just hashed the file.
+        """
+        source = Path(source).resolve()
+        sha256 = sha256 or file_sha256(source)
+        registration = InputRegistration(
+            partition_key=partition_key_for(source.name, sha256),
+            source_path=str(source),
+            sha256=sha256,
+            bytes=source.stat().st_size,
+        )
+        text = json.dumps(registration.as_dict(), indent=2, sort_keys=True) + "\n"
+        write_text_atomically(self.registration_file(registration.partition_key), text)
+        if not self.content_record(sha256).exists():
+            write_text_atomically(self.content_record(sha256), text)
+        return registration
+
+    def registered_input(self, partition_key: str) -> InputRegistration:
+        record = self.registration_file(partition_key)
+        if not record.exists():
+            raise FileNotFoundError(
+                f"partition {partition_key!r} has no registered input file ({record} is missing); "
+                "register files with the inbox sensor or `scoring-assets score`"
+            )
+        return InputRegistration(**json.loads(record.read_text(encoding="utf-8")))
+
+
+@dataclass(frozen=True)
+class InputRegistration:
+    """The source file behind a partition, with the sha256 it had when it was registered."""
+
+    partition_key: str
+    source_path: str
+    sha256: str
+    bytes: int
+    registered_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def as_dict(self) -> dict:
+        return asdict(self)

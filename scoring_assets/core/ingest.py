@@ -1,0 +1,335 @@
+"""Stage 1 and 2: an input CSV -> raw Parquet -> accepted rows + reject report.
+
+Both stages stream record batches, so memory is bounded by the batch size, not the file.
+The raw stage hashes the bytes it parses, so what is scored is provably the file that was
+registered; rows with more or fewer fields than the header go to a side file beside the raw
+Parquet (``<key>.ragged.parquet``). The validation stage applies the contract batch by batch;
+ids repeated anywhere in the file are found in a first pass, so uniqueness holds
+across batches too (for use cases with an id column). Ragged rows are rejected there like any other bad row (rule
+``field_count``), so they count against the reject limit and appear in the reject report, which
+is written spreadsheet-safe (``csv_safety``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from scoring_assets.core.contract import ID, REJECT_RECORD_COLUMNS, reject_columns, validate_frame
+from scoring_assets.core.csv_safety import SpreadsheetSafeCsvWriter
+from scoring_assets.core.files import atomic_path
+from scoring_assets.core.input_csv import (
+    BATCH_ROWS,
+    PARQUET_COMPRESSION,
+    RAGGED_SCHEMA,
+    ROW_NUMBER,
+    InputFileError,
+    batch_to_frame,
+    iter_record_batches,
+    lake_reader,
+)
+from scoring_assets.core.use_case import UseCase
+
+FIELD_COUNT_RULE = "field_count"
+# A column a run carries into the scored file is kept, as written, under this prefix in every lake file,
+# so it can never be confused with (or changed like) a contract column of the same name.
+CARRIED_PREFIX = "carried:"
+WHOLE_ROW = "(whole row)"  # the reject report's column for a row that could not be split into columns
+
+
+@dataclass(frozen=True)
+class RawSummary:
+    rows: int  # rows in the raw Parquet (ragged rows not included)
+    bytes: int
+    sha256: str
+    columns: list[str]
+    has_label: bool
+    carried: list[str]  # input columns carried through to the scored file
+    ragged_rows: int = 0  # rows with more or fewer fields than the header, in the side file
+
+
+@dataclass
+class ValidationSummary:
+    rows_in: int = 0  # every data row of the file, ragged ones included
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    reject_counts: Counter = field(default_factory=Counter)
+    report_cells_neutralised: int = 0  # reject report cells prefixed so a spreadsheet cannot run them
+
+    @property
+    def reject_fraction(self) -> float:
+        return self.rows_rejected / self.rows_in if self.rows_in else 0.0
+
+
+class _HashingReader(io.RawIOBase):
+    """A read-only file that hashes every byte handed to the CSV parser."""
+
+    def __init__(self, path: Path):
+        self._handle = open(path, "rb")
+        self.digest = hashlib.sha256()
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = self._handle.readinto(buffer)
+        if count:
+            self.digest.update(memoryview(buffer)[:count])
+            self.bytes_read += count
+        return count
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
+
+
+def ragged_rows_path(raw_path: Path | str) -> Path:
+    """The side file beside a raw Parquet that holds the file's ragged rows (``RAGGED_SCHEMA``)."""
+    raw_path = Path(raw_path)
+    return raw_path.with_name(f"{raw_path.stem}.ragged.parquet")
+
+
+def write_raw_parquet(
+    use_case: UseCase, source: Path, expected_sha256: str, destination: Path, carried: tuple[str, ...] = ()
+) -> RawSummary:
+    """Parse ``source`` into ``destination`` (text columns + row_number) and its ragged rows file, atomically.
+
+    A file with a header and no data rows gives a raw Parquet of 0 rows. Fails with
+    ``InputFileError`` if the file cannot be used or no longer has the content it was
+    registered with; then neither file is touched.
+    """
+    source = Path(source)
+    rows = 0
+    with atomic_path(destination) as temporary, atomic_path(ragged_rows_path(destination)) as ragged_temporary:
+        hashing = _HashingReader(source)
+        writer = None
+        ragged_writer = pq.ParquetWriter(ragged_temporary, RAGGED_SCHEMA, compression=PARQUET_COMPRESSION)
+        try:
+            batches = iter_record_batches(
+                source, use_case, carried, reader=hashing, on_ragged=ragged_writer.write_batch
+            )
+            for batch in batches:
+                batch = _with_carried_copies(batch, use_case, carried)
+                if writer is None:
+                    writer = pq.ParquetWriter(temporary, batch.schema, compression=PARQUET_COMPRESSION)
+                writer.write_batch(batch)
+                rows += batch.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+            ragged_writer.close()
+            hashing.close()
+        sha256 = hashing.digest.hexdigest()
+        if sha256 != expected_sha256:
+            raise InputFileError(
+                source,
+                f"content changed since it was registered (sha256 {sha256[:12]}... now, {expected_sha256[:12]}... "
+                "then); a new version of a file is scored as a new partition",
+            )
+        schema = pq.read_schema(temporary)
+    names = [name for name in schema.names if name != ROW_NUMBER]
+    return RawSummary(
+        rows=rows,
+        bytes=hashing.bytes_read,
+        sha256=sha256,
+        columns=names,
+        has_label=use_case.label_column in names,
+        carried=[name[len(CARRIED_PREFIX) :] for name in carried_columns(names)],
+        ragged_rows=lake_reader(ragged_rows_path(destination)).metadata.num_rows,
+    )
+
+
+def carried_columns(names: list[str]) -> list[str]:
+    """The carried columns of a lake file (``carried:<input column>``), in order."""
+    return [name for name in names if name.startswith(CARRIED_PREFIX)]
+
+
+def _with_carried_copies(batch: pa.RecordBatch, use_case: UseCase, carried: tuple[str, ...]) -> pa.RecordBatch:
+    """The contract (and label) columns, then a ``carried:`` copy of every column to carry, as written."""
+    kept = [
+        name for name in batch.schema.names if name in (ROW_NUMBER, *use_case.contract_columns, use_case.label_column)
+    ]
+    arrays = [batch.column(name) for name in kept] + [batch.column(name) for name in carried]
+    return pa.RecordBatch.from_arrays(arrays, names=kept + [f"{CARRIED_PREFIX}{name}" for name in carried])
+
+
+def accepted_schema(use_case: UseCase, has_label: bool, carried: list[str] = ()) -> pa.Schema:
+    """Arrow schema of the validated batch: contract columns typed, label and carried columns as text."""
+    fields = [pa.field(ROW_NUMBER, pa.int64(), nullable=False)]
+    for name in use_case.contract_columns:
+        if name in use_case.integer_columns:
+            fields.append(pa.field(name, pa.int64(), nullable=False))
+        elif name in use_case.float_columns:
+            fields.append(pa.field(name, pa.float64()))
+        else:
+            fields.append(pa.field(name, pa.string(), nullable=False))
+    if has_label:
+        fields.append(pa.field(use_case.label_column, pa.string()))
+    fields += [pa.field(name, pa.string()) for name in carried]  # already ``carried:<name>``
+    return pa.schema(fields)
+
+
+def reject_schema(use_case: UseCase) -> pa.Schema:
+    """The reject report's columns (``contract.reject_columns``) as Arrow types."""
+    return pa.schema(
+        [pa.field(name, pa.int64() if name == ROW_NUMBER else pa.string()) for name in reject_columns(use_case)]
+    )
+
+
+def find_repeated_ids(raw_path: Path, id_column: str) -> frozenset[str]:
+    """Every id that occurs more than once anywhere in the file.
+
+    A first pass over 64-bit hashes of the ids keeps memory small for huge files; the few
+    ids whose hashes repeat are then compared exactly, so a hash collision cannot reject a
+    valid row.
+    """
+    source = lake_reader(raw_path)
+    hashes = np.empty(source.metadata.num_rows, dtype=np.uint64)  # 8 bytes a row, filled in place
+    filled = 0
+    for batch in source.iter_batches(columns=[id_column], batch_size=BATCH_ROWS):
+        ids = pc.utf8_trim_whitespace(batch.column(0)).to_pandas()
+        hashes[filled : filled + len(ids)] = pd.util.hash_pandas_object(ids, index=False).to_numpy()
+        filled += len(ids)
+    hashes.sort()
+    suspects = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+    del hashes
+    if not len(suspects):
+        return frozenset()
+    counts: Counter = Counter()
+    for batch in source.iter_batches(columns=[id_column], batch_size=BATCH_ROWS):
+        ids = pc.utf8_trim_whitespace(batch.column(0)).to_pandas()
+        candidates = ids[np.isin(pd.util.hash_pandas_object(ids, index=False).to_numpy(), suspects)]
+        counts.update(candidates.tolist())
+    return frozenset(value for value, count in counts.items() if count > 1 and value != "")
+
+
+def validate_raw_parquet(
+    use_case: UseCase, raw_path: Path, accepted_path: Path, report_path: Path
+) -> ValidationSummary:
+    """Split the raw batch into accepted rows (typed Parquet) and a reject report (CSV).
+
+    Ragged rows from the raw stage's side file are rejected rows too (rule ``field_count``),
+    merged into the report in row order. Both files are written atomically. The report exists
+    exactly when rows were rejected: a report left at ``report_path`` by an earlier, different
+    file is removed.
+    """
+    source = lake_reader(raw_path)
+    names = source.schema_arrow.names
+    schema = accepted_schema(use_case, use_case.label_column in names, carried_columns(names))
+    report_schema = reject_schema(use_case)
+    repeated_ids = find_repeated_ids(raw_path, use_case.id_column) if use_case.id_column else frozenset()
+    ragged = _RaggedRejects(ragged_rows_path(raw_path))
+    summary = ValidationSummary()
+    with atomic_path(accepted_path) as accepted_tmp, atomic_path(report_path) as report_tmp:
+        with (
+            pq.ParquetWriter(accepted_tmp, schema, compression=PARQUET_COMPRESSION) as accepted_writer,
+            SpreadsheetSafeCsvWriter(report_tmp, report_schema) as report_writer,
+        ):
+
+            def report(rejects: pd.DataFrame) -> None:
+                if len(rejects):
+                    named = rejects.rename(columns={ID: use_case.scored_id_column})[report_schema.names]
+                    report_writer.write(pa.Table.from_pandas(named, schema=report_schema, preserve_index=False))
+
+            for batch in source.iter_batches(batch_size=BATCH_ROWS):
+                raw = batch_to_frame(batch)
+                if raw.empty:
+                    continue
+                result = validate_frame(use_case, raw, repeated_ids)
+                ragged_rejects = ragged.up_to(int(raw.index.max()))
+                summary.rows_in += len(raw) + len(ragged_rejects)
+                summary.rows_accepted += len(result.accepted)
+                summary.rows_rejected += result.rejected_row_count + len(ragged_rejects)
+                summary.reject_counts.update(result.rejects["rule"].tolist() + ragged_rejects["rule"].tolist())
+                accepted = result.accepted.reset_index()[schema.names]
+                accepted_writer.write_table(pa.Table.from_pandas(accepted, schema=schema, preserve_index=False))
+                rejects = result.rejects
+                if len(ragged_rejects):
+                    rejects = pd.concat([rejects, ragged_rejects]).sort_values(ROW_NUMBER, kind="stable")
+                report(rejects)
+            while len(ragged_rejects := ragged.up_to(None)):
+                summary.rows_in += len(ragged_rejects)
+                summary.rows_rejected += len(ragged_rejects)
+                summary.reject_counts.update(ragged_rejects["rule"].tolist())
+                report(ragged_rejects)
+            summary.report_cells_neutralised = report_writer.cells_neutralised
+    if summary.rows_rejected == 0:
+        Path(report_path).unlink(missing_ok=True)
+    return summary
+
+
+class _RaggedRejects:
+    """The raw stage's ragged rows as reject records, handed out in row order beside the raw batches.
+
+    Reads the side file batch by batch, so memory stays bounded however many rows are ragged. A
+    raw Parquet without a side file (written before ragged rows were kept) has none.
+    """
+
+    def __init__(self, ragged_path: Path):
+        self._batches = lake_reader(ragged_path).iter_batches(batch_size=BATCH_ROWS) if ragged_path.exists() else None
+        self._pending = pa.Table.from_batches([], RAGGED_SCHEMA)
+
+    def up_to(self, last_row_number: int | None) -> pd.DataFrame:
+        """Reject records of the ragged rows numbered up to ``last_row_number``.
+
+        With None: the next batch of whatever remains (empty when nothing does).
+        """
+        if last_row_number is None:
+            self._read_batch()
+            count = self._pending.num_rows
+        else:
+            while not self._pending_goes_past(last_row_number) and self._read_batch():
+                pass
+            count = int(pc.sum(pc.less_equal(self._pending.column(ROW_NUMBER), last_row_number)).as_py() or 0)
+        taken, self._pending = self._pending.slice(0, count), self._pending.slice(count)
+        return _ragged_reject_records(taken)
+
+    def _pending_goes_past(self, row_number: int) -> bool:
+        return self._pending.num_rows > 0 and self._pending.column(ROW_NUMBER)[-1].as_py() > row_number
+
+    def _read_batch(self) -> bool:
+        following = next(self._batches, None) if self._batches is not None else None
+        if following is None:
+            self._batches = None
+            return False
+        self._pending = pa.concat_tables([self._pending, pa.Table.from_batches([following])])
+        return True
+
+
+def _ragged_reject_records(ragged: pa.Table) -> pd.DataFrame:
+    """One reject record per ragged row: the line it starts on, its field counts and its raw text."""
+    rows = ragged.to_pydict()
+    values = [
+        f"line {line}: {fields} fields where the header has {expected}: {text}"
+        for line, fields, expected, text in zip(
+            rows["line_number"], rows["fields"], rows["header_fields"], rows["text"], strict=True
+        )
+    ]
+    return pd.DataFrame(
+        {
+            ROW_NUMBER: pd.Series(rows[ROW_NUMBER], dtype="int64"),
+            ID: pd.Series(rows["id"], dtype="str"),
+            "column": WHOLE_ROW,
+            "rule": FIELD_COUNT_RULE,
+            "value": pd.Series(values, dtype="str"),
+        },
+        columns=REJECT_RECORD_COLUMNS,
+    )
+
+
+def read_accepted_frame(use_case: UseCase, batch: pa.RecordBatch) -> pd.DataFrame:
+    """A batch of the validated Parquet as the typed frame the contract produced."""
+    frame = batch_to_frame(batch)
+    for name in use_case.integer_columns:
+        frame[name] = frame[name].astype("Int64")
+    return frame

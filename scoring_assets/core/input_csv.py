@@ -1,0 +1,643 @@
+"""Reading an input CSV exactly as written: every value as text, streamed in record batches.
+
+Nothing is guessed: "0001" stays "0001" and a blank stays a blank, so the contract (not the
+CSV parser) decides what a value means. CSV is accepted as people and spreadsheets really write
+it (RFC 4180 and beyond): a UTF-8 byte-order mark; LF, CRLF, old-Mac CR or mixed line endings;
+quoted values holding delimiters, quotes or line breaks, at any file size; Excel's ``sep=,``
+first line; blank lines anywhere; padded or quoted header names; a delimiter at the end of every
+line; columns outside the contract (dropped, except the use case's label, kept for back-testing, and the
+columns a run carries through to the scored file).
+
+Rows are numbered 1, 2, ... in the order of the file's data records. Blank lines,
+whitespace-only lines and lines of nothing but delimiters (spreadsheets append those) carry no
+values: they are skipped and not numbered. A record with more or fewer fields than the header
+(a "ragged" row) keeps its number and is handed to the caller with its line number in the file
+and its raw text, to be rejected like any other bad row; every other row is read as usual.
+
+Every problem that makes the file as a whole unusable is raised as an ``InputFileError`` that
+names the file and says what to do (compressed, binary or UTF-16 files, text that is not UTF-8,
+another delimiter, missing or repeated columns, a quote that is never closed, a record longer
+than a read block).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import itertools
+import re
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from scoring_assets.core.use_case import UseCase
+
+ROW_NUMBER = "row_number"
+# Rows per record batch in every stage (and per Parquet row group): memory is proportional to
+# this, not to the file. 64k rows of this schema is a few MB per column set.
+BATCH_ROWS = 64_000
+# Lake files are intermediates read back within seconds: favour write speed over size.
+PARQUET_COMPRESSION = "lz4"
+DEFAULT_BLOCK_BYTES = 8 << 20  # CSV bytes parsed at a time (~60k rows of a Telco extract); a record must fit
+_HEADER_PROBE_BYTES = 1 << 20
+RAGGED_TEXT_MAX_CHARS = 1_000  # of a ragged row's raw text kept for the reject report
+
+# A ragged row, as handed to ``on_ragged``: its data row number, the line it starts on, how many
+# fields it has and the header has, the row's id where the header puts it (if the use case has an
+# id column and the row reaches that far) and its raw text (shortened beyond RAGGED_TEXT_MAX_CHARS).
+RAGGED_SCHEMA = pa.schema(
+    [
+        pa.field(ROW_NUMBER, pa.int64(), nullable=False),
+        pa.field("line_number", pa.int64(), nullable=False),
+        pa.field("fields", pa.int32(), nullable=False),
+        pa.field("header_fields", pa.int32(), nullable=False),
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+    ]
+)
+_UTF8_BOM = b"\xef\xbb\xbf"
+_LINE_BREAK = r"\r\n|\r|\n"
+_LINE_BREAK_BYTES = re.compile(rb"\r\n|\r|\n")
+_BLANK = r"^\s*$"
+_EMPTY_OR_WHITESPACE_BYTE = pa.array([b"", b" ", b"\t", b"\n", b"\f", b"\r", b"\v"], pa.binary())
+_ONLY_DELIMITERS = re.compile(r'[\s,"]*')  # a line with no value in any field: `,,,,` or `"",""`
+# One line of the header region. As in RFC 4180 (and pyarrow), a quote is special only at the start
+# of a field; a quoted field may hold delimiters and line breaks, "" is a quote.
+_FIELD = rb'(?:"(?:[^"]|"")*+"[^,\r\n]*+|(?!")[^,\r\n]*+)'
+_HEADER_LINE_BODY = re.compile(rb"(?:" + _FIELD + rb"(?:," + _FIELD + rb")*+)?+")
+_EXCEL_SEPARATOR_LINE = re.compile(rb"\s*sep=(.)\s*", re.IGNORECASE)
+_OTHER_DELIMITERS = {";": "';'", "\t": "tab", "|": "'|'"}
+# How other kinds of file start (checked in order), and what to do instead.
+_SIGNATURES = [
+    (rb"\x1f\x8b", "is gzip-compressed; decompress it (e.g. `gunzip`) and score the CSV inside"),
+    (rb"PK\x03\x04", "is a ZIP archive (an Excel .xlsx workbook is one); save the sheet as CSV UTF-8 and score that"),
+    (rb"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "is an Excel 97-2003 workbook (.xls); save the sheet as CSV UTF-8"),
+    (rb"\xfd7zXZ\x00", "is xz-compressed; decompress it (e.g. `unxz`) and score the CSV inside"),
+    (rb"\x28\xb5\x2f\xfd", "is zstd-compressed; decompress it (e.g. `unzstd`) and score the CSV inside"),
+    (rb"BZh[1-9]1AY&SY", "is bzip2-compressed; decompress it (e.g. `bunzip2`) and score the CSV inside"),
+    (rb"PAR1", "is a Parquet file, not CSV; export the table as CSV UTF-8"),
+    (rb"\xff\xfe\x00\x00|\x00\x00\xfe\xff", "is UTF-32 text, not UTF-8; save it as UTF-8 (in Excel: CSV UTF-8)"),
+    (rb"\xff\xfe|\xfe\xff", "is UTF-16 text, not UTF-8; save it as UTF-8 (in Excel: CSV UTF-8)"),
+]
+
+
+class InputFileError(ValueError):
+    """The file as a whole cannot be scored (unreadable, empty, not UTF-8, wrong columns)."""
+
+    def __init__(self, path: Path | str, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path = str(path)
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """Where a file's data starts: its column names and what comes before the first data record."""
+
+    names: list[str]
+    data_offset: int  # bytes before the first data record (byte-order mark, blank lines, sep=, header)
+    lines_before_data: int  # physical lines before the first data record
+
+
+def read_layout(path: Path) -> CsvLayout:
+    """The header (names trimmed) and where the data starts, or why the file is not a CSV we can read."""
+    head = _read_probe(path)
+    _refuse_non_text(path, head)
+    offset = len(_UTF8_BOM) if head.startswith(_UTF8_BOM) else 0
+    lines = 0
+    while True:
+        body, offset, complete = _next_line(path, head, offset)
+        lines += 1
+        if body.strip() == b"":
+            if offset >= len(head):
+                whole_file = len(head) < _HEADER_PROBE_BYTES
+                raise InputFileError(path, "file is empty" if whole_file else "its first 1 MiB is blank lines")
+            continue
+        separator = _EXCEL_SEPARATOR_LINE.fullmatch(body)
+        if separator is None:
+            break
+        if separator.group(1) != b",":
+            delimiter = separator.group(1).decode("latin-1")
+            raise InputFileError(
+                path,
+                f"its first line says sep={delimiter}: {_OTHER_DELIMITERS.get(delimiter, repr(delimiter))}-separated; "
+                "save it as comma-separated CSV (in Excel: CSV UTF-8)",
+            )
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputFileError(path, _not_utf8_problem(lines, body[error.start])) from None
+    fields = _split_fields(text)
+    if fields is None:
+        raise InputFileError(path, f"its first line holds a value over {csv.field_size_limit():,} characters long")
+    names = [name.strip() for name in fields]
+    if complete and _every_row_ends_with_a_delimiter(head[offset:], len(names)):
+        names.append("")  # the empty field after that delimiter, dropped like any extra column
+    return CsvLayout(names=names, data_offset=offset, lines_before_data=lines)
+
+
+def _read_probe(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(_HEADER_PROBE_BYTES)
+    except FileNotFoundError:
+        raise InputFileError(path, "file not found") from None
+    except IsADirectoryError:
+        raise InputFileError(path, "is a directory, not a CSV file") from None
+    except OSError as error:
+        raise InputFileError(path, f"cannot be read ({error.strerror or error})") from None
+
+
+def _refuse_non_text(path: Path, head: bytes) -> None:
+    for signature, problem in _SIGNATURES:
+        if re.match(signature, head):
+            raise InputFileError(path, problem)
+    if b"\x00" in head:
+        if head[1::2].count(0) > len(head) // 4 or head[0::2].count(0) > len(head) // 4:
+            raise InputFileError(
+                path, "looks like UTF-16 text (no byte-order mark), not UTF-8; save it as UTF-8 (in Excel: CSV UTF-8)"
+            )
+        raise InputFileError(path, _nul_problem(head.index(b"\x00")))
+
+
+def _nul_problem(offset: int) -> str:
+    return f"contains a NUL byte (at byte {offset:,}): the file is binary or damaged, not CSV text"
+
+
+def _next_line(path: Path, head: bytes, offset: int) -> tuple[bytes, int, bool]:
+    """The line of the header region at ``offset``, the offset after its line break, and whether it had one."""
+    end = _HEADER_LINE_BODY.match(head, offset).end()
+    body = head[offset:end]
+    if head.startswith(b"\r\n", end):
+        return body, end + 2, True
+    if end < len(head) and head[end] in b"\r\n":
+        return body, end + 1, True
+    if len(head) == _HEADER_PROBE_BYTES:
+        raise InputFileError(path, f"its first line is over {_HEADER_PROBE_BYTES >> 20} MiB long; is this a CSV file?")
+    if end < len(head):  # stopped at a quote that is never closed
+        raise InputFileError(path, 'the header has a quote (") that is never closed')
+    return body, end, False
+
+
+def _every_row_ends_with_a_delimiter(data: bytes, header_fields: int, sample_lines: int = 50) -> bool:
+    """Whether the first complete lines all have one empty field more than the header (``a,b,c,``)."""
+    complete = data[: max(data.rfind(b"\n"), data.rfind(b"\r")) + 1]
+    rows = (row for row in csv.reader(io.StringIO(complete.decode("utf-8", "replace"), newline="")) if any(row))
+    try:
+        sample = list(itertools.islice(rows, sample_lines))
+    except csv.Error:  # a value over the csv module's size limit: not the simple file this is about
+        return False
+    return bool(sample) and all(len(row) == header_fields + 1 and not row[-1].strip() for row in sample)
+
+
+def _split_fields(text: str) -> list[str] | None:
+    """The fields of one CSV record, or None when a value is over the csv module's size limit."""
+    try:
+        return next(csv.reader(io.StringIO(text, newline="")), [])
+    except csv.Error:
+        return None
+
+
+def output_columns(use_case: UseCase, header: list[str], carried: tuple[str, ...] = ()) -> list[str]:
+    """The columns kept from a file: the contract's, the label when the file has one, then the carried ones."""
+    kept = [*use_case.contract_columns, *([use_case.label_column] if use_case.label_column in header else [])]
+    return kept + [name for name in carried if name not in kept]
+
+
+def check_header(path: Path, header: list[str], use_case: UseCase, carried: tuple[str, ...] = ()) -> None:
+    """Every contract column (and every column to carry through) once in the header, or why not."""
+    missing = [name for name in use_case.contract_columns if name not in header]
+    if missing:
+        raise InputFileError(path, _missing_columns_problem(use_case.contract_columns, header, missing))
+    absent = [name for name in carried if name not in header]
+    if absent:
+        raise InputFileError(
+            path,
+            f"column(s) to carry into the scored file are not in the file: {', '.join(absent)} "
+            f"(its columns: {_shortened(', '.join(header), 200)})",
+        )
+    kept = output_columns(use_case, header, carried)
+    repeated = sorted({name for name in header if header.count(name) > 1 and name in kept})
+    if repeated:
+        raise InputFileError(path, f"column(s) appear more than once in the header: {', '.join(repeated)}")
+
+
+def _missing_columns_problem(contract_columns: list[str], header: list[str], missing: list[str]) -> str:
+    """Why the contract's columns are not there, with the likely cause when there is one."""
+    line = ",".join(header)
+    for delimiter, described in _OTHER_DELIMITERS.items():
+        if sum(part.strip().strip('"') in contract_columns for part in line.split(delimiter)) > len(missing) // 2:
+            return f"looks like {described}-separated; save it as comma-separated CSV (in Excel: CSV UTF-8)"
+    lowered = {name.lower(): name for name in header}
+    near = [f"{lowered[name.lower()]!r} for {name!r}" for name in missing if name.lower() in lowered]
+    if len(missing) == len(contract_columns) and not near:
+        expected = ", ".join(contract_columns[:3])
+        return (
+            f"has no header row: its first line must name the columns ({expected}, ...), not {_shortened(line, 60)!r}"
+        )
+    hint = f" (column names are case-sensitive: found {', '.join(near)})" if near else ""
+    return f"missing required column(s): {', '.join(missing)}{hint}"
+
+
+def iter_record_batches(
+    path: Path,
+    use_case: UseCase,
+    carried: tuple[str, ...] = (),
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+    reader: BinaryIO | None = None,
+    on_ragged: Callable[[pa.RecordBatch], None] | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """Stream the file as record batches of text columns plus a 1-based ``row_number``.
+
+    Memory stays proportional to ``block_bytes``, whatever the file size. ``reader``, if
+    given, is an open binary stream of the same file to parse instead of opening ``path``
+    (the raw stage passes one that hashes what it reads). Ragged rows go to ``on_ragged`` as
+    batches of ``RAGGED_SCHEMA``, each before the batch of good rows that follows it; without
+    ``on_ragged`` the first one is an ``InputFileError``. A file with a header and no data rows
+    gives one batch of 0 rows, so its schema is still known.
+    """
+    path = Path(path)
+    layout = read_layout(path)
+    check_header(path, layout.names, use_case, carried)
+    kept = output_columns(use_case, layout.names, carried)
+    # Unique placeholder names for columns we drop, so odd or repeated extra headers cannot
+    # confuse the reader; dropped columns are read as bytes, so their encoding does not matter.
+    names = [name if name in kept else f"__ignored_{index}" for index, name in enumerate(layout.names)]
+    own_file = open(path, "rb") if reader is None else None
+    stream = _DataStream(reader if reader is not None else own_file, layout.data_offset)
+    records = _RecordNumbering(
+        layout, names, use_case.id_column, on_ragged or (lambda ragged: _refuse_ragged(path, ragged))
+    )
+    schema = pa.schema([pa.field(ROW_NUMBER, pa.int64()), *(pa.field(name, pa.string()) for name in kept)])
+    rows_seen = 0
+    try:
+        with _undecodable_rows_kept_quiet(records.on_invalid_row):
+            for batch in _open_parser(stream, names, kept, block_bytes, records.on_invalid_row):
+                numbered = records.number(batch, count_line_breaks=stream.saw_quote)
+                if numbered.num_rows:
+                    rows_seen += numbered.num_rows
+                    yield numbered.select(schema.names)
+            records.finish()
+    except pa.ArrowInvalid as error:
+        if records.failure is not None:  # raised while handing over ragged rows from inside the parser
+            raise records.failure from None
+        raise InputFileError(path, _explain_arrow_error(path, layout, str(error), block_bytes, records)) from None
+    finally:
+        if own_file is not None:
+            own_file.close()
+    _check_the_whole_file_was_text(path, stream, records)
+    if rows_seen == 0:
+        yield pa.RecordBatch.from_pylist([], schema)
+
+
+def _open_parser(
+    stream: _DataStream, names: list[str], kept: list[str], block_bytes: int, on_invalid_row: Callable
+) -> pacsv.CSVStreamingReader:
+    """pyarrow's streaming CSV reader as this module needs it (see ``_RecordNumbering``)."""
+    return pacsv.open_csv(
+        stream,
+        # Serial, so the parser numbers the records it hands to on_invalid_row.
+        read_options=pacsv.ReadOptions(column_names=names, block_size=block_bytes, use_threads=False),
+        parse_options=pacsv.ParseOptions(
+            newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=on_invalid_row
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() if name in kept else pa.binary() for name in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+def _check_the_whole_file_was_text(path: Path, stream: _DataStream, records: _RecordNumbering) -> None:
+    """Refuse what the parser let through: NUL bytes, and a quoted value still open at the end of the file."""
+    if stream.nul_offset is not None:
+        raise InputFileError(path, _nul_problem(stream.nul_offset))
+    if not records.saw_end_of_input:
+        raise InputFileError(
+            path,
+            f'a quote (") in the record that starts on line {records.last_record_line} is never closed, so the rest '
+            "of the file would be read as one value; close or remove that quote",
+        )
+
+
+@contextmanager
+def _undecodable_rows_kept_quiet(handler: Callable) -> Iterator[None]:
+    """Keep pyarrow's "Exception ignored" traceback for a ragged row that is not UTF-8 off stderr.
+
+    pyarrow decodes a bad row's text before calling the handler; when it cannot, it prints the
+    decoding error as unraisable and fails the parse, which ``_explain_arrow_error`` turns into
+    the one-line "not UTF-8" refusal. Any other unraisable exception is reported as usual.
+    """
+    previous = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if not (isinstance(unraisable.exc_value, UnicodeDecodeError) and unraisable.object == handler):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
+def _refuse_ragged(path: Path, ragged: pa.RecordBatch) -> None:
+    first = ragged.slice(0, 1).to_pylist()[0]
+    raise InputFileError(
+        path, f"line {first['line_number']} has {first['fields']} fields where the header has {first['header_fields']}"
+    )
+
+
+_INVALID_ROWS_HELD = 10_000  # invalid records kept before a run of them is handed over from the parser
+_NO_ROWS = pa.RecordBatch.from_pylist([], pa.schema([]))
+
+# Appended after the file's last byte (never hashed): a one-field record the parser can only
+# see if the file did not end inside a quoted value.
+_END_OF_INPUT_TEXT = f'"end of input {uuid.uuid4().hex}"'
+_END_OF_INPUT = f"\n{_END_OF_INPUT_TEXT}\n".encode()
+
+
+class _DataStream(io.RawIOBase):
+    """The file from its first data byte on, as the CSV parser reads it, plus what it has seen.
+
+    The bytes before the data (header and all) are read through ``source`` too, so a hashing
+    source hashes the whole file; ``source`` is read to its end but not closed. ``saw_quote``
+    tells whether any quote character has been read yet: until then no record can span lines.
+    ``nul_offset`` is where the first NUL byte was.
+    """
+
+    def __init__(self, source: BinaryIO, skip: int):
+        self._source = source
+        self._position = 0
+        self._end_sent = False
+        self.saw_quote = False
+        self.nul_offset: int | None = None
+        while skip > 0:
+            skipped = source.read(min(skip, 1 << 20))
+            if not skipped:
+                break
+            skip -= len(skipped)
+            self._position += len(skipped)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._source.read(size if size is not None and size >= 0 else -1)
+        if not chunk:
+            if self._end_sent:
+                return b""
+            self._end_sent = True
+            return _END_OF_INPUT
+        if not self.saw_quote and b'"' in chunk:
+            self.saw_quote = True
+        if self.nul_offset is None and b"\x00" in chunk:
+            self.nul_offset = self._position + chunk.index(b"\x00")
+        self._position += len(chunk)
+        return chunk
+
+
+class _RecordNumbering:
+    """Turns the parser's record numbers into data row numbers and line numbers; hands over ragged rows.
+
+    The parser (serial, empty lines kept) numbers every record after the header 1, 2, ...: blank
+    lines too, and records it cannot split into the header's columns, which it hands to
+    ``on_invalid_row`` instead of a batch. Records arrive in order, so a running count of blank
+    records gives each record its data row number, and a running count of line breaks inside
+    quoted values gives the line it starts on. Ragged rows go to ``deliver`` in row order, each
+    before the good rows that follow it.
+    """
+
+    def __init__(
+        self, layout: CsvLayout, names: list[str], id_column: str | None, deliver: Callable[[pa.RecordBatch], None]
+    ):
+        self._deliver = deliver
+        self._lock = threading.Lock()  # in case the parser calls on_invalid_row from another thread
+        self.failure: Exception | None = None
+        self._header_fields = len(names)
+        self._id_index = names.index(id_column) if id_column else None
+        self._lines_before_data = layout.lines_before_data
+        self._next_record = 1
+        self._blank_records = 0
+        self._line_breaks = 0
+        self._invalid: list[tuple[int, int, str]] = []  # (record, fields, text), reported ahead of their batch
+        self.saw_end_of_input = False
+        self.last_record_line = layout.lines_before_data
+
+    def on_invalid_row(self, row) -> str:
+        """The parser's handler: note the record; hand over a long run of them with no good row among them.
+
+        The parser yields no batch for a block of invalid records only, so without this a file
+        of ragged rows would pile up here. An exception cannot leave this handler (the parser
+        would print it and fail with a message of its own): it is kept in ``failure`` instead.
+        """
+        if row.text == _END_OF_INPUT_TEXT:
+            self.saw_end_of_input = True
+            return "skip"
+        with self._lock:
+            self._invalid.append((row.number, row.actual_columns, row.text))
+            if len(self._invalid) < _INVALID_ROWS_HELD or row.number != self._next_record + len(self._invalid) - 1:
+                return "skip"
+            try:
+                self._number(_NO_ROWS, len(self._invalid), count_line_breaks=False)
+            except Exception as error:  # re-raised by iter_record_batches once the parser stops
+                self.failure = error
+                return "error"
+        return "skip"
+
+    def number(self, batch: pa.RecordBatch, count_line_breaks: bool) -> pa.RecordBatch:
+        """The batch's data rows with their ``row_number``; the ragged rows up to the next good row go out.
+
+        Invalid records reported so far that come before the next good record are numbered now,
+        so a long run of them never piles up in memory.
+        """
+        with self._lock:
+            numbers = np.fromiter((number for number, _, _ in self._invalid), np.int64, count=len(self._invalid))
+            good_records_before = numbers - self._next_record - np.arange(len(numbers))
+            invalid_count = int(np.searchsorted(good_records_before, batch.num_rows, side="right"))
+            return self._number(batch, invalid_count, count_line_breaks)
+
+    def finish(self) -> None:
+        """Hand over the ragged rows after the last good row."""
+        with self._lock:
+            self._number(_NO_ROWS, len(self._invalid), count_line_breaks=False)
+
+    def _number(self, batch: pa.RecordBatch, invalid_count: int, count_line_breaks: bool) -> pa.RecordBatch:
+        """Number the batch's rows and the first ``invalid_count`` invalid records, which lie among them."""
+        records = np.arange(self._next_record, self._next_record + batch.num_rows + invalid_count)
+        invalid, self._invalid = self._invalid[:invalid_count], self._invalid[invalid_count:]
+        good = np.ones(len(records), dtype=bool)
+        good[[record - self._next_record for record, _, _ in invalid]] = False
+        blank = np.zeros(len(records), dtype=bool)
+        line_breaks = np.zeros(len(records), dtype=np.int64)
+        good_blank = _blank_rows(batch)
+        blank[good] = good_blank
+        if count_line_breaks:
+            line_breaks[good] = _line_breaks(batch)
+        ragged = []
+        for record, fields, text in invalid:
+            position = record - self._next_record
+            blank[position] = _ONLY_DELIMITERS.fullmatch(text) is not None
+            line_breaks[position] = len(re.findall(_LINE_BREAK, text))
+            if not blank[position]:
+                ragged.append((position, fields, text))
+        row_numbers = records - (self._blank_records + np.cumsum(blank) - blank)
+        lines = self._lines_before_data + records + (self._line_breaks + np.cumsum(line_breaks) - line_breaks)
+        self._next_record += len(records)
+        self._blank_records += int(blank.sum())
+        self._line_breaks += int(line_breaks.sum())
+        if len(records):
+            self.last_record_line = int(lines[-1])
+        columns = batch.columns
+        if good_blank.any():
+            keep = pa.array(~good_blank)
+            columns = [column.filter(keep) for column in columns]
+        if ragged:
+            self._deliver(self._ragged_batch(ragged, row_numbers, lines))
+        return pa.RecordBatch.from_arrays(
+            [pa.array(row_numbers[good][~good_blank], pa.int64()), *columns], names=[ROW_NUMBER, *batch.schema.names]
+        )
+
+    def _ragged_batch(self, ragged: list, row_numbers: np.ndarray, lines: np.ndarray) -> pa.RecordBatch:
+        rows = []
+        for position, fields, text in ragged:
+            values = _split_fields(text) or []
+            rows.append(
+                {
+                    ROW_NUMBER: int(row_numbers[position]),
+                    "line_number": int(lines[position]),
+                    "fields": fields,
+                    "header_fields": self._header_fields,
+                    "id": self._id_of(values),
+                    "text": _shortened(text),
+                }
+            )
+        return pa.RecordBatch.from_pylist(rows, RAGGED_SCHEMA)
+
+    def _id_of(self, values: list[str]) -> str:
+        if self._id_index is None or self._id_index >= len(values):
+            return ""
+        return values[self._id_index].strip()
+
+
+def _blank_rows(batch: pa.RecordBatch) -> np.ndarray:
+    """Rows whose every field is empty or whitespace (blank lines, lines of only delimiters).
+
+    Only rows whose first field is empty or starts with whitespace can be blank; the rest of
+    each row is looked at for those few rows only.
+    """
+    if batch.num_columns == 0:
+        return np.zeros(batch.num_rows, dtype=bool)
+    first_bytes = pc.binary_slice(batch.column(0).view(pa.binary()), 0, 1)
+    candidates = pc.is_in(first_bytes, value_set=_EMPTY_OR_WHITESPACE_BYTE)
+    if not pc.any(candidates).as_py():
+        return np.zeros(batch.num_rows, dtype=bool)
+    blank = pa.array(np.ones(int(pc.sum(candidates).as_py()), dtype=bool))
+    for column in batch.filter(candidates).columns:
+        blank = pc.and_(blank, pc.match_substring_regex(column, _BLANK))
+    return pc.replace_with_mask(candidates, candidates, blank).to_numpy(zero_copy_only=False)
+
+
+def _line_breaks(batch: pa.RecordBatch) -> np.ndarray:
+    """Line breaks inside each row's values (quoted newlines): how many lines the row spans, minus one.
+
+    A column whose bytes hold no line break at all (a fast byte search) is not counted row by row.
+    """
+    total = np.zeros(batch.num_rows, dtype=np.int64)
+    for column in batch.columns:
+        values = column.buffers()[2]
+        if values is None:
+            continue
+        data = values.to_pybytes()
+        if b"\n" in data or b"\r" in data:
+            total += pc.count_substring_regex(column, _LINE_BREAK).to_numpy(zero_copy_only=False)
+    return total
+
+
+def _shortened(text: str, max_chars: int = RAGGED_TEXT_MAX_CHARS) -> str:
+    if len(text) <= max_chars:
+        return text
+    return f"{text[:max_chars]}... ({len(text) - max_chars:,} more characters)"
+
+
+def _explain_arrow_error(
+    path: Path, layout: CsvLayout, message: str, block_bytes: int, records: _RecordNumbering
+) -> str:
+    message = message.strip()
+    if "UTF8" in message or "UTF-8" in message or ("Expected" in message and "columns" in message):
+        # The parser cannot show a ragged row that is not UTF-8 either: both mean a non-UTF-8 byte.
+        found = _first_non_utf8_byte(path, layout)
+        if found is not None:
+            return _not_utf8_problem(*found)
+    if "straddling" in message:
+        return (
+            f"a record after line {records.last_record_line} is longer than {block_bytes:,} bytes: usually a "
+            'quote (") that is never closed, so the rest of the file reads as one value; otherwise not a CSV file'
+        )
+    return f"cannot be parsed as CSV ({message})"
+
+
+def _first_non_utf8_byte(path: Path, layout: CsvLayout) -> tuple[int, int] | None:
+    """(line, byte value) of the first byte after the header that is not UTF-8 text, if any."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = layout.lines_before_data + 1  # where the chunk starts
+    after_cr = False
+    with open(path, "rb") as handle:
+        handle.seek(layout.data_offset)
+        while True:
+            chunk = handle.read(1 << 20)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as error:
+                in_chunk = max(error.start - (len(error.object) - len(chunk)), 0)
+                return line + _count_line_breaks(chunk[:in_chunk], after_cr), error.object[error.start]
+            if not chunk:
+                return None
+            line += _count_line_breaks(chunk, after_cr)
+            after_cr = chunk.endswith(b"\r")
+
+
+def _count_line_breaks(data: bytes, after_cr: bool) -> int:
+    """Line breaks in ``data``; a "\n" first, after a chunk that ended in "\r", ends no new line."""
+    return len(_LINE_BREAK_BYTES.findall(data)) - (after_cr and data.startswith(b"\n"))
+
+
+def _not_utf8_problem(line: int, byte: int) -> str:
+    guess = bytes([byte]).decode("cp1252", errors="replace")
+    looks_like = f", which Windows-1252 / Latin-1 reads as {guess!r}" if guess != "\ufffd" else ""
+    return f"is not UTF-8 text (line {line} has byte 0x{byte:02X}{looks_like}); save it as UTF-8 (in Excel: CSV UTF-8)"
+
+
+def lake_reader(path: Path | str) -> pq.ParquetFile:
+    """A Parquet file opened for streaming in record batches with flat memory.
+
+    ``pre_buffer`` is off: with it on, pyarrow keeps every byte range it has read cached until
+    the file is closed, so reading a 10M-row file batch by batch grows by gigabytes.
+    """
+    return pq.ParquetFile(path, pre_buffer=False)
+
+
+def batch_to_frame(batch: pa.RecordBatch | pa.Table) -> pd.DataFrame:
+    """A record batch as a pandas frame indexed by row number (text stays Arrow-backed)."""
+    frame = batch.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=float("nan"))}.get)
+    return frame.set_index(ROW_NUMBER)
+
+
+def read_csv_frame(path: Path, use_case: UseCase) -> pd.DataFrame:
+    """A whole (small) file as a frame of text columns; training uses the same reader as scoring."""
+    table = pa.Table.from_batches(list(iter_record_batches(Path(path), use_case)))
+    return batch_to_frame(table)

@@ -1,0 +1,239 @@
+"""The run manifest written beside every scored file, publishing the pair, and reading lineage back.
+
+A manifest answers "where did this scored file come from": the input file and its sha256,
+the model artifact and its md5, the run, the threshold and the counts. The scored file and
+its manifest are published together by ``publish_scored_file``, and whatever they replace is
+archived first, so the two never disagree and no earlier result is lost. ``lineage`` also
+proves the scored file is still the one the manifest describes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version as installed_version
+from pathlib import Path
+from typing import Any
+
+from scoring_assets.core.files import file_sha256, write_text_atomically
+from scoring_assets.core.paths import REPO_ROOT
+
+MANIFEST_SUFFIX = ".manifest.json"
+ARCHIVE_FOLDER = "archive"
+
+
+def manifest_path_for(scored_csv: Path) -> Path:
+    """``OUT.csv`` -> ``OUT.manifest.json`` (any other name gets the suffix appended)."""
+    return _beside(scored_csv, MANIFEST_SUFFIX)
+
+
+def reject_report_path_for(scored_csv: Path) -> Path:
+    """``OUT.csv`` -> ``OUT.rejected.csv``: where the CLI puts rejects beside an ``--output``."""
+    return _beside(scored_csv, ".rejected.csv")
+
+
+def _beside(scored_csv: Path, suffix: str) -> Path:
+    scored_csv = Path(scored_csv)
+    return scored_csv.with_name(_stem(scored_csv) + suffix)
+
+
+def _stem(scored_csv: Path) -> str:
+    name = scored_csv.name
+    return name[: -len(".csv")] if name.lower().endswith(".csv") else name
+
+
+def archive_folder_for(output: Path) -> Path:
+    """``<folder>/archive/<stem>/``: where earlier versions of ``output`` (and its siblings) are kept."""
+    output = Path(output)
+    return output.parent / ARCHIVE_FOLDER / _stem(output)
+
+
+def archive_previous(scored_csv: Path, *others: Path) -> Path | None:
+    """Move whatever exists of a scored file, its manifest and ``others`` into a new archive folder.
+
+    Called before anything replaces them, on every path (a run, a re-score, the UI materializing
+    ``scores`` on its own, the CLI reusing an ``--output``), so no earlier result is ever
+    overwritten. The folder is named after the earlier manifest's scoring timestamp and model
+    version (or the file's modification time when it has no manifest), so each archived
+    manifest still says which input and model produced its file. Returns the folder, or None
+    if there was nothing to move.
+    """
+    scored_csv = Path(scored_csv)
+    present = [path for path in (scored_csv, manifest_path_for(scored_csv), *others) if path.exists()]
+    if not present:
+        return None
+    destination = _new_folder(archive_folder_for(scored_csv), _archive_label(scored_csv, present))
+    for path in present:
+        os.replace(path, destination / path.name)
+    return destination
+
+
+def _archive_label(scored_csv: Path, present: list[Path]) -> str:
+    try:
+        manifest = json.loads(manifest_path_for(scored_csv).read_text(encoding="utf-8"))
+        return f"{manifest['scoring_timestamp']}_{manifest['model']['version']}".replace(":", "")
+    except (OSError, ValueError, KeyError, TypeError):  # no manifest, or not one of ours
+        modified = max(path.stat().st_mtime for path in present)
+        return "modified_" + datetime.fromtimestamp(modified, UTC).strftime("%Y-%m-%dT%H%M%S.%fZ")
+
+
+def _new_folder(parent: Path, label: str) -> Path:
+    """``parent/label``, or ``parent/label-2``, ``-3``... if taken: an archive never merges two versions."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 10_000):
+        folder = parent / (label if attempt == 1 else f"{label}-{attempt}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free archive folder name for {label} under {parent}")
+
+
+def set_aside(path: Path) -> Path | None:
+    """Move an existing file into its archive folder before something is written at ``path``."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H%M%S.%fZ")
+    destination = _new_folder(archive_folder_for(path), f"replaced_{modified}") / path.name
+    os.replace(path, destination)
+    return destination
+
+
+def drop_if_unchanged(archived: Path | None, current: Path) -> Path | None:
+    """Forget an archived copy that is byte-identical to what replaced it (nothing was lost)."""
+    if archived is None:
+        return None
+    if Path(current).exists() and file_sha256(archived) == file_sha256(current):
+        archived.unlink()
+        _remove_empty(archived.parent)
+        return None
+    return archived
+
+
+def _remove_empty(folder: Path) -> None:
+    for candidate in (folder, folder.parent, folder.parent.parent):
+        try:
+            candidate.rmdir()
+        except OSError:
+            return
+
+
+def code_version() -> str:
+    """The package version, plus the git commit when running from a checkout."""
+    package = installed_version("scoring-assets")
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return package
+    return f"{package}+g{commit}" if commit else package
+
+
+def json_text(document: dict) -> str:
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def lineage_fields(
+    partition_key: str,
+    run_id: str,
+    raw: dict[str, Any],
+    validated: dict[str, Any],
+    model: dict[str, str],
+    threshold: dict[str, Any],
+    scoring: dict[str, Any],
+) -> dict[str, Any]:
+    """Everything a manifest says besides its output: from the raw and validated stage summaries,
+    the model (version, md5, path), the threshold and its source, and the scoring figures."""
+    return {
+        "partition_key": partition_key,
+        "run_id": run_id,
+        "scores_run_id": run_id,  # the same step writes the scored file and its manifest
+        "input": {key: raw[key] for key in ("path", "sha256", "bytes", "rows")},
+        "rejected": {
+            "path": validated["reject_report"],
+            "rows": validated["rows_rejected"],
+            "counts_by_rule": validated["reject_counts"],
+        },
+        "model": model,
+        **threshold,
+        **scoring,
+    }
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A scored file and its manifest as published, and where the ones they replaced went."""
+
+    scored_path: Path
+    manifest_path: Path
+    manifest: dict[str, Any]
+    archived_to: Path | None
+
+
+def publish_scored_file(write_scored_csv, scored_csv: Path, rows: int, lineage_fields: dict[str, Any]) -> Publication:
+    """Archive what is there, write the scored file, then its manifest describing exactly those bytes.
+
+    ``write_scored_csv(path) -> (sha256, cells neutralised)`` writes the ``rows`` scored rows
+    atomically; ``lineage_fields`` is the rest of the manifest (input, model, run, counts).
+    """
+    scored_csv = Path(scored_csv)
+    archived = archive_previous(scored_csv)
+    sha256, neutralised = write_scored_csv(scored_csv)
+    manifest = {
+        **lineage_fields,
+        "output": {"path": str(scored_csv), "sha256": sha256, "rows": rows, "cells_neutralised": neutralised},
+        "previous_output_archived_to": str(archived) if archived else None,
+        "code_version": code_version(),
+    }
+    manifest_path = manifest_path_for(scored_csv)
+    write_text_atomically(manifest_path, json_text(manifest))
+    return Publication(scored_csv, manifest_path, manifest, archived)
+
+
+class LineageError(RuntimeError):
+    """The scored file has no manifest, or no longer matches it."""
+
+
+def read_manifest(scored_csv: Path) -> dict[str, Any]:
+    path = manifest_path_for(scored_csv)
+    if not path.exists():
+        raise LineageError(f"{path} not found: {scored_csv} has no manifest beside it")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def lineage(scored_csv: Path) -> dict[str, Any]:
+    """The lineage recorded for ``scored_csv``, with ``matches_manifest`` False if the file changed."""
+    scored_csv = Path(scored_csv)
+    if not scored_csv.exists():
+        raise LineageError(f"{scored_csv} not found")
+    manifest = read_manifest(scored_csv)
+    actual = file_sha256(scored_csv)
+    summary = {
+        "scored_file": str(scored_csv),
+        "scored_sha256": actual,
+        "recorded_sha256": manifest["output"]["sha256"],
+        "matches_manifest": actual == manifest["output"]["sha256"],
+        "partition_key": manifest["partition_key"],
+        "run_id": manifest["run_id"],
+        "input": manifest["input"],
+        "model": manifest["model"],
+        "threshold": manifest["threshold"],
+        "scoring_timestamp": manifest["scoring_timestamp"],
+        "counts": {
+            "input_rows": manifest["input"]["rows"],
+            "scored_rows": manifest["output"]["rows"],
+            "rejected_rows": manifest["rejected"]["rows"],
+        },
+    }
+    return summary

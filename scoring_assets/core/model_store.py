@@ -1,0 +1,254 @@
+"""Loading a use case's model: the one function every caller uses, and why it can be trusted.
+
+A pickle executes code when loaded, and a model that silently differs from the one DVC built
+gives numbers nobody can trace. So before anything is unpickled, ``load_model`` checks:
+1. the model and its card exist (else: run ``dvc repro`` or ``dvc pull``);
+2. their md5 equals the md5 DVC recorded for them: in ``dvc.lock`` for a model trained by the
+   use case's DVC stages, in ``<file>.dvc`` for one brought in with ``dvc add`` (both read as
+   plain YAML: the code location never imports dvc, see README "Why two environments");
+3. the card has every field scoring needs (``CARD_FIELDS``), its features are the ones the use
+   case builds, and its scikit-learn version matches the installed one in major.minor (pickles
+   do not survive scikit-learn minor upgrades reliably).
+The model version carried by every scored row names the use case and the artifact's md5.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import sklearn
+import yaml
+
+from scoring_assets.core.files import file_md5
+from scoring_assets.core.paths import model_root
+from scoring_assets.core.use_case import UseCase
+
+# What a model card must say for its model to be scored (dotted paths into the JSON).
+CARD_FIELDS = {
+    "threshold": "decision threshold in [0, 1]: predicted_label is 1 when the score is at or above it",
+    "positive_class": "the value in the Pipeline's classes_ whose probability is the score",
+    "sklearn_version": "the scikit-learn version the Pipeline was pickled with",
+    "feature_contract.numeric_features": "the numeric input columns, in the order the use case builds them",
+    "feature_contract.categorical_features": "the categorical input columns, in the order the use case builds them",
+}
+# What git writes into a file it could not merge: <<<<<<< ours / ||||||| base / ======= / >>>>>>> theirs.
+_CONFLICT_MARKER = re.compile(r"^(?:<{7}|\|{7}|={7}|>{7})(?:[ \r]|$)", re.MULTILINE)
+REBUILD_HINT = "run `dvc repro` to rebuild it (or `dvc pull` to fetch it from the DVC remote)"
+
+
+class ModelIntegrityError(RuntimeError):
+    """The model artifact is missing, altered, or built for another scikit-learn."""
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    """A model file whose bytes match dvc.lock: safe to unpickle, described by its card."""
+
+    path: Path
+    md5: str
+    card: dict[str, Any]
+    version: str
+
+    @property
+    def positive_class(self) -> Any:
+        return self.card["positive_class"]
+
+    @property
+    def threshold(self) -> float:
+        return float(self.card["threshold"])
+
+    @property
+    def sklearn_version(self) -> str:
+        return str(self.card["sklearn_version"])
+
+    @property
+    def feature_columns(self) -> list[str]:
+        """The model's input columns, in order, as recorded when it was trained."""
+        contract = self.card["feature_contract"]
+        return [*contract["numeric_features"], *contract["categorical_features"]]
+
+
+@dataclass(frozen=True)
+class LoadedModel(ModelArtifact):
+    """A verified artifact together with its unpickled scikit-learn Pipeline."""
+
+    pipeline: Any = None
+
+
+def recorded_md5s(root: Path | None = None) -> dict[str, str]:
+    """Every output path -> md5 that ``dvc.lock`` records, without importing dvc; empty without a dvc.lock.
+
+    A damaged lock file (merge-conflict markers, not YAML, not DVC's layout) cannot vouch for
+    the model: that is an integrity failure too, reported with how to repair the file.
+    """
+    lock_path = Path(root or model_root()) / "dvc.lock"
+    if not lock_path.exists():
+        return {}
+    lock = _parsed_lock(lock_path)
+    recorded = {}
+    for stage in lock.get("stages", {}).values():
+        for out in stage.get("outs") or []:
+            if "md5" in out:
+                recorded[out["path"]] = out["md5"]
+    return recorded
+
+
+def _parsed_lock(lock_path: Path, layout_problem=None) -> dict[str, Any]:
+    """``dvc.lock`` as DVC writes it (stages -> outs -> path/md5), or ModelIntegrityError saying what is wrong."""
+    repair = f"restore it with `git checkout {lock_path.name}` (or fix it by hand), then run `dvc repro`"
+    try:
+        text = lock_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ModelIntegrityError(f"{lock_path} is not text (byte {error.start} is not UTF-8); {repair}") from None
+    except OSError as error:
+        raise ModelIntegrityError(f"{lock_path} cannot be read ({error.strerror}); {repair}") from None
+    conflict = _CONFLICT_MARKER.search(text)
+    if conflict is not None:
+        line = text.count("\n", 0, conflict.start()) + 1
+        raise ModelIntegrityError(
+            f"{lock_path} has merge-conflict markers (line {line}): resolve the merge conflict or {repair}"
+        )
+    try:
+        lock = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ModelIntegrityError(f"{lock_path} is not valid YAML{where}; {repair}") from None
+    problem = (layout_problem or _lock_layout_problem)(lock)
+    if problem:
+        raise ModelIntegrityError(f"{lock_path} is not a DVC file as DVC writes it: {problem}; {repair}")
+    return lock
+
+
+def _lock_layout_problem(lock: Any) -> str | None:
+    """What keeps ``lock`` from being DVC's ``stages: {name: {outs: [{path, md5}]}}``, if anything."""
+    if not isinstance(lock, dict) or not isinstance(lock.get("stages"), dict):
+        return "it has no `stages` mapping"
+    for name, stage in lock["stages"].items():
+        if not isinstance(stage, dict):
+            return f"stage {name!r} is not a mapping"
+        outs = stage.get("outs") or []
+        if not isinstance(outs, list):
+            return f"`outs` of stage {name!r} is not a list"
+        for out in outs:
+            if not isinstance(out, dict) or not isinstance(out.get("path"), str):
+                return f"an entry of `outs` of stage {name!r} has no `path`"
+            if "md5" in out and not isinstance(out["md5"], str):
+                return f"the md5 of {out['path']} is not a string"
+    return None
+
+
+def recorded_md5(root: Path, relative: str) -> str:
+    """The md5 DVC recorded for ``relative``: its ``.dvc`` file if it was added, else ``dvc.lock``."""
+    added = root / f"{relative}.dvc"
+    if added.exists():
+        outs = _parsed_lock(added, layout_problem=_added_layout_problem).get("outs")
+        return outs[0]["md5"]
+    recorded = recorded_md5s(root)
+    if relative not in recorded:
+        raise ModelIntegrityError(
+            f"DVC has no md5 for {relative} (neither in {root / 'dvc.lock'} nor a {added.name} beside it); "
+            f"{REBUILD_HINT}, or bring the file in with `dvc add {relative}`"
+        )
+    return recorded[relative]
+
+
+def _added_layout_problem(document: Any) -> str | None:
+    """What keeps a ``.dvc`` file from being DVC's ``outs: [{md5, path}]``, if anything."""
+    outs = document.get("outs") if isinstance(document, dict) else None
+    if not isinstance(outs, list) or len(outs) != 1 or not isinstance(outs[0], dict):
+        return "it has no single entry under `outs`"
+    if not isinstance(outs[0].get("md5"), str):
+        return "its `outs` entry has no md5"
+    return None
+
+
+def verify_artifact(use_case: UseCase, root: Path | None = None) -> ModelArtifact:
+    """Check the use case's model and card against DVC, the use case and the installed scikit-learn.
+
+    ``root`` is the DVC project (default: the use case's own, else ``paths.model_root()``). Never
+    unpickles anything; raises ``ModelIntegrityError`` with what to run on failure.
+    """
+    source = use_case.model
+    root = Path(root or source.root or model_root())
+    checked: dict[str, str] = {}
+    for relative in (source.model_path, source.card_path):
+        path = root / relative
+        recorded = recorded_md5(root, relative)
+        if not path.exists():
+            raise ModelIntegrityError(f"{path} is missing; {REBUILD_HINT}")
+        actual = file_md5(path)
+        if actual != recorded:
+            raise ModelIntegrityError(
+                f"{path} has md5 {actual} but DVC records {recorded}: the file was altered or "
+                f"belongs to another version of the pipeline; refusing to load it. To fix it, {REBUILD_HINT}"
+            )
+        checked[relative] = actual
+    card = _checked_card(use_case, root / source.card_path)
+    return ModelArtifact(
+        path=root / source.model_path,
+        md5=checked[source.model_path],
+        card=card,
+        version=use_case.model_version(checked[source.model_path]),
+    )
+
+
+def _checked_card(use_case: UseCase, card_path: Path) -> dict[str, Any]:
+    """The model card, provided it says everything scoring needs and matches the use case."""
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ModelIntegrityError(f"{card_path} is not a JSON model card ({error})") from None
+    missing = [f"{name} ({meaning})" for name, meaning in CARD_FIELDS.items() if _field(card, name) is None]
+    if missing:
+        raise ModelIntegrityError(f"{card_path} lacks what scoring needs: {'; '.join(missing)}")
+    threshold = card["threshold"]
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
+        raise ModelIntegrityError(f"{card_path}: threshold must be a number in [0, 1], not {threshold!r}")
+    contract = card["feature_contract"]
+    card_features = [*contract["numeric_features"], *contract["categorical_features"]]
+    if card_features != use_case.features.columns:
+        raise ModelIntegrityError(
+            f"{card_path}: the model was trained on {card_features}, but use case {use_case.name} builds "
+            f"{use_case.features.columns}; retrain it (`dvc repro`) or declare the features it was trained on"
+        )
+    trained_with = str(card["sklearn_version"])
+    if _major_minor(trained_with) != _major_minor(sklearn.__version__):
+        raise ModelIntegrityError(
+            f"the model was trained with scikit-learn {trained_with} but {sklearn.__version__} is installed; "
+            f"a pickle is not portable across scikit-learn minor versions, refusing to load it. "
+            f"Retrain with the installed version: `dvc repro --force`"
+        )
+    return card
+
+
+def _field(card: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        card = card.get(part) if isinstance(card, dict) else None
+    return card
+
+
+def load_model(use_case: UseCase, root: Path | None = None) -> LoadedModel:
+    """The use case's verified model; the only way any part of the project loads one."""
+    artifact = verify_artifact(use_case, root)
+    # Unpickle the very bytes that are hashed here, so the file cannot change in between.
+    payload = artifact.path.read_bytes()
+    if hashlib.md5(payload).hexdigest() != artifact.md5:
+        raise ModelIntegrityError(f"{artifact.path} changed while it was being loaded; {REBUILD_HINT}")
+    pipeline = joblib.load(io.BytesIO(payload))
+    if not hasattr(pipeline, "predict_proba"):
+        raise ModelIntegrityError(f"{artifact.path} holds a {type(pipeline).__name__}, which has no predict_proba")
+    return LoadedModel(
+        path=artifact.path, md5=artifact.md5, card=artifact.card, version=artifact.version, pipeline=pipeline
+    )
+
+
+def _major_minor(version: str) -> tuple[str, ...]:
+    return tuple(version.split(".")[:2])

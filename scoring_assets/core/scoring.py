@@ -1,0 +1,254 @@
+"""Stage 3 and 4: accepted rows -> feature matrix -> scores -> the scored CSV handoff.
+
+Each stage streams Parquet record batches, so memory does not grow with the file. The
+feature matrix keeps the row number and the use case's id beside the model inputs (and the
+label when the file had one, for back-testing, and the columns the run carries through); none
+of those reach the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sklearn.metrics import precision_score, recall_score, roc_auc_score
+
+from scoring_assets.core.csv_safety import SpreadsheetSafeCsvWriter
+from scoring_assets.core.features import CATEGORY_CODE_DTYPE, build_features
+from scoring_assets.core.files import atomic_path, file_sha256
+from scoring_assets.core.ingest import CARRIED_PREFIX, carried_columns, read_accepted_frame
+from scoring_assets.core.input_csv import BATCH_ROWS, PARQUET_COMPRESSION, ROW_NUMBER, batch_to_frame, lake_reader
+from scoring_assets.core.model_store import LoadedModel
+from scoring_assets.core.use_case import UseCase
+
+# Columns of the feature matrix and scores files beside the model inputs, named so that no
+# feature or input column name can collide with them.
+ID_KEY = "__id"
+LABEL_KEY = "__label"
+FIXED_SCORE_COLUMNS = ("predicted_label", "model_version", "scoring_timestamp")
+HISTOGRAM_BINS = 10_000
+
+
+def scored_columns(use_case: UseCase) -> list[str]:
+    """The scored file's fixed columns: id (or row number), score, label, model version, timestamp, row number."""
+    leading = [use_case.scored_id_column, use_case.score_column, *FIXED_SCORE_COLUMNS]
+    return leading if use_case.scored_id_column == ROW_NUMBER else [*leading, ROW_NUMBER]
+
+
+def scores_schema(use_case: UseCase, carried: list[str] = ()) -> pa.Schema:
+    """Arrow schema of the scores file and the scored CSV: the fixed columns, then the carried ones."""
+    types = {
+        use_case.scored_id_column: pa.string(),
+        use_case.score_column: pa.float64(),
+        "predicted_label": pa.int8(),
+        "model_version": pa.string(),
+        "scoring_timestamp": pa.string(),
+        ROW_NUMBER: pa.int64(),
+    }
+    fields = [pa.field(name, types[name], nullable=False) for name in scored_columns(use_case)]
+    return pa.schema(fields + [pa.field(f"{CARRIED_PREFIX}{name}", pa.string()) for name in carried])
+
+
+def carried_in(schema: pa.Schema) -> list[str]:
+    """The input columns a feature matrix or scores file carries through, by their input names."""
+    return [name[len(CARRIED_PREFIX) :] for name in schema.names if name.startswith(CARRIED_PREFIX)]
+
+
+def feature_schema(use_case: UseCase, has_label: bool, carried: list[str] = ()) -> pa.Schema:
+    """Arrow schema of the feature matrix file: keys, model inputs, optional label, carried columns."""
+    fields = [pa.field(ROW_NUMBER, pa.int64(), nullable=False)]
+    if use_case.id_column:
+        fields.append(pa.field(ID_KEY, pa.string(), nullable=False))
+    fields += [pa.field(name, pa.float64()) for name in use_case.features.numeric]
+    fields += [pa.field(name, pa.int8()) for name in use_case.features.categorical]  # codes into the levels
+    if has_label:
+        fields.append(pa.field(LABEL_KEY, pa.string()))
+    fields += [pa.field(f"{CARRIED_PREFIX}{name}", pa.string()) for name in carried]
+    return pa.schema(fields)
+
+
+def write_feature_parquet(use_case: UseCase, accepted_path: Path, features_path: Path) -> int:
+    """Build the feature matrix for every accepted row, in input order; returns the row count."""
+    source = lake_reader(accepted_path)
+    names = source.schema_arrow.names
+    has_label = use_case.label_column in names
+    carried = carried_columns(names)
+    schema = feature_schema(use_case, has_label, [name[len(CARRIED_PREFIX) :] for name in carried])
+    rows = 0
+    with (
+        atomic_path(features_path) as temporary,
+        pq.ParquetWriter(temporary, schema, compression=PARQUET_COMPRESSION) as writer,
+    ):
+        for batch in source.iter_batches(batch_size=BATCH_ROWS):
+            accepted = read_accepted_frame(use_case, batch)
+            features = build_features(use_case.features, accepted)
+            for name in use_case.features.categorical:
+                features[name] = features[name].cat.codes.astype(CATEGORY_CODE_DTYPE)
+            if use_case.id_column:
+                features.insert(0, ID_KEY, accepted[use_case.id_column])
+            if has_label:
+                features[LABEL_KEY] = accepted[use_case.label_column]
+            for name in carried:
+                features[name] = accepted[name]
+            table = pa.Table.from_pandas(features.reset_index(), schema=schema, preserve_index=False)
+            writer.write_table(table)
+            rows += len(features)
+    return rows
+
+
+def read_feature_frame(use_case: UseCase, batch: pa.RecordBatch) -> pd.DataFrame:
+    """A batch of the feature matrix file with the exact dtypes ``build_features`` produces."""
+    frame = batch_to_frame(batch)
+    for name, levels in use_case.features.categorical.items():
+        codes = frame[name].to_numpy(CATEGORY_CODE_DTYPE)
+        frame[name] = pd.Categorical.from_codes(codes, categories=list(levels))
+    return frame
+
+
+@dataclass
+class ScoreSummary:
+    """What scoring a file produced, for metadata, the manifest and the checks.
+
+    Memory stays flat for any file size: the distribution comes from running sums and a
+    histogram of 10,000 bins (quantiles to within 0.0001); only a file with labels keeps its
+    scores, for the exact backtest.
+    """
+
+    threshold: float = 0.5
+    rows: int = 0
+    total: float = 0.0
+    at_or_above_threshold: int = 0
+    histogram: np.ndarray = field(default_factory=lambda: np.zeros(HISTOGRAM_BINS, dtype=np.int64), repr=False)
+    labelled_scores: list[np.ndarray] = field(default_factory=list, repr=False)
+    labels: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    def add(self, scores: np.ndarray, labels: np.ndarray | None) -> None:
+        self.rows += len(scores)
+        self.total += float(scores.sum())
+        self.at_or_above_threshold += int((scores >= self.threshold).sum())
+        bins = np.clip((scores * HISTOGRAM_BINS).astype(np.int64), 0, HISTOGRAM_BINS - 1)
+        self.histogram += np.bincount(bins, minlength=HISTOGRAM_BINS)
+        if labels is not None:
+            self.labelled_scores.append(scores)
+            self.labels.append(labels)
+
+    def distribution(self) -> dict[str, float]:
+        if not self.rows:
+            return {}
+        cumulative = np.cumsum(self.histogram)
+
+        def quantile(q: float) -> float:
+            return float((np.searchsorted(cumulative, q * self.rows) + 0.5) / HISTOGRAM_BINS)
+
+        return {
+            "mean": self.total / self.rows,
+            "p05": quantile(0.05),
+            "p25": quantile(0.25),
+            "median": quantile(0.5),
+            "p75": quantile(0.75),
+            "p95": quantile(0.95),
+            "share_at_or_above_threshold": self.at_or_above_threshold / self.rows,
+        }
+
+    def backtest(self) -> dict[str, float] | None:
+        """Model quality on the file's own labels, when it has usable ones."""
+        if not self.labels:
+            return None
+        labels = np.concatenate(self.labels)
+        scores = np.concatenate(self.labelled_scores)
+        known = labels >= 0
+        if known.sum() == 0 or len(np.unique(labels[known])) < 2:
+            return None
+        predicted = (scores[known] >= self.threshold).astype(int)
+        return {
+            "rows_with_label": int(known.sum()),
+            "roc_auc": float(roc_auc_score(labels[known], scores[known])),
+            "precision": float(precision_score(labels[known], predicted, zero_division=0)),
+            "recall": float(recall_score(labels[known], predicted, zero_division=0)),
+            "observed_positive_rate": float(labels[known].mean()),
+        }
+
+
+def positive_class_index(model: LoadedModel) -> int:
+    """Which column of ``predict_proba`` is the positive class the model card names."""
+    classes = list(model.pipeline.classes_)
+    if model.positive_class not in classes:
+        raise ValueError(
+            f"the model's classes {classes} do not include its card's positive_class {model.positive_class!r}"
+        )
+    return classes.index(model.positive_class)
+
+
+def score_feature_parquet(
+    use_case: UseCase,
+    features_path: Path,
+    model: LoadedModel,
+    threshold: float,
+    scoring_timestamp: str,
+    scores_path: Path,
+) -> ScoreSummary:
+    """Score every row of the feature matrix with ``predict_proba``, in input order."""
+    source = lake_reader(features_path)
+    names = source.schema_arrow.names
+    has_label = LABEL_KEY in names and use_case.label is not None
+    carried = carried_columns(names)
+    schema = scores_schema(use_case, [name[len(CARRIED_PREFIX) :] for name in carried])
+    positive = positive_class_index(model)
+    summary = ScoreSummary(threshold=threshold)
+    with (
+        atomic_path(scores_path) as temporary,
+        pq.ParquetWriter(temporary, schema, compression=PARQUET_COMPRESSION) as writer,
+    ):
+        for batch in source.iter_batches(batch_size=BATCH_ROWS):
+            frame = read_feature_frame(use_case, batch)
+            score = model.pipeline.predict_proba(frame[use_case.features.columns])[:, positive].astype("float64")
+            count = len(frame)
+            row_numbers = pa.array(frame.index.to_numpy(dtype="int64"), pa.int64())
+            columns = {
+                use_case.scored_id_column: (
+                    pa.array(frame[ID_KEY].to_numpy(dtype=object), pa.string()) if use_case.id_column else row_numbers
+                ),
+                use_case.score_column: pa.array(score, pa.float64()),
+                "predicted_label": pa.array((score >= threshold).astype("int8"), pa.int8()),
+                "model_version": pa.array(np.full(count, model.version, dtype=object), pa.string()),
+                "scoring_timestamp": pa.array(np.full(count, scoring_timestamp, dtype=object), pa.string()),
+                ROW_NUMBER: row_numbers,
+            }
+            arrays = [columns[name] for name in scored_columns(use_case)]
+            arrays += [pa.array(frame[name].to_numpy(dtype=object), pa.string()) for name in carried]
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            summary.add(score, _label_codes(use_case, frame[LABEL_KEY]) if has_label else None)
+    return summary
+
+
+def _label_codes(use_case: UseCase, labels: pd.Series) -> np.ndarray:
+    """1 for the positive label, 0 for the negative one, -1 where the label is blank or anything else."""
+    normalised = labels.astype("str").str.strip()
+    codes = np.full(len(labels), -1, dtype="int8")
+    codes[(normalised == use_case.label.positive).to_numpy()] = 1
+    codes[(normalised == use_case.label.negative).to_numpy()] = 0
+    return codes
+
+
+def write_scored_csv(scores_path: Path, output_path: Path) -> tuple[str, int]:
+    """Publish the staged scores as the handoff CSV, atomically.
+
+    Returns the sha256 of what was written and how many cells were neutralised.
+
+    Ids and carried values that a spreadsheet would read as a formula are written neutralised
+    (``csv_safety``), so the hash the manifest records is the hash of the file as people receive it.
+    Carried columns get their input names back.
+    """
+    source = lake_reader(scores_path)
+    names = [name.removeprefix(CARRIED_PREFIX) for name in source.schema_arrow.names]
+    schema = pa.schema([field.with_name(name) for field, name in zip(source.schema_arrow, names, strict=True)])
+    with atomic_path(output_path) as temporary:
+        with SpreadsheetSafeCsvWriter(temporary, schema) as writer:
+            for batch in source.iter_batches(batch_size=BATCH_ROWS):
+                writer.write(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
+        sha256 = file_sha256(temporary)
+    return sha256, writer.cells_neutralised

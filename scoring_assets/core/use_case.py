@@ -1,0 +1,129 @@
+"""What a scoring use case is: one declaration per table, everything the generic code needs to know.
+
+A use case names its table's input contract (a pandera ``DataFrameModel``), its optional id and
+label columns, the training-aligned features, the scored file's leading columns and where its
+model comes from. The generic code (CSV reading, validation, features, scoring, manifest, the
+Dagster wiring) takes a ``UseCase`` and names no column of any table. Each use case lives in its
+own package under ``scoring_assets/use_cases/`` and exposes it as ``USE_CASE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"  # a use case name is an asset key prefix, a folder and a CLI word
+
+
+@dataclass(frozen=True)
+class Label:
+    """The label column of a labelled extract and which of its values is the positive class."""
+
+    column: str
+    positive: str
+    negative: str
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """The model inputs: names in order, and the one function that derives them from accepted rows.
+
+    ``build(accepted)`` gets the rows that passed the contract (typed as the contract says, index =
+    row numbers) and returns a frame with every ``numeric`` column (float64) and every
+    ``categorical`` column (text, or a categorical with the declared levels), same index and order.
+    Training and scoring both call it through ``core.features.build_features``, which fixes the
+    category levels, so training and serving cannot drift apart.
+    """
+
+    numeric: tuple[str, ...]
+    categorical: Mapping[str, tuple[str, ...]]  # name -> its fixed levels, usually the contract's value set
+    build: Callable[[pd.DataFrame], pd.DataFrame]
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where the model and its card are, relative to a DVC project root.
+
+    Trained here: both are outputs of the use case's DVC stages, verified against ``dvc.lock``.
+    Brought in: both are added with ``dvc add`` (a ``<file>.dvc`` beside each), verified against
+    those. ``root`` None means the project's own DVC root (``core.paths.model_root()``).
+    """
+
+    model_path: str
+    card_path: str
+    metrics_path: str | None = None
+    root: Path | None = None
+
+
+@dataclass(frozen=True)
+class UseCase:
+    """One scoring use case, declared once."""
+
+    name: str
+    title: str  # one line for people: what is scored, and what the score means
+    contract: type[pa.DataFrameModel]
+    features: FeatureSet
+    model: ModelSource
+    score_column: str  # e.g. churn_score: the probability of the label's positive class
+    id_column: str | None = None  # unique within a file; None: rows are identified by their row number
+    scored_id_column: str = "row_number"  # the scored file's first column (the id's name there)
+    label: Label | None = None
+    # Cross-field rules of the contract (its @dataframe_check names) -> the columns each reads, so a
+    # broken row is reported once with the values that contradict each other.
+    cross_field_rules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Columns whose blank is allowed, and when (for the generated docs).
+    blank_allowed: Mapping[str, str] = field(default_factory=dict)
+    # Input columns carried into the scored file after its fixed columns, unless a run names others.
+    passthrough: tuple[str, ...] = ()
+
+    @cached_property
+    def schema(self) -> pa.DataFrameSchema:
+        return self.contract.to_schema()
+
+    @cached_property
+    def contract_columns(self) -> list[str]:
+        return list(self.schema.columns)
+
+    @cached_property
+    def integer_columns(self) -> list[str]:
+        return [n for n, c in self.schema.columns.items() if str(c.dtype) == "Int64"]
+
+    @cached_property
+    def float_columns(self) -> list[str]:
+        return [n for n, c in self.schema.columns.items() if str(c.dtype) == "float64"]
+
+    @cached_property
+    def value_sets(self) -> dict[str, list]:
+        """Allowed values of every column the contract restricts with ``isin``."""
+        return {
+            name: list(check.statistics["allowed_values"])
+            for name, column in self.schema.columns.items()
+            for check in column.checks
+            if check.name == "isin"
+        }
+
+    @property
+    def label_column(self) -> str | None:
+        return self.label.column if self.label else None
+
+    @property
+    def model_name(self) -> str:
+        return f"{self.name}_model"
+
+    def model_version(self, md5: str) -> str:
+        """The version written on every scored row: names the use case and the exact artifact."""
+        return f"{self.model_name}-{md5[:12]}"
+
+    def matches_header(self, header: list[str]) -> bool:
+        """Whether a file with this header (names stripped of surrounding spaces) has every contract column."""
+        names = {name.strip() for name in header}
+        return all(column in names for column in self.contract_columns)

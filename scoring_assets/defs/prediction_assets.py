@@ -1,0 +1,272 @@
+"""Prediction assets of a use case: ``feature_matrix``, then ``scores`` and ``scoring_manifest`` published together.
+
+``scores`` (the scored CSV) and ``scoring_manifest`` (its lineage) are one multi-asset that
+cannot be split: whatever is selected in the UI or on the command line, the scored file and
+its manifest are written by the same step, after the scores' checks pass, and whatever they
+replace is archived first. They never disagree.
+"""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from scoring_assets.core.files import file_sha256
+from scoring_assets.core.folders import UseCaseFolders
+from scoring_assets.core.input_csv import lake_reader
+from scoring_assets.core.manifest import lineage_fields, publish_scored_file
+from scoring_assets.core.model_store import LoadedModel, ModelIntegrityError, load_model, verify_artifact
+from scoring_assets.core.output_paths import UnsafeOutputPathError, check_scored_output_path
+from scoring_assets.core.scoring import score_feature_parquet, scored_columns, write_feature_parquet, write_scored_csv
+from scoring_assets.core.use_case import UseCase
+from scoring_assets.defs import asset_checks
+from scoring_assets.defs.column_schemas import COLUMN_SCHEMA_KEY, ROW_COUNT_KEY, feature_matrix_schema, scores_schema
+from scoring_assets.defs.ingest_assets import CODE_VERSION, registered_input
+from scoring_assets.defs.model_assets import latest_observed_model_md5, model_key
+from scoring_assets.defs.refusals import RefusalKind, materialize_or_refuse, refusal
+from scoring_assets.defs.resources import ScoringFolders
+from scoring_assets.defs.run_tags import file_tags, tag_run
+
+PREVIEW_ROWS = 10
+SCORES, MANIFEST = "scores", "scoring_manifest"
+
+
+class ScoringConfig(dg.Config):
+    threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Decision threshold; default: the one in the model card."
+    )
+    output_path: str = Field(
+        default="", description="Where to write the scored CSV (default: scored/<use case>/<partition>.csv)."
+    )
+
+
+def verified_model(context: dg.AssetExecutionContext, use_case: UseCase) -> LoadedModel:
+    """The model DVC records, provided the instance observed that very model (so lineage names it)."""
+    try:
+        model = load_model(use_case)
+    except ModelIntegrityError as error:
+        raise refusal(context, RefusalKind.MODEL, f"model: {error}") from None
+    observed = latest_observed_model_md5(context.instance, use_case)
+    if observed != model.md5:
+        raise refusal(
+            context,
+            RefusalKind.MODEL,
+            f"{use_case.model_name} was last observed with md5 {observed} but DVC now records {model.md5}: observe "
+            "the model first (the CLI and the sensors do this for you) so the run's lineage names the model it uses",
+        )
+    return model
+
+
+def build_prediction_assets(use_case: UseCase, partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """``feature_matrix`` and the ``scores`` + ``scoring_manifest`` multi-asset for one use case."""
+    name = use_case.name
+
+    @dg.asset(
+        key=[name, "feature_matrix"],
+        partitions_def=partitions,
+        group_name=name,
+        code_version=CODE_VERSION,
+        deps=[dg.AssetKey([name, "validated_batch"])],
+        metadata={COLUMN_SCHEMA_KEY: feature_matrix_schema(use_case)},
+        check_specs=[
+            asset_checks.COLUMNS_AND_DTYPES_MATCH_MODEL.spec(use_case, partitions),
+            asset_checks.NO_MISSING_MODEL_INPUTS.spec(use_case, partitions),
+        ],
+        description="Model inputs for every accepted row, built by the same code training uses.",
+    )
+    def feature_matrix(context: dg.AssetExecutionContext, folders: ScoringFolders):
+        own, key = folders.of(name), context.partition_key
+        features_path = own.lake_file("feature_matrix", key)
+        rows = write_feature_parquet(use_case, own.lake_file("validated_batch", key), features_path)
+        try:
+            model_features = verify_artifact(use_case).feature_columns
+        except ModelIntegrityError as error:
+            raise refusal(context, RefusalKind.MODEL, f"model: {error}") from None
+        yield from materialize_or_refuse(
+            context,
+            dg.MaterializeResult(
+                metadata={"rows": rows, "lake_path": dg.MetadataValue.path(str(features_path)), ROW_COUNT_KEY: rows},
+                check_results=[
+                    asset_checks.feature_columns_match_model(use_case, features_path, model_features),
+                    asset_checks.features_have_no_missing_values(use_case, features_path),
+                ],
+            ),
+        )
+
+    scores_key, manifest_key = dg.AssetKey([name, SCORES]), dg.AssetKey([name, MANIFEST])
+
+    @dg.multi_asset(
+        name=f"{name}__score_and_publish",
+        specs=[
+            dg.AssetSpec(
+                scores_key,
+                deps=[feature_matrix, model_key(use_case)],
+                partitions_def=partitions,
+                group_name=name,
+                code_version=CODE_VERSION,
+                metadata={COLUMN_SCHEMA_KEY: scores_schema(use_case)},
+                description=f"predict_proba for every accepted row ({use_case.score_column}); published as the "
+                "scored CSV once its checks pass.",
+            ),
+            dg.AssetSpec(
+                manifest_key,
+                deps=[scores_key],
+                partitions_def=partitions,
+                group_name=name,
+                code_version=CODE_VERSION,
+                description="<scored file>.manifest.json: its lineage (input, model, run, counts), written with it.",
+            ),
+        ],
+        check_specs=[
+            asset_checks.SCORES_MATCH_ACCEPTED_ROWS.spec(use_case, partitions),
+            asset_checks.SCORE_IS_PROBABILITY.spec(use_case, partitions),
+            asset_checks.OUTPUT_SHA256_MATCHES_MANIFEST.spec(use_case, partitions),
+        ],
+        can_subset=False,
+        partitions_def=partitions,
+    )
+    def score_and_publish(context: dg.AssetExecutionContext, config: ScoringConfig, folders: ScoringFolders):
+        own, key = folders.of(name), context.partition_key
+        registration = registered_input(context, own)
+        model = verified_model(context, use_case)
+        tag_run(
+            context.instance,
+            context.run,
+            file_tags(Path(registration.source_path).name, registration.sha256, model.version),
+        )
+        output_path = Path(config.output_path).expanduser().resolve() if config.output_path else own.scored_file(key)
+        try:
+            check_scored_output_path(registration.source_path, output_path, [folders.inbox])
+        except UnsafeOutputPathError as error:
+            raise refusal(context, RefusalKind.OUTPUT_PATH, str(error)) from None
+
+        threshold = model.threshold if config.threshold is None else float(config.threshold)
+        scoring_timestamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        scores_path = own.lake_file("scores", key)
+        summary = score_feature_parquet(
+            use_case, own.lake_file("feature_matrix", key), model, threshold, scoring_timestamp, scores_path
+        )
+        score_checks = [
+            asset_checks.scores_cover_accepted_rows(use_case, scores_path, own.lake_file("validated_batch", key)),
+            asset_checks.scores_are_probabilities(use_case, scores_path),
+        ]
+        if not all(check.passed for check in score_checks):
+            yield from materialize_or_refuse(
+                context,
+                dg.MaterializeResult(asset_key=scores_key, check_results=score_checks),
+                reason=f"{output_path} was not written",
+            )
+        publication = publish_scored_file(
+            lambda path: write_scored_csv(scores_path, path),
+            output_path,
+            summary.rows,
+            lineage_fields(
+                key,
+                context.run.run_id,
+                own.read_stage_summary("raw_batch", key),
+                own.read_stage_summary("validated_batch", key),
+                {"use_case": name, "version": model.version, "md5": model.md5, "path": str(model.path)},
+                {
+                    "threshold": threshold,
+                    "threshold_source": "model card" if config.threshold is None else "run config",
+                },
+                {
+                    "scoring_timestamp": scoring_timestamp,
+                    "score_column": use_case.score_column,
+                    "score_summary": summary.distribution(),
+                    "backtest": summary.backtest(),
+                },
+            ),
+        )
+        if publication.archived_to is not None:
+            context.log.info(f"earlier results at {output_path} moved to {publication.archived_to}")
+        write_scores_summary(own, key, context.run.run_id, publication, summary.rows, threshold)
+        yield from materialize_or_refuse(
+            context,
+            dg.MaterializeResult(
+                asset_key=scores_key,
+                metadata=scores_metadata(use_case, publication.manifest, scores_path),
+                check_results=score_checks,
+            ),
+            dg.MaterializeResult(
+                asset_key=manifest_key,
+                metadata=manifest_metadata(publication),
+                check_results=[
+                    asset_checks.manifest_matches_output(
+                        use_case, publication.manifest["output"]["sha256"], file_sha256(output_path)
+                    )
+                ],
+            ),
+            reason=f"{output_path} no longer matches its manifest",
+        )
+
+    return [feature_matrix, score_and_publish]
+
+
+def write_scores_summary(own: UseCaseFolders, key: str, run_id: str, publication, rows: int, threshold: float) -> None:
+    """What the CLI reports about a scored file, beside the scores in the lake."""
+    manifest = publication.manifest
+    own.write_stage_summary(
+        "scores",
+        key,
+        {
+            "run_id": run_id,
+            "output_path": str(publication.scored_path),
+            "manifest_path": str(publication.manifest_path),
+            "output_sha256": manifest["output"]["sha256"],
+            "rows": rows,
+            "threshold": threshold,
+            "model": manifest["model"],
+        },
+    )
+
+
+def scores_metadata(use_case: UseCase, manifest: dict, scores_path: Path) -> dict:
+    """What a person needs about a scored file: every figure a separate number, so Dagster plots it over time."""
+    distribution, backtest = manifest["score_summary"], manifest["backtest"]
+    figures = {
+        (name if name == "share_at_or_above_threshold" else f"score_{name}"): float(value)
+        for name, value in distribution.items()
+    }
+    figures.update({f"backtest_{name}": value for name, value in (backtest or {}).items()})
+    rows = manifest["output"]["rows"]
+    return {
+        "rows_scored": rows,
+        "cells_neutralised": manifest["output"]["cells_neutralised"],
+        **figures,
+        "threshold": round(manifest["threshold"], 4),
+        "output_path": dg.MetadataValue.path(manifest["output"]["path"]),
+        "model_version": manifest["model"]["version"],
+        "model_md5": manifest["model"]["md5"],
+        "scoring_timestamp": manifest["scoring_timestamp"],
+        "backtest": "see the backtest_* entries"
+        if backtest
+        else f"no {use_case.label_column or 'label'} column in the file",
+        "preview": preview_table(use_case, scores_path),
+        ROW_COUNT_KEY: rows,
+    }
+
+
+def manifest_metadata(publication) -> dict:
+    manifest = publication.manifest
+    archived = publication.archived_to
+    return {
+        "manifest_path": dg.MetadataValue.path(str(publication.manifest_path)),
+        "scored_path": dg.MetadataValue.path(str(publication.scored_path)),
+        "input_path": dg.MetadataValue.path(manifest["input"]["path"]),
+        "input_sha256": manifest["input"]["sha256"],
+        "rows_in": manifest["input"]["rows"],
+        "rows_scored": manifest["output"]["rows"],
+        "rows_rejected": manifest["rejected"]["rows"],
+        "model_version": manifest["model"]["version"],
+        "previous_output_archived_to": dg.MetadataValue.path(str(archived)) if archived else "nothing replaced",
+        "manifest": dg.MetadataValue.json(manifest),
+    }
+
+
+def preview_table(use_case: UseCase, scores_path: Path) -> dg.MetadataValue:
+    source = lake_reader(scores_path)
+    first = next(source.iter_batches(batch_size=PREVIEW_ROWS, columns=scored_columns(use_case)), None)
+    rows = first.to_pylist() if first is not None else []
+    return dg.MetadataValue.table(records=[dg.TableRecord(row) for row in rows], schema=scores_schema(use_case))

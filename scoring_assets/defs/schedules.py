@@ -1,0 +1,35 @@
+"""A fixed cadence for teams that want one: re-score a use case's latest files every night (off by default)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from scoring_assets.core.use_case import UseCase
+from scoring_assets.defs.run_tags import Trigger, trigger_tags
+
+NIGHTLY_LATEST_PARTITIONS = 50
+
+
+def build_nightly_rescore(
+    use_case: UseCase, partitions: dg.DynamicPartitionsDefinition, rescore_job
+) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name=f"{use_case.name}__nightly_rescore",
+        job=rescore_job,
+        cron_schedule="0 2 * * *",
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description=f"02:00 UTC: re-score the {NIGHTLY_LATEST_PARTITIONS} latest registered {use_case.name} files "
+        "with the current model.",
+    )
+    def nightly_rescore(context: dg.ScheduleEvaluationContext):
+        latest = context.instance.get_dynamic_partitions(partitions.name)[-NIGHTLY_LATEST_PARTITIONS:]
+        if not latest:
+            return dg.SkipReason("no files registered yet")
+        night = context.scheduled_execution_time.strftime("%Y-%m-%d")
+        return [
+            dg.RunRequest(partition_key=key, run_key=f"{key}@{night}", tags=trigger_tags(Trigger.SCHEDULE))
+            for key in latest
+        ]
+
+    return nightly_rescore
