@@ -111,7 +111,7 @@ def demo() -> None:
     for sample in sorted(SAMPLES.glob("*.csv")):
         say(f"scoring-assets score {sample.relative_to(ROOT)}")
         run([cli, "score", str(sample)])
-    say("done. Scored files and manifests are in data/scored/, reject reports in data/rejected/.")
+    say("done. Scored files and manifests are in data/scored/<use case>/, reject reports in data/rejected/<use case>/.")
     print("    Metrics:  .venv/bin/dvc metrics show")
     print("    UI:       python3 dev.py ui   (then open http://127.0.0.1:3000 and look at the asset graph)")
 

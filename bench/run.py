@@ -31,7 +31,8 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
 from bench.generate import BENCH_SEED  # noqa: E402
-from scoring_assets.core.paths import MODEL_PATH  # noqa: E402
+from scoring_assets.core.paths import REPO_ROOT  # noqa: E402
+from scoring_assets.use_cases.telco_churn import USE_CASE as TELCO  # noqa: E402
 from scoring_assets.use_cases.telco_churn.generate import write_extract  # noqa: E402
 
 
@@ -87,7 +88,7 @@ def main() -> None:
             str(BENCH / "pandas_baseline.py"),
             str(source),
             str(out),
-            str(MODEL_PATH),
+            str(REPO_ROOT / TELCO.model.model_path),
         ],
     }
     commands = {tool: command for tool, command in commands.items() if tool in args.tools.split(",")}

@@ -118,30 +118,35 @@ def main() -> None:
             refused = next(key for key in partitions if key.startswith("refused_batch"))
             shots = [  # (page, text that shows it has loaded, image, viewport height)
                 (
-                    "/assets/scoring_manifest?view=lineage&lineageScope=upstream&lineageDepth=5",
+                    "/asset-groups",
                     "raw_batch",
                     "asset_graph.png",
                     1000,
                 ),
                 (
-                    f"/assets/scores?view=partitions&partition={quote(clean)}",
+                    f"/assets/telco_churn/scores?view=partitions&partition={quote(clean)}",
                     "rows_scored",
                     "scores_partition.png",
                     1500,
                 ),
                 (
-                    f"/assets/validated_batch?view=partitions&partition={quote(refused)}",
+                    f"/assets/telco_churn/validated_batch?view=partitions&partition={quote(refused)}",
                     "did not materialize",
                     "refused_partition.png",
                     800,
                 ),
                 (
-                    f"/assets/validated_batch?view=events&partition={quote(refused)}",
+                    f"/assets/telco_churn/validated_batch?view=events&partition={quote(refused)}",
                     "refused",
                     "refused_reason.png",
                     900,
                 ),
-                ("/assets/validated_batch?view=checks", "reject_fraction_within_limit", "checks_per_file.png", 900),
+                (
+                    "/assets/telco_churn/validated_batch?view=checks",
+                    "reject_fraction_within_limit",
+                    "checks_per_file.png",
+                    900,
+                ),
                 ("/assets/inbox?view=events", "recent_files", "inbox_fates.png", 1100),
                 ("/runs", "score_file", "runs.png", 700),
             ]

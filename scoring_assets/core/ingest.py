@@ -238,7 +238,9 @@ def validate_raw_parquet(
 
             def report(rejects: pd.DataFrame) -> None:
                 if len(rejects):
-                    named = rejects.rename(columns={ID: use_case.scored_id_column})[report_schema.names]
+                    if use_case.id_column:
+                        rejects = rejects.rename(columns={ID: use_case.scored_id_column})
+                    named = rejects[report_schema.names]
                     report_writer.write(pa.Table.from_pandas(named, schema=report_schema, preserve_index=False))
 
             for batch in source.iter_batches(batch_size=BATCH_ROWS):

@@ -86,13 +86,14 @@ def inbox_asset_spec(use_case: UseCase) -> dg.AssetSpec:
     )
 
 
-shared_inbox_spec = dg.AssetSpec(
-    SHARED_INBOX_KEY,
-    group_name="inbox",
-    description="The shared folder inbox/ of the data folder, watched by inbox_router: each file is routed to the "
-    "use case whose contract its header satisfies, as `scoring-assets score` does. Each observation lists the latest "
-    f"files and their fate: {INBOX_FATES}, no use case, several use cases.",
-)
+def shared_inbox_spec() -> dg.AssetSpec:
+    return dg.AssetSpec(
+        SHARED_INBOX_KEY,
+        group_name="inbox",
+        description="The shared folder inbox/ of the data folder, watched by inbox_router: each file is routed to "
+        "the use case whose contract its header satisfies, as `scoring-assets score` does. Each observation lists "
+        f"the latest files and their fate: {INBOX_FATES}, no use case, several use cases.",
+    )
 
 
 # --- which partitions were scored with which model ---------------------------------------

@@ -78,7 +78,7 @@ def scoring_definitions() -> dg.Definitions:
     return dg.Definitions.merge(
         *per_use_case,
         dg.Definitions(
-            assets=[shared_inbox_spec],
+            assets=[shared_inbox_spec()],
             sensors=[build_inbox_router(use_cases, list(score_file_jobs))],
             resources=resources(),
             # Runs launched from the UI's asset graph or by automation also run in process.
