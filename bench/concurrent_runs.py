@@ -22,8 +22,8 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 
-from tests.support.dev_server import DagsterDevServer  # noqa: E402
 from scoring_assets.use_cases.telco_churn.generate import write_extract  # noqa: E402
+from tests.support.dev_server import DagsterDevServer  # noqa: E402
 
 
 def peak_concurrency(runs: list[dict]) -> int:

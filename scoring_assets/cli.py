@@ -157,9 +157,7 @@ def ensure_dagster_home() -> Path:
     from dagster import DagsterInstance
 
     from scoring_assets.core.files import exclusive_lock, write_text_atomically
-    from scoring_assets.core.paths import INSTANCE_CONFIG_PATH, REPO_ROOT
-
-    from scoring_assets.core.paths import DATA_DIR_VARIABLE, default_data_dir
+    from scoring_assets.core.paths import DATA_DIR_VARIABLE, INSTANCE_CONFIG_PATH, REPO_ROOT, default_data_dir
 
     os.environ.setdefault(DATA_DIR_VARIABLE, str(default_data_dir()))  # the resource's setting (defs/use_cases.py)
     project_home = REPO_ROOT / ".dagster_home"

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.support.dev_server import DagsterDevServer  # noqa: E402
 from scoring_assets.core.paths import REPO_ROOT  # noqa: E402
+from tests.support.dev_server import DagsterDevServer  # noqa: E402
 
 IMAGES = REPO_ROOT / "docs" / "images"
 CHROMIUM_FLAGS = [
