@@ -23,11 +23,10 @@ def rescore_job_name(use_case: UseCase) -> str:
     return f"{use_case.name}__rescore"
 
 
-def build_jobs(use_case: UseCase, partitions: dg.PartitionsDefinition) -> tuple[dg.UnresolvedAssetJobDefinition, ...]:
+def build_jobs(use_case: UseCase) -> tuple[dg.UnresolvedAssetJobDefinition, ...]:
     score_file = dg.define_asset_job(
         name=score_file_job_name(use_case),
         selection=dg.AssetSelection.assets(*([use_case.name, asset] for asset in SCORING_ASSETS)),
-        partitions_def=partitions,
         executor_def=dg.in_process_executor,
         description=f"Score one {use_case.name} file: raw_batch -> validated_batch -> feature_matrix -> scores "
         "-> scoring_manifest.",
@@ -35,7 +34,6 @@ def build_jobs(use_case: UseCase, partitions: dg.PartitionsDefinition) -> tuple[
     rescore = dg.define_asset_job(
         name=rescore_job_name(use_case),
         selection=dg.AssetSelection.assets([use_case.name, "scores"], [use_case.name, "scoring_manifest"]),
-        partitions_def=partitions,
         executor_def=dg.in_process_executor,
         description=f"Re-score already scored {use_case.name} files with the current model (scores, manifest).",
     )

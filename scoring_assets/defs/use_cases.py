@@ -36,7 +36,7 @@ from scoring_assets.use_cases import all_use_cases
 def use_case_definitions(use_case: UseCase) -> tuple[dg.Definitions, dg.UnresolvedAssetJobDefinition]:
     """Everything Dagster knows about one use case, and its score_file job (the inbox router requests it)."""
     partitions = dg.DynamicPartitionsDefinition(name=partitions_name(use_case))
-    score_file, rescore = build_jobs(use_case, partitions)
+    score_file, rescore = build_jobs(use_case)
     definitions = dg.Definitions(
         assets=[
             build_model_asset(use_case),
