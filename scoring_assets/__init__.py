@@ -1,1 +1,1 @@
-"""scoring-assets: batch churn scoring as a Dagster asset graph, with a DVC-tracked model."""
+"""scoring-assets: batch scoring of declared use cases as a Dagster asset graph, with DVC-tracked models."""

@@ -236,7 +236,7 @@ class ScoreOutcome:
 
 
 def score(args: argparse.Namespace) -> int:
-    source: Path = args.input
+    source: Path = args.input.expanduser().resolve()
     if not source.is_file():
         _problem(f"{source}: input file not found")
         return EXIT_USAGE

@@ -1,6 +1,7 @@
 """Awkward but plausible input files: each one is scored correctly or refused with one helpful line.
 
-The catalogue runs through the raw and validation stages directly (fast); a few files go
+The catalogue (Telco files, and German credit files: no id column, a header spelled with
+leading spaces) runs through the raw and validation stages directly (fast); a few files go
 through the real ``scoring-assets`` process to prove the exit code and that no traceback
 reaches the user, and one file bigger than a read block goes through the real job.
 """
@@ -17,11 +18,13 @@ from dataclasses import dataclass
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import REAL_EXTRACT, customer_rows, score_file, write_csv
+from conftest import CREDIT_RISK, REAL_EXTRACTS, TELCO, built_model, customer_rows, score_file, valid_rows, write_csv
 
+from scoring_assets.core.contract import reject_columns
 from scoring_assets.core.files import file_sha256
 from scoring_assets.core.ingest import FIELD_COUNT_RULE, validate_raw_parquet, write_raw_parquet
 from scoring_assets.core.input_csv import InputFileError, iter_record_batches
+from scoring_assets.core.use_case import UseCase
 
 ROWS = customer_rows(30, seed=3)
 IDS = ROWS["customerID"].tolist()
@@ -64,8 +67,9 @@ class Awkward:
 
     content: bytes
     refused: str = ""
-    ids: tuple[str, ...] = tuple(IDS)  # accepted, in order, when scored
+    ids: tuple = tuple(IDS)  # accepted, in order, when scored: ids (row numbers for a use case without ids)
     ragged_rows: tuple[int, ...] = ()  # row numbers rejected as ragged
+    use_case: UseCase = TELCO
 
 
 WHITESPACE_LINES = [HEADER, "   ", *LINES[:10], "\t", *LINES[10:], " "]
@@ -189,31 +193,90 @@ CATALOGUE: dict[str, Awkward] = {
 }
 
 
-def raw_and_validated(path, tmp_path):
+# German credit applications: no id column, and the header spells two names with a leading space,
+# as the real extract does (" other_payment_plans", " foreign_worker").
+APPLICATIONS = valid_rows(CREDIT_RISK, 30, seed=3)
+CREDIT_HEADER, *CREDIT_LINES = APPLICATIONS.to_csv(index=False).splitlines()
+assert " foreign_worker" in CREDIT_HEADER.split(",")
+ALL_ROWS = tuple(range(1, 31))
+
+
+def credit(lines: list[str], line_break: str = "\n", last: str = "\n", **fate) -> Awkward:
+    return Awkward(joined(lines, line_break, last), use_case=CREDIT_RISK, **{"ids": ALL_ROWS, **fate})
+
+
+CREDIT_CATALOGUE: dict[str, Awkward] = {
+    "credit_lf": credit([CREDIT_HEADER, *CREDIT_LINES]),
+    "credit_crlf_with_bom": Awkward(
+        b"\xef\xbb\xbf" + joined([CREDIT_HEADER, *CREDIT_LINES], "\r\n", "\r\n"), use_case=CREDIT_RISK, ids=ALL_ROWS
+    ),
+    "credit_old_mac_cr_only": credit([CREDIT_HEADER, *CREDIT_LINES], "\r", "\r"),
+    "credit_every_header_name_padded_and_quoted": credit(
+        [",".join(f'"  {n.strip()} "' for n in CREDIT_HEADER.split(",")), *CREDIT_LINES]
+    ),
+    "credit_header_trimmed": credit([CREDIT_HEADER.replace(", ", ","), *CREDIT_LINES]),
+    "credit_blank_and_delimiter_only_lines": credit(
+        [CREDIT_HEADER, "", *CREDIT_LINES[:7], "   ", "," * 19, *CREDIT_LINES[7:], ""]
+    ),
+    "credit_label_column_kept": credit([f"{CREDIT_HEADER},class", *(f"{line},good" for line in CREDIT_LINES)]),
+    "credit_ragged_rows": credit(
+        [CREDIT_HEADER, *CREDIT_LINES[:4], CREDIT_LINES[4] + ",extra", *CREDIT_LINES[5:9]]
+        + [CREDIT_LINES[9].rsplit(",", 3)[0], *CREDIT_LINES[10:]],
+        ids=tuple(n for n in ALL_ROWS if n not in (5, 10)),
+        ragged_rows=(5, 10),
+    ),
+    "credit_truncated_last_line": credit(
+        [CREDIT_HEADER, *CREDIT_LINES[:-1], CREDIT_LINES[-1][:15]], last="", ids=ALL_ROWS[:-1], ragged_rows=(30,)
+    ),
+    "credit_only_ragged_rows": credit([CREDIT_HEADER, "a,b", "c"], ids=(), ragged_rows=(1, 2)),
+    "credit_header_only": credit([CREDIT_HEADER], ids=()),
+    "credit_missing_column": credit(
+        [CREDIT_HEADER.replace(", foreign_worker", ""), *CREDIT_LINES],
+        refused="missing required column(s): foreign_worker",
+    ),
+    "credit_column_name_in_other_case": credit(
+        [CREDIT_HEADER.replace(" foreign_worker", " Foreign_Worker"), *CREDIT_LINES],
+        refused="missing required column(s): foreign_worker (column names are case-sensitive: found 'Foreign_Worker'",
+    ),
+    "credit_column_twice_once_padded": credit(
+        [f"{CREDIT_HEADER},foreign_worker", *(f"{line},yes" for line in CREDIT_LINES)],
+        refused="column(s) appear more than once in the header: foreign_worker",
+    ),
+    "credit_semicolon_separated": credit(
+        [line.replace(",", ";") for line in [CREDIT_HEADER, *CREDIT_LINES]],
+        refused="looks like ';'-separated; save it as comma-separated CSV",
+    ),
+    "credit_no_header_row": credit(CREDIT_LINES, refused="has no header row: its first line must name the columns"),
+}
+
+
+def raw_and_validated(use_case: UseCase, path, tmp_path):
     raw = tmp_path / "lake" / "raw.parquet"
-    raw_summary = write_raw_parquet(path, file_sha256(path), raw)
-    validation = validate_raw_parquet(raw, tmp_path / "lake" / "accepted.parquet", tmp_path / "rejected.csv")
+    raw_summary = write_raw_parquet(use_case, path, file_sha256(path), raw)
+    validation = validate_raw_parquet(use_case, raw, tmp_path / "lake" / "accepted.parquet", tmp_path / "rejected.csv")
     return raw_summary, validation
 
 
-@pytest.mark.parametrize("name", list(CATALOGUE))
+@pytest.mark.parametrize("name", [*CATALOGUE, *CREDIT_CATALOGUE])
 def test_awkward_file_is_scored_or_refused_with_one_helpful_line(tmp_path, name):
-    case = CATALOGUE[name]
+    case = CATALOGUE.get(name) or CREDIT_CATALOGUE[name]
+    use_case = case.use_case
     path = tmp_path / f"{name}.csv"
     path.write_bytes(case.content)
 
     if case.refused:
         with pytest.raises(InputFileError) as raised:
-            raw_and_validated(path, tmp_path)
+            raw_and_validated(use_case, path, tmp_path)
         message = str(raised.value)
         assert message.startswith(f"{path}: ") and case.refused in message
         assert "\n" not in message and "cannot be parsed as CSV" not in message
         assert not (tmp_path / "lake" / "raw.parquet").exists()
         return
 
-    raw_summary, validation = raw_and_validated(path, tmp_path)
-    accepted = pq.read_table(tmp_path / "lake" / "accepted.parquet", columns=["row_number", "customerID"])
-    assert tuple(accepted.column("customerID").to_pylist()) == case.ids
+    raw_summary, validation = raw_and_validated(use_case, path, tmp_path)
+    key = use_case.id_column or "row_number"
+    accepted = pq.read_table(tmp_path / "lake" / "accepted.parquet", columns=list(dict.fromkeys(["row_number", key])))
+    assert tuple(accepted.column(key).to_pylist()) == case.ids
     assert raw_summary.ragged_rows == len(case.ragged_rows)
     assert validation.rows_in == len(case.ids) + len(case.ragged_rows)
     assert validation.rows_rejected == len(case.ragged_rows)
@@ -222,14 +285,16 @@ def test_awkward_file_is_scored_or_refused_with_one_helpful_line(tmp_path, name)
     assert numbers == list(range(1, validation.rows_in + 1)), "data records are numbered 1..n, ragged ones too"
     if case.ragged_rows:
         report = pd.read_csv(tmp_path / "rejected.csv", dtype=str, keep_default_na=False)
+        assert list(report.columns) == reject_columns(use_case)
         assert report["row_number"].astype(int).tolist() == list(case.ragged_rows)
-        assert report["value"].str.fullmatch(r"line \d+: \d+ fields where the header has 20: .+").all()
+        header_fields = len(use_case.contract_columns) + raw_summary.has_label
+        assert report["value"].str.fullmatch(rf"line \d+: \d+ fields where the header has {header_fields}: .+").all()
 
 
 def test_a_folder_or_a_missing_file_is_refused_by_name(tmp_path):
     for path, problem in [(tmp_path, "is a directory, not a CSV file"), (tmp_path / "gone.csv", "file not found")]:
         with pytest.raises(InputFileError) as raised:
-            list(iter_record_batches(path))
+            list(iter_record_batches(path, TELCO))
         assert str(raised.value) == f"{path}: {problem}"
 
 
@@ -237,7 +302,7 @@ def test_a_record_longer_than_a_read_block_is_refused_with_the_likely_cause(tmp_
     path = tmp_path / "long.csv"
     path.write_bytes(joined(with_column("notes", lambda i: '"never closed' if i == 20 else "short")))
     with pytest.raises(InputFileError) as raised:
-        list(iter_record_batches(path, block_bytes=1024))
+        list(iter_record_batches(path, TELCO, block_bytes=1024))
     assert 'is longer than 1,024 bytes: usually a quote (") that is never closed' in str(raised.value)
 
 
@@ -251,10 +316,11 @@ def test_free_text_with_line_breaks_spanning_read_blocks_is_scored_in_full(insta
     registration, result = score_file(instance, folders, source)
 
     assert result.success
-    scored = pd.read_csv(folders.scored_file(registration.partition_key), dtype={"customer_id": str})
+    telco_folders = folders.of(TELCO.name)
+    scored = pd.read_csv(telco_folders.scored_file(registration.partition_key), dtype={"customer_id": str})
     assert scored["row_number"].tolist() == list(range(1, 50_001))
     assert scored["customer_id"].tolist() == rows["customerID"].tolist()
-    assert not folders.reject_report(registration.partition_key).exists()
+    assert not telco_folders.reject_report(registration.partition_key).exists()
 
 
 def assert_refused_briefly(result, source, problem: str) -> None:
@@ -265,14 +331,21 @@ def assert_refused_briefly(result, source, problem: str) -> None:
 
 @pytest.mark.usefixtures("model_artifact")
 @pytest.mark.parametrize(
-    "name", ["semicolon_separated", "gzip_named_csv", "unterminated_quote_at_end", "windows_1252_in_a_ragged_row"]
+    "name, options",
+    [
+        ("semicolon_separated", ("--use-case", "telco_churn")),  # without it: no use case's header (exit 2)
+        ("gzip_named_csv", ("--use-case", "telco_churn")),
+        ("gzip_named_csv", ()),
+        ("unterminated_quote_at_end", ()),
+        ("windows_1252_in_a_ragged_row", ()),
+    ],
 )
-def test_cli_refuses_an_unreadable_file_with_exit_3_and_one_line(workspace, name):
+def test_cli_refuses_an_unreadable_file_with_exit_3_and_one_line(workspace, name, options):
     source = workspace.cwd / f"{name}.csv"
     source.write_bytes(CATALOGUE[name].content)
-    result = workspace.run("score", source.name)
+    result = workspace.run("score", source.name, *options)
     assert_refused_briefly(result, source, CATALOGUE[name].refused)
-    assert workspace.scored_files() == []
+    assert workspace.scored_files(TELCO) == [] and workspace.scored_files(CREDIT_RISK) == []
 
 
 @pytest.mark.usefixtures("model_artifact")
@@ -286,9 +359,9 @@ def test_cli_scores_an_old_mac_file(workspace):
 
 
 @pytest.mark.usefixtures("model_artifact")
-@pytest.mark.skipif(not REAL_EXTRACT.exists(), reason=f"{REAL_EXTRACT} is not present")
+@pytest.mark.skipif(not REAL_EXTRACTS["telco_churn"].exists(), reason="the shared IBM Telco extract is not present")
 def test_cli_scores_the_real_extract_around_one_ragged_row_and_reports_its_line(workspace):
-    lines = REAL_EXTRACT.read_text().splitlines()
+    lines = REAL_EXTRACTS["telco_churn"].read_text().splitlines()
     ragged_line = lines[100] + ",an extra field"
     lines[100] = ragged_line
     source = workspace.cwd / "telco_one_ragged.csv"
@@ -306,6 +379,35 @@ def test_cli_scores_the_real_extract_around_one_ragged_row_and_reports_its_line(
         {
             "row_number": "100",
             "customer_id": ragged_line.split(",")[0],
+            "column": "(whole row)",
+            "rule": FIELD_COUNT_RULE,
+            "value": f"line 101: 22 fields where the header has 21: {ragged_line}",
+        }
+    ]
+
+
+@pytest.mark.skipif(not REAL_EXTRACTS["credit_risk"].exists(), reason="the shared German credit extract is not present")
+def test_cli_routes_the_real_german_extract_by_its_padded_header_and_reports_a_ragged_row_without_an_id(workspace):
+    built_model(CREDIT_RISK)
+    lines = REAL_EXTRACTS["credit_risk"].read_text().splitlines()
+    ragged_line = lines[100] + ",an extra field"
+    lines[100] = ragged_line
+    source = workspace.cwd / "german_one_ragged.csv"
+    source.write_text("\n".join(lines) + "\n")
+
+    result = workspace.run("score", source.name, "--output", "scored.csv")
+
+    assert result.returncode == 0, result.stderr
+    scored = pd.read_csv(workspace.cwd / "scored.csv")
+    assert list(scored.columns[:2]) == ["row_number", "risk_score"]
+    assert len(scored) == 999 and 100 not in set(scored["row_number"])
+    assert scored["row_number"].max() == 1000
+    assert scored["model_version"].str.startswith("credit_risk_model-").all()
+    with open(workspace.cwd / "scored.rejected.csv", newline="", encoding="utf-8") as handle:
+        report = list(csv.DictReader(handle))
+    assert report == [
+        {
+            "row_number": "100",
             "column": "(whole row)",
             "rule": FIELD_COUNT_RULE,
             "value": f"line 101: 22 fields where the header has 21: {ragged_line}",

@@ -8,7 +8,7 @@ import re
 
 import pyarrow as pa
 import pytest
-from conftest import customer_rows, score_file, write_csv
+from conftest import CREDIT_RISK, built_model, customer_rows, score_file, valid_rows, write_csv
 
 from scoring_assets.core.csv_safety import SpreadsheetSafeCsvWriter, neutralise_formulas, neutralise_text_columns
 from scoring_assets.core.files import file_sha256
@@ -105,7 +105,7 @@ def test_formula_like_ids_are_scored_and_written_neutralised_with_exact_lineage(
     registration, result = score_file(instance, folders, source)
 
     assert result.success
-    scored_path = folders.scored_file(registration.partition_key)
+    scored_path = folders.of("telco_churn").scored_file(registration.partition_key)
     scored = read_csv_cells(scored_path)
     assert len(scored) == 120
     assert [row["customer_id"] for row in scored[: len(FORMULA_IDS)]] == [
@@ -137,7 +137,7 @@ def test_reject_report_neutralises_ids_and_values_of_rejected_rows(instance, fol
     registration, result = score_file(instance, folders, source)
 
     assert result.success
-    report = read_csv_cells(folders.reject_report(registration.partition_key))
+    report = read_csv_cells(folders.of("telco_churn").reject_report(registration.partition_key))
     cells = {(row["row_number"], row["column"]): (row["customer_id"], row["value"]) for row in report}
     assert cells[("4", "gender")] == ("'@evil", "'=cmd|' /C calc'!A0")
     assert cells[("8", "MonthlyCharges")][1] == "'-2+3"
@@ -148,3 +148,48 @@ def test_reject_report_neutralises_ids_and_values_of_rejected_rows(instance, fol
         'line 21: 3 fields where the header has 20: =1+2,"=SUM(A1:A9)",extra',
     )
     assert_no_cell_can_run(report)
+
+
+def test_reject_report_of_a_use_case_without_ids_neutralises_values_and_ragged_rows(instance, folders, tmp_path):
+    built_model(CREDIT_RISK)
+    rows = valid_rows(CREDIT_RISK, 200)
+    rows.loc[3, "purpose"] = "=cmd|' /C calc'!A0"
+    rows.loc[7, "credit_amount"] = "-2+3"
+    rows.loc[9, " foreign_worker"] = "@yes"
+    source = write_csv(rows, tmp_path / "formula applications.csv")
+    text = source.read_text().splitlines()
+    text.insert(20, '=1+2,"=SUM(A1:A9)",extra')
+    source.write_text("\n".join(text) + "\n")
+
+    registration, result = score_file(instance, folders, source, use_case=CREDIT_RISK)
+
+    assert result.success
+    report = read_csv_cells(folders.of("credit_risk").reject_report(registration.partition_key))
+    assert list(report[0]) == ["row_number", "column", "rule", "value"]
+    cells = {(row["row_number"], row["column"]): row["value"] for row in report}
+    assert cells[("4", "purpose")] == "'=cmd|' /C calc'!A0"
+    assert cells[("8", "credit_amount")] == "'-2+3"
+    assert cells[("10", "foreign_worker")] == "'@yes"
+    assert cells[("20", "(whole row)")] == 'line 21: 3 fields where the header has 20: =1+2,"=SUM(A1:A9)",extra'
+    assert_no_cell_can_run(report)
+
+
+def test_carried_columns_of_a_use_case_without_ids_are_written_neutralised(instance, folders, tmp_path):
+    built_model(CREDIT_RISK)
+    rows = valid_rows(CREDIT_RISK, 50)
+    rows["reference"] = ["=1+1", "@SUM(A1)", "-3", *(f"app-{i}" for i in range(3, 50))]
+    source = write_csv(rows, tmp_path / "carried.csv")
+
+    registration, result = score_file(
+        instance, folders, source, use_case=CREDIT_RISK, raw={"carry_columns": ["reference"]}
+    )
+
+    assert result.success
+    scored_path = folders.of("credit_risk").scored_file(registration.partition_key)
+    scored = read_csv_cells(scored_path)
+    assert list(scored[0])[0] == "row_number" and list(scored[0])[-1] == "reference"
+    assert [row["reference"] for row in scored[:4]] == ["'=1+1", "'@SUM(A1)", "-3", "app-3"]
+    assert [row["row_number"] for row in scored] == [str(n) for n in range(1, 51)]
+    assert_no_cell_can_run(scored)
+    manifest = json.loads(manifest_path_for(scored_path).read_text())
+    assert manifest["output"]["sha256"] == file_sha256(scored_path)

@@ -1,15 +1,17 @@
-"""Training and scoring build exactly the same model inputs for the same rows (no skew)."""
+"""Training and scoring build exactly the same model inputs for the same rows (no skew), for every use case."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import REAL_EXTRACT, customer_rows, score_file
+from conftest import CREDIT_RISK, REAL_EXTRACTS, TELCO, built_model, customer_rows, score_file, valid_rows
 
 from scoring_assets.core.contract import validate_frame
-from scoring_assets.core.features import FEATURE_COLUMNS, build_features, feature_dtypes
+from scoring_assets.core.features import as_categorical, build_features, feature_dtypes
+from scoring_assets.core.input_csv import read_csv_frame
 from scoring_assets.core.scoring import read_feature_frame
+from scoring_assets.core.use_case import FeatureSet, UseCase
 from scoring_assets.training import load_params, repo_path
 from scoring_assets.training.train import load_training_rows
 
@@ -22,15 +24,25 @@ def first_rows_of(path, rows: int, destination):
     return destination
 
 
-@pytest.mark.usefixtures("model_artifact")
-def test_scoring_builds_exactly_the_training_feature_matrix(instance, folders, tmp_path):
-    training_extract = repo_path(load_params("train")["extract"])
-    accepted, _, _ = load_training_rows(training_extract, max_rejected_fraction=0.0)
-    training_features = build_features(accepted).head(500)
+def accepted_rows(use_case: UseCase, rows: pd.DataFrame) -> pd.DataFrame:
+    """Generated rows as the contract accepts them (header names trimmed, as the reader does)."""
+    framed = rows.rename(columns=str.strip).set_axis(pd.RangeIndex(1, len(rows) + 1, name="row_number"))
+    result = validate_frame(use_case, framed)
+    assert result.rejects.empty
+    return result.accepted
+
+
+def test_scoring_builds_exactly_the_training_feature_matrix(instance, folders, tmp_path, use_case):
+    built_model(use_case)
+    training_extract = repo_path(load_params(use_case.name, "train")["extract"])
+    accepted, _, _ = load_training_rows(use_case, training_extract, max_rejected_fraction=0.0)
+    training_features = build_features(use_case.features, accepted).head(500)
 
     source = first_rows_of(training_extract, 500, tmp_path / "training_rows.csv")
-    table = pq.read_table(folders.lake_file("feature_matrix", score_file(instance, folders, source)[0].partition_key))
-    scoring_features = read_feature_frame(table.combine_chunks().to_batches()[0])[FEATURE_COLUMNS]
+    registration, result = score_file(instance, folders, source, use_case=use_case)
+    assert result.success
+    table = pq.read_table(folders.of(use_case.name).lake_file("feature_matrix", registration.partition_key))
+    scoring_features = read_feature_frame(use_case, table.combine_chunks().to_batches()[0])[use_case.features.columns]
 
     pd.testing.assert_frame_equal(scoring_features, training_features, check_exact=True, check_names=False)
 
@@ -39,27 +51,64 @@ def test_blank_total_charges_with_zero_tenure_becomes_zero_and_is_scored_like_a_
     rows = customer_rows(60)
     rows.loc[:2, "tenure"] = "0"
     rows.loc[:2, "TotalCharges"] = " "
-    accepted = validate_frame(rows.set_axis(pd.RangeIndex(1, 61))).accepted
-    features = build_features(accepted)
+    features = build_features(TELCO.features, accepted_rows(TELCO, rows))
     first_month = features[features["tenure"] == 0]
     assert len(first_month) >= 3
     assert (first_month["TotalCharges"] == 0.0).all()
     assert (first_month["average_monthly_charges"] == first_month["MonthlyCharges"]).all()
-    assert not features[FEATURE_COLUMNS].isna().any().any()
+    assert not features[TELCO.features.columns].isna().any().any()
 
 
-def test_feature_columns_have_fixed_dtypes_and_contract_levels():
-    accepted = validate_frame(customer_rows(30).set_axis(pd.RangeIndex(1, 31))).accepted
-    features = build_features(accepted)
-    assert list(features.columns) == FEATURE_COLUMNS
-    assert dict(features.dtypes) == feature_dtypes()
+def test_feature_columns_have_fixed_dtypes_and_the_declared_levels(use_case):
+    accepted = accepted_rows(use_case, valid_rows(use_case, 30))
+    features = build_features(use_case.features, accepted)
+    assert list(features.columns) == use_case.features.columns
+    assert dict(features.dtypes) == feature_dtypes(use_case.features)
+    assert features.index.equals(accepted.index)
+    for name, levels in use_case.features.categorical.items():
+        assert list(features[name].cat.categories) == list(levels), name
+    assert not features.isna().any().any()
+
+
+def test_category_levels_are_the_contracts_value_sets(use_case):
+    for name, levels in use_case.features.categorical.items():
+        assert list(levels) == use_case.value_sets[name], name
+
+
+def test_telco_contract_levels_are_fixed_whatever_rows_occur():
+    features = build_features(TELCO.features, accepted_rows(TELCO, customer_rows(30)))
     assert list(features["Contract"].cat.categories) == ["Month-to-month", "One year", "Two year"]
 
 
-@pytest.mark.skipif(not REAL_EXTRACT.exists(), reason="the shared IBM Telco extract is not beside the repository")
-def test_real_extract_features_have_no_missing_values():
-    from scoring_assets.core.input_csv import read_csv_frame
+def test_credit_monthly_amount_is_the_amount_repaid_per_month():
+    accepted = accepted_rows(CREDIT_RISK, valid_rows(CREDIT_RISK, 30))
+    features = build_features(CREDIT_RISK.features, accepted)
+    expected = accepted["credit_amount"].astype("float64") / accepted["duration"].astype("float64")
+    pd.testing.assert_series_equal(features["monthly_amount"], expected, check_names=False)
 
-    features = build_features(validate_frame(read_csv_frame(REAL_EXTRACT)).accepted)
-    assert len(features) == 7043
+
+def test_a_value_outside_the_levels_never_becomes_a_new_category():
+    encoded = as_categorical(pd.Series(["Yes", "Maybe", "No"]), ["Yes", "No"])
+    assert list(encoded.cat.categories) == ["Yes", "No"]
+    assert encoded.isna().tolist() == [False, True, False]
+
+
+def test_a_feature_builder_that_forgets_a_declared_feature_is_refused_by_name():
+    features = FeatureSet(
+        numeric=("amount", "ratio"),
+        categorical={"kind": ("a", "b")},
+        build=lambda accepted: pd.DataFrame({"amount": accepted["amount"], "kind": accepted["kind"]}),
+    )
+    with pytest.raises(ValueError, match=r"did not produce \['ratio'\]"):
+        build_features(features, pd.DataFrame({"amount": [1.0], "kind": ["a"]}))
+
+
+@pytest.mark.parametrize("use_case, rows", [(TELCO, 7043), (CREDIT_RISK, 1000)], ids=["telco_churn", "credit_risk"])
+def test_real_extract_features_have_no_missing_values(use_case, rows):
+    extract = REAL_EXTRACTS[use_case.name]
+    if not extract.exists():
+        pytest.skip(f"{extract} is not beside the repository")
+    accepted = validate_frame(use_case, read_csv_frame(extract, use_case)).accepted
+    features = build_features(use_case.features, accepted)
+    assert len(features) == rows
     assert not features.isna().any().any()

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import csv
 import random
 import re
 from dataclasses import dataclass, field
 
+import pandas as pd
 import pyarrow as pa
 import pytest
-from conftest import customer_rows, write_csv
+from conftest import CREDIT_RISK, TELCO, customer_rows, valid_rows, write_csv
 
-from scoring_assets.core.contract import CONTRACT_COLUMNS, validate_frame
+from scoring_assets.core.contract import validate_frame
 from scoring_assets.core.files import file_sha256
 from scoring_assets.core.ingest import validate_raw_parquet, write_raw_parquet
-from scoring_assets.core.input_csv import ROW_NUMBER, InputFileError, iter_record_batches, lake_reader, read_csv_frame
+from scoring_assets.core.input_csv import (
+    ROW_NUMBER,
+    InputFileError,
+    iter_record_batches,
+    lake_reader,
+    read_csv_frame,
+    read_layout,
+)
 from scoring_assets.core.partition_keys import PartitionKeyError, checked_partition_key, partition_key_for, safe_stem
+from scoring_assets.core.use_case import UseCase
+from scoring_assets.use_cases import use_cases_for_header
 
 
 def csv_text(rows) -> str:
@@ -26,25 +37,58 @@ def test_values_are_read_as_written_text(tmp_path):
     rows.loc[0, "customerID"] = "0001"
     rows.loc[1, "TotalCharges"] = " "
     path = write_csv(rows, tmp_path / "batch.csv")
-    frame = read_csv_frame(path)
+    frame = read_csv_frame(path, TELCO)
     assert frame.loc[1, "customerID"] == "0001"
     assert frame.loc[2, "TotalCharges"] == " "
     assert list(frame.index) == [1, 2, 3, 4, 5]
 
 
-def test_bom_crlf_padded_headers_reordered_and_extra_columns_are_accepted(tmp_path):
-    rows = customer_rows(20)
+def test_numbers_of_a_use_case_without_ids_are_read_as_written_text(tmp_path):
+    rows = valid_rows(CREDIT_RISK, 5)
+    rows.loc[0, "credit_amount"] = "0001500"
+    rows.loc[1, "age"] = " 40 "
+    frame = read_csv_frame(write_csv(rows, tmp_path / "applications.csv"), CREDIT_RISK)
+    assert frame.loc[1, "credit_amount"] == "0001500"
+    assert frame.loc[2, "age"] == " 40 "
+    assert list(frame.index) == [1, 2, 3, 4, 5]
+
+
+def test_bom_crlf_padded_headers_reordered_and_extra_columns_are_accepted(tmp_path, use_case):
+    rows = valid_rows(use_case, 20)
     rows = rows[list(reversed(rows.columns))]
     rows.insert(3, "notes", "free text, ignored")
     text = csv_text(rows).replace("\n", "\r\n")
     header, body = text.split("\r\n", 1)
-    header = ",".join(f"  {name} " for name in header.split(","))
+    header = ",".join(f"  {name.strip()} " for name in header.split(","))
     path = tmp_path / "excel export.csv"
     path.write_bytes(b"\xef\xbb\xbf" + (header + "\r\n" + body).encode("utf-8"))
-    frame = read_csv_frame(path)
-    assert list(frame.columns) == CONTRACT_COLUMNS
+    frame = read_csv_frame(path, use_case)
+    assert list(frame.columns) == use_case.contract_columns
     assert len(frame) == 20
-    assert validate_frame(frame).rejects.empty
+    assert validate_frame(use_case, frame).rejects.empty
+
+
+def test_header_names_with_leading_spaces_are_matched_after_trimming(tmp_path):
+    rows = valid_rows(CREDIT_RISK, 12, labelled=True)
+    assert " foreign_worker" in rows.columns, "the German extract's header spells it with a leading space"
+    path = write_csv(rows, tmp_path / "german.csv")
+
+    header = path.read_text().splitlines()[0].split(",")
+    frame = read_csv_frame(path, CREDIT_RISK)
+
+    assert [case.name for case in use_cases_for_header(header)] == ["credit_risk"]
+    assert read_layout(path).names == [name.strip() for name in header]
+    assert list(frame.columns) == [*CREDIT_RISK.contract_columns, "class"]
+    assert frame["foreign_worker"].tolist() == rows[" foreign_worker"].tolist()
+    assert validate_frame(CREDIT_RISK, frame).rejects.empty
+
+
+def test_a_header_naming_a_column_twice_once_with_a_leading_space_is_refused(tmp_path):
+    rows = valid_rows(CREDIT_RISK, 3)
+    rows["foreign_worker"] = "yes"
+    path = write_csv(rows, tmp_path / "twice.csv")
+    with pytest.raises(InputFileError, match="appear more than once in the header: foreign_worker"):
+        read_csv_frame(path, CREDIT_RISK)
 
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -60,19 +104,19 @@ class MessyFile:
     parts: list[str] = field(default_factory=list)
     lines: int = 1  # physical lines written so far (the header is line 1)
     data_records: int = 0
-    good: list[tuple[int, str]] = field(default_factory=list)  # (row_number, customerID)
-    ragged: list[tuple[int, int, int, str]] = field(default_factory=list)  # (row_number, line, fields, text)
+    good: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)  # (row_number, contract values)
+    ragged: list[tuple[int, int, int, str, str]] = field(default_factory=list)  # (row_number, line, fields, id, text)
 
     def __post_init__(self):
         self.parts.append(self.header + self.line_breaks[0])
 
-    def add(self, text: str, kind: str, fields: int = 0, customer_id: str = "") -> None:
+    def add(self, text: str, kind: str, fields: int = 0, values: tuple[str, ...] = (), row_id: str = "") -> None:
         if kind != "blank":
             self.data_records += 1
         if kind == "good":
-            self.good.append((self.data_records, customer_id))
+            self.good.append((self.data_records, values))
         elif kind == "ragged":
-            self.ragged.append((self.data_records, self.lines + 1, fields, text))
+            self.ragged.append((self.data_records, self.lines + 1, fields, row_id, text))
         line_break = self.generator.choice(self.line_breaks)
         if text == "" and self.parts[-1].endswith("\r"):
             line_break = "\r"  # "\r" then "\n" would be one CRLF line break, not an empty line
@@ -83,136 +127,198 @@ class MessyFile:
         return "".join(self.parts)
 
 
-def messy_file(line_breaks: list[str], seed: int, rows: int = 400) -> MessyFile:
+def messy_file(use_case: UseCase, line_breaks: list[str], seed: int, rows: int = 400) -> MessyFile:
     """Good rows with multi-line notes, ragged rows, blank and delimiter-only lines, in random order."""
     generator = random.Random(seed)
-    customers = customer_rows(rows, seed=seed)
-    header = [*customers.columns, "notes"]
+    records = valid_rows(use_case, rows, seed=seed)
+    header = [*records.columns, "notes"]
+    id_position = [name.strip() for name in header].index(use_case.id_column) if use_case.id_column else None
     messy = MessyFile(header=",".join(header), line_breaks=line_breaks, generator=generator)
     notes = ["plain", '"with, comma"', '"two\nlines"', '"three\r\nlines\rhere"', '"say ""hi"""', ""]
-    for values in customers.itertuples(index=False):
+    for values in records.itertuples(index=False):
         roll = generator.random()
         fields = [*values, generator.choice(notes)]
         if roll < 0.04:
             messy.add(generator.choice(["", "   ", ",,,", ",".join([""] * len(header))]), "blank")
         if roll < 0.08:
             ragged = [*fields, "extra"] if generator.random() < 0.5 else fields[: generator.randrange(1, len(header))]
-            messy.add(",".join(ragged), "ragged", fields=len(ragged))
+            row_id = ragged[id_position] if id_position is not None and id_position < len(ragged) else ""
+            messy.add(",".join(ragged), "ragged", fields=len(ragged), row_id=row_id)
         else:
-            messy.add(",".join(fields), "good", customer_id=values[0])
+            messy.add(",".join(fields), "good", values=tuple(values))
     return messy
 
 
-def read_everything(path, block_bytes: int):
+def read_everything(path, use_case: UseCase, block_bytes: int):
     good, ragged = [], []
-    for batch in iter_record_batches(path, block_bytes=block_bytes, on_ragged=lambda b: ragged.extend(b.to_pylist())):
-        good += list(zip(batch.column(ROW_NUMBER).to_pylist(), batch.column("customerID").to_pylist(), strict=True))
-    return good, [(r[ROW_NUMBER], r["line_number"], r["fields"], r["text"]) for r in ragged]
+    on_ragged = lambda b: ragged.extend(b.to_pylist())  # noqa: E731
+    for batch in iter_record_batches(path, use_case, block_bytes=block_bytes, on_ragged=on_ragged):
+        values = zip(*(batch.column(name).to_pylist() for name in use_case.contract_columns), strict=True)
+        good += list(zip(batch.column(ROW_NUMBER).to_pylist(), values, strict=True))
+    return good, [(r[ROW_NUMBER], r["line_number"], r["fields"], r["id"], r["text"]) for r in ragged]
 
 
 @pytest.mark.parametrize("block_bytes", [1024, 4096])
 @pytest.mark.parametrize(
     "line_breaks", [["\n"], ["\r\n"], ["\r"], ["\n", "\r\n", "\r"]], ids=["LF", "CRLF", "CR", "mixed"]
 )
-def test_row_and_line_numbers_stay_exact_around_ragged_blank_and_multiline_records(tmp_path, line_breaks, block_bytes):
-    messy = messy_file(line_breaks, seed=len(line_breaks[0]) * 7 + len(line_breaks) + block_bytes)
+def test_row_and_line_numbers_stay_exact_around_ragged_blank_and_multiline_records(
+    tmp_path, use_case, line_breaks, block_bytes
+):
+    messy = messy_file(use_case, line_breaks, seed=len(line_breaks[0]) * 7 + len(line_breaks) + block_bytes)
     path = tmp_path / "messy.csv"
     path.write_bytes(messy.text().encode())
     assert path.stat().st_size > 10 * block_bytes, "the file spans many read blocks"
     assert messy.ragged and len(messy.good) > 300
 
-    good, ragged = read_everything(path, block_bytes)
+    good, ragged = read_everything(path, use_case, block_bytes)
 
     assert good == messy.good
     assert ragged == messy.ragged
     assert len(good) + len(ragged) == messy.data_records
 
 
-def test_quoted_line_breaks_are_read_at_any_file_size(tmp_path):
-    rows = customer_rows(3000)
+def test_quoted_line_breaks_are_read_at_any_file_size(tmp_path, use_case):
+    rows = valid_rows(use_case, 3000).rename(columns=str.strip)
     rows["notes"] = [f'call {i}:\nasked about, the bill\r\nsaid "later"' for i in range(len(rows))]
     path = write_csv(rows, tmp_path / "notes.csv")
     assert path.stat().st_size > 100 * 4096
 
-    batches = list(iter_record_batches(path, block_bytes=4096))
+    batches = list(iter_record_batches(path, use_case, block_bytes=4096))
 
     assert len(batches) > 100
     table = pa.Table.from_batches(batches)
     assert table.column(ROW_NUMBER).to_pylist() == list(range(1, 3001))
-    assert table.column("customerID").to_pylist() == rows["customerID"].tolist()
-    assert table.column("TotalCharges").to_pylist() == rows["TotalCharges"].tolist()
+    for name in use_case.contract_columns:
+        assert table.column(name).to_pylist() == rows[name].tolist(), name
 
 
-def test_a_file_of_only_ragged_rows_is_handed_over_in_pieces_not_held_to_the_end(tmp_path):
+def test_a_file_of_only_ragged_rows_is_handed_over_in_pieces_not_held_to_the_end(tmp_path, use_case):
     path = tmp_path / "all_ragged.csv"
-    path.write_text(",".join(CONTRACT_COLUMNS) + "\n" + "".join(f"id{i},x\n" for i in range(50_000)))
+    path.write_text(",".join(use_case.contract_columns) + "\n" + "".join(f"id{i},x\n" for i in range(50_000)))
     handed_over = []
 
-    batches = list(iter_record_batches(path, block_bytes=4096, on_ragged=handed_over.append))
+    batches = list(iter_record_batches(path, use_case, block_bytes=4096, on_ragged=handed_over.append))
 
     assert [batch.num_rows for batch in batches] == [0]
     assert max(batch.num_rows for batch in handed_over) <= 50_000 // 5
     ragged = pa.Table.from_batches(handed_over)
     assert ragged.column(ROW_NUMBER).to_pylist() == list(range(1, 50_001))
     assert ragged.column("line_number").to_pylist() == list(range(2, 50_002))
-    assert ragged.column("customer_id").to_pylist() == [f"id{i}" for i in range(50_000)]
+    first_column_is_the_id = use_case.id_column == use_case.contract_columns[0]  # Telco's customerID; credit has none
+    expected_ids = [f"id{i}" for i in range(50_000)] if first_column_is_the_id else [""] * 50_000
+    assert ragged.column("id").to_pylist() == expected_ids
 
 
-def test_header_only_file_is_a_raw_batch_of_zero_rows(tmp_path):
+def test_ragged_rows_of_a_file_without_ids_are_rejected_by_row_and_line_with_no_id_column(tmp_path):
+    rows = valid_rows(CREDIT_RISK, 6)
+    lines = csv_text(rows).splitlines()
+    lines[2] += ",extra"
+    lines[5] = lines[5].rsplit(",", 4)[0]
+    path = tmp_path / "ragged_applications.csv"
+    path.write_text("\n".join(lines) + "\n")
+
+    write_raw_parquet(CREDIT_RISK, path, file_sha256(path), tmp_path / "raw.parquet")
+    validation = validate_raw_parquet(
+        CREDIT_RISK, tmp_path / "raw.parquet", tmp_path / "ok.parquet", tmp_path / "r.csv"
+    )
+
+    assert (validation.rows_in, validation.rows_accepted, validation.rows_rejected) == (6, 4, 2)
+    with open(tmp_path / "r.csv", newline="", encoding="utf-8") as handle:
+        header, *report = list(csv.reader(handle))
+    assert header == ["row_number", "column", "rule", "value"]
+    assert [row[:3] for row in report] == [["2", "(whole row)", "field_count"], ["5", "(whole row)", "field_count"]]
+    assert report[0][3] == f"line 3: 21 fields where the header has 20: {lines[2]}"
+    assert report[1][3] == f"line 6: 16 fields where the header has 20: {lines[5]}"
+    assert lake_reader(tmp_path / "ok.parquet").read().column(ROW_NUMBER).to_pylist() == [1, 3, 4, 6]
+
+
+def test_a_file_of_identical_applications_is_accepted_whole_as_rows_without_ids_are_never_duplicates(tmp_path):
+    rows = valid_rows(CREDIT_RISK, 5)
+    path = write_csv(pd.concat([rows, rows, rows], ignore_index=True), tmp_path / "same_applications.csv")
+    raw = tmp_path / "raw.parquet"
+    write_raw_parquet(CREDIT_RISK, path, file_sha256(path), raw)
+
+    validation = validate_raw_parquet(CREDIT_RISK, raw, tmp_path / "ok.parquet", tmp_path / "rejects.csv")
+
+    assert (validation.rows_in, validation.rows_accepted, validation.rows_rejected) == (15, 15, 0)
+    assert not (tmp_path / "rejects.csv").exists()
+
+
+def test_header_only_file_is_a_raw_batch_of_zero_rows(tmp_path, use_case):
+    columns = use_case.contract_columns
     path = tmp_path / "header_only.csv"
-    path.write_text(",".join(CONTRACT_COLUMNS) + "\r\n\r\n")
+    path.write_text(",".join(columns) + "\r\n\r\n")
 
-    batches = list(iter_record_batches(path))
-    summary = write_raw_parquet(path, file_sha256(path), tmp_path / "raw.parquet")
-    validation = validate_raw_parquet(tmp_path / "raw.parquet", tmp_path / "ok.parquet", tmp_path / "rejects.csv")
+    batches = list(iter_record_batches(path, use_case))
+    summary = write_raw_parquet(use_case, path, file_sha256(path), tmp_path / "raw.parquet")
+    validation = validate_raw_parquet(
+        use_case, tmp_path / "raw.parquet", tmp_path / "ok.parquet", tmp_path / "rejects.csv"
+    )
 
     assert [batch.num_rows for batch in batches] == [0]
-    assert batches[0].schema.names == [ROW_NUMBER, *CONTRACT_COLUMNS]
-    assert summary.rows == 0 and summary.ragged_rows == 0 and summary.columns == CONTRACT_COLUMNS
-    assert lake_reader(tmp_path / "raw.parquet").schema_arrow.names == [ROW_NUMBER, *CONTRACT_COLUMNS]
+    assert batches[0].schema.names == [ROW_NUMBER, *columns]
+    assert summary.rows == 0 and summary.ragged_rows == 0 and summary.columns == columns
+    assert lake_reader(tmp_path / "raw.parquet").schema_arrow.names == [ROW_NUMBER, *columns]
     assert (validation.rows_in, validation.rows_rejected) == (0, 0)
-    assert read_csv_frame(path).empty
+    assert read_csv_frame(path, use_case).empty
+
+
+NOT_UTF8 = "is not UTF-8 text (line 3 has byte 0xFC, which Windows-1252 / Latin-1 reads as 'ü')"
 
 
 @pytest.mark.parametrize(
-    "content, problem",
+    "use_case_name, content, problem",
     [
-        (b"", "file is empty"),
-        (b"   \n", "file is empty"),
-        (b"customerID,gender\nA,Male\n", "missing required column(s): SeniorCitizen"),
-        ("latin-1", "is not UTF-8 text (line 3 has byte 0xFC, which Windows-1252 / Latin-1 reads as 'ü')"),
+        ("telco_churn", b"", "file is empty"),
+        ("credit_risk", b"", "file is empty"),
+        ("telco_churn", b"   \n", "file is empty"),
+        ("telco_churn", b"customerID,gender\nA,Male\n", "missing required column(s): SeniorCitizen"),
+        ("credit_risk", b"checking_status,duration\n<0,6\n", "missing required column(s): credit_history"),
+        (
+            "telco_churn",
+            "latin-1",
+            "is not UTF-8 text (line 3 has byte 0xFC, which Windows-1252 / Latin-1 reads as 'ü')",
+        ),
+        (
+            "credit_risk",
+            "latin-1",
+            "is not UTF-8 text (line 3 has byte 0xFC, which Windows-1252 / Latin-1 reads as 'ü')",
+        ),
     ],
 )
-def test_unusable_files_fail_with_the_file_and_the_problem(tmp_path, content, problem):
+def test_unusable_files_fail_with_the_file_and_the_problem(tmp_path, use_case_name, content, problem):
+    use_case = {"telco_churn": TELCO, "credit_risk": CREDIT_RISK}[use_case_name]
     path = tmp_path / "input.csv"
-    rows = customer_rows(3)
+    rows = valid_rows(use_case, 3)
     if content == "latin-1":
-        rows.loc[1, "customerID"] = "Müller"
+        rows.loc[1, use_case.contract_columns[0]] = "Müller"
         path.write_bytes(csv_text(rows).encode("latin-1"))
     else:
         path.write_bytes(content)
     with pytest.raises(InputFileError) as raised:
-        read_csv_frame(path)
+        read_csv_frame(path, use_case)
     assert str(path) in str(raised.value)
     assert problem in str(raised.value)
 
 
 @pytest.mark.parametrize("ragged_rows", [1, 30_000], ids=["one", "a long run"])
-def test_training_reader_refuses_a_ragged_row_naming_its_line(tmp_path, ragged_rows):
+def test_training_reader_refuses_a_ragged_row_naming_its_line(tmp_path, use_case, ragged_rows):
     path = tmp_path / "ragged.csv"
-    path.write_text(csv_text(customer_rows(3)) + "\n" + "x,y\n" * ragged_rows)
-    with pytest.raises(InputFileError, match=r"line 6 has 2 fields where the header has 20$"):
-        read_csv_frame(path)
+    path.write_text(csv_text(valid_rows(use_case, 3)) + "\n" + "x,y\n" * ragged_rows)
+    fields = len(use_case.contract_columns)
+    with pytest.raises(InputFileError, match=rf"line 6 has 2 fields where the header has {fields}$"):
+        read_csv_frame(path, use_case)
 
 
-def test_repeated_contract_column_in_header_is_refused(tmp_path):
-    rows = customer_rows(2)
-    text = csv_text(rows)
+def test_repeated_contract_column_in_header_is_refused(tmp_path, use_case):
+    repeated = use_case.integer_columns[0]
+    text = csv_text(valid_rows(use_case, 2))
     header, body = text.split("\n", 1)
     path = tmp_path / "twice.csv"
-    path.write_text(header + ",tenure\n" + "\n".join(line + ",1" for line in body.strip().split("\n")) + "\n")
-    with pytest.raises(InputFileError, match="more than once"):
-        read_csv_frame(path)
+    path.write_text(f"{header},{repeated}\n" + "\n".join(line + ",1" for line in body.strip().split("\n")) + "\n")
+    with pytest.raises(InputFileError, match=f"more than once in the header: {repeated}$"):
+        read_csv_frame(path, use_case)
 
 
 def test_partition_key_is_sanitised_name_plus_content_hash():

@@ -150,6 +150,11 @@ def recorded_md5(root: Path, relative: str) -> str:
     added = root / f"{relative}.dvc"
     if added.exists():
         outs = _parsed_lock(added, layout_problem=_added_layout_problem).get("outs")
+        if outs[0].get("path") != Path(relative).name:
+            raise ModelIntegrityError(
+                f"{added} records {outs[0].get('path')!r}, not {Path(relative).name!r}: it belongs to another file; "
+                f"run `dvc add {relative}` again"
+            )
         return outs[0]["md5"]
     recorded = recorded_md5s(root)
     if relative not in recorded:

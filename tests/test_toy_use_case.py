@@ -1,0 +1,306 @@
+"""Adding a third use case touches only its own new files: a toy one, declared outside the product.
+
+The toy (``tests/support/toy_use_case``: declaration, contract, features) is copied into a
+temporary folder, put on ``PYTHONPATH`` and named in ``$SCORING_USE_CASE_MODULES``; its model
+is trained here and brought in the way a team would, as files with a ``<file>.dvc`` beside
+each, in the toy's own folder. Nothing under ``scoring_assets`` knows it, yet the CLI, the
+Dagster job, the inbox sensors, lineage and re-scoring all work for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+import yaml
+from conftest import new_workspace, reported_path, score_file, write_csv
+from dagster import AssetKey, SensorResult, build_sensor_context
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from scoring_assets.core.features import CategoryCodes, build_features
+from scoring_assets.core.files import file_md5, file_sha256
+from scoring_assets.core.manifest import read_manifest
+from scoring_assets.defs.resources import InboxSettings
+from scoring_assets.defs.use_cases import scoring_definitions
+from scoring_assets.use_cases import EXTRA_MODULES_VARIABLE, all_use_cases
+
+TEMPLATE = Path(__file__).parent / "support" / "toy_use_case"
+MODULE = "toy_use_case"  # the copy's importable name
+EXIT_MODEL = 4
+SCORED_FIXED_COLUMNS = ["predicted_label", "model_version", "scoring_timestamp"]
+
+
+def toy_rows(n_rows: int, seed: int, labelled: bool = True) -> pd.DataFrame:
+    """Valid toy accounts as text; the default rate rises with the balance and is highest for retail."""
+    rng = np.random.default_rng(seed)
+    balance = rng.uniform(0, 50_000, n_rows).round(2)
+    segment = rng.choice(["retail", "business", "private"], n_rows)
+    odds = -3 + balance / 12_500 + (segment == "retail")
+    rows = pd.DataFrame({"account": [f"A{seed:03d}-{i:05d}" for i in range(n_rows)], "balance": balance})
+    rows["segment"] = segment
+    if labelled:
+        rows["defaulted"] = np.where(rng.uniform(size=n_rows) < 1 / (1 + np.exp(-odds)), "yes", "no")
+    return rows.astype(str)
+
+
+def train_pipeline(use_case, rows: pd.DataFrame) -> Pipeline:
+    """A tiny Pipeline owning its preprocessing, as the shipped training builds it."""
+    accepted = rows.astype({"balance": "float64"})
+    features = build_features(use_case.features, accepted)
+    labels = (rows[use_case.label.column] == use_case.label.positive).astype(int).to_numpy()
+    categorical = use_case.features.categorical
+    codes = CategoryCodes({name: list(levels) for name, levels in categorical.items()})
+    preprocess = ColumnTransformer(
+        [
+            ("numeric", StandardScaler(), list(use_case.features.numeric)),
+            (
+                "categorical",
+                Pipeline(
+                    [
+                        ("codes", codes),
+                        ("one_hot", OneHotEncoder(categories=[list(range(len(v))) for v in categorical.values()])),
+                    ]
+                ),
+                list(categorical),
+            ),
+        ]
+    )
+    return Pipeline([("preprocess", preprocess), ("classifier", LogisticRegression())]).fit(features, labels)
+
+
+def dvc_add(path: Path) -> str:
+    """What `dvc add` leaves beside a file: ``<file>.dvc`` recording its md5 and size; returns the md5."""
+    md5 = file_md5(path)
+    out = {"md5": md5, "size": path.stat().st_size, "hash": "md5", "path": path.name}
+    path.with_name(f"{path.name}.dvc").write_text(yaml.safe_dump({"outs": [out]}, sort_keys=False))
+    return md5
+
+
+def bring_in_model(package: Path, use_case, pipeline: Pipeline, compress: int = 0) -> str:
+    """Write the model and its card into the toy's folder and `dvc add` both; returns the model's md5."""
+    model_path, card_path = package / use_case.model.model_path, package / use_case.model.card_path
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(pipeline, model_path, compress=compress)
+    card = {
+        "threshold": 0.5,
+        "positive_class": 1,
+        "classes": [0, 1],
+        "sklearn_version": sklearn.__version__,
+        "feature_contract": {
+            "numeric_features": list(use_case.features.numeric),
+            "categorical_features": list(use_case.features.categorical),
+        },
+        "model": {"kind": "LogisticRegression"},
+    }
+    card_path.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    dvc_add(card_path)
+    return dvc_add(model_path)
+
+
+def copy_site(site: Path, destination: Path) -> Path:
+    """Another PYTHONPATH folder holding the same toy and model: a model root a test may change."""
+    shutil.copytree(site, destination, ignore=shutil.ignore_patterns("__pycache__"))
+    return destination
+
+
+class Toy:
+    """A PYTHONPATH folder holding the toy package (and so its model): run the CLI knowing it, change its model."""
+
+    def __init__(self, site: Path):
+        self.site = site
+        self.package = site / MODULE
+
+    def cli(self, workspace, *args: str) -> subprocess.CompletedProcess:
+        """``python -m scoring_assets ARGS`` in ``workspace``, knowing the toy through the environment only."""
+        env = {key: value for key, value in os.environ.items() if key != "SCORING_MODEL_ROOT"}
+        env.update(
+            PYTHONPATH=os.pathsep.join(filter(None, [str(self.site), os.environ.get("PYTHONPATH", "")])),
+            SCORING_DATA_DIR=str(workspace.data_dir),
+            DAGSTER_HOME=str(workspace.dagster_home),
+        )
+        env[EXTRA_MODULES_VARIABLE] = MODULE
+        return subprocess.run(
+            [sys.executable, "-m", "scoring_assets", *args],
+            cwd=workspace.cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    def replace_model(self, use_case) -> str:
+        """Another artifact for the same model (re-pickled with compression), `dvc add`-ed; returns its md5."""
+        model_path = self.package / use_case.model.model_path
+        pipeline = joblib.load(model_path)
+        joblib.dump(pipeline, model_path, compress=3)
+        return dvc_add(model_path)
+
+
+def forget_toy_modules() -> None:
+    for name in [name for name in sys.modules if name == MODULE or name.startswith(f"{MODULE}.")]:
+        del sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def toy_site(tmp_path_factory) -> Path:
+    """A PYTHONPATH folder with the toy package and its brought-in model, built once for the module."""
+    site = tmp_path_factory.mktemp("toy_site")
+    shutil.copytree(TEMPLATE, site / MODULE, ignore=shutil.ignore_patterns("__pycache__"))
+    sys.path.insert(0, str(site))
+    try:
+        use_case = importlib.import_module(MODULE).USE_CASE
+        bring_in_model(site / MODULE, use_case, train_pipeline(use_case, toy_rows(400, seed=1)))
+    finally:
+        sys.path.remove(str(site))
+        forget_toy_modules()
+    return site
+
+
+@pytest.fixture(scope="module")
+def toy(toy_site):
+    """The toy known in this process too (for the Dagster job and sensors); everything restored afterwards."""
+    previous = os.environ.get(EXTRA_MODULES_VARIABLE)
+    os.environ[EXTRA_MODULES_VARIABLE] = MODULE
+    sys.path.insert(0, str(toy_site))
+    all_use_cases.cache_clear()
+    scoring_definitions.cache_clear()
+    try:
+        [use_case] = [each for each in all_use_cases().values() if each.contract.__module__.startswith(MODULE)]
+        yield use_case
+    finally:
+        if previous is None:
+            os.environ.pop(EXTRA_MODULES_VARIABLE, None)
+        else:
+            os.environ[EXTRA_MODULES_VARIABLE] = previous
+        sys.path.remove(str(toy_site))
+        forget_toy_modules()
+        all_use_cases.cache_clear()
+        scoring_definitions.cache_clear()
+
+
+def scored_header(path: Path) -> list[str]:
+    return list(pd.read_csv(path, nrows=0).columns)
+
+
+def test_the_cli_routes_a_toy_file_by_its_header_scores_it_and_tells_its_lineage(toy_site, toy, tmp_path):
+    site = Toy(toy_site)
+    workspace = new_workspace(tmp_path / "workspace")
+    rows = toy_rows(40, seed=2, labelled=False)
+    rows.loc[7, "balance"] = "2000000"  # over the contract's upper bound
+    source = write_csv(rows, workspace.cwd / "toy.csv")
+
+    scored = site.cli(workspace, "score", "toy.csv")
+    assert scored.returncode == 0, scored.stderr
+    scored_path = reported_path(scored.stdout, "scored")
+    assert scored_path.parent == workspace.data_dir / "scored" / toy.name
+    assert scored_header(scored_path)[:5] == [toy.scored_id_column, toy.score_column, *SCORED_FIXED_COLUMNS]
+    output = pd.read_csv(scored_path)
+    assert len(output) == 39 and rows.loc[7, "account"] not in set(output[toy.scored_id_column])
+    assert output[toy.score_column].between(0, 1).all()
+    rejects = pd.read_csv(reported_path(scored.stdout, "rejected"))
+    assert list(rejects[[toy.scored_id_column, "column"]].itertuples(index=False, name=None)) == [
+        (rows.loc[7, "account"], "balance")
+    ]
+
+    listed = site.cli(workspace, "use-cases")
+    assert listed.returncode == 0, listed.stderr
+    model_md5 = file_md5(site.package / toy.model.model_path)
+    assert f"{toy.name}: {toy.title}" in listed.stdout
+    assert f"model:    {toy.model_version(model_md5)}" in listed.stdout
+
+    lineage = site.cli(workspace, "lineage", str(scored_path))
+    assert lineage.returncode == 0, lineage.stderr
+    told = json.loads(lineage.stdout)
+    assert told["input"]["sha256"] == file_sha256(source)
+    assert told["model"]["md5"] == model_md5
+    assert told["model"]["version"] == toy.model_version(model_md5) == output["model_version"].iloc[0]
+
+
+def test_the_toy_dagster_job_materializes_its_own_assets(toy, instance, folders, tmp_path):
+    source = write_csv(toy_rows(30, seed=3), tmp_path / "accounts.csv")
+    registration, result = score_file(instance, folders, source, use_case=toy)
+    assert result.success
+    materialized = {event.asset_key for event in result.get_asset_materialization_events()}
+    assert materialized == {
+        AssetKey([toy.name, name])
+        for name in ("raw_batch", "validated_batch", "feature_matrix", "scores", "scoring_manifest")
+    }
+    assert {AssetKey([toy.name, "model"]), AssetKey([toy.name, "inbox"])} <= {
+        spec.key for spec in scoring_definitions().resolve_all_asset_specs()
+    }
+    scored = folders.of(toy.name).scored_file(registration.partition_key)
+    assert scored_header(scored)[:2] == [toy.scored_id_column, toy.score_column]
+
+
+class Ticks:
+    """Ticks one sensor as the daemon does: cursor carried over, requested partitions added."""
+
+    def __init__(self, instance, sensor_name: str, folders):
+        self.instance = instance
+        self.sensor = scoring_definitions().resolve_sensor_def(sensor_name)
+        self.resources = {"folders": folders, "inbox_settings": InboxSettings()}
+        self.cursor = None
+
+    def tick(self) -> SensorResult:
+        result = self.sensor(build_sensor_context(instance=self.instance, cursor=self.cursor, resources=self.resources))
+        if not isinstance(result, SensorResult):
+            return SensorResult(skip_reason=result)
+        self.cursor = result.cursor
+        for request in result.dynamic_partitions_requests or []:
+            self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        return result
+
+    def requested_after_settling(self, path: Path) -> list:
+        settled = time.time() - 60
+        os.utime(path, (settled, settled))
+        self.tick()  # first seen
+        return list(self.tick().run_requests or [])
+
+
+@pytest.mark.parametrize("shared_inbox", [False, True], ids=["own_inbox", "shared_inbox_router"])
+def test_a_toy_file_dropped_into_an_inbox_gets_a_toy_run(toy, instance, folders, shared_inbox):
+    inbox = folders.inbox if shared_inbox else folders.of(toy.name).inbox
+    sensor_name = "inbox_router" if shared_inbox else f"{toy.name}__inbox_sensor"
+    ticks = Ticks(instance, sensor_name, folders)
+    dropped = write_csv(toy_rows(10, seed=4, labelled=False), inbox / "accounts.csv")
+    [request] = ticks.requested_after_settling(dropped)
+    assert request.job_name == f"{toy.name}__score_file"
+    assert instance.has_dynamic_partition(f"{toy.name}__files", request.partition_key)
+
+
+def test_a_new_toy_model_is_rescored_and_a_tampered_one_refused(toy_site, toy, tmp_path):
+    site = Toy(copy_site(toy_site, tmp_path / "site"))  # this test changes the model: its own copy
+    workspace = new_workspace(tmp_path / "workspace")
+    write_csv(toy_rows(20, seed=5, labelled=False), workspace.cwd / "toy.csv")
+    first = site.cli(workspace, "score", "toy.csv")
+    assert first.returncode == 0, first.stderr
+    scored_path = reported_path(first.stdout, "scored")
+
+    new_md5 = site.replace_model(toy)
+    rescored = site.cli(workspace, "rescore", "--use-case", toy.name)
+    assert rescored.returncode == 0, rescored.stderr
+    assert f"1 of 1 file(s) re-scored with {toy.model_version(new_md5)}" in rescored.stdout
+    assert read_manifest(scored_path)["model"]["md5"] == new_md5
+
+    model_path = site.package / toy.model.model_path
+    model_path.write_bytes(model_path.read_bytes() + b"\0")  # bytes changed, .dvc not updated
+    assert hashlib.md5(model_path.read_bytes()).hexdigest() != new_md5
+    refused = site.cli(workspace, "score", "toy.csv")
+    assert refused.returncode == EXIT_MODEL, refused.stderr
+    assert f"{toy.name} model" in refused.stderr and new_md5 in refused.stderr
