@@ -1,17 +1,36 @@
-"""The README documents the product as it is: its input table is the contract's."""
+"""The README documents the product as it is: each shipped use case's input table is its contract's."""
 
 from __future__ import annotations
 
-from scoring_assets.core.docs import README, input_format_markdown, readme_with_table
+import pytest
+
+from scoring_assets.core.docs import README, input_format_markdown, markers, readme_with_tables
+from scoring_assets.use_cases import use_case
+
+# The shipped use cases by name: other tests may add a toy use case through the environment.
+SHIPPED = ("telco_churn", "credit_risk")
 
 
-def test_readme_input_format_table_is_generated_from_the_contract():
+@pytest.mark.parametrize("name", SHIPPED)
+def test_readme_input_format_table_is_generated_from_the_contract(name):
     readme = README.read_text(encoding="utf-8")
-    assert input_format_markdown() in readme
-    assert readme_with_table(readme) == readme, "run `.venv/bin/python -m scoring_assets.core.docs`"
+    start, end = markers(use_case(name))
+    assert f"{start}\n{input_format_markdown(use_case(name))}\n{end}" in readme
+
+
+def test_readme_input_format_tables_are_current():
+    readme = README.read_text(encoding="utf-8")
+    shipped = [use_case(name) for name in SHIPPED]
+    assert readme_with_tables(readme, shipped) == readme, "run `.venv/bin/python -m scoring_assets.core.docs`"
 
 
 def test_readme_starts_with_the_two_commands():
     head = README.read_text(encoding="utf-8")[:1500]
     assert "python3 dev.py demo" in head
     assert "python3 dev.py test" in head
+
+
+def test_readme_names_no_asset_key_or_path_from_before_use_cases():
+    readme = README.read_text(encoding="utf-8")
+    for stale in ("churn_model.joblib", "data/model/", "scoring_assets.docs", "--job score_file", "churn_model_sensor"):
+        assert stale not in readme
