@@ -1,8 +1,9 @@
 """The asset graph as reviewers should see it change: keys, deps, partitions, checks, schemas.
 
-The snapshot in tests/snapshots/asset_graph.json is the reviewed shape of the graph; a change
-to the graph fails here until the snapshot is regenerated on purpose with
-`UPDATE_SNAPSHOTS=1 python3 dev.py test tests/test_asset_graph.py`.
+The snapshot in tests/snapshots/asset_graph.json is the reviewed shape of the graph, as ``dg``
+loads it (``scoring_assets/definitions.py`` -> the defs folder): every use case's assets keyed
+``[use case, asset]``, plus the shared inbox. A change to the graph fails here until the snapshot
+is regenerated on purpose with `UPDATE_SNAPSHOTS=1 python3 dev.py test tests/test_asset_graph.py`.
 """
 
 from __future__ import annotations
@@ -13,21 +14,28 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import customer_rows, write_csv
+import pytest
+from conftest import SHIPPED_USE_CASES, TELCO, built_model, valid_rows, write_csv
 from dagster import AssetKey, DagsterInstance
 
-from scoring_assets.core.contract import CONTRACT_COLUMNS
-from scoring_assets.definitions import defs
 from scoring_assets.core.manifest import manifest_path_for
-from scoring_assets.defs.model_assets import record_model_observation
 from scoring_assets.core.paths import REPO_ROOT
+from scoring_assets.definitions import defs as load_code_location
+from scoring_assets.defs.model_assets import record_model_observation
 from scoring_assets.defs.runs import register_file
+from scoring_assets.use_cases import use_case as declared_use_case
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
+PER_USE_CASE_ASSETS = ("feature_matrix", "inbox", "model", "raw_batch", "scores", "scoring_manifest", "validated_batch")
 
 
-def graph_shape() -> dict:
-    graph = defs.resolve_asset_graph()
+@pytest.fixture(scope="module")
+def code_location():
+    return load_code_location()
+
+
+def graph_shape(definitions) -> dict:
+    graph = definitions.resolve_asset_graph()
     shape = {}
     for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
         node = graph.get(key)
@@ -45,13 +53,13 @@ def graph_shape() -> dict:
         }
     jobs = {
         job.name: sorted(key.to_user_string() for key in job.asset_layer.selected_asset_keys)
-        for job in defs.resolve_all_job_defs()
+        for job in definitions.resolve_all_job_defs()
         if not job.name.startswith("__")
     }
-    sensors = {sensor.name: sensor.default_status.value for sensor in defs.sensors}
+    sensors = {sensor.name: sensor.default_status.value for sensor in definitions.sensors}
     schedules = {
         schedule.name: {"cron": schedule.cron_schedule, "default_status": schedule.default_status.value}
-        for schedule in defs.schedules
+        for schedule in definitions.schedules
     }
     return {"assets": shape, "jobs": jobs, "sensors": sensors, "schedules": schedules}
 
@@ -61,20 +69,39 @@ def _column_schema(node):
     return getattr(value, "schema", value)
 
 
-def test_asset_graph_matches_the_reviewed_snapshot():
-    shape = graph_shape()
+def test_asset_graph_matches_the_reviewed_snapshot(code_location):
+    shape = graph_shape(code_location)
     if os.environ.get("UPDATE_SNAPSHOTS"):
         SNAPSHOT.write_text(json.dumps(shape, indent=2, sort_keys=True) + "\n")
     assert shape == json.loads(SNAPSHOT.read_text())
 
 
-def test_input_assets_show_the_contract_columns_in_the_ui():
-    graph = defs.resolve_asset_graph()
+def test_every_shipped_use_case_has_the_same_graph_beside_the_shared_inbox(code_location):
+    assets = graph_shape(code_location)["assets"]
+    expected = {"inbox", *(f"{name}/{asset}" for name in SHIPPED_USE_CASES for asset in PER_USE_CASE_ASSETS)}
+    assert set(assets) == expected
+    for name in SHIPPED_USE_CASES:
+        assert {assets[f"{name}/{asset}"]["group"] for asset in PER_USE_CASE_ASSETS} == {name}
+        assert assets[f"{name}/scores"]["deps"] == [f"{name}/feature_matrix", f"{name}/model"]
+    assert assets["inbox"]["group"] == "inbox"
+
+
+@pytest.mark.parametrize("name", SHIPPED_USE_CASES)
+def test_input_assets_show_the_contract_columns_in_the_ui(code_location, name):
+    use_case = declared_use_case(name)
+    graph = code_location.resolve_asset_graph()
     for asset in ("raw_batch", "validated_batch"):
-        schema = _column_schema(graph.get(AssetKey(asset)))
-        assert [column.name for column in schema.columns] == ["row_number", *CONTRACT_COLUMNS]
-    tenure = next(c for c in _column_schema(graph.get(AssetKey("validated_batch"))).columns if c.name == "tenure")
-    assert "<= 600" in tenure.constraints.other
+        schema = _column_schema(graph.get(AssetKey([name, asset])))
+        assert [column.name for column in schema.columns] == ["row_number", *use_case.contract_columns]
+
+
+@pytest.mark.parametrize(
+    "name, column, rule", [("telco_churn", "tenure", "<= 600"), ("credit_risk", "duration", "<= 360")]
+)
+def test_the_contract_bounds_show_as_column_constraints(code_location, name, column, rule):
+    schema = _column_schema(code_location.resolve_asset_graph().get(AssetKey([name, "validated_batch"])))
+    described = next(each for each in schema.columns if each.name == column)
+    assert rule in described.constraints.other
 
 
 def test_code_location_loads_with_dg_check_defs_and_no_warnings_for_a_newcomer(tmp_path):
@@ -91,15 +118,18 @@ def test_code_location_loads_with_dg_check_defs_and_no_warnings_for_a_newcomer(t
         assert warning not in output, output
 
 
-def test_string_asset_selection_materializes_from_the_command_line(tmp_path, folders, model_artifact):
+def test_string_asset_selection_materializes_from_the_command_line(tmp_path, folders):
     """`dg launch --assets <string> --partition` works: the antlr4 conflict with dvc is avoided."""
+    built_model(TELCO)
     home = tmp_path / "home"
     home.mkdir()
+    own = folders.of(TELCO.name)
     with DagsterInstance.from_config(str(home)) as instance:
-        key = register_file(instance, folders, write_csv(customer_rows(50), tmp_path / "cli.csv")).partition_key
-        record_model_observation(instance)
+        source = write_csv(valid_rows(TELCO, 50), tmp_path / "cli.csv")
+        key = register_file(instance, TELCO, own, source).partition_key
+        record_model_observation(instance, TELCO)
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("dg")), "launch", "--assets", "group:scoring", "--partition", key],
+        [str(Path(sys.executable).with_name("dg")), "launch", "--assets", "group:telco_churn", "--partition", key],
         cwd=REPO_ROOT,
         env={**os.environ, "DAGSTER_HOME": str(home)},
         capture_output=True,
@@ -107,5 +137,5 @@ def test_string_asset_selection_materializes_from_the_command_line(tmp_path, fol
         timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert folders.scored_file(key).exists()
-    assert manifest_path_for(folders.scored_file(key)).exists()
+    assert own.scored_file(key).exists()
+    assert manifest_path_for(own.scored_file(key)).exists()

@@ -2,7 +2,8 @@
 
 Every run gets its own ``SCORING_DATA_DIR`` and ``DAGSTER_HOME`` and starts in a scratch
 folder. A scoring run takes a few seconds, so runs whose output several tests read are
-module fixtures.
+module fixtures. Without ``--use-case`` a file is scored as the one use case whose contract
+its header satisfies.
 """
 
 from __future__ import annotations
@@ -13,32 +14,50 @@ import json
 import shutil
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import (
-    REAL_EXTRACT,
+    CREDIT_RISK,
+    REAL_EXTRACTS,
+    SHIPPED_USE_CASES,
+    TELCO,
     Workspace,
+    built_model,
     copy_dvc_project,
     customer_rows,
+    install_new_model,
     new_workspace,
     reported,
     reported_path,
     reported_run_id,
+    valid_rows,
     write_csv,
 )
 from dagster import DagsterInstance, DagsterRunStatus
-from test_model_store import flip_one_byte, recorded_md5
 
-from scoring_assets.core.contract import REJECT_COLUMNS
-from scoring_assets.core.model_store import MODEL_RELATIVE_PATH
+from scoring_assets.core.contract import reject_columns
+from scoring_assets.core.model_store import recorded_md5
 from scoring_assets.core.paths import REPO_ROOT
+from scoring_assets.core.use_case import UseCase
+from scoring_assets.use_cases import EXTRA_MODULES_VARIABLE
+from scoring_assets.use_cases import use_case as declared_use_case
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 
 EXIT_OK, EXIT_USAGE, EXIT_REFUSED, EXIT_MODEL = 0, 2, 3, 4
+TELCO_SCORED_COLUMNS = [
+    "customer_id",
+    "churn_score",
+    "predicted_label",
+    "model_version",
+    "scoring_timestamp",
+    "row_number",
+]
+CREDIT_SCORED_COLUMNS = ["row_number", "risk_score", "predicted_label", "model_version", "scoring_timestamp"]
 
 
 def break_rows(rows: pd.DataFrame, count: int) -> pd.DataFrame:
@@ -47,12 +66,66 @@ def break_rows(rows: pd.DataFrame, count: int) -> pd.DataFrame:
     return rows
 
 
+def flip_one_byte(path: Path, position: int = 100) -> None:
+    data = bytearray(path.read_bytes())
+    data[position] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def assert_no_traceback(result) -> None:
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+
+
+def write_use_case_module(folder: Path, name: str) -> Path:
+    """A use case declared outside the repository (as ``$SCORING_USE_CASE_MODULES`` names them), in ``folder/name.py``.
+
+    Its contract columns (customerID, tenure) are a subset of Telco's, so a Telco file satisfies
+    both; it has no model, which routing does not need.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    module = folder / f"{name}.py"
+    module.write_text(
+        textwrap.dedent(
+            f'''
+            """Tenure only: a use case kept outside the repository."""
+
+            import pandas as pd
+            import pandera.pandas as pa
+            from pandera.typing import Series
+
+            from scoring_assets.core.use_case import FeatureSet, ModelSource, UseCase
+
+
+            class TenureOnly(pa.DataFrameModel):
+                customerID: Series[str] = pa.Field(unique=True)
+                tenure: Series[pd.Int64Dtype] = pa.Field(ge=0)
+
+                class Config:
+                    strict = False
+
+
+            def build(accepted: pd.DataFrame) -> pd.DataFrame:
+                return pd.DataFrame({{"tenure": accepted["tenure"].astype("float64")}}, index=accepted.index)
+
+
+            USE_CASE = UseCase(
+                name="{name}",
+                title="Tenure only: a use case whose columns every Telco file has.",
+                contract=TenureOnly,
+                features=FeatureSet(numeric=("tenure",), categorical={{}}, build=build),
+                model=ModelSource("data/models/{name}/model.joblib", "data/models/{name}/model_card.json"),
+                score_column="tenure_score",
+                id_column="customerID",
+                scored_id_column="customer_id",
+            )
+            '''
+        )
+    )
+    return module
 
 
 @dataclass
@@ -97,15 +170,15 @@ def test_clean_file_is_scored_into_the_data_dir_and_recorded_as_a_dagster_run(cl
     assert result.stderr == ""
 
     scored, manifest = reported_path(result.stdout, "scored"), reported_path(result.stdout, "manifest")
-    assert scored.parent == manifest.parent == workspace.data_dir.resolve() / "scored"
+    assert scored.parent == manifest.parent == workspace.data_dir.resolve() / "scored" / "telco_churn"
     assert scored.suffix == ".csv" and manifest.name.endswith(".manifest.json")
-    assert workspace.scored_files() == sorted([scored, manifest])
+    assert workspace.scored_files(TELCO) == sorted([scored, manifest])
     assert len(pd.read_csv(scored)) == 60
 
     with DagsterInstance.from_config(str(workspace.dagster_home)) as instance:
         runs = instance.get_runs()
     assert [(run.job_name, run.status, run.run_id) for run in runs] == [
-        ("score_file", DagsterRunStatus.SUCCESS, reported_run_id(result.stdout))
+        ("telco_churn__score_file", DagsterRunStatus.SUCCESS, reported_run_id(result.stdout))
     ]
 
 
@@ -118,8 +191,12 @@ def test_lineage_names_input_model_run_threshold_and_counts(clean_run, model_art
     assert lineage["matches_manifest"] is True
     assert lineage["input"]["path"] == str(clean_run.source.resolve())
     assert lineage["input"]["sha256"] == sha256_of(clean_run.source)
-    assert lineage["model"]["md5"] == recorded_md5(REPO_ROOT, MODEL_RELATIVE_PATH)
-    assert lineage["model"]["version"] == model_artifact.version
+    assert lineage["model"] == {
+        "use_case": "telco_churn",
+        "version": model_artifact.version,
+        "md5": recorded_md5(REPO_ROOT, TELCO.model.model_path),
+        "path": str(REPO_ROOT / TELCO.model.model_path),
+    }
     assert lineage["run_id"] == reported_run_id(clean_run.result.stdout)
     assert lineage["threshold"] == model_artifact.threshold
     assert lineage["counts"] == {"input_rows": 60, "scored_rows": 60, "rejected_rows": 0}
@@ -169,10 +246,10 @@ def test_output_flag_puts_scores_manifest_and_rejects_beside_each_other(workspac
     assert len(pd.read_csv(handoff / "churn.csv")) == 197
     with (handoff / "churn.rejected.csv").open(newline="") as report:
         records = list(csv.reader(report))
-    assert records[0] == REJECT_COLUMNS == ["row_number", "customer_id", "column", "rule", "value"]
+    assert records[0] == reject_columns(TELCO) == ["row_number", "customer_id", "column", "rule", "value"]
     assert [record[3] for record in records[1:]] == ["allowed_values"] * 3
     assert json.loads((handoff / "churn.manifest.json").read_text())["output"]["path"] == str(handoff / "churn.csv")
-    assert workspace.scored_files() == []
+    assert workspace.scored_files(TELCO) == []
 
 
 def test_output_flag_without_rejects_writes_no_reject_report(high_threshold_run):
@@ -201,9 +278,9 @@ def test_too_many_bad_rows_refuse_the_batch_briefly_and_keep_only_the_reject_rep
     assert len(result.stderr.strip().splitlines()) <= 2
     assert f"{refused_run.source.resolve()}: batch refused: 10 of 100 rows rejected" in result.stderr
     report = Path(result.stderr.split("reject report: ")[1].split()[0])
-    assert report.parent == workspace.data_dir.resolve() / "rejected"
+    assert report.parent == workspace.data_dir.resolve() / "rejected" / "telco_churn"
     assert len(pd.read_csv(report)) == 10
-    assert workspace.scored_files() == []
+    assert workspace.scored_files(TELCO) == []
 
 
 def test_a_higher_reject_limit_lets_the_refused_file_through(workspace, mostly_bad_file):
@@ -225,20 +302,24 @@ def test_verbose_shows_dagster_log_and_stack_for_a_failing_run(workspace, refuse
 
 
 @pytest.mark.parametrize(
-    "content, problem",
-    [(b"", "file is empty"), (b"customerID,gender\nA,Male\n", "missing required column(s): SeniorCitizen")],
-    ids=["empty", "missing_columns"],
+    "content, args, problem",
+    [
+        (b"", [], "file is empty (so no use case can be chosen for it)"),
+        (b"", ["--use-case", "telco_churn"], "file is empty"),
+        (b"customerID,gender\nA,Male\n", ["--use-case", "telco_churn"], "missing required column(s): SeniorCitizen"),
+    ],
+    ids=["empty", "empty_as_telco", "missing_columns_as_telco"],
 )
-def test_unusable_file_is_refused_naming_the_file_without_traceback(workspace, content, problem):
+def test_unusable_file_is_refused_naming_the_file_without_traceback(workspace, content, args, problem):
     source = workspace.cwd / "unusable.csv"
     source.write_bytes(content)
 
-    result = workspace.run("score", "unusable.csv")
+    result = workspace.run("score", "unusable.csv", *args)
 
     assert result.returncode == EXIT_REFUSED
     assert_no_traceback(result)
     assert f"{source.resolve()}: {problem}" in result.stderr
-    assert workspace.scored_files() == []
+    assert workspace.scored_files(TELCO) == []
 
 
 def test_input_file_not_found_is_a_usage_error(workspace):
@@ -267,13 +348,14 @@ def test_bad_usage_exits_2_with_usage(workspace, args, complaint):
     assert_no_traceback(result)
 
 
-def test_help_describes_both_commands():
+def test_help_describes_every_command():
     result = subprocess.run(
         [sys.executable, "-m", "scoring_assets", "--help"], capture_output=True, text=True, check=False
     )
     assert result.returncode == EXIT_OK
     assert result.stdout.startswith("usage: scoring-assets")
-    assert "score" in result.stdout and "lineage" in result.stdout
+    for command in ("score", "rescore", "lineage", "use-cases"):
+        assert command in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -281,30 +363,223 @@ def test_help_describes_both_commands():
     [(flip_one_byte, "has md5"), (Path.unlink, "is missing")],
     ids=["tampered", "missing"],
 )
-def test_model_that_fails_its_integrity_check_exits_4_with_the_fix(workspace, tmp_path, damage, problem):
-    model_root = copy_dvc_project(tmp_path / "model_root")
-    damage(model_root / MODEL_RELATIVE_PATH)
-    write_csv(customer_rows(20), workspace.cwd / "customers.csv")
+def test_model_that_fails_its_integrity_check_exits_4_with_the_fix(use_case, workspace, tmp_path, damage, problem):
+    model_root = copy_dvc_project(tmp_path / "model_root", use_case)
+    damage(model_root / use_case.model.model_path)
+    write_csv(valid_rows(use_case, 20), workspace.cwd / "batch.csv")
 
-    result = workspace.run("score", "customers.csv", model_root=model_root)
+    result = workspace.run("score", "batch.csv", model_root=model_root)
 
     assert result.returncode == EXIT_MODEL
     assert_no_traceback(result)
-    assert f"{model_root / MODEL_RELATIVE_PATH} {problem}" in result.stderr
+    assert f"{use_case.name} model: {model_root / use_case.model.model_path} {problem}" in result.stderr
     assert "dvc repro" in result.stderr
-    assert workspace.scored_files() == []
+    assert workspace.scored_files(use_case) == []
 
 
-@pytest.mark.skipif(not REAL_EXTRACT.exists(), reason=f"{REAL_EXTRACT} is not present")
+# --- which use case a file is scored as ------------------------------------------------------------
+
+
+def with_spaces_before_names(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows.rename(columns=lambda name: f" {name.strip()}")
+
+
+@pytest.mark.parametrize(
+    "name, rows",
+    [
+        ("telco_churn", customer_rows(30)),
+        ("credit_risk", valid_rows(CREDIT_RISK, 30)),
+        ("telco_churn", with_spaces_before_names(customer_rows(30))),
+    ],
+    ids=["telco", "german_credit_with_spaces_before_some_names", "telco_with_spaces_before_every_name"],
+)
+def test_without_use_case_a_file_is_scored_as_the_use_case_its_header_satisfies(workspace, name, rows):
+    use_case = declared_use_case(name)
+    write_csv(rows, workspace.cwd / "batch.csv")
+
+    result = workspace.run("score", "batch.csv")
+
+    assert result.returncode == EXIT_OK, result.stderr
+    scored = reported_path(result.stdout, "scored")
+    assert scored.parent == workspace.data_dir.resolve() / "scored" / name
+    assert f"model {built_model(use_case).version}" in reported(result.stdout)["scored"]
+    frame = pd.read_csv(scored)
+    assert list(frame.columns) == {"telco_churn": TELCO_SCORED_COLUMNS, "credit_risk": CREDIT_SCORED_COLUMNS}[name]
+    assert len(frame) == 30
+    with DagsterInstance.from_config(str(workspace.dagster_home)) as instance:
+        assert [run.job_name for run in instance.get_runs()] == [f"{name}__score_file"]
+
+
+def test_a_header_satisfying_no_use_case_exits_2_naming_what_each_lacks(workspace):
+    (workspace.cwd / "partial.csv").write_text("customerID,gender\nA,Male\n")
+
+    result = workspace.run("score", "partial.csv")
+
+    assert result.returncode == EXIT_USAGE
+    assert_no_traceback(result)
+    source = (workspace.cwd / "partial.csv").resolve()
+    assert f"{source}: the header satisfies no use case's contract (telco_churn lacks" in result.stderr
+    assert "telco_churn lacks SeniorCitizen, Partner, Dependents, tenure ..." in result.stderr
+    assert "credit_risk lacks checking_status, duration, credit_history, purpose ..." in result.stderr
+    assert "--use-case" in result.stderr
+    assert not workspace.dagster_home.exists(), "nothing is registered or run for a file without a use case"
+
+
+@pytest.fixture
+def tenure_only_installed(tmp_path, monkeypatch) -> str:
+    """``$SCORING_USE_CASE_MODULES`` names a use case outside the repository that every Telco file satisfies too."""
+    module = write_use_case_module(tmp_path / "extra_use_cases", "tenure_only")
+    monkeypatch.setenv("PYTHONPATH", str(module.parent))
+    monkeypatch.setenv(EXTRA_MODULES_VARIABLE, module.stem)
+    return module.stem
+
+
+def test_a_header_satisfying_several_use_cases_exits_2_naming_them(workspace, tenure_only_installed):
+    write_csv(customer_rows(20), workspace.cwd / "customers.csv")
+
+    ambiguous = workspace.run("score", "customers.csv")
+
+    assert ambiguous.returncode == EXIT_USAGE
+    assert_no_traceback(ambiguous)
+    source = (workspace.cwd / "customers.csv").resolve()
+    assert f"{source}: the header satisfies several use cases (telco_churn, tenure_only)" in ambiguous.stderr
+    assert "choose one with --use-case" in ambiguous.stderr
+    assert workspace.scored_files(TELCO) == []
+
+    chosen = workspace.run("score", "customers.csv", "--use-case", "telco_churn")
+    assert chosen.returncode == EXIT_OK, chosen.stderr
+    assert reported_path(chosen.stdout, "scored").parent.name == "telco_churn"
+
+
+def test_an_unknown_use_case_exits_2_listing_the_use_cases(workspace):
+    write_csv(customer_rows(5), workspace.cwd / "customers.csv")
+
+    for command in (["score", "customers.csv"], ["rescore"]):
+        result = workspace.run(*command, "--use-case", "unknown")
+
+        assert result.returncode == EXIT_USAGE
+        assert_no_traceback(result)
+        assert "no use case named 'unknown'; use cases: credit_risk, telco_churn" in result.stderr
+
+
+def use_case_sections(listing: str) -> dict[str, str]:
+    """``scoring-assets use-cases`` output as {name: its lines}: a section starts at an unindented ``name: title``."""
+    sections: dict[str, str] = {}
+    for line in listing.splitlines():
+        if not line.startswith(" "):
+            name = line.split(":", 1)[0]
+        sections[name] = sections.get(name, "") + line + "\n"
+    return sections
+
+
+def test_use_cases_lists_each_use_case_with_its_model_version_columns_and_folders(workspace, tenure_only_installed):
+    result = workspace.run("use-cases")
+
+    assert result.returncode == EXIT_OK, result.stderr
+    sections = use_case_sections(result.stdout)
+    assert list(sections) == ["credit_risk", "telco_churn", "tenure_only"]
+    for name in SHIPPED_USE_CASES:
+        use_case, section = declared_use_case(name), sections[name]
+        assert section.startswith(f"{name}: {use_case.title}")
+        assert f"model:    {name}_model-{built_model(use_case).md5[:12]}\n" in section
+        assert f"columns:  {', '.join(use_case.contract_columns)}\n" in section
+        assert f"inbox:    {workspace.data_dir.resolve() / 'inbox' / name}\n" in section
+        assert f"scored:   {workspace.data_dir.resolve() / 'scored' / name}\n" in section
+    assert "model:    not usable:" in sections["tenure_only"]
+    assert "columns:  customerID, tenure\n" in sections["tenure_only"]
+
+
+# --- re-scoring ------------------------------------------------------------------------------------
+
+
+def scored_keys(workspace: Workspace, use_case: UseCase) -> list[str]:
+    return [path.stem for path in workspace.scored_files(use_case) if path.suffix == ".csv"]
+
+
+def manifest_md5(workspace: Workspace, use_case: UseCase, key: str) -> str:
+    manifest = workspace.data_dir / "scored" / use_case.name / f"{key}.manifest.json"
+    return json.loads(manifest.read_text())["model"]["md5"]
+
+
+def test_rescore_re_scores_stale_files_of_the_chosen_use_case_or_of_every_use_case(workspace, tmp_path):
+    for use_case in (TELCO, CREDIT_RISK):
+        write_csv(valid_rows(use_case, 25), workspace.cwd / f"{use_case.name}.csv")
+        assert workspace.run("score", f"{use_case.name}.csv").returncode == EXIT_OK
+    [telco_key], [credit_key] = scored_keys(workspace, TELCO), scored_keys(workspace, CREDIT_RISK)
+    model_root = tmp_path / "retrained"
+    new_md5 = {}
+    for use_case in (TELCO, CREDIT_RISK):
+        copy_dvc_project(model_root, use_case)
+    for use_case in (TELCO, CREDIT_RISK):
+        new_md5[use_case.name] = install_new_model(model_root, use_case)
+
+    only_credit = workspace.run("rescore", "--use-case", "credit_risk", model_root=model_root)
+
+    assert only_credit.returncode == EXIT_OK, only_credit.stderr
+    credit_version = CREDIT_RISK.model_version(new_md5["credit_risk"])
+    assert f"re-scored credit_risk {credit_key} with {credit_version}" in only_credit.stdout
+    assert f"credit_risk: 1 of 1 file(s) re-scored with {credit_version}" in only_credit.stdout
+    assert "telco_churn" not in only_credit.stdout
+    assert manifest_md5(workspace, CREDIT_RISK, credit_key) == new_md5["credit_risk"]
+    assert manifest_md5(workspace, TELCO, telco_key) == built_model(TELCO).md5
+
+    every = workspace.run("rescore", model_root=model_root)
+
+    assert every.returncode == EXIT_OK, every.stderr
+    telco_version = TELCO.model_version(new_md5["telco_churn"])
+    assert f"re-scored telco_churn {telco_key} with {telco_version}" in every.stdout
+    assert f"credit_risk: nothing to re-score: 1 scored file(s), all by {credit_version}" in every.stdout
+    assert manifest_md5(workspace, TELCO, telco_key) == new_md5["telco_churn"]
+    with DagsterInstance.from_config(str(workspace.dagster_home)) as instance:
+        rescore_runs = sorted(run.job_name for run in instance.get_runs() if run.job_name.endswith("__rescore"))
+    assert rescore_runs == ["credit_risk__rescore", "telco_churn__rescore"]
+
+
+# --- the real extracts -------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not REAL_EXTRACTS["telco_churn"].exists(), reason=f"{REAL_EXTRACTS['telco_churn']} is not present")
 def test_real_extract_is_scored_in_full_by_the_model_named_in_dvc_lock(workspace):
-    result = workspace.run("score", str(REAL_EXTRACT), "--output", "telco_scored.csv")
+    result = workspace.run("score", str(REAL_EXTRACTS["telco_churn"]), "--output", "telco_scored.csv")
 
     assert result.returncode == EXIT_OK, result.stderr
     scored = pd.read_csv(workspace.cwd / "telco_scored.csv", dtype={"customer_id": str})
     manifest = json.loads((workspace.cwd / "telco_scored.manifest.json").read_text())
+    assert list(scored.columns) == TELCO_SCORED_COLUMNS
     assert len(scored) == manifest["input"]["rows"] == manifest["output"]["rows"] == 7043
     assert manifest["rejected"]["rows"] == 0
     assert not (workspace.cwd / "telco_scored.rejected.csv").exists()
-    model_md5 = recorded_md5(REPO_ROOT, MODEL_RELATIVE_PATH)
-    assert set(scored["model_version"]) == {f"churn_model-{model_md5[:12]}"}
+    model_md5 = recorded_md5(REPO_ROOT, TELCO.model.model_path)
+    assert set(scored["model_version"]) == {f"telco_churn_model-{model_md5[:12]}"}
     assert manifest["backtest"]["rows_with_label"] == 7043
+
+
+@pytest.mark.skipif(not REAL_EXTRACTS["credit_risk"].exists(), reason=f"{REAL_EXTRACTS['credit_risk']} is not present")
+def test_real_german_credit_extract_is_routed_by_its_header_and_scored_in_full(workspace):
+    result = workspace.run("score", str(REAL_EXTRACTS["credit_risk"]), "--output", "credit_scored.csv")
+
+    assert result.returncode == EXIT_OK, result.stderr
+    scored = pd.read_csv(workspace.cwd / "credit_scored.csv")
+    manifest = json.loads((workspace.cwd / "credit_scored.manifest.json").read_text())
+    assert list(scored.columns) == CREDIT_SCORED_COLUMNS
+    assert len(scored) == manifest["input"]["rows"] == manifest["output"]["rows"] == 1000
+    assert list(scored["row_number"]) == list(range(1, 1001))
+    assert manifest["rejected"]["rows"] == 0
+    assert not (workspace.cwd / "credit_scored.rejected.csv").exists()
+    model_md5 = recorded_md5(REPO_ROOT, CREDIT_RISK.model.model_path)
+    assert set(scored["model_version"]) == {f"credit_risk_model-{model_md5[:12]}"}
+    assert manifest["model"]["use_case"] == "credit_risk"
+    assert manifest["backtest"]["rows_with_label"] == 1000
+
+
+@pytest.mark.skipif(not REAL_EXTRACTS["credit_risk"].exists(), reason=f"{REAL_EXTRACTS['credit_risk']} is not present")
+def test_real_german_credit_extract_with_a_tampered_credit_model_exits_4(workspace, tmp_path):
+    model_root = copy_dvc_project(tmp_path / "model_root", CREDIT_RISK)
+    flip_one_byte(model_root / CREDIT_RISK.model.model_path)
+
+    result = workspace.run("score", str(REAL_EXTRACTS["credit_risk"]), model_root=model_root)
+
+    assert result.returncode == EXIT_MODEL
+    assert_no_traceback(result)
+    assert f"credit_risk model: {model_root / CREDIT_RISK.model.model_path} has md5" in result.stderr
+    assert workspace.scored_files(CREDIT_RISK) == []

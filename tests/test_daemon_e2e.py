@@ -1,14 +1,17 @@
-"""Hands-off operation against the real thing: `dagster dev` (webserver + daemon) on loopback.
+"""Hands-off operation against the real thing: `dg dev` (webserver + daemon) on loopback.
 
-Files are dropped into the inbox the way people drop them: one written slowly in pieces, one
-byte-for-byte duplicate under another name, one re-delivered under the same name with new
-content, one invalid, an empty one, a note that is not a CSV, and a few at once. The test waits
-(bounded) for the runs and asserts through the GraphQL API what happened, and that the inbox
-asset's latest observation tells every file's fate. Then a new model is installed in the
-(copied) DVC project: the model sensor must notice it and say how many partitions went stale;
-`scoring-assets rescore` re-scores one of them against the running instance, and switching on
-`rescore_on_model_change` afterwards must catch up on the others (and only those), archiving
-the old results. Every process the test started is stopped, by PID, even when it fails.
+Files are dropped into Telco's own inbox (inbox/telco_churn/) the way people drop them: one
+written slowly in pieces, one byte-for-byte duplicate under another name, one re-delivered under
+the same name with new content, one invalid, an empty one, a note that is not a CSV, and a few
+at once. Into the shared inbox go a German credit file and a Telco file, which the inbox router
+sends to their use cases by header, and a file no use case's contract fits, which it refuses.
+The test waits (bounded) for the runs and asserts through the GraphQL API what happened, and
+that the inbox assets' latest observations tell every file's fate. Then a new Telco model is
+installed in the (copied) DVC project: the Telco model sensor must notice it and say how many
+partitions went stale, while credit_risk's scores stay fresh; `scoring-assets rescore` re-scores
+some of them against the running instance, and switching on `telco_churn__rescore_on_model_change`
+afterwards must catch up on the others (and only those), archiving the old results. Every process
+the test started is stopped, by PID, even when it fails.
 """
 
 from __future__ import annotations
@@ -22,24 +25,34 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import copy_dvc_project, customer_rows, install_new_model, write_csv
+from conftest import (
+    CREDIT_RISK,
+    TELCO,
+    built_model,
+    copy_dvc_project,
+    customer_rows,
+    install_new_model,
+    valid_rows,
+    write_csv,
+)
 
+from scoring_assets.core.use_case import UseCase
 from tests.support.dev_server import FINISHED_STATUSES, DagsterDevServer
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 
 TIMEOUT_SECONDS = 420
 SCORES_QUERY = """
-{ assetOrError(assetKey: {path: ["scores"]}) {
+query Scores($path: [String!]!) { assetOrError(assetKey: {path: $path}) {
     ... on Asset { assetMaterializations(limit: 200) { partition runId tags { key value } } } } }
 """
 INBOX_QUERY = """
-{ assetOrError(assetKey: {path: ["inbox"]}) {
+query Inbox($path: [String!]!) { assetOrError(assetKey: {path: $path}) {
     ... on Asset { assetObservations(limit: 1) { metadataEntries { label
         ... on TableMetadataEntry { table { records } } } } } } }
 """
 MODEL_QUERY = """
-{ assetOrError(assetKey: {path: ["churn_model"]}) {
+query Model($path: [String!]!) { assetOrError(assetKey: {path: $path}) {
     ... on Asset { assetObservations(limit: 1) { metadataEntries { label
         ... on IntMetadataEntry { intValue } } } } } }
 """
@@ -48,14 +61,15 @@ mutation Start($selector: SensorSelector!) { startSensor(sensorSelector: $select
     __typename ... on Sensor { sensorState { status } } ... on PythonError { message } } }
 """
 STALE_QUERY = """
-query Stale($partitions: [String!]) { assetNodes(assetKeys: [{path: ["scores"]}]) {
+query Stale($path: [String!]!, $partitions: [String!]) { assetNodes(assetKeys: [{path: $path}]) {
     staleStatusByPartition(partitions: $partitions) } }
 """
 
 
-def runs_by_partition(server: DagsterDevServer) -> dict[str, list[dict]]:
+def runs_by_partition(server: DagsterDevServer, use_case: UseCase = TELCO) -> dict[str, list[dict]]:
+    """The use case's score_file runs, by partition."""
     runs: dict[str, list[dict]] = {}
-    for run in server.runs():
+    for run in server.runs(f"{use_case.name}__score_file"):
         runs.setdefault(run["tags"].get("dagster/partition", ""), []).append(run)
     return runs
 
@@ -70,11 +84,11 @@ def wait_for(predicate, server: DagsterDevServer, what: str, timeout: float = TI
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n--- dagster dev log ---\n{server.log_tail()}")
 
 
-def finished_runs_for(server: DagsterDevServer, prefix: str, count: int):
-    """Once ``count`` partitions starting with ``prefix`` each have a finished run, those runs."""
+def finished_runs_for(server: DagsterDevServer, prefix: str, count: int, use_case: UseCase = TELCO):
+    """Once ``count`` of the use case's partitions starting with ``prefix`` each have a finished run, those runs."""
 
     def check():
-        runs = {k: v for k, v in runs_by_partition(server).items() if k.startswith(prefix)}
+        runs = {k: v for k, v in runs_by_partition(server, use_case).items() if k.startswith(prefix)}
         if len(runs) >= count and all(run["status"] in FINISHED_STATUSES for group in runs.values() for run in group):
             return runs
         return None
@@ -106,15 +120,16 @@ def max_concurrent(runs: list[dict]) -> int:
     return peak
 
 
-def inbox_decisions(server: DagsterDevServer) -> dict[str, dict]:
+def inbox_decisions(server: DagsterDevServer, path: list[str]) -> dict[str, dict]:
     """file -> its row in the inbox asset's latest observation table (empty before the first one)."""
-    [observation] = server.graphql(INBOX_QUERY)["assetOrError"]["assetObservations"] or [{"metadataEntries": []}]
+    observations = server.graphql(INBOX_QUERY, {"path": path})["assetOrError"]["assetObservations"]
+    [observation] = observations or [{"metadataEntries": []}]
     tables = [entry["table"] for entry in observation["metadataEntries"] if entry["label"] == "recent_files"]
     return {row["file"]: row for row in map(json.loads, tables[0]["records"])} if tables else {}
 
 
-def observed_stale_partitions(server: DagsterDevServer) -> int | None:
-    [observation] = server.graphql(MODEL_QUERY)["assetOrError"]["assetObservations"]
+def observed_stale_partitions(server: DagsterDevServer, use_case: UseCase) -> int | None:
+    [observation] = server.graphql(MODEL_QUERY, {"path": [use_case.name, "model"]})["assetOrError"]["assetObservations"]
     return next((e["intValue"] for e in observation["metadataEntries"] if e["label"] == "stale_partitions"), None)
 
 
@@ -134,15 +149,18 @@ def rescore_with_cli(server: DagsterDevServer, model_root: Path, *args: str) -> 
         "SCORING_DATA_DIR": str(server.data_dir),
         "SCORING_MODEL_ROOT": str(model_root),
     }
-    command = [sys.executable, "-m", "scoring_assets", "rescore", *args]
+    command = [sys.executable, "-m", "scoring_assets", "rescore", "--use-case", "telco_churn", *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
-def test_files_dropped_in_the_inbox_are_scored_by_the_running_daemon(tmp_path, model_artifact):
+def test_files_dropped_in_the_inboxes_are_scored_by_the_running_daemon(tmp_path, model_artifact):
     data_dir = tmp_path / "data"
-    inbox = data_dir / "inbox"
+    shared_inbox, inbox = data_dir / "inbox", data_dir / "inbox" / "telco_churn"
     inbox.mkdir(parents=True)
-    model_root = copy_dvc_project(tmp_path / "model_root")
+    model_root = tmp_path / "model_root"
+    for use_case in (TELCO, CREDIT_RISK):
+        copy_dvc_project(model_root, use_case)
+    credit_model = built_model(CREDIT_RISK)
     server = DagsterDevServer(
         dagster_home=tmp_path / "dagster_home",
         data_dir=data_dir,
@@ -169,14 +187,28 @@ def test_files_dropped_in_the_inbox_are_scored_by_the_running_daemon(tmp_path, m
         write_csv(customer_rows(40, seed=34), inbox / "redelivered.csv")
         for index in range(3):
             write_csv(customer_rows(30, seed=40 + index), inbox / f"burst_{index}.csv")
+        # The shared inbox: each file goes where its header says, or is refused there.
+        write_csv(valid_rows(CREDIT_RISK, 50, seed=36), shared_inbox / "applications.csv")
+        write_csv(customer_rows(25, seed=37), shared_inbox / "routed customers.csv")
+        write_csv(customer_rows(25, seed=38).drop(columns=["tenure"]), shared_inbox / "stray.csv")
 
         wait_for(finished_runs_for(server, "redelivered-", 1), server, "the first delivery")
         write_csv(customer_rows(45, seed=35), inbox / "redelivered.csv.part")
         (inbox / "redelivered.csv.part").rename(inbox / "redelivered.csv")
 
-        expected = {"slow_upload-": 1, "clean-": 1, "invalid-": 1, "redelivered-": 2, "burst_": 3}
+        expected = {
+            "slow_upload-": 1,
+            "clean-": 1,
+            "invalid-": 1,
+            "redelivered-": 2,
+            "burst_": 3,
+            "routed_customers-": 1,
+        }
         for prefix, count in expected.items():
             wait_for(finished_runs_for(server, prefix, count), server, f"{count} run(s) for {prefix}*")
+        credit_runs = wait_for(
+            finished_runs_for(server, "applications-", 1, CREDIT_RISK), server, "the credit file routed by header"
+        )
         runs = runs_by_partition(server)
 
         def only(prefix: str) -> list[dict]:
@@ -184,33 +216,40 @@ def test_files_dropped_in_the_inbox_are_scored_by_the_running_daemon(tmp_path, m
 
         assert [run["status"] for run in only("slow_upload-")] == ["SUCCESS"]
         [slow_key] = [key for key in runs if key.startswith("slow_upload-")]
-        scored_slow = pd.read_csv(data_dir / "scored" / f"{slow_key}.csv")
+        scored_slow = pd.read_csv(data_dir / "scored" / "telco_churn" / f"{slow_key}.csv")
         assert len(scored_slow) == 600, "the slow upload was scored whole, not half-way"
 
         assert [run["status"] for run in only("clean-")] == ["SUCCESS"]
         assert not [key for key in runs if key.startswith("clean_copy-")], "the duplicate was scored"
         assert [run["status"] for run in only("invalid-")] == ["FAILURE"]
-        assert not (data_dir / "scored" / f"{next(k for k in runs if k.startswith('invalid-'))}.csv").exists()
+        invalid_key = next(key for key in runs if key.startswith("invalid-"))
+        assert not (data_dir / "scored" / "telco_churn" / f"{invalid_key}.csv").exists()
         assert sorted(run["status"] for run in only("redelivered-")) == ["SUCCESS", "SUCCESS"]
         assert len([key for key in runs if key.startswith("redelivered-")]) == 2
         assert sorted(run["status"] for run in only("burst_")) == ["SUCCESS"] * 3
+        assert [run["status"] for run in only("routed_customers-")] == ["SUCCESS"]
         assert all(len(group) == 1 for group in runs.values()), "a file was scored more than once"
+        [credit_key] = credit_runs
+        assert [run["status"] for run in credit_runs[credit_key]] == ["SUCCESS"]
+        scored_credit = pd.read_csv(data_dir / "scored" / "credit_risk" / f"{credit_key}.csv")
+        assert len(scored_credit) == 50 and set(scored_credit["model_version"]) == {credit_model.version}
 
-        all_runs = [run for group in runs.values() for run in group]
+        all_runs = [run for group in runs.values() for run in group] + credit_runs[credit_key]
         assert {run["tags"].get("scoring/trigger") for run in all_runs} == {"sensor"}
         assert max_concurrent(all_runs) <= 2, "the run queue let more than max_concurrent_runs run at once"
 
-        materializations = server.graphql(SCORES_QUERY)["assetOrError"]["assetMaterializations"]
-        successful = {run["runId"] for run in all_runs if run["status"] == "SUCCESS"}
+        telco_scores = server.graphql(SCORES_QUERY, {"path": ["telco_churn", "scores"]})
+        materializations = telco_scores["assetOrError"]["assetMaterializations"]
+        successful = {run["runId"] for group in runs.values() for run in group if run["status"] == "SUCCESS"}
         scored_runs = {event["runId"] for event in materializations}
         assert scored_runs == successful
         for event in materializations:
             tags = {tag["key"]: tag["value"] for tag in event["tags"]}
-            assert tags["dagster/input_data_version/churn_model"] == model_artifact.md5, event["partition"]
+            assert tags["dagster/input_data_version/telco_churn/model"] == model_artifact.md5, event["partition"]
 
-        # Every file's fate, where an operator looks: the inbox asset's latest observation.
+        # Every file's fate, where an operator looks: the inbox assets' latest observations.
         [clean_key] = [key for key in runs if key.startswith("clean-")]
-        decisions = inbox_decisions(server)  # decided long before the runs above finished
+        decisions = inbox_decisions(server, ["telco_churn", "inbox"])  # decided long before the runs above finished
         assert (decisions["clean copy.csv"]["decision"], decisions["clean copy.csv"]["partition"]) == (
             "duplicate",
             clean_key,
@@ -219,19 +258,30 @@ def test_files_dropped_in_the_inbox_are_scored_by_the_running_daemon(tmp_path, m
         assert "waits until it has content" in decisions["empty.csv"]["reason"]
         assert decisions["notes.txt"]["decision"] == "not a csv"
         assert decisions["clean.csv"]["decision"] == "requested"
+        routed = inbox_decisions(server, ["inbox"])
+        assert {name: (row["decision"], row["use_case"]) for name, row in routed.items()} == {
+            "applications.csv": ("requested", "credit_risk"),
+            "routed customers.csv": ("requested", "telco_churn"),
+            "stray.csv": ("no use case", ""),
+        }, "the use cases' own folders in the shared inbox are not files to decide"
 
-        # A new model lands in dvc.lock: the model sensor notices, scored partitions go stale,
-        # and the model observation says how many.
+        # A new Telco model lands in dvc.lock: the model sensor notices, Telco's scored partitions
+        # go stale (credit_risk's do not), and the model observation says how many.
         scored_keys = sorted(event["partition"] for event in materializations)
 
-        def stale_statuses() -> list[str]:
-            nodes = server.graphql(STALE_QUERY, {"partitions": scored_keys})["assetNodes"]
-            return nodes[0]["staleStatusByPartition"]
+        def stale_statuses(use_case: UseCase, keys: list[str]) -> list[str]:
+            variables = {"path": [use_case.name, "scores"], "partitions": keys}
+            return server.graphql(STALE_QUERY, variables)["assetNodes"][0]["staleStatusByPartition"]
 
-        assert set(stale_statuses()) == {"FRESH"}
-        new_md5 = install_new_model(model_root)
-        wait_for(lambda: set(stale_statuses()) == {"STALE"}, server, "scores to go stale after the model change")
-        assert observed_stale_partitions(server) == len(scored_keys)
+        assert set(stale_statuses(TELCO, scored_keys)) == {"FRESH"}
+        new_md5 = install_new_model(model_root, TELCO)
+        wait_for(
+            lambda: set(stale_statuses(TELCO, scored_keys)) == {"STALE"},
+            server,
+            "scores to go stale after the model change",
+        )
+        assert observed_stale_partitions(server, TELCO) == len(scored_keys)
+        assert stale_statuses(CREDIT_RISK, [credit_key]) == ["FRESH"]
 
         # Most partitions re-scored from the CLI against the running instance; switching on the
         # rescore sensor afterwards catches up on the two left stale, each by one tagged run (two
@@ -240,22 +290,25 @@ def test_files_dropped_in_the_inbox_are_scored_by_the_running_daemon(tmp_path, m
         rescored = rescore_with_cli(server, model_root, *(arg for key in by_cli for arg in ("--partition", key)))
         assert rescored.returncode == 0, rescored.stderr
         assert f"{len(by_cli)} of {len(by_cli)} file(s) re-scored" in rescored.stdout
-        start_sensor(server, "rescore_on_model_change")
+        start_sensor(server, "telco_churn__rescore_on_model_change")
 
         def sensor_rescores():
-            done = [run for run in server.runs("rescore") if run["tags"].get("scoring/trigger") == "rescore"]
+            done = [
+                run for run in server.runs("telco_churn__rescore") if run["tags"].get("scoring/trigger") == "rescore"
+            ]
             finished = len(done) >= len(by_sensor) and all(run["status"] in FINISHED_STATUSES for run in done)
             return done if finished else None
 
         rescore_runs = wait_for(sensor_rescores, server, "the rescore sensor to catch up on stale partitions")
         assert sorted(run["tags"]["dagster/partition"] for run in rescore_runs) == sorted(by_sensor)
         assert {run["status"] for run in rescore_runs} == {"SUCCESS"}
-        assert set(stale_statuses()) == {"FRESH"}
+        assert set(stale_statuses(TELCO, scored_keys)) == {"FRESH"}
         for key in scored_keys:
-            manifest = json.loads((data_dir / "scored" / f"{key}.manifest.json").read_text())
+            manifest = json.loads((data_dir / "scored" / "telco_churn" / f"{key}.manifest.json").read_text())
             assert manifest["model"]["md5"] == new_md5
             archived = Path(manifest["previous_output_archived_to"]) / f"{key}.manifest.json"
             assert json.loads(archived.read_text())["model"]["md5"] == model_artifact.md5
+        assert server.runs("credit_risk__rescore") == [], "credit_risk's model did not change"
         # What a newcomer sees in the dev server's output: none of the start-up warnings of old.
         log = server.log_path.read_text(errors="replace")
         for warning in ("SupersessionWarning", "BetaWarning", "Found a dagster instance configuration"):

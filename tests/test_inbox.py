@@ -176,6 +176,18 @@ def test_decided_entries_are_passed_over_until_they_change_and_forgotten_when_re
     assert state.handled == {} and state.pending == {}
 
 
+def test_the_use_cases_own_folders_inside_the_shared_inbox_are_passed_over(tmp_path):
+    """inbox/<use case>/ are watched by their own sensors: the shared inbox's scan neither decides nor lists them."""
+    state = InboxState()
+    for name in ("telco_churn", "credit_risk", "processed"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "batch.csv").write_text("customerID\n1\n")
+    skip = frozenset({"telco_churn", "credit_risk"})
+    ticks = [[e.name for e in scan_inbox(tmp_path, state, time.time(), 5, skip=skip)] for _ in range(2)]
+    assert ticks == [[], ["processed"]], "only a folder that is no use case's is decided (not a file)"
+    assert set(state.pending) | set(state.handled) == {"processed"}
+
+
 def test_a_folder_is_decided_once_whatever_lands_in_it(tmp_path):
     state = InboxState()
     folder = tmp_path / "processed"
@@ -208,7 +220,11 @@ def test_only_the_latest_decisions_are_kept():
 
 
 def test_state_survives_a_round_trip_through_the_cursor(tmp_path):
-    state = InboxState(pending={"a.csv": (10, 1)}, handled={"b.csv": (20, 2)}, recent=[record("b.csv", Decision.EMPTY)])
+    routed = DecisionRecord(
+        "c.csv", (30, 3), Decision.REQUESTED, "why", "2026-11-23T10:00:00+00:00", use_case="credit_risk"
+    )
+    recent = [record("b.csv", Decision.EMPTY), routed]
+    state = InboxState(pending={"a.csv": (10, 1)}, handled={"b.csv": (20, 2)}, recent=recent)
     assert InboxState.from_cursor(state.to_cursor()) == state
     assert InboxState.from_cursor(None) == InboxState()
 

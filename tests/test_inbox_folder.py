@@ -1,4 +1,8 @@
-"""The default inbox, data/inbox/, exists in every clone: its README is committed, and is never taken for a batch."""
+"""The default shared inbox, data/inbox/, is in every clone: its README is committed, and never taken for a batch.
+
+The use cases' own inboxes (data/inbox/<use case>/) are created by their sensors; nothing dropped
+in any of them can be committed by mistake.
+"""
 
 from __future__ import annotations
 
@@ -22,11 +26,18 @@ def git(*args: str) -> subprocess.CompletedProcess:
 def test_the_inbox_readme_is_committed_and_dropped_files_stay_out_of_git():
     assert git("ls-files", "data/inbox").stdout.split() == ["data/inbox/README.md"]
     assert git("check-ignore", "--quiet", "--no-index", "data/inbox/README.md").returncode == 1, "README ignored"
-    for dropped in ("data/inbox/customers.csv", "data/inbox/.customers.csv.1234.tmp", "data/inbox/notes.txt"):
+    dropped_files = (
+        "data/inbox/customers.csv",
+        "data/inbox/.customers.csv.1234.tmp",
+        "data/inbox/notes.txt",
+        "data/inbox/telco_churn/customers.csv",
+        "data/inbox/credit_risk/applications.csv",
+    )
+    for dropped in dropped_files:
         assert git("check-ignore", "--quiet", dropped).returncode == 0, f"{dropped} would be committable"
 
 
-def test_the_inbox_readme_is_passed_over_by_the_inbox_sensor(tmp_path):
+def test_the_inbox_readme_is_passed_over_by_the_inbox_sensors(tmp_path):
     """Not scored, and no decision to show either: the project's own file is not something a user dropped."""
     shutil.copy(INBOX_README, tmp_path / INBOX_README.name)
     state = InboxState()

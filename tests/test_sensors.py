@@ -1,28 +1,49 @@
-"""Sensor ticks and the schedule, evaluated in process against a real instance.
+"""Sensor ticks and the schedules, evaluated in process against a real instance.
 
-The daemon end-to-end test (test_daemon_e2e.py) proves the same behaviour with the real
-webserver and daemon; these tests pin down each rule quickly.
+Every use case has its own inbox sensor (``inbox/<use case>/``), model sensor, rescore sensor
+and nightly schedule; the shared ``inbox/`` is watched by ``inbox_router``, which routes each
+file by its header. The daemon end-to-end test (test_daemon_e2e.py) proves the same behaviour
+with the real webserver and daemon; these tests pin down each rule quickly.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
-from conftest import customer_rows, score_file, write_csv
+from conftest import (
+    CREDIT_RISK,
+    SHIPPED_USE_CASES,
+    TELCO,
+    built_model,
+    copy_dvc_project,
+    customer_rows,
+    install_new_model,
+    score_file,
+    valid_rows,
+    write_csv,
+)
 from dagster import AssetKey, DagsterInstance, SensorResult, build_schedule_context, build_sensor_context
+from test_cli import write_use_case_module
 
-from scoring_assets.defs import sensors
 from scoring_assets.core.inbox import RECENT_DECISIONS, Decision
-from scoring_assets.defs.jobs import RESCORE_JOB
-from scoring_assets.defs.model_assets import latest_observed_model_md5, record_model_observation
-from scoring_assets.core.partition_keys import input_files_partitions
-from scoring_assets.defs.resources import ScoringFolders
+from scoring_assets.core.use_case import UseCase
+from scoring_assets.defs import sensors
+from scoring_assets.defs.jobs import rescore_job_name, score_file_job_name
+from scoring_assets.defs.model_assets import latest_observed_model_md5, model_key, record_model_observation
+from scoring_assets.defs.resources import InboxSettings, ScoringFolders
 from scoring_assets.defs.run_tags import TRIGGER, Trigger
-from scoring_assets.defs.runs import execute_score_run, scored_with_model
-from scoring_assets.defs.schedules import NIGHTLY_LATEST_PARTITIONS, nightly_rescore
+from scoring_assets.defs.runs import execute_score_run, partitions_name, scored_with_model
+from scoring_assets.defs.schedules import NIGHTLY_LATEST_PARTITIONS
+from scoring_assets.defs.use_cases import scoring_definitions
+from scoring_assets.use_cases import use_case as declared_use_case
+
+SHARED_INBOX = AssetKey("inbox")
+TELCO_INBOX = AssetKey(["telco_churn", "inbox"])
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 
@@ -49,9 +70,18 @@ class SensorDaemon:
         return result
 
 
-def drop(folders: ScoringFolders, name: str, rows) -> None:
-    path = write_csv(rows, folders.inbox / name)
+def sensor_named(name: str):
+    return scoring_definitions().resolve_sensor_def(name)
+
+
+def sensor_resources(folders: ScoringFolders) -> dict:
+    return {"folders": folders, "inbox_settings": InboxSettings(settle_seconds=5)}
+
+
+def drop(inbox: Path, name: str, rows) -> Path:
+    path = write_csv(rows, inbox / name)
     settle(path)
+    return path
 
 
 def settle(path) -> None:
@@ -63,55 +93,101 @@ def requested(result: SensorResult) -> list[str]:
     return [request.partition_key for request in result.run_requests or []]
 
 
-def inbox_table(instance: DagsterInstance) -> list[dict]:
-    """The rows of the inbox asset's latest observation, newest first."""
-    [record] = instance.fetch_observations(AssetKey("inbox"), limit=1).records
+def inbox_key(use_case: UseCase) -> AssetKey:
+    return AssetKey([use_case.name, "inbox"])
+
+
+def inbox_table(instance: DagsterInstance, key: AssetKey = TELCO_INBOX) -> list[dict]:
+    """The rows of an inbox asset's latest observation, newest first."""
+    [record] = instance.fetch_observations(key, limit=1).records
     return [row.data for row in record.asset_observation.metadata["recent_files"].value.records]
 
 
-def inbox_observation_count(instance: DagsterInstance) -> int:
-    return len(instance.fetch_observations(AssetKey("inbox"), limit=1000).records)
+def inbox_observation_count(instance: DagsterInstance, key: AssetKey = TELCO_INBOX) -> int:
+    return len(instance.fetch_observations(key, limit=1000).records)
 
 
 @pytest.fixture
 def daemon(instance, folders):
-    return SensorDaemon(instance, sensors.inbox_sensor, {"folders": ScoringFolders()})
+    """The Telco inbox sensor: what every use case's own inbox sensor does, on inbox/telco_churn/."""
+    return SensorDaemon(instance, sensor_named("telco_churn__inbox_sensor"), sensor_resources(folders))
 
 
-def test_new_file_gets_one_tagged_run_after_it_is_seen_stable(daemon, folders, instance, model_artifact):
-    drop(folders, "monday.csv", customer_rows(20))
+@pytest.fixture
+def telco_inbox(folders) -> Path:
+    return folders.of(TELCO.name).inbox
+
+
+@pytest.fixture
+def router(instance, folders):
+    return SensorDaemon(instance, sensor_named("inbox_router"), sensor_resources(folders))
+
+
+def retrained_root(root: Path, use_case: UseCase) -> Path:
+    """A DVC project with every shipped use case's model, where ``use_case`` alone has a new one."""
+    for name in SHIPPED_USE_CASES:
+        copy_dvc_project(root, declared_use_case(name))
+    install_new_model(root, use_case)
+    return root
+
+
+# --- each use case's own inbox -----------------------------------------------------------------
+
+
+def test_a_file_dropped_in_a_use_cases_inbox_gets_one_tagged_run_after_it_is_seen_stable_and_is_scored(
+    use_case, instance, folders
+):
+    own = folders.of(use_case.name)
+    daemon = SensorDaemon(instance, sensor_named(f"{use_case.name}__inbox_sensor"), sensor_resources(folders))
+    drop(own.inbox, "monday.csv", valid_rows(use_case, 20))
     assert requested(daemon.tick()) == []
     result = daemon.tick()
     [key] = requested(result)
+    [request] = result.run_requests
     assert key.startswith("monday-")
-    assert result.run_requests[0].run_key == key
-    assert result.run_requests[0].tags[TRIGGER] == Trigger.SENSOR
-    assert instance.has_dynamic_partition(input_files_partitions.name, key)
-    assert latest_observed_model_md5(instance) == model_artifact.md5
+    assert (request.job_name, request.run_key) == (score_file_job_name(use_case), f"{use_case.name}:{key}")
+    assert request.tags[TRIGGER] == Trigger.SENSOR
+    assert instance.has_dynamic_partition(partitions_name(use_case), key)
+    assert latest_observed_model_md5(instance, use_case) == built_model(use_case).md5
     assert requested(daemon.tick()) == []
-    [row] = inbox_table(instance)
-    assert (row["file"], row["decision"], row["partition"]) == ("monday.csv", Decision.REQUESTED, key)
+    [row] = inbox_table(instance, inbox_key(use_case))
+    assert (row["file"], row["decision"], row["use_case"], row["partition"]) == (
+        "monday.csv",
+        Decision.REQUESTED,
+        use_case.name,
+        key,
+    )
+
+    assert execute_score_run(instance, use_case, key).success
+    assert own.scored_file(key).exists()
 
 
-def test_the_sensor_creates_a_missing_inbox(daemon, folders):
-    assert not folders.inbox.exists()
-    assert "no new complete files" in daemon.tick().skip_reason.skip_message
-    assert folders.inbox.is_dir()
+@pytest.mark.parametrize("sensor_name", ["telco_churn__inbox_sensor", "credit_risk__inbox_sensor", "inbox_router"])
+def test_the_sensor_creates_a_missing_inbox(instance, folders, sensor_name):
+    watched = {
+        "telco_churn__inbox_sensor": folders.of("telco_churn").inbox,
+        "credit_risk__inbox_sensor": folders.of("credit_risk").inbox,
+        "inbox_router": folders.inbox,
+    }[sensor_name]
+    assert not watched.exists()
+    tick = SensorDaemon(instance, sensor_named(sensor_name), sensor_resources(folders)).tick()
+    assert "no new complete files" in tick.skip_reason.skip_message
+    assert watched.is_dir()
 
 
-def test_every_decision_is_shown_in_the_inbox_table_and_the_skip_reason(daemon, folders, instance):
+def test_every_decision_is_shown_in_the_inbox_table_and_the_skip_reason(daemon, telco_inbox, instance):
     rows = customer_rows(20)
-    drop(folders, "batch.csv", rows)
+    drop(telco_inbox, "batch.csv", rows)
     daemon.tick()
     [original] = requested(daemon.tick())
 
-    drop(folders, "batch copy.csv", rows)
-    (folders.inbox / "empty.csv").touch()
-    (folders.inbox / "notes.txt").write_text("call back on Monday\n")
-    with open(os.path.join(os.fsencode(folders.inbox), b"caf\xe9.csv"), "wb") as handle:
+    drop(telco_inbox, "batch copy.csv", rows)
+    (telco_inbox / "empty.csv").touch()
+    (telco_inbox / "notes.txt").write_text("call back on Monday\n")
+    with open(os.path.join(os.fsencode(telco_inbox), b"caf\xe9.csv"), "wb") as handle:
         handle.write(rows.to_csv(index=False).encode())
-    (folders.inbox / "subfolder").mkdir()
-    for entry in os.scandir(folders.inbox):
+    (telco_inbox / "subfolder").mkdir()
+    for entry in os.scandir(telco_inbox):
         if entry.name != "batch.csv":
             settle(entry.path)
     daemon.tick()
@@ -128,7 +204,7 @@ def test_every_decision_is_shown_in_the_inbox_table_and_the_skip_reason(daemon, 
     }
     assert table["batch copy.csv"]["partition"] == original
     assert table["batch copy.csv"]["sha256"] == table["batch.csv"]["sha256"] != ""
-    assert table["batch copy.csv"]["bytes"] == (folders.inbox / "batch copy.csv").stat().st_size
+    assert table["batch copy.csv"]["bytes"] == (telco_inbox / "batch copy.csv").stat().st_size
     assert "waits until it has content" in table["empty.csv"]["reason"]
     assert all(row["reason"] and row["decided_at_utc"].endswith("+00:00") for row in table.values())
     assert skip.startswith("5 file(s): ")
@@ -136,8 +212,8 @@ def test_every_decision_is_shown_in_the_inbox_table_and_the_skip_reason(daemon, 
     assert "empty.csv empty: 0 bytes, waits until it has content" in skip
 
 
-def test_an_empty_file_is_reported_once_and_scored_when_its_content_arrives(daemon, folders, instance):
-    empty = folders.inbox / "late.csv"
+def test_an_empty_file_is_reported_once_and_scored_when_its_content_arrives(daemon, telco_inbox, instance):
+    empty = telco_inbox / "late.csv"
     empty.parent.mkdir(parents=True)
     empty.touch()
     settle(empty)
@@ -147,17 +223,17 @@ def test_an_empty_file_is_reported_once_and_scored_when_its_content_arrives(daem
     assert "no new complete files" in daemon.tick().skip_reason.skip_message
     assert inbox_observation_count(instance) == reported, "the same empty file was reported again"
 
-    drop(folders, "late.csv", customer_rows(10))
+    drop(telco_inbox, "late.csv", customer_rows(10))
     daemon.tick()
     assert len(requested(daemon.tick())) == 1
     assert [row["decision"] for row in inbox_table(instance)] == [Decision.REQUESTED, Decision.EMPTY]
 
 
-def test_the_inbox_table_keeps_a_bounded_history(daemon, folders, instance):
-    folders.inbox.mkdir(parents=True)
+def test_the_inbox_table_keeps_a_bounded_history(daemon, telco_inbox, instance):
+    telco_inbox.mkdir(parents=True)
     for index in range(RECENT_DECISIONS + 10):
-        (folders.inbox / f"note_{index:03d}.txt").write_text("x")
-        settle(folders.inbox / f"note_{index:03d}.txt")
+        (telco_inbox / f"note_{index:03d}.txt").write_text("x")
+        settle(telco_inbox / f"note_{index:03d}.txt")
     daemon.tick()
     daemon.tick()
     table = inbox_table(instance)
@@ -165,10 +241,10 @@ def test_the_inbox_table_keeps_a_bounded_history(daemon, folders, instance):
     assert len(daemon.cursor) < 20_000
 
 
-def test_copies_dropped_together_are_scored_once(daemon, folders):
+def test_copies_dropped_together_are_scored_once(daemon, telco_inbox):
     rows = customer_rows(15)
     for name in ("original.csv", "copy 1.csv", "copy 2.csv"):
-        drop(folders, name, rows)
+        drop(telco_inbox, name, rows)
     daemon.tick()
     result = daemon.tick()
     [key] = requested(result)
@@ -180,34 +256,34 @@ def test_copies_dropped_together_are_scored_once(daemon, folders):
     assert {row["partition"] for row in inbox_table(daemon.instance)} == {key}
 
 
-def test_many_files_at_once_each_get_exactly_one_run(daemon, folders, instance):
+def test_many_files_at_once_each_get_exactly_one_run(daemon, telco_inbox, instance):
     for index in range(200):
-        drop(folders, f"drop_{index:03d}.csv", customer_rows(3, seed=index))
+        drop(telco_inbox, f"drop_{index:03d}.csv", customer_rows(3, seed=index))
     daemon.tick()
     keys = requested(daemon.tick())
     assert len(keys) == 200 and len(set(keys)) == 200
-    assert len(instance.get_dynamic_partitions(input_files_partitions.name)) == 200
+    assert len(instance.get_dynamic_partitions(partitions_name(TELCO))) == 200
     assert requested(daemon.tick()) == []
 
 
-def test_a_restarted_daemon_resumes_from_cursor_and_instance(daemon, folders, instance):
-    drop(folders, "before_restart.csv", customer_rows(10))
+def test_a_restarted_daemon_resumes_from_cursor_and_instance(daemon, telco_inbox, instance):
+    drop(telco_inbox, "before_restart.csv", customer_rows(10))
     daemon.tick()
     daemon.tick()
-    restarted = SensorDaemon(instance, sensors.inbox_sensor, daemon.resources)
+    restarted = SensorDaemon(instance, daemon.sensor, daemon.resources)
     restarted.cursor = daemon.cursor
     assert requested(restarted.tick()) == []
-    forgetful = SensorDaemon(instance, sensors.inbox_sensor, daemon.resources)  # cursor lost: still skipped
+    forgetful = SensorDaemon(instance, daemon.sensor, daemon.resources)  # cursor lost: still skipped
     forgetful.tick()
     result = forgetful.tick()
     assert requested(result) == [] and "before_restart.csv duplicate" in result.skip_reason.skip_message
 
 
 def test_files_wait_while_the_model_cannot_be_verified_and_say_so_once(
-    daemon, folders, instance, monkeypatch, tmp_path
+    daemon, telco_inbox, instance, monkeypatch, tmp_path
 ):
     monkeypatch.setenv("SCORING_MODEL_ROOT", str(tmp_path / "no_model_here"))
-    drop(folders, "patient.csv", customer_rows(10))
+    drop(telco_inbox, "patient.csv", customer_rows(10))
     daemon.tick()
     for _ in range(3):
         result = daemon.tick()
@@ -220,22 +296,22 @@ def test_files_wait_while_the_model_cannot_be_verified_and_say_so_once(
     assert len(requested(daemon.tick())) == 1
 
 
-def test_files_wait_while_dvc_lock_is_damaged(daemon, folders, monkeypatch, tmp_path, retrained_model_root):
+def test_files_wait_while_dvc_lock_is_damaged(daemon, telco_inbox, monkeypatch, retrained_model_root):
     lock = retrained_model_root / "dvc.lock"
     lock.write_text("<<<<<<< HEAD\n" + lock.read_text() + "=======\n>>>>>>> other\n")
     monkeypatch.setenv("SCORING_MODEL_ROOT", str(retrained_model_root))
-    drop(folders, "patient.csv", customer_rows(10))
+    drop(telco_inbox, "patient.csv", customer_rows(10))
     daemon.tick()
     result = daemon.tick()
     assert requested(result) == [] and "merge-conflict" in result.skip_reason.skip_message
 
 
-def test_a_file_that_cannot_be_read_is_reported_and_retried(daemon, folders, instance, monkeypatch):
+def test_a_file_that_cannot_be_read_is_reported_and_retried(daemon, telco_inbox, instance, monkeypatch):
     # The sensor runs as root here, and root reads any file: the read error is simulated.
     def denied(path):
         raise PermissionError(13, "Permission denied", str(path))
 
-    drop(folders, "locked.csv", customer_rows(10))
+    drop(telco_inbox, "locked.csv", customer_rows(10))
     daemon.tick()
     with monkeypatch.context() as patch:
         patch.setattr(sensors, "file_sha256", denied)
@@ -245,31 +321,175 @@ def test_a_file_that_cannot_be_read_is_reported_and_retried(daemon, folders, ins
     assert len(requested(daemon.tick())) == 1, "retried once readable, without being touched"
 
 
-def observed_model(instance: DagsterInstance) -> dict:
-    [record] = instance.fetch_observations(AssetKey("churn_model"), limit=1).records
+# --- the shared inbox and its router ---------------------------------------------------------------
+
+
+def test_the_router_sends_each_file_in_the_shared_inbox_to_the_use_case_its_header_satisfies(router, folders, instance):
+    credit_rows = valid_rows(CREDIT_RISK, 20)
+    assert any(name != name.strip() for name in credit_rows.columns), "the German header's leading spaces"
+    drop(folders.inbox, "customers.csv", customer_rows(20))
+    drop(folders.inbox, "applications.csv", credit_rows)
+    assert requested(router.tick()) == []
+    result = router.tick()
+
+    routed = {request.job_name: request.partition_key for request in result.run_requests}
+    assert set(routed) == {score_file_job_name(TELCO), score_file_job_name(CREDIT_RISK)}
+    assert routed[score_file_job_name(TELCO)].startswith("customers-")
+    assert routed[score_file_job_name(CREDIT_RISK)].startswith("applications-")
+    assert {request.tags[TRIGGER] for request in result.run_requests} == {Trigger.SENSOR}
+    table = {row["file"]: row for row in inbox_table(instance, SHARED_INBOX)}
+    assert {name: (row["decision"], row["use_case"]) for name, row in table.items()} == {
+        "customers.csv": (Decision.REQUESTED, "telco_churn"),
+        "applications.csv": (Decision.REQUESTED, "credit_risk"),
+    }
+    assert requested(router.tick()) == []
+
+    for use_case in (TELCO, CREDIT_RISK):
+        key = routed[score_file_job_name(use_case)]
+        assert instance.has_dynamic_partition(partitions_name(use_case), key)
+        assert execute_score_run(instance, use_case, key).success
+        assert folders.of(use_case.name).scored_file(key).exists()
+
+
+def test_a_file_matching_no_use_case_is_refused_visibly_and_not_retried_until_it_changes(router, folders, instance):
+    stray = drop(folders.inbox, "stray.csv", customer_rows(10).drop(columns=["tenure"]))
+    router.tick()
+    skip = router.tick().skip_reason.skip_message
+    [row] = inbox_table(instance, SHARED_INBOX)
+    assert (row["file"], row["decision"], row["use_case"]) == ("stray.csv", Decision.NO_USE_CASE, "")
+    assert "satisfies no use case's contract (credit_risk, telco_churn)" in row["reason"]
+    assert "inbox/telco_churn/" in row["reason"] and "inbox/credit_risk/" in row["reason"]
+    assert "stray.csv no use case" in skip
+
+    reported = inbox_observation_count(instance, SHARED_INBOX)
+    for _ in range(2):
+        assert "no new complete files" in router.tick().skip_reason.skip_message
+    assert inbox_observation_count(instance, SHARED_INBOX) == reported, "decided again without a change"
+
+    write_csv(customer_rows(10), stray)  # the sender fixes the columns
+    settle(stray)
+    router.tick()
+    [key] = requested(router.tick())
+    assert instance.has_dynamic_partition(partitions_name(TELCO), key)
+    assert [row["decision"] for row in inbox_table(instance, SHARED_INBOX)] == [
+        Decision.REQUESTED,
+        Decision.NO_USE_CASE,
+    ]
+
+
+def test_a_file_whose_header_cannot_be_read_is_refused_as_no_use_case(router, folders, instance):
+    (folders.inbox).mkdir(parents=True)
+    (folders.inbox / "binary.csv").write_bytes(b"\x00\x01\x02 not text \xff\xfe\n")
+    settle(folders.inbox / "binary.csv")
+    router.tick()
+    assert requested(router.tick()) == []
+    [row] = inbox_table(instance, SHARED_INBOX)
+    assert row["decision"] == Decision.NO_USE_CASE and "cannot be routed to a use case" in row["reason"]
+
+
+@pytest.fixture
+def tenure_only(tmp_path, monkeypatch) -> UseCase:
+    """A use case declared outside the repository whose contract columns are a subset of Telco's."""
+    module = write_use_case_module(tmp_path / "extra_use_cases", "tenure_only")
+    monkeypatch.syspath_prepend(str(module.parent))
+    return importlib.import_module(module.stem).USE_CASE
+
+
+def test_a_file_matching_several_use_cases_is_refused_naming_them(instance, folders, tenure_only):
+    definitions = scoring_definitions()
+    jobs = [definitions.resolve_job_def(score_file_job_name(each)) for each in (TELCO, CREDIT_RISK)]
+    router = SensorDaemon(
+        instance, sensors.build_inbox_router([CREDIT_RISK, TELCO, tenure_only], jobs), sensor_resources(folders)
+    )
+    drop(folders.inbox, "ambiguous.csv", customer_rows(10))
+    router.tick()
+    result = router.tick()
+    assert requested(result) == []
+    [row] = inbox_table(instance, SHARED_INBOX)
+    assert (row["decision"], row["use_case"]) == (Decision.SEVERAL_USE_CASES, "")
+    assert "satisfies several use cases (telco_churn, tenure_only)" in row["reason"]
+    assert "inbox/telco_churn/" in row["reason"] and "inbox/tenure_only/" in row["reason"]
+    assert "ambiguous.csv several use cases" in result.skip_reason.skip_message
+    reported = inbox_observation_count(instance, SHARED_INBOX)
+    assert "no new complete files" in router.tick().skip_reason.skip_message
+    assert inbox_observation_count(instance, SHARED_INBOX) == reported, "decided again without a change"
+
+
+def test_the_use_cases_own_folders_in_the_shared_inbox_are_not_taken_for_files(router, daemon, folders, instance):
+    telco_inbox = folders.of(TELCO.name).inbox
+    drop(telco_inbox, "own.csv", customer_rows(10))
+    folders.of(CREDIT_RISK.name).inbox.mkdir(parents=True)
+    (folders.inbox / "archive").mkdir()
+    for _ in range(3):
+        assert requested(router.tick()) == []
+    [row] = inbox_table(instance, SHARED_INBOX)
+    assert (row["file"], row["decision"]) == ("archive", Decision.NOT_A_FILE), "only the foreign folder is decided"
+
+    daemon.tick()
+    [key] = requested(daemon.tick())
+    assert key.startswith("own-"), "the file in inbox/telco_churn/ is its own sensor's"
+
+
+def test_a_copy_routed_from_the_shared_inbox_is_a_duplicate_of_the_file_in_the_use_cases_own_inbox(
+    router, daemon, folders, instance
+):
+    rows = customer_rows(12)
+    drop(folders.of(TELCO.name).inbox, "first.csv", rows)
+    daemon.tick()
+    [key] = requested(daemon.tick())
+    drop(folders.inbox, "again.csv", rows)
+    router.tick()
+    assert requested(router.tick()) == []
+    [row] = inbox_table(instance, SHARED_INBOX)
+    assert (row["decision"], row["use_case"], row["partition"]) == (Decision.DUPLICATE, "telco_churn", key)
+
+
+# --- models and re-scoring ---------------------------------------------------------------------------
+
+
+def observed_model(instance: DagsterInstance, use_case: UseCase = TELCO) -> dict:
+    [record] = instance.fetch_observations(model_key(use_case), limit=1).records
     return {key: value.value for key, value in record.asset_observation.metadata.items()}
 
 
 def test_model_sensor_observes_a_new_model_once_and_says_how_many_partitions_it_made_stale(
-    instance, folders, monkeypatch, tmp_path, retrained_model_root, model_artifact
+    use_case, instance, folders, monkeypatch, tmp_path
 ):
+    built = built_model(use_case)
     for index in range(2):
-        _, result = score_file(instance, folders, write_csv(customer_rows(20, seed=index), tmp_path / f"{index}.csv"))
+        source = write_csv(valid_rows(use_case, 20, seed=index), tmp_path / f"{index}.csv")
+        _, result = score_file(instance, folders, source, use_case=use_case)
         assert result.success
-    model_sensor = SensorDaemon(instance, sensors.churn_model_sensor)
+    model_sensor = SensorDaemon(instance, sensor_named(f"{use_case.name}__model_sensor"))
     assert model_sensor.tick().skip_reason
-    monkeypatch.setenv("SCORING_MODEL_ROOT", str(retrained_model_root))
+    monkeypatch.setenv("SCORING_MODEL_ROOT", str(retrained_root(tmp_path / "retrained", use_case)))
     observing_tick = model_sensor.tick()
     [observation] = observing_tick.asset_events
+    assert observation.asset_key == model_key(use_case)
     assert "2 of 2 scored partition(s) were scored with another model" in observing_tick.skip_reason.skip_message
-    assert observation.data_version != model_artifact.md5
-    assert latest_observed_model_md5(instance) == observation.data_version
-    metadata = observed_model(instance)
+    assert observation.data_version != built.md5
+    assert latest_observed_model_md5(instance, use_case) == observation.data_version
+    metadata = observed_model(instance, use_case)
     assert (metadata["stale_partitions"], metadata["scored_partitions"]) == (2, 2)
     assert metadata["how_to_rescore"].startswith("2 of 2 scored partition(s) were scored with another model")
-    assert "scoring-assets rescore" in metadata["how_to_rescore"]
-    assert "rescore_on_model_change" in metadata["how_to_rescore"]
+    assert f"scoring-assets rescore --use-case {use_case.name}" in metadata["how_to_rescore"]
+    assert f"{use_case.name}__rescore_on_model_change" in metadata["how_to_rescore"]
     assert model_sensor.tick().skip_reason
+
+
+def test_a_new_model_for_one_use_case_leaves_the_other_use_cases_scores_alone(instance, folders, monkeypatch, tmp_path):
+    keys = {}
+    for use_case in (TELCO, CREDIT_RISK):
+        source = write_csv(valid_rows(use_case, 20), tmp_path / f"{use_case.name}.csv")
+        registration, result = score_file(instance, folders, source, use_case=use_case)
+        assert result.success
+        keys[use_case.name] = registration.partition_key
+    monkeypatch.setenv("SCORING_MODEL_ROOT", str(retrained_root(tmp_path / "retrained", TELCO)))
+    credit_rescore = SensorDaemon(instance, sensor_named("credit_risk__rescore_on_model_change")).tick()
+    telco_rescore = SensorDaemon(instance, sensor_named("telco_churn__rescore_on_model_change")).tick()
+    assert requested(credit_rescore) == [] and not credit_rescore.asset_events
+    assert requested(telco_rescore) == [keys["telco_churn"]]
+    assert latest_observed_model_md5(instance, CREDIT_RISK) == built_model(CREDIT_RISK).md5
 
 
 def test_counting_stale_partitions_stops_at_its_time_budget_and_says_it_is_a_lower_bound(
@@ -280,7 +500,7 @@ def test_counting_stale_partitions_stops_at_its_time_budget_and_says_it_is_a_low
     monkeypatch.setattr(sensors, "FETCH_PAGE", 1)
     monkeypatch.setattr(sensors, "STALE_COUNT_BUDGET_SECONDS", 0)
     monkeypatch.setenv("SCORING_MODEL_ROOT", str(retrained_model_root))
-    SensorDaemon(instance, sensors.churn_model_sensor).tick()
+    SensorDaemon(instance, sensor_named("telco_churn__model_sensor")).tick()
     metadata = observed_model(instance)
     assert (metadata["stale_partitions"], metadata["scored_partitions"]) == (1, 2)
     assert metadata["how_to_rescore"].startswith("at least 1 (counted 1 within the tick's time budget) of 2")
@@ -290,7 +510,7 @@ def test_a_new_model_with_nothing_scored_yet_is_observed_with_nothing_to_rescore
     instance, monkeypatch, retrained_model_root
 ):
     monkeypatch.setenv("SCORING_MODEL_ROOT", str(retrained_model_root))
-    result = SensorDaemon(instance, sensors.rescore_on_model_change).tick()
+    result = SensorDaemon(instance, sensor_named("telco_churn__rescore_on_model_change")).tick()
     assert requested(result) == [] and result.skip_reason
     metadata = observed_model(instance)
     assert metadata["stale_partitions"] == 0 and "nothing to re-score" in metadata["how_to_rescore"]
@@ -306,12 +526,13 @@ def test_switching_rescore_on_after_a_model_change_catches_up_once_per_partition
         )
         assert result.success
         keys.append(registration.partition_key)
-    rescore = SensorDaemon(instance, sensors.rescore_on_model_change)
+    rescore_sensor = sensor_named("telco_churn__rescore_on_model_change")
+    rescore = SensorDaemon(instance, rescore_sensor)
     assert requested(rescore.tick()) == [], "nothing is stale before the model changes"
 
     monkeypatch.setenv("SCORING_MODEL_ROOT", str(retrained_model_root))
-    record_model_observation(instance)  # the model sensor saw the change before this sensor was switched on
-    new_md5 = latest_observed_model_md5(instance)
+    record_model_observation(instance, TELCO)  # the model sensor saw the change before this sensor was switched on
+    new_md5 = latest_observed_model_md5(instance, TELCO)
     monkeypatch.setattr(sensors, "RESCORE_CHECKS_PER_TICK", 2)
     first, second = rescore.tick(), rescore.tick()
     assert requested(first) + requested(second) == keys, "every stale partition, a bounded number per tick"
@@ -320,14 +541,16 @@ def test_switching_rescore_on_after_a_model_change_catches_up_once_per_partition
         assert request.tags[TRIGGER] == Trigger.RESCORE
     assert requested(rescore.tick()) == []
 
-    forgetful = SensorDaemon(instance, sensors.rescore_on_model_change)  # same run keys: Dagster skips them
+    forgetful = SensorDaemon(instance, rescore_sensor)  # same run keys: Dagster skips them
     assert {request.run_key for request in forgetful.tick().run_requests} == {
         f"{keys[0]}@{new_md5}",
         f"{keys[1]}@{new_md5}",
     }
 
-    result = execute_score_run(instance, keys[0], job_name=RESCORE_JOB, tags={TRIGGER: Trigger.RESCORE})
-    assert result.success and scored_with_model(instance, keys[0]) == new_md5
+    result = execute_score_run(
+        instance, TELCO, keys[0], job_name=rescore_job_name(TELCO), tags={TRIGGER: Trigger.RESCORE}
+    )
+    assert result.success and scored_with_model(instance, TELCO, keys[0]) == new_md5
     assert requested(rescore.tick()) == [], "a partition re-scored with the current model is not requested"
 
 
@@ -338,25 +561,29 @@ def test_the_rescore_sensor_observes_a_new_model_itself_and_skips_deleted_partit
         score_file(instance, folders, write_csv(customer_rows(20, seed=index), tmp_path / f"{index}.csv"))[0]
         for index in range(2)
     )
-    instance.delete_dynamic_partition(input_files_partitions.name, deleted.partition_key)
+    instance.delete_dynamic_partition(partitions_name(TELCO), deleted.partition_key)
     monkeypatch.setenv("SCORING_MODEL_ROOT", str(retrained_model_root))
-    result = SensorDaemon(instance, sensors.rescore_on_model_change).tick()
+    result = SensorDaemon(instance, sensor_named("telco_churn__rescore_on_model_change")).tick()
     assert requested(result) == [kept.partition_key]
     assert observed_model(instance)["stale_partitions"] == 1
 
 
 def test_the_rescore_sensor_waits_while_the_model_cannot_be_verified(instance, monkeypatch, tmp_path):
     monkeypatch.setenv("SCORING_MODEL_ROOT", str(tmp_path / "no_model_here"))
-    result = SensorDaemon(instance, sensors.rescore_on_model_change).tick()
+    result = SensorDaemon(instance, sensor_named("telco_churn__rescore_on_model_change")).tick()
     assert "re-scoring waits until the model can be verified" in result.skip_reason.skip_message
 
 
-def test_nightly_schedule_rescores_the_latest_partitions(tmp_path):
+def test_nightly_schedule_rescores_the_use_cases_latest_partitions(use_case, tmp_path):
     keys = [f"file_{index}-{index:08x}" for index in range(NIGHTLY_LATEST_PARTITIONS + 5)]
+    nightly = scoring_definitions().resolve_schedule_def(f"{use_case.name}__nightly_rescore")
     with DagsterInstance.from_config(str(tmp_path)) as instance:
-        instance.add_dynamic_partitions(input_files_partitions.name, keys)
+        instance.add_dynamic_partitions(partitions_name(use_case), keys)
+        other = next(name for name in SHIPPED_USE_CASES if name != use_case.name)
+        instance.add_dynamic_partitions(partitions_name(declared_use_case(other)), ["other_file-00000000"])
         context = build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 11, 23, 2))
-        requests = list(nightly_rescore(context))
+        requests = list(nightly(context))
+    assert nightly.job_name == rescore_job_name(use_case)
     assert [request.partition_key for request in requests] == keys[-NIGHTLY_LATEST_PARTITIONS:]
     assert len({request.run_key for request in requests}) == NIGHTLY_LATEST_PARTITIONS
     assert {request.tags[TRIGGER] for request in requests} == {Trigger.SCHEDULE}

@@ -99,9 +99,6 @@ def shared_inbox_spec() -> dg.AssetSpec:
 # --- which partitions were scored with which model ---------------------------------------
 
 
-# --- which partitions were scored with which model ---------------------------------------
-
-
 @dataclass(frozen=True)
 class ScoredPartition:
     """A partition's latest ``scores`` materialization and the model md5 it used."""

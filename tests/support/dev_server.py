@@ -1,8 +1,9 @@
 """Start the real Dagster webserver and daemon (`dg dev`) on loopback, and stop them for sure.
 
-Used by the daemon end-to-end test and the screenshot script: a free port on 127.0.0.1, the
-instance and data folders the caller chooses, a GraphQL client, and a stop that ends every
-process it started (the whole process group, by PID) even when the caller failed.
+Used by the daemon end-to-end test, the screenshot script and the concurrency benchmark: a free
+port on 127.0.0.1, the instance (``DAGSTER_HOME``) and data folder (``SCORING_DATA_DIR``) the
+caller chooses, a GraphQL client, and a stop that ends every process it started (the whole
+process group, by PID) even when the caller failed.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from scoring_assets.core.paths import INSTANCE_CONFIG_PATH, REPO_ROOT
+from scoring_assets.core.paths import DATA_DIR_VARIABLE, INSTANCE_CONFIG_PATH, REPO_ROOT
 
 FINISHED_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}
+SCORE_FILE_JOB_SUFFIX = "__score_file"  # defs/jobs.py: each use case's job that scores one file
 
 
 def free_port() -> int:
@@ -51,8 +53,8 @@ class DagsterDevServer:
     def start(self, timeout: float = 180) -> None:
         self.dagster_home.mkdir(parents=True, exist_ok=True)
         (self.dagster_home / "dagster.yaml").write_text(INSTANCE_CONFIG_PATH.read_text())
-        env = {**os.environ, "DAGSTER_HOME": str(self.dagster_home), "SCORING_DATA_DIR": str(self.data_dir)}
-        env.update(self.extra_env)
+        env = {**os.environ, **self.extra_env}
+        env.update({"DAGSTER_HOME": str(self.dagster_home), DATA_DIR_VARIABLE: str(self.data_dir)})
         dg = Path(sys.executable).with_name("dg")  # what `python3 dev.py ui` runs
         command = [str(dg), "dev", "--host", "127.0.0.1", "--port", str(self.port)]
         env.setdefault("VIRTUAL_ENV", str(Path(sys.executable).parent.parent))
@@ -90,24 +92,29 @@ class DagsterDevServer:
             raise RuntimeError(f"GraphQL errors: {payload['errors']}")
         return payload["data"]
 
-    def runs(self, job_name: str = "score_file") -> list[dict]:
-        """Every run of ``job_name``: runId, status, startTime, endTime, tags (as a dict)."""
-        query = """query Runs($job: String!) { runsOrError(filter: {pipelineName: $job}, limit: 1000) {
-            ... on Runs { results { runId status startTime endTime tags { key value } } } } }"""
-        runs = self.graphql(query, {"job": job_name})["runsOrError"]["results"]
+    def runs(self, job_name: str | None = None) -> list[dict]:
+        """Every run of ``job_name`` (default: of every use case's ``<use case>__score_file`` job).
+
+        Each run as runId, jobName, status, startTime, endTime and tags (as a dict).
+        """
+        query = """query Runs($filter: RunsFilter) { runsOrError(filter: $filter, limit: 1000) {
+            ... on Runs { results { runId jobName status startTime endTime tags { key value } } } } }"""
+        run_filter = {"pipelineName": job_name} if job_name else {}
+        runs = self.graphql(query, {"filter": run_filter})["runsOrError"]["results"]
         for run in runs:
             run["tags"] = {tag["key"]: tag["value"] for tag in run["tags"]}
-        return runs
+        return [run for run in runs if job_name or run["jobName"].endswith(SCORE_FILE_JOB_SUFFIX)]
 
-    def wait_for_finished_runs(self, count: int, job_name: str = "score_file", timeout: float = 300) -> list[dict]:
-        """Block until at least ``count`` runs of ``job_name`` exist and all have finished."""
+    def wait_for_finished_runs(self, count: int, job_name: str | None = None, timeout: float = 300) -> list[dict]:
+        """Block until at least ``count`` runs of ``job_name`` (default: any score_file job) exist, all finished."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             runs = self.runs(job_name)
             if len(runs) >= count and all(run["status"] in FINISHED_STATUSES for run in runs):
                 return runs
             time.sleep(1)
-        raise TimeoutError(f"{count} {job_name} run(s) did not finish within {timeout:.0f} s:\n{self.log_tail()}")
+        what = job_name or "score_file"
+        raise TimeoutError(f"{count} {what} run(s) did not finish within {timeout:.0f} s:\n{self.log_tail()}")
 
     def group_pids(self) -> list[int]:
         """Every live process in the server's process group (the server and all it spawned)."""
