@@ -236,7 +236,9 @@ class ScoreOutcome:
 
 
 def score(args: argparse.Namespace) -> int:
-    source: Path = args.input.expanduser().resolve()
+    # Absolute (so every message names the full path) but not resolved: a symlink stays one, so the
+    # output-path check can say the output reaches the input through it.
+    source = Path(os.path.abspath(args.input.expanduser()))
     if not source.is_file():
         _problem(f"{source}: input file not found")
         return EXIT_USAGE

@@ -15,10 +15,18 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Workspace, copy_dvc_project, customer_rows, new_workspace, write_csv
+from conftest import (
+    CREDIT_RISK,
+    TELCO,
+    Workspace,
+    copy_dvc_project,
+    customer_rows,
+    new_workspace,
+    valid_rows,
+    write_csv,
+)
 from dagster import DagsterInstance, DagsterRunStatus, build_sensor_context
 
-from scoring_assets.defs import sensors
 from scoring_assets.core.files import THIS_HOST, atomic_path, remove_dead_writers_temporaries
 from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
 from scoring_assets.core.output_paths import (
@@ -26,7 +34,8 @@ from scoring_assets.core.output_paths import (
     check_outputs_do_not_reach_input,
     check_scored_output_path,
 )
-from scoring_assets.defs.resources import ScoringFolders
+from scoring_assets.defs.resources import InboxSettings
+from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.use_cases.telco_churn.generate import write_extract
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
@@ -182,15 +191,21 @@ def start_scoring(workspace: Workspace, source: Path) -> subprocess.Popen:
 
 
 def test_four_first_runs_started_at_once_on_a_new_dagster_home_all_succeed(tmp_path):
+    """Two files of each use case at once: their partitions, runs and model observations share one instance."""
     for attempt in range(3):
         workspace = new_workspace(tmp_path / f"attempt_{attempt}")
-        sources = [write_csv(customer_rows(30, seed=seed), workspace.cwd / f"batch_{seed}.csv") for seed in range(4)]
+        sources = [
+            write_csv(valid_rows(use_case, 30, seed=seed), workspace.cwd / f"{use_case.name}_{seed}.csv")
+            for use_case in (TELCO, CREDIT_RISK)
+            for seed in range(2)
+        ]
         processes = [start_scoring(workspace, source) for source in sources]
         outcomes = [(process.wait(timeout=600), process.stderr.read()) for process in processes]
         for process in processes:
             process.stdout.close()
             process.stderr.close()
         assert outcomes == [(EXIT_OK, "")] * 4, f"attempt {attempt}"
+        assert len(workspace.scored_files(TELCO)) == len(workspace.scored_files(CREDIT_RISK)) == 4  # csv + manifest
 
     later = workspace.run("score", str(write_csv(customer_rows(30, seed=9), workspace.cwd / "later.csv")))
     assert later.returncode == EXIT_OK, later.stderr
@@ -289,33 +304,40 @@ def conflicted_model_root(tmp_path) -> Path:
     return root
 
 
-def test_cli_exits_4_with_the_repair_for_a_dvc_lock_with_merge_conflict_markers(workspace, conflicted_model_root):
-    write_csv(customer_rows(20), workspace.cwd / "customers.csv")
+def test_cli_exits_4_with_the_repair_for_a_dvc_lock_with_merge_conflict_markers(
+    workspace, conflicted_model_root, use_case
+):
+    write_csv(valid_rows(use_case, 20), workspace.cwd / "extract.csv")
 
-    result = workspace.run("score", "customers.csv", model_root=conflicted_model_root)
+    result = workspace.run("score", "extract.csv", model_root=conflicted_model_root)
 
     assert result.returncode == EXIT_MODEL
     assert result.stderr == (
-        f"scoring-assets: model: {conflicted_model_root / 'dvc.lock'} has merge-conflict markers (line 2): resolve "
-        "the merge conflict or restore it with `git checkout dvc.lock` (or fix it by hand), then run `dvc repro`\n"
+        f"scoring-assets: {use_case.name} model: {conflicted_model_root / 'dvc.lock'} has merge-conflict markers "
+        "(line 2): resolve the merge conflict or restore it with `git checkout dvc.lock` (or fix it by hand), then "
+        "run `dvc repro`\n"
     )
-    assert workspace.scored_files() == []
+    assert workspace.scored_files(use_case) == []
+    assert not (workspace.data_dir / "lake").exists(), "nothing is registered for a model that cannot run"
 
 
 def test_inbox_sensor_keeps_files_waiting_while_dvc_lock_is_damaged(
-    instance, folders, conflicted_model_root, monkeypatch
+    instance, folders, conflicted_model_root, monkeypatch, use_case
 ):
     monkeypatch.setenv("SCORING_MODEL_ROOT", str(conflicted_model_root))
     with pytest.raises(ModelIntegrityError):
-        verify_artifact()
-    path = write_csv(customer_rows(10), folders.inbox / "monday.csv")
+        verify_artifact(use_case)
+    path = write_csv(valid_rows(use_case, 10), folders.of(use_case.name).inbox / "monday.csv")
     an_hour_ago = time.time() - 3600
     os.utime(path, (an_hour_ago, an_hour_ago))
+    inbox_sensor = scoring_definitions().get_sensor_def(f"{use_case.name}__inbox_sensor")
 
     cursor, reasons = None, []
     for _ in range(3):  # a file is taken once it has been seen unchanged across ticks
-        context = build_sensor_context(instance=instance, cursor=cursor, resources={"folders": ScoringFolders()})
-        result = sensors.inbox_sensor(context)
+        context = build_sensor_context(
+            instance=instance, cursor=cursor, resources={"folders": folders, "inbox_settings": InboxSettings()}
+        )
+        result = inbox_sensor(context)
         assert not result.run_requests
         cursor = result.cursor
         reasons.append(result.skip_reason.skip_message)

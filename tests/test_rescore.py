@@ -6,18 +6,29 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import customer_rows, reported_path, write_csv
+from conftest import (
+    CREDIT_RISK,
+    TELCO,
+    built_model,
+    copy_dvc_project,
+    customer_rows,
+    install_new_model,
+    reported_path,
+    valid_rows,
+    write_csv,
+)
 
-from scoring_assets.core.files import file_md5
 from scoring_assets.core.manifest import manifest_path_for
-from scoring_assets.core.model_store import MODEL_RELATIVE_PATH, model_version
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 
 
-def test_rescore_uses_the_new_model_and_archives_the_previous_results(workspace, retrained_model_root, model_artifact):
-    write_csv(customer_rows(40), workspace.cwd / "customers.csv")
-    first = workspace.run("score", "customers.csv")
+def test_rescore_uses_the_new_model_and_archives_the_previous_results(workspace, use_case, tmp_path):
+    model_artifact = built_model(use_case)
+    retrained_model_root = copy_dvc_project(tmp_path / "retrained", use_case)
+    new_md5 = install_new_model(retrained_model_root, use_case)
+    write_csv(valid_rows(use_case, 40), workspace.cwd / "extract.csv")
+    first = workspace.run("score", "extract.csv")
     assert first.returncode == 0, first.stderr
     scored = reported_path(first.stdout, "scored")
     before = pd.read_csv(scored)
@@ -25,16 +36,16 @@ def test_rescore_uses_the_new_model_and_archives_the_previous_results(workspace,
     unchanged = workspace.run("rescore")
     assert unchanged.returncode == 0 and "nothing to re-score" in unchanged.stdout
 
-    new_md5 = file_md5(retrained_model_root / MODEL_RELATIVE_PATH)
     rescored = workspace.run("rescore", model_root=retrained_model_root)
     assert rescored.returncode == 0, rescored.stderr
-    assert "1 of 1 file(s) re-scored" in rescored.stdout
+    assert f"{use_case.name}: 1 of 1 file(s) re-scored" in rescored.stdout
 
     after = pd.read_csv(scored)
-    assert set(after["model_version"]) == {model_version(new_md5)}
-    pd.testing.assert_series_equal(after["churn_score"], before["churn_score"])  # same Pipeline, new artifact
+    assert set(after["model_version"]) == {use_case.model_version(new_md5)}
+    pd.testing.assert_series_equal(after[use_case.score_column], before[use_case.score_column])  # same Pipeline
+    assert list(after.columns) == list(before.columns)
     manifest = json.loads(manifest_path_for(scored).read_text())
-    assert manifest["model"]["md5"] == new_md5
+    assert manifest["model"]["md5"] == new_md5 and manifest["model"]["use_case"] == use_case.name
 
     archive = manifest["previous_output_archived_to"]
     archived_manifest = json.loads(manifest_path_for(f"{archive}/{scored.name}").read_text())
@@ -46,6 +57,23 @@ def test_rescore_uses_the_new_model_and_archives_the_previous_results(workspace,
     assert again.returncode == 0 and "nothing to re-score" in again.stdout
 
 
+def test_a_new_model_of_one_use_case_rescores_only_that_use_cases_files(workspace, tmp_path):
+    for use_case in (TELCO, CREDIT_RISK):
+        write_csv(valid_rows(use_case, 10), workspace.cwd / f"{use_case.name}.csv")
+        assert workspace.run("score", f"{use_case.name}.csv").returncode == 0
+    retrained = copy_dvc_project(tmp_path / "retrained", CREDIT_RISK)
+    copy_dvc_project(retrained, TELCO)
+    new_md5 = install_new_model(retrained, CREDIT_RISK)
+
+    rescored = workspace.run("rescore", model_root=retrained)
+
+    assert rescored.returncode == 0, rescored.stderr
+    assert "credit_risk: 1 of 1 file(s) re-scored" in rescored.stdout
+    assert "telco_churn: nothing to re-score" in rescored.stdout
+    [credit_scored] = [path for path in workspace.scored_files(CREDIT_RISK) if path.suffix == ".csv"]
+    assert set(pd.read_csv(credit_scored)["model_version"]) == {CREDIT_RISK.model_version(new_md5)}
+
+
 def test_rescore_all_and_unknown_partition(workspace):
     write_csv(customer_rows(10), workspace.cwd / "small.csv")
     assert workspace.run("score", "small.csv").returncode == 0
@@ -53,11 +81,13 @@ def test_rescore_all_and_unknown_partition(workspace):
     assert forced.returncode == 0 and "1 of 1 file(s) re-scored" in forced.stdout
     unknown = workspace.run("rescore", "--partition", "nope-00000000")
     assert unknown.returncode == 2 and "no such partition" in unknown.stderr
+    no_such_use_case = workspace.run("rescore", "--use-case", "nope")
+    assert no_such_use_case.returncode == 2 and "no use case named 'nope'" in no_such_use_case.stderr
 
 
-def test_scoring_another_file_into_the_same_output_moves_the_earlier_results_aside(workspace):
-    write_csv(customer_rows(10, seed=1), workspace.cwd / "first.csv")
-    write_csv(customer_rows(10, seed=2), workspace.cwd / "second.csv")
+def test_scoring_another_file_into_the_same_output_moves_the_earlier_results_aside(workspace, use_case):
+    write_csv(valid_rows(use_case, 10, seed=1), workspace.cwd / "first.csv")
+    write_csv(valid_rows(use_case, 10, seed=2), workspace.cwd / "second.csv")
     assert workspace.run("score", "first.csv", "--output", "out/latest.csv").returncode == 0
     second = workspace.run("score", "second.csv", "--output", "out/latest.csv")
     assert second.returncode == 0, second.stderr

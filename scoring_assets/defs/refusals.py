@@ -27,7 +27,9 @@ class RefusalKind:
     TOO_MANY_REJECTS = "too_many_rejects"  # more bad rows than allowed (exit 3)
     MODEL = "model"  # the model is missing or failed its integrity check (exit 4)
     OUTPUT_PATH = "output_path"  # an output would overwrite the input (exit 2)
-    RUN_CONFIG = "run_config"  # the run asks for something impossible, e.g. an unknown column to carry (exit 2)
+    # The run asks for something impossible, e.g. to carry a column under a name the scored file already
+    # has (exit 2); a column to carry that the file lacks is the file's problem (INPUT_FILE, exit 3).
+    RUN_CONFIG = "run_config"
     CHECK_FAILED = "check_failed"  # a blocking check caught a defect in what a step wrote (exit 1)
 
 
