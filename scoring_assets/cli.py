@@ -263,7 +263,7 @@ def score(args: argparse.Namespace) -> int:
 
     from dagster import DagsterInstance
 
-    from scoring_assets.core.manifest import archive_previous, reject_report_path_for
+    from scoring_assets.core.manifest import archive_previous, drift_report_path_for, reject_report_path_for
     from scoring_assets.core.model_store import ModelIntegrityError
     from scoring_assets.defs.run_tags import Trigger, trigger_tags
     from scoring_assets.defs.runs import execute_score_run, register_file
@@ -275,9 +275,9 @@ def score(args: argparse.Namespace) -> int:
     instance = DagsterInstance.get()
     own = folders.of(use_case.name)
     registration = register_file(instance, use_case, own, source)
-    if args.output is not None:  # earlier results there (scored file, manifest, reject report) move aside together
+    if args.output is not None:  # earlier scored file, manifest, reject and drift reports there move aside together
         output = args.output.expanduser().resolve()
-        archived = archive_previous(output, reject_report_path_for(output))
+        archived = archive_previous(output, reject_report_path_for(output), drift_report_path_for(output))
         if archived is not None:
             print(f"earlier results at {args.output} moved to {archived}")
     try:

@@ -134,9 +134,11 @@ def score_file(
 
 
 def copy_dvc_project(root: Path, use_case: UseCase = TELCO) -> Path:
-    """Copy dvc.lock, the use case's model, its card and metrics under ``root``: a model root safe to change."""
+    """Copy dvc.lock and the use case's model, card, reference profile and metrics under ``root``: safe to change."""
     source = use_case.model
-    for relative in ("dvc.lock", source.model_path, source.card_path, source.metrics_path):
+    for relative in ("dvc.lock", source.model_path, source.card_path, source.metrics_path, source.profile_path):
+        if relative is None:
+            continue
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO_ROOT / relative, root / relative)
     return root

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version as installed_version
@@ -28,6 +29,11 @@ ARCHIVE_FOLDER = "archive"
 def manifest_path_for(scored_csv: Path) -> Path:
     """``OUT.csv`` -> ``OUT.manifest.json`` (any other name gets the suffix appended)."""
     return _beside(scored_csv, MANIFEST_SUFFIX)
+
+
+def drift_report_path_for(scored_csv: Path) -> Path:
+    """``OUT.csv`` -> ``OUT.drift.html``: the file's drift report, published and archived with it."""
+    return _beside(scored_csv, ".drift.html")
 
 
 def reject_report_path_for(scored_csv: Path) -> Path:
@@ -181,15 +187,26 @@ class Publication:
     archived_to: Path | None
 
 
-def publish_scored_file(write_scored_csv, scored_csv: Path, rows: int, lineage_fields: dict[str, Any]) -> Publication:
-    """Archive what is there, write the scored file, then its manifest describing exactly those bytes.
+def publish_scored_file(
+    write_scored_csv,
+    scored_csv: Path,
+    rows: int,
+    lineage_fields: dict[str, Any],
+    companions: Mapping[Path, Callable[[Path], None]] | None = None,
+) -> Publication:
+    """Archive what is there, write the scored file and its companions, then the manifest describing them.
 
     ``write_scored_csv(path) -> (sha256, cells neutralised)`` writes the ``rows`` scored rows
-    atomically; ``lineage_fields`` is the rest of the manifest (input, model, run, counts).
+    atomically; ``companions`` maps each file published beside it (e.g. the drift report) to the
+    function that writes it atomically, so it is archived and replaced together with the scored
+    file; ``lineage_fields`` is the rest of the manifest (input, model, run, counts).
     """
     scored_csv = Path(scored_csv)
-    archived = archive_previous(scored_csv)
+    companions = dict(companions or {})
+    archived = archive_previous(scored_csv, *companions)
     sha256, neutralised = write_scored_csv(scored_csv)
+    for path, write in companions.items():
+        write(path)
     manifest = {
         **lineage_fields,
         "output": {"path": str(scored_csv), "sha256": sha256, "rows": rows, "cells_neutralised": neutralised},

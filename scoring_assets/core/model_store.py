@@ -9,6 +9,9 @@ gives numbers nobody can trace. So before anything is unpickled, ``load_model`` 
 3. the card has every field scoring needs (``CARD_FIELDS``), its features are the ones the use
    case builds, and its scikit-learn version matches the installed one in major.minor (pickles
    do not survive scikit-learn minor upgrades reliably).
+4. when the use case declares a reference profile (``ModelSource.profile_path``, for drift
+   checks), it is verified the same way, must be the one the card records, and is exposed as
+   ``reference_profile`` with its ``reference_md5``; a model without one has no drift check.
 The model version carried by every scored row names the use case and the artifact's md5.
 """
 
@@ -55,6 +58,8 @@ class ModelArtifact:
     md5: str
     card: dict[str, Any]
     version: str
+    reference_profile: dict[str, Any] | None = None  # core.drift's reference, when the use case declares one
+    reference_md5: str | None = None
 
     @property
     def positive_class(self) -> Any:
@@ -197,12 +202,52 @@ def verify_artifact(use_case: UseCase, root: Path | None = None) -> ModelArtifac
             )
         checked[relative] = actual
     card = _checked_card(use_case, root / source.card_path)
+    profile, profile_md5 = _checked_profile(use_case, root, card) if source.profile_path else (None, None)
     return ModelArtifact(
         path=root / source.model_path,
         md5=checked[source.model_path],
         card=card,
         version=use_case.model_version(checked[source.model_path]),
+        reference_profile=profile,
+        reference_md5=profile_md5,
     )
+
+
+def _checked_profile(use_case: UseCase, root: Path, card: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The reference profile and its md5, provided DVC and the card vouch for it and it covers every model input.
+
+    Parsed from the very bytes that were hashed, so the file cannot change in between.
+    """
+    relative = use_case.model.profile_path
+    path = root / relative
+    recorded = recorded_md5(root, relative)
+    if not path.exists():
+        raise ModelIntegrityError(f"{path} (the model's reference profile) is missing; {REBUILD_HINT}")
+    payload = path.read_bytes()
+    actual = hashlib.md5(payload).hexdigest()
+    if actual != recorded:
+        raise ModelIntegrityError(
+            f"{path} has md5 {actual} but DVC records {recorded}: the reference profile was altered or "
+            f"belongs to another version of the pipeline; refusing to use it. To fix it, {REBUILD_HINT}"
+        )
+    carded = _field(card, "reference_profile.md5")
+    if carded is not None and carded != actual:
+        raise ModelIntegrityError(
+            f"{path} has md5 {actual} but the model card records {carded}: the profile was not written with this "
+            f"model; {REBUILD_HINT}"
+        )
+    try:
+        profile = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ModelIntegrityError(f"{path} is not a JSON reference profile ({error})") from None
+    features = profile.get("features") if isinstance(profile, dict) else None
+    missing = [name for name in use_case.features.columns if not isinstance(features, dict) or name not in features]
+    if missing or not isinstance(profile.get("score"), dict):
+        raise ModelIntegrityError(
+            f"{path} is not a reference profile of use case {use_case.name}: it lacks "
+            f"{', '.join(missing) if missing else 'the score'}; {REBUILD_HINT}"
+        )
+    return profile, actual
 
 
 def _checked_card(use_case: UseCase, card_path: Path) -> dict[str, Any]:
@@ -251,7 +296,13 @@ def load_model(use_case: UseCase, root: Path | None = None) -> LoadedModel:
     if not hasattr(pipeline, "predict_proba"):
         raise ModelIntegrityError(f"{artifact.path} holds a {type(pipeline).__name__}, which has no predict_proba")
     return LoadedModel(
-        path=artifact.path, md5=artifact.md5, card=artifact.card, version=artifact.version, pipeline=pipeline
+        path=artifact.path,
+        md5=artifact.md5,
+        card=artifact.card,
+        version=artifact.version,
+        reference_profile=artifact.reference_profile,
+        reference_md5=artifact.reference_md5,
+        pipeline=pipeline,
     )
 
 

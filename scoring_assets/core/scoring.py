@@ -122,6 +122,7 @@ class ScoreSummary:
     rows: int = 0
     total: float = 0.0
     at_or_above_threshold: int = 0
+    total_at_or_above_threshold: float = 0.0  # sum of the scores of the rows predicted positive
     histogram: np.ndarray = field(default_factory=lambda: np.zeros(HISTOGRAM_BINS, dtype=np.int64), repr=False)
     labelled_scores: list[np.ndarray] = field(default_factory=list, repr=False)
     labels: list[np.ndarray] = field(default_factory=list, repr=False)
@@ -129,7 +130,9 @@ class ScoreSummary:
     def add(self, scores: np.ndarray, labels: np.ndarray | None) -> None:
         self.rows += len(scores)
         self.total += float(scores.sum())
-        self.at_or_above_threshold += int((scores >= self.threshold).sum())
+        predicted = scores >= self.threshold
+        self.at_or_above_threshold += int(predicted.sum())
+        self.total_at_or_above_threshold += float(scores[predicted].sum())
         bins = np.clip((scores * HISTOGRAM_BINS).astype(np.int64), 0, HISTOGRAM_BINS - 1)
         self.histogram += np.bincount(bins, minlength=HISTOGRAM_BINS)
         if labels is not None:
@@ -152,6 +155,23 @@ class ScoreSummary:
             "p75": quantile(0.75),
             "p95": quantile(0.95),
             "share_at_or_above_threshold": self.at_or_above_threshold / self.rows,
+        }
+
+    def estimated_performance(self) -> dict[str, float] | None:
+        """Precision and recall at the threshold expected from the scores alone, labels or not.
+
+        If the model is calibrated, a row scored p is positive with probability p, so the expected
+        true positives are the sum of the scores predicted positive (the idea behind NannyML's
+        CBPE). Shown beside the real backtest when a file has labels, so the estimate can be judged.
+        """
+        if not self.rows or not self.total:
+            return None
+        return {
+            "expected_precision": (
+                self.total_at_or_above_threshold / self.at_or_above_threshold if self.at_or_above_threshold else 0.0
+            ),
+            "expected_recall": self.total_at_or_above_threshold / self.total,
+            "expected_positive_rate": self.total / self.rows,
         }
 
     def backtest(self) -> dict[str, float] | None:
@@ -190,8 +210,13 @@ def score_feature_parquet(
     threshold: float,
     scoring_timestamp: str,
     scores_path: Path,
+    drift=None,
 ) -> ScoreSummary:
-    """Score every row of the feature matrix with ``predict_proba``, in input order."""
+    """Score every row of the feature matrix with ``predict_proba``, in input order.
+
+    ``drift`` (a ``core.drift.DriftAccumulator``), if given, sees every batch's model inputs and
+    scores in the same pass, so measuring drift costs no second read of the file.
+    """
     source = lake_reader(features_path)
     names = source.schema_arrow.names
     has_label = LABEL_KEY in names and use_case.label is not None
@@ -222,6 +247,8 @@ def score_feature_parquet(
             arrays += [pa.array(frame[name].to_numpy(dtype=object), pa.string()) for name in carried]
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
             summary.add(score, _label_codes(use_case, frame[LABEL_KEY]) if has_label else None)
+            if drift is not None:
+                drift.add(frame[use_case.features.columns], score)
     return summary
 
 

@@ -50,18 +50,48 @@ class FeatureSet:
 
 
 @dataclass(frozen=True)
+class DriftThresholds:
+    """PSI levels at which a scored file's drift from the training reference is ``warn`` and ``alert``.
+
+    The defaults (0.1 / 0.25) are rules of thumb from credit scoring, not laws: PSI grows with
+    the number of bins and shrinks with smoothing, so a use case may set its own, and
+    ``per_feature`` sets them for one model input (``"score"``: for the score). A level is reached
+    when the PSI is at or above it. Drift is measured by ``scoring_assets.core.drift``.
+    """
+
+    warn: float = 0.1
+    alert: float = 0.25
+    per_feature: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, (warn, alert) in {"": (self.warn, self.alert), **self.per_feature}.items():
+            if not 0.0 <= warn <= alert:
+                where = f" for {name!r}" if name else ""
+                raise ValueError(f"drift thresholds{where} need 0 <= warn <= alert, got warn {warn}, alert {alert}")
+
+    def for_feature(self, name: str) -> tuple[float, float]:
+        """(warn, alert) for a model input, or for the score when ``name`` is ``"score"``."""
+        warn, alert = self.per_feature.get(name, (self.warn, self.alert))
+        return float(warn), float(alert)
+
+
+@dataclass(frozen=True)
 class ModelSource:
     """Where the model and its card are, relative to a DVC project root.
 
     Trained here: both are outputs of the use case's DVC stages, verified against ``dvc.lock``.
     Brought in: both are added with ``dvc add`` (a ``<file>.dvc`` beside each), verified against
     those. ``root`` None means the project's own DVC root (``core.paths.model_root()``).
+    ``profile_path``: the reference profile training wrote beside the model (what the training data
+    and held-out scores looked like, for drift checks), verified like the model; None: no drift
+    measurement (e.g. a model brought in without one).
     """
 
     model_path: str
     card_path: str
     metrics_path: str | None = None
     root: Path | None = None
+    profile_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +114,8 @@ class UseCase:
     blank_allowed: Mapping[str, str] = field(default_factory=dict)
     # Input columns carried into the scored file after its fixed columns, unless a run names others.
     passthrough: tuple[str, ...] = ()
+    # PSI levels for the drift of each scored file from the training reference (rules of thumb by default).
+    drift_thresholds: DriftThresholds = field(default_factory=DriftThresholds)
 
     @cached_property
     def schema(self) -> pa.DataFrameSchema:

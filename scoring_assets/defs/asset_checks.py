@@ -34,6 +34,7 @@ class Check:
     asset: str  # the checked asset's name within a use case (its key is [use case, asset])
     name: str
     description: str
+    blocking: bool = True  # a blocking check fails with ERROR severity and stops the run; others WARN
 
     def spec(self, use_case: UseCase, partitions_def: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
         # Per-partition checks are a preview feature in Dagster 1.13; they are what makes the UI
@@ -44,7 +45,7 @@ class Check:
                 name=self.name,
                 asset=dg.AssetKey([use_case.name, self.asset]),
                 description=self.description,
-                blocking=True,
+                blocking=self.blocking,
                 partitions_def=partitions_def,
             )
 
@@ -53,7 +54,7 @@ class Check:
             asset_key=dg.AssetKey([use_case.name, self.asset]),
             check_name=self.name,
             passed=bool(passed),
-            severity=dg.AssetCheckSeverity.ERROR,
+            severity=dg.AssetCheckSeverity.ERROR if self.blocking else dg.AssetCheckSeverity.WARN,
             description=description,
             metadata=metadata,
         )
@@ -77,6 +78,18 @@ SCORES_MATCH_ACCEPTED_ROWS = Check(
     "scores", "scores_match_accepted_rows", "One score per accepted row: same count, ids and order."
 )
 SCORE_IS_PROBABILITY = Check("scores", "score_is_probability", "Every score is finite and in [0, 1].")
+INPUT_DRIFT_BELOW_ALERT = Check(
+    "scores",
+    "input_drift_below_alert",
+    "No model input's PSI against the training reference reaches the alert level (warns, never blocks).",
+    blocking=False,
+)
+SCORE_DRIFT_BELOW_ALERT = Check(
+    "scores",
+    "score_drift_below_alert",
+    "The score distribution's PSI against held-out data stays below the alert level (warns, never blocks).",
+    blocking=False,
+)
 OUTPUT_SHA256_MATCHES_MANIFEST = Check(
     "scoring_manifest", "output_sha256_matches_manifest", "The scored file on disk is the one described."
 )
@@ -242,4 +255,38 @@ def manifest_matches_output(use_case: UseCase, recorded_sha256: str, actual_sha2
     )
     return OUTPUT_SHA256_MATCHES_MANIFEST.result(
         use_case, passed, description, manifest_sha256=recorded_sha256, file_sha256=actual_sha256
+    )
+
+
+def _drift_summary(items: list[tuple[str, float, str]]) -> str:
+    return ", ".join(f"{name} {psi:.3f} ({level})" for name, psi, level in items)
+
+
+def input_drift_below_alert(use_case: UseCase, file_drift) -> dg.AssetCheckResult:
+    """Fails (WARN) when any model input drifted to ``alert``; names the most drifted inputs either way."""
+    most = file_drift.most_drifted(5)
+    alerts = [name for name, feature in file_drift.features.items() if feature.level == "alert"]
+    description = (
+        f"{len(alerts)} input(s) at alert: {_drift_summary([m for m in most if m[2] == 'alert'])}"
+        if alerts
+        else f"no input at alert; most drifted: {_drift_summary(most[:3])}"
+    )
+    return INPUT_DRIFT_BELOW_ALERT.result(
+        use_case,
+        not alerts,
+        description,
+        input_level=file_drift.input_level,
+        inputs_at_alert=", ".join(alerts) or "none",
+        max_psi=float(most[0][1]) if most else 0.0,
+    )
+
+
+def score_drift_below_alert(use_case: UseCase, file_drift) -> dg.AssetCheckResult:
+    score = file_drift.score
+    description = (
+        f"score PSI {score.psi:.3f} ({score.level}); share at or above the threshold "
+        f"{score.share_at_or_above_threshold:.1%} vs {score.reference_share_at_or_above_threshold:.1%} on held-out data"
+    )
+    return SCORE_DRIFT_BELOW_ALERT.result(
+        use_case, score.level != "alert", description, score_psi=float(score.psi), score_level=score.level
     )

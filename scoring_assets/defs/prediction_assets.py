@@ -12,10 +12,12 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from scoring_assets.core.drift import DriftAccumulator
+from scoring_assets.core.drift_report import write_drift_report
 from scoring_assets.core.files import file_sha256
 from scoring_assets.core.folders import UseCaseFolders
 from scoring_assets.core.input_csv import lake_reader
-from scoring_assets.core.manifest import lineage_fields, publish_scored_file
+from scoring_assets.core.manifest import drift_report_path_for, lineage_fields, publish_scored_file
 from scoring_assets.core.model_store import LoadedModel, ModelIntegrityError, load_model, verify_artifact
 from scoring_assets.core.output_paths import UnsafeOutputPathError, check_scored_output_path
 from scoring_assets.core.scoring import score_feature_parquet, scored_columns, write_feature_parquet, write_scored_csv
@@ -122,6 +124,14 @@ def build_prediction_assets(use_case: UseCase, partitions: dg.PartitionsDefiniti
             asset_checks.SCORES_MATCH_ACCEPTED_ROWS.spec(use_case, partitions),
             asset_checks.SCORE_IS_PROBABILITY.spec(use_case, partitions),
             asset_checks.OUTPUT_SHA256_MATCHES_MANIFEST.spec(use_case, partitions),
+            *(
+                [
+                    asset_checks.INPUT_DRIFT_BELOW_ALERT.spec(use_case, partitions),
+                    asset_checks.SCORE_DRIFT_BELOW_ALERT.spec(use_case, partitions),
+                ]
+                if use_case.model.profile_path
+                else []
+            ),
         ],
         can_subset=False,
         partitions_def=partitions,
@@ -144,8 +154,9 @@ def build_prediction_assets(use_case: UseCase, partitions: dg.PartitionsDefiniti
         threshold = model.threshold if config.threshold is None else float(config.threshold)
         scoring_timestamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         scores_path = own.lake_file("scores", key)
+        drift = DriftAccumulator(use_case, model.reference_profile) if model.reference_profile else None
         summary = score_feature_parquet(
-            use_case, own.lake_file("feature_matrix", key), model, threshold, scoring_timestamp, scores_path
+            use_case, own.lake_file("feature_matrix", key), model, threshold, scoring_timestamp, scores_path, drift
         )
         score_checks = [
             asset_checks.scores_cover_accepted_rows(use_case, scores_path, own.lake_file("validated_batch", key)),
@@ -157,6 +168,9 @@ def build_prediction_assets(use_case: UseCase, partitions: dg.PartitionsDefiniti
                 dg.MaterializeResult(asset_key=scores_key, check_results=score_checks),
                 reason=f"{output_path} was not written",
             )
+        file_drift = drift.result() if drift else None
+        report_path = drift_report_path_for(output_path)
+        about = [f"{use_case.name} file {registration.source_path} (partition {key})", f"model {model.version}"]
         publication = publish_scored_file(
             lambda path: write_scored_csv(scores_path, path),
             output_path,
@@ -176,8 +190,13 @@ def build_prediction_assets(use_case: UseCase, partitions: dg.PartitionsDefiniti
                     "score_column": use_case.score_column,
                     "score_summary": summary.distribution(),
                     "backtest": summary.backtest(),
+                    "estimated_performance": summary.estimated_performance(),
+                    "drift": file_drift.as_manifest(model.reference_md5, str(report_path)) if file_drift else None,
                 },
             ),
+            companions={report_path: lambda path: write_drift_report(path, use_case, file_drift, about)}
+            if file_drift
+            else None,
         )
         if publication.archived_to is not None:
             context.log.info(f"earlier results at {output_path} moved to {publication.archived_to}")
@@ -186,8 +205,19 @@ def build_prediction_assets(use_case: UseCase, partitions: dg.PartitionsDefiniti
             context,
             dg.MaterializeResult(
                 asset_key=scores_key,
-                metadata=scores_metadata(use_case, publication.manifest, scores_path),
-                check_results=score_checks,
+                metadata={
+                    **scores_metadata(use_case, publication.manifest, scores_path),
+                    **(drift_metadata(file_drift, report_path) if file_drift else {}),
+                },
+                check_results=score_checks
+                + (
+                    [
+                        asset_checks.input_drift_below_alert(use_case, file_drift),
+                        asset_checks.score_drift_below_alert(use_case, file_drift),
+                    ]
+                    if file_drift
+                    else []
+                ),
             ),
             dg.MaterializeResult(
                 asset_key=manifest_key,
@@ -230,6 +260,7 @@ def scores_metadata(use_case: UseCase, manifest: dict, scores_path: Path) -> dic
         for name, value in distribution.items()
     }
     figures.update({f"backtest_{name}": value for name, value in (backtest or {}).items()})
+    figures.update({name: float(value) for name, value in (manifest.get("estimated_performance") or {}).items()})
     rows = manifest["output"]["rows"]
     return {
         "rows_scored": rows,
@@ -245,6 +276,44 @@ def scores_metadata(use_case: UseCase, manifest: dict, scores_path: Path) -> dic
         else f"no {use_case.label_column or 'label'} column in the file",
         "preview": preview_table(use_case, scores_path),
         ROW_COUNT_KEY: rows,
+    }
+
+
+DRIFT_TABLE_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("feature", "string"),
+        dg.TableColumn("psi", "float"),
+        dg.TableColumn("level", "string"),
+        dg.TableColumn("batch", "string", description="this file: mean, or the most common level and its share"),
+        dg.TableColumn("reference", "string", description="the training data, the same way"),
+        dg.TableColumn("missing_share", "float"),
+    ]
+)
+
+
+def drift_metadata(file_drift, report_path: Path) -> dict:
+    """The drift table (most drifted first), one plottable PSI per input, the score's, and the report."""
+    rows = [
+        dg.TableRecord(
+            {
+                "feature": name,
+                "psi": round(float(feature.psi), 4),
+                "level": feature.level,
+                "batch": feature.batch_summary,
+                "reference": feature.reference_summary,
+                "missing_share": round(float(feature.missing_share), 4),
+            }
+        )
+        for name, feature in sorted(file_drift.features.items(), key=lambda item: -item[1].psi)
+    ]
+    return {
+        "drift": dg.MetadataValue.table(rows, schema=DRIFT_TABLE_SCHEMA),
+        "drift_input_level": file_drift.input_level,
+        "drift_score_level": file_drift.score.level,
+        "drift_score_psi": float(file_drift.score.psi),
+        "drift_max_input_psi": max((float(f.psi) for f in file_drift.features.values()), default=0.0),
+        **{f"psi/{name}": float(feature.psi) for name, feature in file_drift.features.items()},
+        "drift_report": dg.MetadataValue.path(str(report_path)),
     }
 
 

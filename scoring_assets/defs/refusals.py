@@ -15,7 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dagster import AssetCheckResult, AssetExecutionContext, AssetObservation, Failure, MaterializeResult
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetObservation,
+    Failure,
+    MaterializeResult,
+)
 
 REFUSAL_KIND = "refusal_kind"
 
@@ -61,7 +68,8 @@ def materialize_or_refuse(
     the reject report is), carrying the would-be materializations' figures.
     """
     checks = [check for result in results for check in (result.check_results or [])]
-    failed = [check for check in checks if not check.passed]
+    # Only blocking (ERROR) checks refuse; a WARN check (drift) is recorded with the materialization.
+    failed = [check for check in checks if not check.passed and check.severity == AssetCheckSeverity.ERROR]
     if not failed:
         yield from results
         return

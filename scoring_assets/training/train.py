@@ -11,6 +11,9 @@ once, deterministically and stratified, into train / validation / test parts:
   validation part. The model is not refitted on train + validation afterwards: the threshold
   was tuned against exactly this model's scores;
 - the test part is written for ``evaluate`` and never looked at here.
+The reference profile for drift checks (``core.drift.build_reference_profile``: bins of the
+train part's model inputs, the validation part's scores) is written beside the model when the
+use case declares ``model.profile_path``; the card records its path and md5.
 
 Every output is byte-identical across runs on the same inputs (fixed seeds, sorted JSON, no
 timestamps), so ``dvc repro`` on a clean clone rebuilds the md5s recorded in ``dvc.lock``.
@@ -36,6 +39,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from scoring_assets.core.contract import validate_frame
+from scoring_assets.core.drift import build_reference_profile
 from scoring_assets.core.features import CategoryCodes, build_features
 from scoring_assets.core.files import atomic_path, file_md5
 from scoring_assets.core.input_csv import read_csv_frame
@@ -45,8 +49,6 @@ from scoring_assets.training import held_out_path, load_params, repo_path, train
 from scoring_assets.training.evaluate import binary_labels, classification_metrics, describe_metrics
 
 POSITIVE_CLASS = 1  # labels are encoded 0/1: the score is the probability of class 1, the label's positive value
-QUANTILES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
-HISTOGRAM_BINS = 10
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -86,6 +88,16 @@ def main(argv: list[str] | None = None) -> None:
         joblib.dump(model, temporary)
     with atomic_path(test_split_path) as temporary:
         accepted.iloc[parts["test"]][[*use_case.contract_columns, use_case.label.column]].to_parquet(temporary)
+    positive_rate = round(float(labels.mean()), 6)
+    written = [model_path, test_split_path]
+    reference_profile = None
+    if use_case.model.profile_path:
+        profile_path = repo_path(use_case.model.profile_path)
+        profile = build_reference_profile(use_case, train_features, validation_scores, threshold, positive_rate)
+        with atomic_path(profile_path) as temporary:
+            temporary.write_text(json.dumps(profile, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        reference_profile = {"path": _display_path(profile_path), "md5": file_md5(profile_path)}
+        written.append(profile_path)
     card = model_card(
         use_case=use_case,
         chosen=chosen,
@@ -99,15 +111,15 @@ def main(argv: list[str] | None = None) -> None:
             "rows_read": rows_read,
             "rows_rejected": rows_rejected,
             "rows_accepted": len(accepted),
-            "positive_rate": round(float(labels.mean()), 6),
+            "positive_rate": positive_rate,
             "split_rows": {part: len(positions) for part, positions in parts.items()},
         },
-        reference=reference_distributions(use_case.features, train_features),
+        reference_profile=reference_profile,
         params=params,
     )
     with atomic_path(card_path) as temporary:
         temporary.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"wrote {', '.join(_display_path(path) for path in (model_path, card_path, test_split_path))}")
+    print(f"wrote {', '.join(_display_path(path) for path in (*written, card_path))}")
 
 
 def load_training_rows(use_case: UseCase, path: Path, max_rejected_fraction: float) -> tuple[pd.DataFrame, int, int]:
@@ -213,30 +225,6 @@ def f1_maximising_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(thresholds[np.argmax(f1[:-1])])  # the last point has no threshold
 
 
-def reference_distributions(feature_set: FeatureSet, features: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """What each feature looked like in training, for drift checks on scored batches."""
-    reference: dict[str, dict[str, Any]] = {}
-    for name in feature_set.numeric:
-        values = features[name].to_numpy(dtype=np.float64)
-        counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)
-        reference[name] = {
-            "kind": "numeric",
-            "mean": _rounded(values.mean()),
-            "std": _rounded(values.std()),
-            "quantiles": {
-                f"{q:g}": _rounded(v) for q, v in zip(QUANTILES, np.quantile(values, QUANTILES), strict=True)
-            },
-            "histogram": {"edges": _rounded(edges), "fractions": _rounded(counts / len(values))},
-        }
-    for name, levels in feature_set.categorical.items():
-        frequencies = features[name].value_counts(normalize=True)
-        reference[name] = {
-            "kind": "categorical",
-            "frequencies": {level: _rounded(frequencies.get(level, 0.0)) for level in levels},
-        }
-    return reference
-
-
 def model_card(
     *,
     use_case: UseCase,
@@ -246,8 +234,8 @@ def model_card(
     threshold: float,
     validation_metrics: dict[str, float],
     training_data: dict[str, Any],
-    reference: dict[str, dict[str, Any]],
     params: dict[str, Any],
+    reference_profile: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Everything a reader, a drift check or the model loader needs to know about the model."""
     model = candidates[chosen]
@@ -282,7 +270,7 @@ def model_card(
         },
         "sklearn_version": sklearn.__version__,
         "training_data": training_data,
-        "reference_distributions": reference,
+        **({"reference_profile": reference_profile} if reference_profile else {}),
         "params": params,
     }
 

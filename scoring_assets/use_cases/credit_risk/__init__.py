@@ -18,6 +18,7 @@ USE_CASE = UseCase(
         model_path="data/models/credit_risk/model.joblib",
         card_path="data/models/credit_risk/model_card.json",
         metrics_path="data/metrics/credit_risk/metrics.json",
+        profile_path="data/models/credit_risk/reference_profile.json",
     ),
     score_column="risk_score",
     id_column=None,

@@ -13,6 +13,7 @@ USE_CASE = UseCase(
         model_path="data/models/telco_churn/model.joblib",
         card_path="data/models/telco_churn/model_card.json",
         metrics_path="data/metrics/telco_churn/metrics.json",
+        profile_path="data/models/telco_churn/reference_profile.json",
     ),
     score_column="churn_score",
     id_column="customerID",
