@@ -4,9 +4,9 @@
 
 Starts `dg dev` on loopback with a scratch instance and data folder, drops the sample
 batches and a batch with too many bad rows into the inbox, waits until the sensor's runs have
-finished, adds a duplicate, an empty file and a non-CSV, then photographs the asset graph, a
-`scores` partition, the refused file's partition and its reason, the per-file check status,
-the inbox table and the runs. Needs Debian's
+finished, adds a duplicate, an empty file, a non-CSV and a CSV of no use case, then photographs
+the use case groups, the Telco graph, a credit and a Telco `scores` partition, the refused
+file's partition and its reason, the per-file check status, the inbox table and the runs. Needs Debian's
 `chromium` package (`apt-get install chromium`) and Playwright for Python (`pip install -e
 '.[screenshots]'`), which drives that Chromium; no browser is downloaded.
 """
@@ -113,15 +113,29 @@ def main() -> None:
             shutil.copyfile(samples[0], inbox / "copy of a scored file.csv")
             (inbox / "empty.csv").touch()
             (inbox / "notes.txt").write_text("not a CSV\n")
+            (inbox / "unknown_table.csv").write_text("account,balance,region\nA-1,10.5,north\n")
             time.sleep(12)
             clean = next(key for key in partitions if key.startswith("clean_batch"))
             refused = next(key for key in partitions if key.startswith("refused_batch"))
+            credit = next(key for key in partitions if key.startswith("credit_applications"))
             shots = [  # (page, text that shows it has loaded, image, viewport height)
                 (
                     "/asset-groups",
-                    "raw_batch",
+                    "credit_risk",
                     "asset_graph.png",
                     1000,
+                ),
+                (
+                    "/assets/telco_churn/scoring_manifest?view=lineage&lineageScope=upstream&lineageDepth=5",
+                    "raw_batch",
+                    "use_case_graph.png",
+                    1000,
+                ),
+                (
+                    f"/assets/credit_risk/scores?view=partitions&partition={quote(credit)}",
+                    "rows_scored",
+                    "credit_scores_partition.png",
+                    1500,
                 ),
                 (
                     f"/assets/telco_churn/scores?view=partitions&partition={quote(clean)}",
