@@ -26,7 +26,16 @@ from scoring_assets.defs.runs import register_file
 from scoring_assets.use_cases import use_case as declared_use_case
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
-PER_USE_CASE_ASSETS = ("feature_matrix", "inbox", "model", "raw_batch", "scores", "scoring_manifest", "validated_batch")
+PER_USE_CASE_ASSETS = (
+    "feature_matrix",
+    "inbox",
+    "model",
+    "monitoring",
+    "raw_batch",
+    "scores",
+    "scoring_manifest",
+    "validated_batch",
+)
 
 
 @pytest.fixture(scope="module")

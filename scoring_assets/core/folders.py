@@ -8,6 +8,7 @@ so this is the one place that knows the layout under the data folder (``$SCORING
     lake/<use case>/<asset>/<key>.parquet  intermediate assets
     rejected/<use case>/<key>.csv          reject report
     scored/<use case>/<key>.csv            handoff file, with <key>.manifest.json beside it
+    monitoring/<use case>/trend.html       the trend of the recent scored files
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ class UseCaseFolders:
 
     def scored_file(self, partition_key: str) -> Path:
         return self.root / "scored" / self.use_case / f"{checked_partition_key(partition_key)}.csv"
+
+    @property
+    def monitoring_report(self) -> Path:
+        """The trend report of the recent scored files, rewritten by the monitoring asset."""
+        return self.root / "monitoring" / self.use_case / "trend.html"
 
     def write_stage_summary(self, asset: str, partition_key: str, summary: dict) -> None:
         """Facts a later step needs about this one (counts, paths, hashes), beside its file."""

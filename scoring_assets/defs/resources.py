@@ -41,3 +41,13 @@ class InboxSettings(dg.ConfigurableResource):
     """How long a file must stay unchanged before the inbox sensors take it (writers that pause are not caught)."""
 
     settle_seconds: float = 5.0
+
+
+class DriftAlerts(dg.ConfigurableResource):
+    """Where drift alerts go besides the UI: a webhook receiving a JSON POST per file at drift level alert.
+
+    ``webhook_url`` empty (the default) means the UI only: an observation on the use case's
+    monitoring asset. The payload's ``text`` field makes it a Slack incoming-webhook message as is.
+    """
+
+    webhook_url: str = ""

@@ -18,8 +18,9 @@ from scoring_assets.core.use_case import UseCase
 from scoring_assets.defs.ingest_assets import build_ingest_assets
 from scoring_assets.defs.jobs import build_jobs
 from scoring_assets.defs.model_assets import build_model_asset
+from scoring_assets.defs.monitoring import build_monitoring_definitions
 from scoring_assets.defs.prediction_assets import build_prediction_assets
-from scoring_assets.defs.resources import InboxSettings, ScoringFolders
+from scoring_assets.defs.resources import DriftAlerts, InboxSettings, ScoringFolders
 from scoring_assets.defs.runs import partitions_name
 from scoring_assets.defs.schedules import build_nightly_rescore
 from scoring_assets.defs.sensors import (
@@ -52,7 +53,7 @@ def use_case_definitions(use_case: UseCase) -> tuple[dg.Definitions, dg.Unresolv
         ],
         schedules=[build_nightly_rescore(use_case, partitions, rescore)],
     )
-    return definitions, score_file
+    return dg.Definitions.merge(definitions, build_monitoring_definitions(use_case)), score_file
 
 
 def resources() -> dict[str, dg.ConfigurableResource]:
@@ -60,10 +61,12 @@ def resources() -> dict[str, dg.ConfigurableResource]:
 
     ``SCORING_DATA_DIR`` is required by runs and sensors; every entry point of the project sets
     it (the CLI, ``dev.py``, an activated ``.venv``: the repository's ``data/`` by default).
+    ``SCORING_DRIFT_WEBHOOK_URL`` unset or empty means no webhook for drift alerts.
     """
     settle_seconds = dg.EnvVar("SCORING_INBOX_SETTLE_SECONDS")
     return {
         "folders": ScoringFolders(data_dir=dg.EnvVar(DATA_DIR_VARIABLE)),
+        "drift_alerts": DriftAlerts(webhook_url=dg.EnvVar("SCORING_DRIFT_WEBHOOK_URL").get_value("")),
         "inbox_settings": InboxSettings(
             settle_seconds=float(settle_seconds.get_value()) if settle_seconds.get_value() else 5.0
         ),
