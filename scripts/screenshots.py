@@ -3,10 +3,12 @@
     .venv/bin/python scripts/screenshots.py            # writes docs/images/*.png
 
 Starts `dg dev` on loopback with a scratch instance and data folder, drops the sample
-batches and a batch with too many bad rows into the inbox, waits until the sensor's runs have
-finished, adds a duplicate, an empty file, a non-CSV and a CSV of no use case, then photographs
-the use case groups, the Telco graph, a credit and a Telco `scores` partition, the refused
-file's partition and its reason, the per-file check status, the inbox table and the runs. Needs Debian's
+batches, a batch with too many bad rows and a Telco file of one customer kind only (for drift)
+into the shared inbox, waits until the runs have finished and the monitoring sensor has
+refreshed the trend, adds a duplicate, an empty file, a non-CSV and a CSV of no use case, then
+photographs the use case groups, the Telco graph, a credit and a Telco `scores` partition, the
+refused file's partition and its reason, the per-file check status, the inbox table, the runs,
+the shifted file's drift metadata, the monitoring asset, and the drift and trend reports. Needs Debian's
 `chromium` package (`apt-get install chromium`) and Playwright for Python (`pip install -e
 '.[screenshots]'`), which drives that Chromium; no browser is downloaded.
 """
@@ -26,6 +28,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from scoring_assets.core.paths import REPO_ROOT  # noqa: E402
+from scoring_assets.use_cases.telco_churn.generate import generate_extract  # noqa: E402
 from tests.support.dev_server import DagsterDevServer  # noqa: E402
 
 IMAGES = REPO_ROOT / "docs" / "images"
@@ -91,6 +94,14 @@ def refused_batch(target: Path) -> Path:
     return target
 
 
+def shifted_batch(target: Path) -> Path:
+    """Telco customers of one kind only (month-to-month fiber): a customer mix the model has not seen, for drift."""
+    rows = generate_extract(4000, 909, labelled=False)
+    rows = rows[(rows["Contract"] == "Month-to-month") & (rows["InternetService"] == "Fiber optic")]
+    rows.to_csv(target, index=False)
+    return target
+
+
 def main() -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
@@ -108,7 +119,13 @@ def main() -> None:
             for sample in samples:
                 shutil.copyfile(sample, inbox / sample.name)
             refused_batch(inbox / "refused_batch.csv")
-            partitions = [run["tags"]["dagster/partition"] for run in server.wait_for_finished_runs(len(samples) + 1)]
+            shifted_batch(inbox / "shifted_mix.csv")
+            partitions = [run["tags"]["dagster/partition"] for run in server.wait_for_finished_runs(len(samples) + 2)]
+            # The monitoring sensor refreshes the trend after the last scored file (it ticks every 15 s).
+            trend = scratch / "data" / "monitoring" / "telco_churn" / "trend.html"
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not (trend.exists() and "shifted_mix" in trend.read_text()):
+                time.sleep(2)
             # Then what the inbox sensor decides without a run: a copy of a scored file, an empty file.
             shutil.copyfile(samples[0], inbox / "copy of a scored file.csv")
             (inbox / "empty.csv").touch()
@@ -117,6 +134,8 @@ def main() -> None:
             time.sleep(12)
             clean = next(key for key in partitions if key.startswith("clean_batch"))
             refused = next(key for key in partitions if key.startswith("refused_batch"))
+            shifted = next(key for key in partitions if key.startswith("shifted_mix"))
+            drift_report = scratch / "data" / "scored" / "telco_churn" / f"{shifted}.drift.html"
             credit = next(key for key in partitions if key.startswith("credit_applications"))
             shots = [  # (page, text that shows it has loaded, image, viewport height)
                 (
@@ -163,11 +182,20 @@ def main() -> None:
                 ),
                 ("/assets/inbox?view=events", "recent_files", "inbox_fates.png", 1100),
                 ("/runs", "score_file", "runs.png", 700),
+                (
+                    f"/assets/telco_churn/scores?view=partitions&partition={quote(shifted)}",
+                    "drift_input_level",
+                    "drift_metadata.png",
+                    1500,
+                ),
+                ("/assets/telco_churn/monitoring?view=events", "recent_files", "monitoring_asset.png", 1100),
+                (drift_report.as_uri(), "Most drifted", "drift_report.png", 1500),
+                (trend.as_uri(), "PSI", "trend_report.png", 1500),
             ]
             with sync_playwright() as playwright:
                 camera = Camera(playwright, scratch / "chromium_profile")
                 for page, ready_text, image, height in shots:
-                    camera.open(f"{server.url}{page}", ready_text)
+                    camera.open(page if page.startswith("file:") else f"{server.url}{page}", ready_text)
                     if image == "checks_per_file.png":
                         camera.page.get_by_text("reject_fraction_within_limit").first.click()
                         camera.page.locator("button[role=tab]", has_text="Partitions").click()

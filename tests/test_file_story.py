@@ -90,7 +90,9 @@ def test_every_check_result_says_what_it_found_in_figures(instance, folders, use
         for event in result.all_events
         if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION
     }
-    assert len(descriptions) == 9 and all(descriptions.values())
+    assert len(descriptions) == 11 and all(descriptions.values())
+    assert "most drifted" in descriptions["scores:input_drift_below_alert"]
+    assert descriptions["scores:score_drift_below_alert"].startswith("score PSI ")
     assert (
         descriptions["validated_batch:reject_fraction_within_limit"] == "3 of 200 rows rejected (1.5%) <= 5.0% allowed"
     )

@@ -116,7 +116,8 @@ def test_clean_file_is_scored_with_manifest_and_model_lineage(instance, folders,
 
     assert result.success
     assert materialized(result) == SCORING_ASSETS
-    assert all(check_results(result).values()) and len(check_results(result)) == 9
+    # 9 blocking checks and the 2 drift checks (WARN): a file drawn like the training data does not drift
+    assert all(check_results(result).values()) and len(check_results(result)) == 11
 
     scored_path = own.scored_file(registration.partition_key)
     scored = pd.read_csv(scored_path, dtype={use_case.scored_id_column: str})

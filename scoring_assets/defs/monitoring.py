@@ -126,7 +126,7 @@ def build_monitoring_asset(use_case: UseCase) -> dg.AssetsDefinition:
 def monitoring_metadata(records: list[dict[str, Any]], report_path: str) -> dict[str, Any]:
     """The files as a table, the latest file's figures as separate numbers (plotted over time), the report."""
     table = [
-        dg.TableRecord({column.name: record.get(column.name) for column in RECENT_FILES_SCHEMA.columns})
+        dg.TableRecord({column.name: _shown(record.get(column.name)) for column in RECENT_FILES_SCHEMA.columns})
         for record in reversed(records)  # newest first, as the UI reads
     ]
     latest = records[-1] if records else {}
@@ -268,3 +268,8 @@ def send_to_webhook(context: dg.SensorEvaluationContext, url: str, payload: dict
         context.log.error(f"drift alert for partition {payload['partition']} not delivered to the webhook: {error}")
         return
     context.log.info(f"drift alert for partition {payload['partition']} delivered to the webhook (HTTP {status})")
+
+
+def _shown(value: Any) -> Any:
+    """Table cells rounded to 4 decimals: enough to compare files at a glance (the manifests keep every digit)."""
+    return round(value, 4) if isinstance(value, float) else value

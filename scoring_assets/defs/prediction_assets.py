@@ -205,10 +205,12 @@ def build_prediction_assets(use_case: UseCase, partitions: dg.PartitionsDefiniti
             context,
             dg.MaterializeResult(
                 asset_key=scores_key,
-                metadata={
-                    **scores_metadata(use_case, publication.manifest, scores_path),
-                    **(drift_metadata(file_drift, report_path) if file_drift else {}),
-                },
+                metadata=scores_metadata(
+                    use_case,
+                    publication.manifest,
+                    scores_path,
+                    drift_metadata(file_drift, report_path) if file_drift else {},
+                ),
                 check_results=score_checks
                 + (
                     [
@@ -252,8 +254,11 @@ def write_scores_summary(own: UseCaseFolders, key: str, run_id: str, publication
     )
 
 
-def scores_metadata(use_case: UseCase, manifest: dict, scores_path: Path) -> dict:
-    """What a person needs about a scored file: every figure a separate number, so Dagster plots it over time."""
+def scores_metadata(use_case: UseCase, manifest: dict, scores_path: Path, drift: dict) -> dict:
+    """What a person needs about a scored file: every figure a separate number, so Dagster plots it over time.
+
+    ``drift`` (``drift_metadata``) comes right after the figures, before the preview.
+    """
     distribution, backtest = manifest["score_summary"], manifest["backtest"]
     figures = {
         (name if name == "share_at_or_above_threshold" else f"score_{name}"): float(value)
@@ -274,6 +279,7 @@ def scores_metadata(use_case: UseCase, manifest: dict, scores_path: Path) -> dic
         "backtest": "see the backtest_* entries"
         if backtest
         else f"no {use_case.label_column or 'label'} column in the file",
+        **drift,
         "preview": preview_table(use_case, scores_path),
         ROW_COUNT_KEY: rows,
     }
