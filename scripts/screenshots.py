@@ -123,8 +123,10 @@ def main() -> None:
             partitions = [run["tags"]["dagster/partition"] for run in server.wait_for_finished_runs(len(samples) + 2)]
             # The monitoring sensor refreshes the trend after the last scored file (it ticks every 15 s).
             trend = scratch / "data" / "monitoring" / "telco_churn" / "trend.html"
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and not (trend.exists() and "shifted_mix" in trend.read_text()):
+            deadline = time.monotonic() + 300
+            while not (trend.exists() and "shifted_mix" in trend.read_text()):
+                if time.monotonic() > deadline:
+                    sys.exit(f"screenshots.py: the monitoring trend was not refreshed:\n{server.log_tail()}")
                 time.sleep(2)
             # Then what the inbox sensor decides without a run: a copy of a scored file, an empty file.
             shutil.copyfile(samples[0], inbox / "copy of a scored file.csv")
