@@ -172,7 +172,8 @@ def test_clean_file_is_scored_into_the_data_dir_and_recorded_as_a_dagster_run(cl
     scored, manifest = reported_path(result.stdout, "scored"), reported_path(result.stdout, "manifest")
     assert scored.parent == manifest.parent == workspace.data_dir.resolve() / "scored" / "telco_churn"
     assert scored.suffix == ".csv" and manifest.name.endswith(".manifest.json")
-    assert workspace.scored_files(TELCO) == sorted([scored, manifest])
+    drift_report = scored.with_name(scored.stem + ".drift.html")
+    assert workspace.scored_files(TELCO) == sorted([scored, manifest, drift_report])
     assert len(pd.read_csv(scored)) == 60
 
     with DagsterInstance.from_config(str(workspace.dagster_home)) as instance:
@@ -237,6 +238,7 @@ def test_output_flag_puts_scores_manifest_and_rejects_beside_each_other(workspac
     handoff = workspace.cwd / "handoff"
     assert sorted(path.name for path in handoff.iterdir()) == [
         "churn.csv",
+        "churn.drift.html",
         "churn.manifest.json",
         "churn.rejected.csv",
     ]
@@ -255,7 +257,7 @@ def test_output_flag_puts_scores_manifest_and_rejects_beside_each_other(workspac
 def test_output_flag_without_rejects_writes_no_reject_report(high_threshold_run):
     result, out = high_threshold_run.result, high_threshold_run.workspace.cwd / "out"
     assert result.returncode == EXIT_OK, result.stderr
-    assert sorted(path.name for path in out.iterdir()) == ["high.csv", "high.manifest.json"]
+    assert sorted(path.name for path in out.iterdir()) == ["high.csv", "high.drift.html", "high.manifest.json"]
     assert "rejected" not in reported(result.stdout)
 
 

@@ -205,7 +205,9 @@ def test_four_first_runs_started_at_once_on_a_new_dagster_home_all_succeed(tmp_p
             process.stdout.close()
             process.stderr.close()
         assert outcomes == [(EXIT_OK, "")] * 4, f"attempt {attempt}"
-        assert len(workspace.scored_files(TELCO)) == len(workspace.scored_files(CREDIT_RISK)) == 4  # csv + manifest
+        assert (
+            len(workspace.scored_files(TELCO)) == len(workspace.scored_files(CREDIT_RISK)) == 6
+        )  # csv, manifest, drift report
 
     later = workspace.run("score", str(write_csv(customer_rows(30, seed=9), workspace.cwd / "later.csv")))
     assert later.returncode == EXIT_OK, later.stderr
@@ -330,7 +332,7 @@ def test_inbox_sensor_keeps_files_waiting_while_dvc_lock_is_damaged(
     path = write_csv(valid_rows(use_case, 10), folders.of(use_case.name).inbox / "monday.csv")
     an_hour_ago = time.time() - 3600
     os.utime(path, (an_hour_ago, an_hour_ago))
-    inbox_sensor = scoring_definitions().get_sensor_def(f"{use_case.name}__inbox_sensor")
+    inbox_sensor = scoring_definitions().resolve_sensor_def(f"{use_case.name}__inbox_sensor")
 
     cursor, reasons = None, []
     for _ in range(3):  # a file is taken once it has been seen unchanged across ticks
