@@ -108,8 +108,9 @@ def trend_charts(use_case: UseCase, records: list[dict[str, Any]]) -> list[str]:
         ),
         line_chart("Rejected rows", [Series("share of the input", _column(records, "reject_rate"), PALETTE[0])]),
         line_chart(
-            "Precision and recall at the threshold",
+            "Precision and recall at the threshold; ROC AUC where files carried labels",
             [
+                Series("backtest ROC AUC", _column(records, "backtest_roc_auc"), PALETTE[3]),
                 Series("backtest precision", _column(records, "backtest_precision"), PALETTE[0]),
                 Series("expected precision", _column(records, "expected_precision"), PALETTE[0], True),
                 Series("backtest recall", _column(records, "backtest_recall"), PALETTE[2]),
