@@ -17,6 +17,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
+from pandera import config as pandera_config
 from pandera.engines import pandas_engine
 
 from scoring_assets.core.use_case import UseCase
@@ -149,7 +150,8 @@ def satisfies_contract(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> bool:
     judged here.
     """
     if (
-        schema.coerce
+        pandera_config.CONFIG.use_narwhals_backend  # another backend: not proven here
+        or schema.coerce
         or schema.unique
         or schema.index is not None
         or schema.strict
@@ -181,14 +183,23 @@ def satisfies_contract(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> bool:
     return all(_check_passes(check, frame) for check in schema.checks)
 
 
-def _check_passes(check: pa.Check, data) -> bool:
-    if check.groupby is not None or check.groups is not None:
+def _check_passes(check: pa.Check, data: pd.Series | pd.DataFrame) -> bool:
+    """Whether pandera's check surely passes on ``data``, evaluated as its pandas backend does (nulls dropped
+    first for a column check that ignores them) minus the failure cases. Anything unusual (grouped or
+    element-wise checks, an output that is not plain booleans, an error) is not proven: pandera decides."""
+    if check.groupby is not None or check.groups is not None or check.element_wise:
         return False
-    passed = check(data).check_passed
+    checked = data.dropna() if isinstance(data, pd.Series) and check.ignore_na and data.hasnans else data
     try:
-        return bool(passed)
-    except TypeError:  # a missing value: not proven
+        output = check._check_fn(checked, **check._check_kwargs)
+    except Exception:  # e.g. pandera registers its check functions on its first validation
         return False
+    if isinstance(output, bool | np.bool_):
+        return bool(output)
+    # A False pandera might excuse (a row whose values are all null) only sends the batch to pandera.
+    if not isinstance(output, pd.Series) or str(output.dtype) not in ("bool", "boolean") or output.hasnans:
+        return False
+    return bool(output.all())
 
 
 def _duplicate_rejects(
