@@ -238,8 +238,8 @@ def score_feature_parquet(
                 ),
                 use_case.score_column: pa.array(score, pa.float64()),
                 "predicted_label": pa.array((score >= threshold).astype("int8"), pa.int8()),
-                "model_version": pa.array(np.full(count, model.version, dtype=object), pa.string()),
-                "scoring_timestamp": pa.array(np.full(count, scoring_timestamp, dtype=object), pa.string()),
+                "model_version": pa.repeat(pa.scalar(model.version, pa.string()), count),
+                "scoring_timestamp": pa.repeat(pa.scalar(scoring_timestamp, pa.string()), count),
                 ROW_NUMBER: row_numbers,
             }
             arrays = [columns[name] for name in scored_columns(use_case)]
