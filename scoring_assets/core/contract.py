@@ -17,6 +17,8 @@ import pandas as pd
 import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
+from pandera import config as pandera_config
+from pandera.engines import pandas_engine
 
 from scoring_assets.core.use_case import UseCase
 
@@ -108,7 +110,12 @@ def _to_numbers(text: pd.Series) -> pd.Series:
 def _schema_rejects(
     use_case: UseCase, typed: pd.DataFrame, raw: pd.DataFrame, parse_rejects: pd.DataFrame
 ) -> pd.DataFrame:
-    """Run the pandera model lazily and translate its failure cases into reject records."""
+    """Run the pandera model lazily and translate its failure cases into reject records.
+
+    A batch that ``satisfies_contract`` has no failure cases, so pandera is run only on the others.
+    """
+    if satisfies_contract(use_case.schema, typed):
+        return _combine_rejects([])
     try:
         use_case.schema.validate(typed, lazy=True)
     except pa.errors.SchemaErrors as errors:
@@ -131,6 +138,68 @@ def _schema_rejects(
     already = set(zip(parse_rejects["row_number"], parse_rejects["column"], strict=True))
     keep = [(row, col) not in already for row, col in zip(found["row_number"], found["column"], strict=True)]
     return found.loc[keep]
+
+
+def satisfies_contract(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> bool:
+    """True only when ``schema.validate(frame, lazy=True)`` would find nothing wrong; cheap on clean batches.
+
+    It applies the same tests pandera applies (the column's dtype check, nulls, uniqueness, and every
+    check object of the columns and the frame, called as pandera calls them), without building failure
+    cases. False means "not proven clean": the caller then runs pandera itself for the exact failures,
+    so a schema using anything not handled here (coercion, parsers, regex columns, an index) is never
+    judged here.
+    """
+    if (
+        pandera_config.CONFIG.use_narwhals_backend  # another backend: not proven here
+        or schema.coerce
+        or schema.unique
+        or schema.index is not None
+        or schema.strict
+        or schema.ordered
+        or schema.dtype is not None
+        or getattr(schema, "parsers", None)
+        or getattr(schema, "add_missing_columns", False)
+        or getattr(schema, "drop_invalid_rows", False)
+    ):
+        return False
+    for name, column in schema.columns.items():
+        if column.coerce or column.regex or getattr(column, "parsers", None):
+            return False
+        if name not in frame.columns:
+            return False
+        series = frame[name]
+        if not isinstance(series, pd.Series):  # a repeated column name
+            return False
+        if column.dtype is not None:
+            dtype_ok = column.dtype.check(pandas_engine.Engine.dtype(series.dtype), series)
+            if not (dtype_ok if isinstance(dtype_ok, bool) else dtype_ok.all()):  # pandera's reading of it
+                return False
+        if not column.nullable and series.hasnans:
+            return False
+        if column.unique and series.duplicated().any():
+            return False
+        if not all(_check_passes(check, series) for check in column.checks):
+            return False
+    return all(_check_passes(check, frame) for check in schema.checks)
+
+
+def _check_passes(check: pa.Check, data: pd.Series | pd.DataFrame) -> bool:
+    """Whether pandera's check surely passes on ``data``, evaluated as its pandas backend does (nulls dropped
+    first for a column check that ignores them) minus the failure cases. Anything unusual (grouped or
+    element-wise checks, an output that is not plain booleans, an error) is not proven: pandera decides."""
+    if check.groupby is not None or check.groups is not None or check.element_wise:
+        return False
+    checked = data.dropna() if isinstance(data, pd.Series) and check.ignore_na and data.hasnans else data
+    try:
+        output = check._check_fn(checked, **check._check_kwargs)
+    except Exception:  # e.g. pandera registers its check functions on its first validation
+        return False
+    if isinstance(output, bool | np.bool_):
+        return bool(output)
+    # A False pandera might excuse (a row whose values are all null) only sends the batch to pandera.
+    if not isinstance(output, pd.Series) or str(output.dtype) not in ("bool", "boolean") or output.hasnans:
+        return False
+    return bool(output.all())
 
 
 def _duplicate_rejects(

@@ -29,10 +29,10 @@ from scoring_assets.core.csv_safety import SpreadsheetSafeCsvWriter
 from scoring_assets.core.files import atomic_path
 from scoring_assets.core.input_csv import (
     BATCH_ROWS,
-    PARQUET_COMPRESSION,
     RAGGED_SCHEMA,
     ROW_NUMBER,
     InputFileError,
+    LakeWriter,
     batch_to_frame,
     iter_record_batches,
     lake_reader,
@@ -113,21 +113,20 @@ def write_raw_parquet(
     with atomic_path(destination) as temporary, atomic_path(ragged_rows_path(destination)) as ragged_temporary:
         hashing = _HashingReader(source)
         writer = None
-        ragged_writer = pq.ParquetWriter(ragged_temporary, RAGGED_SCHEMA, compression=PARQUET_COMPRESSION)
         try:
-            batches = iter_record_batches(
-                source, use_case, carried, reader=hashing, on_ragged=ragged_writer.write_batch
-            )
-            for batch in batches:
-                batch = _with_carried_copies(batch, use_case, carried)
-                if writer is None:
-                    writer = pq.ParquetWriter(temporary, batch.schema, compression=PARQUET_COMPRESSION)
-                writer.write_batch(batch)
-                rows += batch.num_rows
+            with LakeWriter(ragged_temporary, RAGGED_SCHEMA) as ragged_writer:
+                batches = iter_record_batches(source, use_case, carried, reader=hashing, on_ragged=ragged_writer.write)
+                try:
+                    for batch in batches:
+                        batch = _with_carried_copies(batch, use_case, carried)
+                        if writer is None:
+                            writer = LakeWriter(temporary, batch.schema, _dictionary_columns(use_case))
+                        writer.write(batch)
+                        rows += batch.num_rows
+                finally:
+                    if writer is not None:
+                        writer.close()
         finally:
-            if writer is not None:
-                writer.close()
-            ragged_writer.close()
             hashing.close()
         sha256 = hashing.digest.hexdigest()
         if sha256 != expected_sha256:
@@ -147,6 +146,11 @@ def write_raw_parquet(
         carried=[name[len(CARRIED_PREFIX) :] for name in carried_columns(names)],
         ragged_rows=lake_reader(ragged_rows_path(destination)).metadata.num_rows,
     )
+
+
+def _dictionary_columns(use_case: UseCase) -> list[str]:
+    """The columns of the raw and validated files worth dictionary encoding: those with a value set, and the label."""
+    return [*use_case.value_sets, *([use_case.label_column] if use_case.label_column else [])]
 
 
 def carried_columns(names: list[str]) -> list[str]:
@@ -232,7 +236,7 @@ def validate_raw_parquet(
     summary = ValidationSummary()
     with atomic_path(accepted_path) as accepted_tmp, atomic_path(report_path) as report_tmp:
         with (
-            pq.ParquetWriter(accepted_tmp, schema, compression=PARQUET_COMPRESSION) as accepted_writer,
+            LakeWriter(accepted_tmp, schema, _dictionary_columns(use_case)) as accepted_writer,
             SpreadsheetSafeCsvWriter(report_tmp, report_schema) as report_writer,
         ):
 
@@ -254,7 +258,7 @@ def validate_raw_parquet(
                 summary.rows_rejected += result.rejected_row_count + len(ragged_rejects)
                 summary.reject_counts.update(result.rejects["rule"].tolist() + ragged_rejects["rule"].tolist())
                 accepted = result.accepted.reset_index()[schema.names]
-                accepted_writer.write_table(pa.Table.from_pandas(accepted, schema=schema, preserve_index=False))
+                accepted_writer.write(pa.Table.from_pandas(accepted, schema=schema, preserve_index=False))
                 rejects = result.rejects
                 if len(ragged_rejects):
                     rejects = pd.concat([rejects, ragged_rejects]).sort_values(ROW_NUMBER, kind="stable")

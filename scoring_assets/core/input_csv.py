@@ -30,7 +30,9 @@ import re
 import sys
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -629,6 +631,53 @@ def lake_reader(path: Path | str) -> pq.ParquetFile:
     the file is closed, so reading a 10M-row file batch by batch grows by gigabytes.
     """
     return pq.ParquetFile(path, pre_buffer=False)
+
+
+class LakeWriter:
+    """A lake Parquet file written batch by batch, encoded and written on a second thread.
+
+    Encoding, compressing and writing a batch releases the GIL, so it overlaps with the Python
+    work on the next batch (parsing, validation, features, predict) and uses the machine's second
+    core. At most ``MAX_PENDING`` batches wait to be written, so memory stays bounded by the batch
+    size; batches are written in the order given. ``close`` (or leaving the ``with`` block) waits
+    for every write and raises the first error any of them met. Lake files are intermediates
+    read back within seconds, so they favour write speed: lz4, no column statistics (nothing
+    reads them) and dictionary encoding only for ``dictionary_columns`` (the low-cardinality text
+    columns: for ids and numbers a dictionary costs time and saves nothing).
+    """
+
+    MAX_PENDING = 2
+
+    def __init__(self, path: Path | str, schema: pa.Schema, dictionary_columns=()):
+        self.schema = schema
+        self._writer = pq.ParquetWriter(
+            path,
+            schema,
+            compression=PARQUET_COMPRESSION,
+            write_statistics=False,
+            use_dictionary=[name for name in dictionary_columns if name in schema.names],
+        )
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-writer")
+        self._pending: deque[Future] = deque()
+
+    def write(self, data: pa.RecordBatch | pa.Table) -> None:
+        while len(self._pending) >= self.MAX_PENDING:
+            self._pending.popleft().result()
+        self._pending.append(self._thread.submit(self._writer.write, data))
+
+    def close(self) -> None:
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._thread.shutdown(wait=True, cancel_futures=True)
+            self._writer.close()
+
+    def __enter__(self) -> LakeWriter:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 def batch_to_frame(batch: pa.RecordBatch | pa.Table) -> pd.DataFrame:

@@ -107,8 +107,39 @@ def recorded_md5s(root: Path | None = None) -> dict[str, str]:
     return recorded
 
 
+# A run verifies the model several times (before it starts, in the feature and scoring steps); the files
+# are re-read and re-hashed only when they change. Keys are (path, size, mtime_ns, inode): a file rewritten
+# or replaced has another key. The unpickled bytes are still hashed on every load (``load_model``).
+_BY_FILE_STATE: dict[tuple, Any] = {}
+
+
+def _file_state(path: Path) -> tuple:
+    state = path.stat()
+    return (str(path), state.st_size, state.st_mtime_ns, state.st_ino)
+
+
+def _cached_md5(path: Path) -> str:
+    key = ("md5", *_file_state(path))
+    if key not in _BY_FILE_STATE:
+        _BY_FILE_STATE[key] = file_md5(path)
+    return _BY_FILE_STATE[key]
+
+
 def _parsed_lock(lock_path: Path, layout_problem=None) -> dict[str, Any]:
-    """``dvc.lock`` as DVC writes it (stages -> outs -> path/md5), or ModelIntegrityError saying what is wrong."""
+    """``dvc.lock`` as DVC writes it (stages -> outs -> path/md5), or ModelIntegrityError saying what is wrong.
+
+    Parsed once per state of the file (a damaged file is judged again every time); callers only read it.
+    """
+    try:
+        key = ("lock", layout_problem, *_file_state(lock_path))
+    except OSError:
+        return _parse_lock(lock_path, layout_problem)
+    if key not in _BY_FILE_STATE:
+        _BY_FILE_STATE[key] = _parse_lock(lock_path, layout_problem)
+    return _BY_FILE_STATE[key]
+
+
+def _parse_lock(lock_path: Path, layout_problem=None) -> dict[str, Any]:
     repair = f"restore it with `git checkout {lock_path.name}` (or fix it by hand), then run `dvc repro`"
     try:
         text = lock_path.read_text(encoding="utf-8")
@@ -196,7 +227,7 @@ def verify_artifact(use_case: UseCase, root: Path | None = None) -> ModelArtifac
         recorded = recorded_md5(root, relative)
         if not path.exists():
             raise ModelIntegrityError(f"{path} is missing; {REBUILD_HINT}")
-        actual = file_md5(path)
+        actual = _cached_md5(path)
         if actual != recorded:
             raise ModelIntegrityError(
                 f"{path} has md5 {actual} but DVC records {recorded}: the file was altered or "

@@ -14,14 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
 from scoring_assets.core.csv_safety import SpreadsheetSafeCsvWriter
 from scoring_assets.core.features import CATEGORY_CODE_DTYPE, build_features
 from scoring_assets.core.files import atomic_path, file_sha256
 from scoring_assets.core.ingest import CARRIED_PREFIX, carried_columns, read_accepted_frame
-from scoring_assets.core.input_csv import BATCH_ROWS, PARQUET_COMPRESSION, ROW_NUMBER, batch_to_frame, lake_reader
+from scoring_assets.core.input_csv import BATCH_ROWS, ROW_NUMBER, LakeWriter, batch_to_frame, lake_reader
 from scoring_assets.core.model_store import LoadedModel
 from scoring_assets.core.use_case import UseCase
 
@@ -81,7 +80,7 @@ def write_feature_parquet(use_case: UseCase, accepted_path: Path, features_path:
     rows = 0
     with (
         atomic_path(features_path) as temporary,
-        pq.ParquetWriter(temporary, schema, compression=PARQUET_COMPRESSION) as writer,
+        LakeWriter(temporary, schema) as writer,
     ):
         for batch in source.iter_batches(batch_size=BATCH_ROWS):
             accepted = read_accepted_frame(use_case, batch)
@@ -95,7 +94,7 @@ def write_feature_parquet(use_case: UseCase, accepted_path: Path, features_path:
             for name in carried:
                 features[name] = accepted[name]
             table = pa.Table.from_pandas(features.reset_index(), schema=schema, preserve_index=False)
-            writer.write_table(table)
+            writer.write(table)
             rows += len(features)
     return rows
 
@@ -226,7 +225,7 @@ def score_feature_parquet(
     summary = ScoreSummary(threshold=threshold)
     with (
         atomic_path(scores_path) as temporary,
-        pq.ParquetWriter(temporary, schema, compression=PARQUET_COMPRESSION) as writer,
+        LakeWriter(temporary, schema) as writer,
     ):
         for batch in source.iter_batches(batch_size=BATCH_ROWS):
             frame = read_feature_frame(use_case, batch)
@@ -239,13 +238,13 @@ def score_feature_parquet(
                 ),
                 use_case.score_column: pa.array(score, pa.float64()),
                 "predicted_label": pa.array((score >= threshold).astype("int8"), pa.int8()),
-                "model_version": pa.array(np.full(count, model.version, dtype=object), pa.string()),
-                "scoring_timestamp": pa.array(np.full(count, scoring_timestamp, dtype=object), pa.string()),
+                "model_version": pa.repeat(pa.scalar(model.version, pa.string()), count),
+                "scoring_timestamp": pa.repeat(pa.scalar(scoring_timestamp, pa.string()), count),
                 ROW_NUMBER: row_numbers,
             }
             arrays = [columns[name] for name in scored_columns(use_case)]
             arrays += [pa.array(frame[name].to_numpy(dtype=object), pa.string()) for name in carried]
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            writer.write(pa.Table.from_arrays(arrays, schema=schema))
             summary.add(score, _label_codes(use_case, frame[LABEL_KEY]) if has_label else None)
             if drift is not None:
                 drift.add(frame[use_case.features.columns], score)
