@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py                          # 100 and 1M rows, both use cases, 2 rounds
     .venv/bin/python bench/run.py --sizes 100,1000000,10000000 --rounds 2
     .venv/bin/python bench/run.py --use-cases credit_risk --tools project,floor --sizes 1000000
+    .venv/bin/python bench/run.py --also handsoff,many-files,many-files-postgres   # issue 10's whole bench
 
 For each size and use case the input is generated once with that use case's own generator
 (``scoring_assets.use_cases.<use case>.generate.write_extract``, unlabelled, seed 7; kept in
@@ -20,6 +21,9 @@ prints.
 The table gives each tool's median wall time, rows/s, peak RSS (the highest of its rounds),
 the pandas script's wall time divided by the tool's (above 1x: faster than pandas) and the
 tool's wall time as a multiple of the floor's; then the issue's targets, met or missed.
+``--also`` then runs bench/handsoff.py (hands-off latency against the real daemon) and
+bench/concurrent_runs.py (many files at once; on Postgres with many-files-postgres) with their
+defaults, after the table.
 """
 
 from __future__ import annotations
@@ -51,6 +55,12 @@ PANDAS_SCRIPTS = {"telco_churn": "pandas_baseline.py", "credit_risk": "pandas_cr
 # size: a 100-row file within 3 s.
 THROUGHPUT_TARGETS = {1_000_000: (1.5, 500), 10_000_000: (2.5, 1024)}
 SMALL_FILE_ROWS, SMALL_FILE_SECONDS = 100, 3.0
+# The other parts of issue 10's bench, each its own script (run with --also after the table).
+ALSO = {
+    "handsoff": [str(BENCH / "handsoff.py")],
+    "many-files": [str(BENCH / "concurrent_runs.py")],
+    "many-files-postgres": [str(BENCH / "concurrent_runs.py"), "--postgres"],
+}
 
 
 def measured(command: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -115,7 +125,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="how many interleaved rounds per size")
     parser.add_argument("--use-cases", default=",".join(USE_CASES), help="which of telco_churn,credit_risk")
     parser.add_argument("--tools", default=",".join(TOOLS), help="which of project,pandas,floor to run")
+    parser.add_argument(
+        "--also",
+        default="",
+        help=f"after the table, run these with their defaults: {','.join(ALSO)} (each prints its own figures)",
+    )
     args = parser.parse_args()
+    also = listed(args.also, tuple(ALSO), "--also part(s)") if args.also else []
     sizes = [int(size) for size in args.sizes.split(",")]
     use_cases = listed(args.use_cases, USE_CASES, "use case(s)")
     tools = listed(args.tools, TOOLS, "tool(s)")
@@ -172,6 +188,10 @@ def main() -> None:
                     f"{peaks[(size, name, tool)]:,.0f} | {ratio} | {over_floor} |"
                 )
     print_targets(sizes, use_cases, tools, walls, peaks)
+    for part in also:
+        command = [sys.executable, *ALSO[part]]
+        print(f"\n## {part}: {' '.join(command[1:]).replace(f'{REPO}/', '')}\n", flush=True)
+        subprocess.run(command, check=True)
 
 
 def print_targets(sizes, use_cases, tools, walls, peaks) -> None:
