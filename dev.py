@@ -4,7 +4,7 @@
     python3 dev.py demo      set up, train the model (dvc repro), score the sample batches
     python3 dev.py test      set up, train the model, lint, run the test suite (extra args go to pytest)
     python3 dev.py ui        open the Dagster UI (dg dev) on the project's instance
-    python3 dev.py bench     benchmark against plain pandas (args go to bench/run.py)
+    python3 dev.py bench     benchmark both use cases against plain pandas and the I/O floor (args go to bench/run.py)
     python3 dev.py setup     only create/refresh the environments
 
 Two virtual environments, because DVC and Dagster cannot share one (dvc pins
@@ -129,7 +129,7 @@ def test(pytest_args: list[str]) -> None:
 def bench(bench_args: list[str]) -> None:
     setup()
     train()
-    say("bench/run.py (the project's CLI against the plain-pandas script, interleaved)")
+    say("bench/run.py (the CLI against the plain-pandas script and the I/O floor, both use cases, interleaved)")
     run([str(bin_path(PROJECT_VENV, "python")), str(ROOT / "bench" / "run.py"), *bench_args])
 
 
