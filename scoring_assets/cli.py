@@ -197,7 +197,7 @@ def chosen_use_case(source: Path, name: str | None):
     Without a name, the use case whose contract columns the file's header has, as the inbox router decides.
     """
     from scoring_assets.core.input_csv import InputFileError, read_layout
-    from scoring_assets.use_cases import UseCaseError, all_use_cases, use_case
+    from scoring_assets.use_cases import UseCaseError, all_use_cases, use_case, use_cases_for_header
 
     if name is not None:
         try:
@@ -209,7 +209,7 @@ def chosen_use_case(source: Path, name: str | None):
     except InputFileError as error:
         return EXIT_REFUSED, f"{error} (so no use case can be chosen for it)"
     candidates = list(all_use_cases().values())
-    matching = [candidate for candidate in candidates if candidate.matches_header(header)]
+    matching = use_cases_for_header(header)
     if len(matching) == 1:
         return matching[0]
     if matching:
@@ -486,7 +486,7 @@ def list_use_cases(args: argparse.Namespace) -> int:
         print(f"  label:    {use_case.label.column + ' = ' + use_case.label.positive if use_case.label else '(none)'}")
         print(f"  columns:  {', '.join(use_case.contract_columns)}")
         print(f"  inbox:    {own.inbox}")
-        print(f"  scored:   {own.scored_file('x-00000000').parent}")
+        print(f"  scored:   {own.scored_folder}")
     return EXIT_OK
 
 

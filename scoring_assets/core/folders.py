@@ -42,8 +42,12 @@ class UseCaseFolders:
     def reject_report(self, partition_key: str) -> Path:
         return self.root / "rejected" / self.use_case / f"{checked_partition_key(partition_key)}.csv"
 
+    @property
+    def scored_folder(self) -> Path:
+        return self.root / "scored" / self.use_case
+
     def scored_file(self, partition_key: str) -> Path:
-        return self.root / "scored" / self.use_case / f"{checked_partition_key(partition_key)}.csv"
+        return self.scored_folder / f"{checked_partition_key(partition_key)}.csv"
 
     @property
     def monitoring_report(self) -> Path:

@@ -20,6 +20,19 @@ import pandera.pandas as pa
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"  # a use case name is an asset key prefix, a folder and a CLI word
 
 
+def value_sets(schema: pa.DataFrameSchema) -> dict[str, tuple]:
+    """The allowed values of every column a contract restricts with ``isin``, in column order.
+
+    The one reading of a contract's value sets: use cases take their category levels from it.
+    """
+    return {
+        name: tuple(check.statistics["allowed_values"])
+        for name, column in schema.columns.items()
+        for check in column.checks
+        if check.name == "isin"
+    }
+
+
 @dataclass(frozen=True)
 class Label:
     """The label column of a labelled extract and which of its values is the positive class."""
@@ -136,12 +149,7 @@ class UseCase:
     @cached_property
     def value_sets(self) -> dict[str, list]:
         """Allowed values of every column the contract restricts with ``isin``."""
-        return {
-            name: list(check.statistics["allowed_values"])
-            for name, column in self.schema.columns.items()
-            for check in column.checks
-            if check.name == "isin"
-        }
+        return {name: list(values) for name, values in value_sets(self.schema).items()}
 
     @property
     def label_column(self) -> str | None:

@@ -9,7 +9,9 @@ where a use case's training outputs live. Outputs are written all-or-nothing wit
 
 from __future__ import annotations
 
+import argparse
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,36 @@ def repo_path(configured: str | Path) -> Path:
     """A path from ``params.yaml``: relative ones are from the repository root, where DVC runs the stages."""
     path = Path(configured).expanduser()
     return path if path.is_absolute() else REPO_ROOT / path
+
+
+def generator_command(
+    use_case_name: str,
+    description: str,
+    rows_are: str,
+    label_column: str,
+    write_extract: Callable[..., Path],
+    argv: list[str] | None = None,
+) -> None:
+    """The command line of a use case's generator (its DVC ``<use case>_generate`` stage), the same for every one.
+
+    Defaults come from ``params.yaml`` ``<use case>.generate`` (rows, seed, output); ``write_extract``
+    is the generator's ``write_extract(path, rows, seed, labelled=...)``.
+    """
+    defaults = load_params(use_case_name, "generate")
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--rows", type=int, default=defaults["rows"], help=f"number of {rows_are} (default: %(default)s)"
+    )
+    parser.add_argument("--seed", type=int, default=defaults["seed"], help="random seed (default: %(default)s)")
+    parser.add_argument(
+        "--output", type=Path, default=repo_path(defaults["output"]), help="CSV to write (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--unlabelled", action="store_true", help=f"leave out the {label_column} column, like a scoring batch"
+    )
+    args = parser.parse_args(argv)
+    path = write_extract(args.output, args.rows, args.seed, labelled=not args.unlabelled)
+    print(f"wrote {args.rows:,} {'unlabelled' if args.unlabelled else 'labelled'} rows (seed {args.seed}) to {path}")
 
 
 def trained_use_case(name: str) -> UseCase:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from scoring_assets.core.use_case import FeatureSet
+from scoring_assets.core.use_case import FeatureSet, value_sets
 from scoring_assets.use_cases.credit_risk.contract import CreditApplication
 
 RAW_NUMERIC = (
@@ -52,14 +52,9 @@ def build_features(accepted: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns, index=accepted.index)
 
 
-def _levels() -> dict[str, tuple[str, ...]]:
-    schema = CreditApplication.to_schema()
-    return {
-        name: tuple(check.statistics["allowed_values"])
-        for name in CATEGORICAL
-        for check in schema.columns[name].checks
-        if check.name == "isin"
-    }
-
-
-FEATURES = FeatureSet(numeric=(*RAW_NUMERIC, MONTHLY_AMOUNT), categorical=_levels(), build=build_features)
+_VALUE_SETS = value_sets(CreditApplication.to_schema())
+FEATURES = FeatureSet(
+    numeric=(*RAW_NUMERIC, MONTHLY_AMOUNT),
+    categorical={name: _VALUE_SETS[name] for name in CATEGORICAL},
+    build=build_features,
+)

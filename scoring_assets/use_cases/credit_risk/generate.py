@@ -21,7 +21,6 @@ configured in ``params.yaml`` (``credit_risk.generate``); ``--help`` lists the o
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,7 +30,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from scoring_assets.core.files import atomic_path
-from scoring_assets.training import load_params, repo_path
+from scoring_assets.core.use_case import value_sets
+from scoring_assets.training import generator_command
 from scoring_assets.use_cases.credit_risk.contract import CreditApplication
 
 LABEL_COLUMN = "class"
@@ -40,11 +40,9 @@ LABELS = ("good", "bad")
 HEADER_SPELLING = {"other_payment_plans": " other_payment_plans", "foreign_worker": " foreign_worker"}
 # Documented levels the real file never uses: the generator never draws them, so no table has a slot for them.
 _UNSEEN = frozenset({"vacation", "female single"})
-_VALUE_SETS = {  # every contract column in order; () for the numeric ones
-    name: tuple(v for check in column.checks if check.name == "isin" for v in check.statistics["allowed_values"])
-    for name, column in CreditApplication.to_schema().columns.items()
-}
-_LEVELS = {name: tuple(v for v in values if v not in _UNSEEN) for name, values in _VALUE_SETS.items() if values}
+_CONTRACT_SCHEMA = CreditApplication.to_schema()
+_COLUMNS = list(_CONTRACT_SCHEMA.columns)  # every contract column, in order
+_LEVELS = {name: tuple(v for v in values if v not in _UNSEEN) for name, values in value_sets(_CONTRACT_SCHEMA).items()}
 
 # Counts out of the real extract's 1,000 rows. A marginal lists one count per level (in the
 # contract's order, unseen levels left out); a conditional table has one such row per level of
@@ -165,7 +163,7 @@ def write_extract(
 
 
 def _output_columns(labelled: bool) -> list[str]:
-    columns = [HEADER_SPELLING.get(name, name) for name in _VALUE_SETS]
+    columns = [HEADER_SPELLING.get(name, name) for name in _COLUMNS]
     return [*columns, *([LABEL_COLUMN] if labelled else [])]
 
 
@@ -222,7 +220,7 @@ def _applications(seed: int, first_row: int, n_rows: int, labelled: bool) -> pa.
     columns.update({name: _text(_LEVELS[name], index) for name, index in level.items()})
     bad = draw[LABEL_COLUMN] < 1.0 / (1.0 + np.exp(-_bad_log_odds(numbers, level)))
     columns[LABEL_COLUMN] = _text(LABELS, bad.astype(np.intp))
-    names = [*_VALUE_SETS, *([LABEL_COLUMN] if labelled else [])]
+    names = [*_COLUMNS, *([LABEL_COLUMN] if labelled else [])]
     return pa.table([columns[name] for name in names], names=_output_columns(labelled))
 
 
@@ -263,19 +261,14 @@ def _text(levels: tuple[str, ...], level_index: np.ndarray) -> pa.Array:
 
 
 def main(argv: list[str] | None = None) -> None:
-    defaults = load_params("credit_risk", "generate")
-    parser = argparse.ArgumentParser(description="Write a synthetic German-credit-shaped application extract as CSV.")
-    parser.add_argument(
-        "--rows", type=int, default=defaults["rows"], help="number of applications (default: %(default)s)"
+    generator_command(
+        "credit_risk",
+        "Write a synthetic German-credit-shaped application extract as CSV.",
+        "applications",
+        LABEL_COLUMN,
+        write_extract,
+        argv,
     )
-    parser.add_argument("--seed", type=int, default=defaults["seed"], help="random seed (default: %(default)s)")
-    parser.add_argument(
-        "--output", type=Path, default=repo_path(defaults["output"]), help="CSV to write (default: %(default)s)"
-    )
-    parser.add_argument("--unlabelled", action="store_true", help="leave out the class column, like a scoring batch")
-    args = parser.parse_args(argv)
-    path = write_extract(args.output, args.rows, args.seed, labelled=not args.unlabelled)
-    print(f"wrote {args.rows:,} {'unlabelled' if args.unlabelled else 'labelled'} rows (seed {args.seed}) to {path}")
 
 
 if __name__ == "__main__":

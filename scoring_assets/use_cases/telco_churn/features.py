@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from scoring_assets.core.use_case import FeatureSet
+from scoring_assets.core.use_case import FeatureSet, value_sets
 from scoring_assets.use_cases.telco_churn.contract import INTERNET_ADDON_COLUMNS, CustomerBatch
 
 CATEGORICAL_FEATURES = [
@@ -61,12 +61,7 @@ def build_features(accepted: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns, index=accepted.index)
 
 
-_VALUE_SETS = {
-    name: tuple(check.statistics["allowed_values"])
-    for name, column in CustomerBatch.to_schema().columns.items()
-    for check in column.checks
-    if check.name == "isin"
-}
+_VALUE_SETS = value_sets(CustomerBatch.to_schema())
 FEATURES = FeatureSet(
     numeric=tuple(NUMERIC_FEATURES),
     categorical={name: _VALUE_SETS[name] for name in CATEGORICAL_FEATURES},

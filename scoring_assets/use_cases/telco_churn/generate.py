@@ -19,7 +19,6 @@ in ``params.yaml`` (section ``telco_churn.generate``); ``--help`` lists the ad-h
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from scoring_assets.core.files import atomic_path
-from scoring_assets.training import load_params, repo_path
+from scoring_assets.training import generator_command
 from scoring_assets.use_cases.telco_churn import USE_CASE
 from scoring_assets.use_cases.telco_churn.contract import INTERNET_ADDON_COLUMNS
 
@@ -349,17 +348,14 @@ def _mix_id_bits(codes: np.ndarray, multipliers: list[int]) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> None:
-    defaults = load_params("telco_churn", "generate")
-    parser = argparse.ArgumentParser(description="Write a synthetic Telco-shaped customer extract as CSV.")
-    parser.add_argument("--rows", type=int, default=defaults["rows"], help="number of customers (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=defaults["seed"], help="random seed (default: %(default)s)")
-    parser.add_argument(
-        "--output", type=Path, default=repo_path(defaults["output"]), help="CSV to write (default: %(default)s)"
+    generator_command(
+        "telco_churn",
+        "Write a synthetic Telco-shaped customer extract as CSV.",
+        "customers",
+        LABEL_COLUMN,
+        write_extract,
+        argv,
     )
-    parser.add_argument("--unlabelled", action="store_true", help="leave out the Churn column, like a scoring batch")
-    args = parser.parse_args(argv)
-    path = write_extract(args.output, args.rows, args.seed, labelled=not args.unlabelled)
-    print(f"wrote {args.rows:,} {'unlabelled' if args.unlabelled else 'labelled'} rows (seed {args.seed}) to {path}")
 
 
 if __name__ == "__main__":
