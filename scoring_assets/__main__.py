@@ -2,6 +2,6 @@
 
 import sys
 
-from scoring_assets.cli import main
+from scoring_assets.cli import console_main
 
-sys.exit(main())
+sys.exit(console_main())
