@@ -103,7 +103,11 @@ def console_main() -> int:
     a 100-row run. So collection is off until the definitions are loaded (``definitions_loaded``), those
     objects are then frozen (never walked again) and collection resumes for the run's own garbage; at
     the end everything is frozen, so exiting skips the last walk (outputs are published and closed by then).
+    Freed memory goes back to the system (``core.memory``).
     """
+    from scoring_assets.core.memory import return_freed_memory
+
+    return_freed_memory()
     gc.disable()
     try:
         return main()

@@ -60,6 +60,8 @@ def validate_frame(
     duplicate_rejects = _duplicate_rejects(use_case, typed, raw, duplicate_ids)
     rejects = _combine_rejects([parse_rejects, schema_rejects, duplicate_rejects])
     # A blank id is reported as non_empty; blanks are not "duplicates" of each other.
+    if not len(rejects):  # the usual batch: nothing to drop, no copy of it
+        return BatchValidation(accepted=typed, rejects=rejects)
     rejects = rejects.loc[~((rejects["rule"] == "unique") & (rejects[ID] == ""))]
     accepted = typed.loc[~typed.index.isin(rejects["row_number"])]
     return BatchValidation(accepted=accepted, rejects=rejects)
@@ -254,12 +256,15 @@ def _records(use_case: UseCase, typed: pd.DataFrame, raw: pd.DataFrame, rows, co
     )
 
 
+_NO_REJECTS = pd.DataFrame(
+    {name: pd.Series(dtype="int64" if name == ROW_NUMBER else "str") for name in REJECT_RECORD_COLUMNS}
+)
+
+
 def _combine_rejects(parts: list[pd.DataFrame]) -> pd.DataFrame:
     parts = [part for part in parts if len(part)]
     if not parts:
-        return pd.DataFrame(
-            {name: pd.Series(dtype="int64" if name == "row_number" else "str") for name in REJECT_RECORD_COLUMNS}
-        )
+        return _NO_REJECTS.copy(deep=False)  # built once: a clean batch asks for this dozens of times
     combined = pd.concat(parts, ignore_index=True)
     combined = combined.drop_duplicates(["row_number", "column", "rule"])
     return combined.sort_values(["row_number", "column", "rule"], kind="stable", ignore_index=True)

@@ -1,0 +1,61 @@
+"""The allocator settings that keep a scoring process's peak RSS low, in fresh interpreters.
+
+The peak itself is measured by ``bench/run.py`` (no test asserts on memory or time); these
+tests pin what the settings do and that an explicit choice of Arrow pool is respected.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pyarrow
+import pytest
+
+PROBE = (
+    "import pyarrow\n"
+    "from scoring_assets.core.memory import return_freed_memory\n"
+    "return_freed_memory(); return_freed_memory()\n"
+    "print(pyarrow.default_memory_pool().backend_name)\n"
+)
+
+
+def _pool_after_settings(**env: str) -> str:
+    environment = {key: value for key, value in os.environ.items() if key != "ARROW_DEFAULT_MEMORY_POOL"}
+    environment.update(env)
+    done = subprocess.run([sys.executable, "-c", PROBE], env=environment, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def _has_jemalloc() -> bool:
+    try:
+        pyarrow.jemalloc_memory_pool()
+    except (NotImplementedError, pyarrow.ArrowNotImplementedError):
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_jemalloc(), reason="this pyarrow build has no jemalloc pool")
+def test_arrow_uses_the_pool_that_returns_freed_memory():
+    assert _pool_after_settings() == "jemalloc"
+
+
+def test_a_pool_chosen_with_the_arrow_variable_is_kept():
+    assert _pool_after_settings(ARROW_DEFAULT_MEMORY_POOL="system") == "system"
+
+
+@pytest.mark.skipif(not _has_jemalloc(), reason="this pyarrow build has no jemalloc pool")
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "import sys; from scoring_assets import cli; sys.argv = ['scoring-assets', 'use-cases']; cli.console_main()",
+        "from scoring_assets.definitions import defs; defs()",  # what a run worker loads
+    ],
+    ids=["cli", "code-location"],
+)
+def test_the_command_and_the_code_location_apply_the_settings(entry):
+    probe = f"{entry}\nimport pyarrow\nprint('POOL', pyarrow.default_memory_pool().backend_name)\n"
+    environment = {key: value for key, value in os.environ.items() if key != "ARROW_DEFAULT_MEMORY_POOL"}
+    done = subprocess.run([sys.executable, "-c", probe], env=environment, capture_output=True, text=True, check=True)
+    assert "POOL jemalloc" in done.stdout.splitlines()
