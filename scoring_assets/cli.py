@@ -96,33 +96,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def console_main() -> int:
-    """The ``scoring-assets`` command: ``main`` with Python's cyclic garbage collector kept off start-up and exit.
+    """The ``scoring-assets`` command: ``main`` in a process set up to score (``core.memory``).
 
-    Loading Dagster, scikit-learn and pandas creates millions of long-lived objects, and the collector
-    walks them again and again while they load and once more when the interpreter ends: about 1.3 s of
-    a 100-row run. So collection is off until the definitions are loaded (``definitions_loaded``), those
-    objects are then frozen (never walked again) and collection resumes for the run's own garbage; at
-    the end everything is frozen, so exiting skips the last walk (outputs are published and closed by then).
-    Freed memory goes back to the system (``core.memory``).
+    The cyclic garbage collector is off from the start until the definitions are loaded
+    (``definitions_loaded``), and everything is frozen when it returns; allocators return freed memory.
     """
+    gc.disable()
     from scoring_assets.core.memory import return_freed_memory
 
     return_freed_memory()
-    gc.disable()
     try:
         return main()
     finally:
-        gc.freeze()
+        gc.freeze()  # before any exit handler runs (see core.memory.freeze_at_exit)
 
 
 def definitions_loaded() -> None:
     """Load the Dagster definitions; in the command's own process, freeze what loading made and resume collection."""
+    from scoring_assets.core.memory import resume_collection
     from scoring_assets.defs.use_cases import scoring_definitions
 
     scoring_definitions()
     if not gc.isenabled():
-        gc.freeze()
-        gc.enable()
+        resume_collection()
 
 
 def main(argv: list[str] | None = None) -> int:

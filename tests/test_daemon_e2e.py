@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from conftest import (
     CREDIT_RISK,
     TELCO,
@@ -36,6 +37,7 @@ from conftest import (
     write_csv,
 )
 
+from scoring_assets.core.paths import INSTANCE_CONFIG_PATH
 from scoring_assets.core.use_case import UseCase
 from tests.support.dev_server import FINISHED_STATUSES, DagsterDevServer
 
@@ -236,7 +238,8 @@ def test_files_dropped_in_the_inboxes_are_scored_by_the_running_daemon(tmp_path,
 
         all_runs = [run for group in runs.values() for run in group] + credit_runs[credit_key]
         assert {run["tags"].get("scoring/trigger") for run in all_runs} == {"sensor"}
-        assert max_concurrent(all_runs) <= 2, "the run queue let more than max_concurrent_runs run at once"
+        queue = yaml.safe_load(INSTANCE_CONFIG_PATH.read_text())["run_coordinator"]["config"]
+        assert max_concurrent(all_runs) <= queue["max_concurrent_runs"], "the queue let more runs than its limit run"
 
         telco_scores = server.graphql(SCORES_QUERY, {"path": ["telco_churn", "scores"]})
         materializations = telco_scores["assetOrError"]["assetMaterializations"]

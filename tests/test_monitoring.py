@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from scoring_assets.core.drift import DRIFT_LEVELS
 from scoring_assets.core.monitoring import recent_file_records
+from scoring_assets.defs import monitoring as monitoring_module
 from scoring_assets.defs.monitoring import DRIFT_ALERT_TAG, build_monitoring_definitions, monitoring_key
 from scoring_assets.defs.resources import DriftAlerts
 from tests.conftest import TELCO, score_file, valid_rows, write_csv
@@ -132,6 +134,34 @@ def test_monitoring_sensor_requests_a_refresh_after_each_newly_scored_file(insta
     score_rows(instance, folders, valid_rows(TELCO, 500, 32), tmp_path / "second.csv")
     second = sensor_tick(instance, folders, "monitoring_sensor").run_requests
     assert len(second) == 1 and second[0].run_key != first[0].run_key
+
+
+def test_monitoring_sensor_waits_for_files_still_being_scored_then_refreshes_once(
+    instance, folders, tmp_path, monkeypatch
+):
+    """A burst of files gets one refresh after it, not one between every few files (bounded wait)."""
+    score_rows(instance, folders, valid_rows(TELCO, 500, 33), tmp_path / "first.csv")
+    scoring = dg.DagsterRun(
+        job_name="telco_churn__score_file", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTING
+    )
+    instance.add_run(scoring)
+    other = dg.DagsterRun(
+        job_name="credit_risk__score_file", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED
+    )
+    instance.add_run(other)
+
+    waiting = sensor_tick(instance, folders, "monitoring_sensor")
+    assert waiting.run_requests == [] and "1 telco_churn file(s) queued or being scored" in waiting.skip_message
+
+    monkeypatch.setattr(monitoring_module, "REFRESH_AT_LEAST_EVERY", 0)  # waited long enough: refresh anyway
+    assert len(sensor_tick(instance, folders, "monitoring_sensor").run_requests) == 1
+    monkeypatch.undo()
+
+    instance.delete_run(scoring.run_id)  # the burst is over (another use case's runs do not hold it back)
+    requests = sensor_tick(instance, folders, "monitoring_sensor").run_requests
+    assert len(requests) == 1
+    job = monitoring_definitions(folders).resolve_job_def(MONITORING_JOB)
+    assert job.tags["dagster/priority"] == "-1"  # queued behind scoring runs
 
 
 class RecordingHandler(BaseHTTPRequestHandler):

@@ -7,7 +7,11 @@
   materializations.
 - ``<use case>__monitoring_sensor`` (running): requests ``<use case>__monitoring`` whenever a
   ``scores`` materialization is newer than the monitoring asset's latest one, so files scored
-  from the CLI while the daemon was off are caught up at its next tick.
+  from the CLI while the daemon was off are caught up at its next tick. While files of the use
+  case wait in the run queue or are being scored, it waits for them (up to ``REFRESH_AT_LEAST_EVERY``
+  since the last refresh): one refresh after a burst of files covers them all, where a refresh
+  between every few files would take a run slot and CPU from scoring. Its runs also queue
+  behind scoring runs (``dagster/priority`` -1).
 - ``<use case>__drift_alert_sensor`` (running): for each new ``scores`` materialization whose
   inputs or score drifted to ``alert``, records an observation on the monitoring asset (tag
   ``scoring/drift_alert=alert``; its description names the file, the partition and the most
@@ -30,6 +34,7 @@ Routing alerts to Slack or e-mail:
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import dagster as dg
@@ -37,6 +42,7 @@ import dagster as dg
 from scoring_assets.core.monitoring import ALERT, at_alert, post_alert, recent_file_records
 from scoring_assets.core.trend_report import write_trend_report
 from scoring_assets.core.use_case import UseCase
+from scoring_assets.defs.jobs import score_file_job_name
 from scoring_assets.defs.resources import DriftAlerts, ScoringFolders
 from scoring_assets.defs.run_tags import Trigger, trigger_tags
 
@@ -78,6 +84,16 @@ RECENT_FILES_SCHEMA = dg.TableSchema(
 )
 
 
+MONITORING_PRIORITY_TAG, MONITORING_PRIORITY = "dagster/priority", "-1"  # the run queue's order (default 0)
+REFRESH_AT_LEAST_EVERY = 600  # seconds: how long a refresh may wait for scoring runs in progress
+SCORING_IN_PROGRESS = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
 def monitoring_key(use_case: UseCase) -> dg.AssetKey:
     return dg.AssetKey([use_case.name, "monitoring"])
 
@@ -93,6 +109,9 @@ def build_monitoring_definitions(use_case: UseCase) -> dg.Definitions:
         selection=dg.AssetSelection.assets(monitoring_key(use_case)),
         executor_def=dg.in_process_executor,
         description=f"Refresh {use_case.name}/monitoring: the trend of the recent scored files.",
+        # Behind every queued file in the run queue: a refresh covers all files scored before it, so
+        # scoring first loses nothing and a burst of files is not slowed by refreshes in between.
+        tags={MONITORING_PRIORITY_TAG: MONITORING_PRIORITY},
     )
     return dg.Definitions(
         assets=[build_monitoring_asset(use_case)],
@@ -140,9 +159,9 @@ def monitoring_metadata(records: list[dict[str, Any]], report_path: str) -> dict
     }
 
 
-def _latest_storage_id(instance: dg.DagsterInstance, key: dg.AssetKey) -> int | None:
+def _latest_materialization(instance: dg.DagsterInstance, key: dg.AssetKey) -> dg.EventLogRecord | None:
     records = instance.fetch_materializations(key, limit=1).records
-    return records[0].storage_id if records else None
+    return records[0] if records else None
 
 
 def build_monitoring_sensor(use_case: UseCase, job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
@@ -157,14 +176,22 @@ def build_monitoring_sensor(use_case: UseCase, job: dg.UnresolvedAssetJobDefinit
         "(from a sensor, the UI or the CLI, daemon running or not).",
     )
     def monitoring_sensor(context: dg.SensorEvaluationContext):
-        newest_scores = _latest_storage_id(context.instance, scores)
+        newest_scores = _latest_materialization(context.instance, scores)
         if newest_scores is None:
             return dg.SkipReason(f"no {use_case.name} file has been scored yet")
-        refreshed = _latest_storage_id(context.instance, monitoring_key(use_case))
-        if refreshed is not None and refreshed > newest_scores:
+        refreshed = _latest_materialization(context.instance, monitoring_key(use_case))
+        if refreshed is not None and refreshed.storage_id > newest_scores.storage_id:
             return dg.SkipReason("the monitoring asset already includes the latest scored file")
+        scoring = context.instance.get_runs_count(
+            dg.RunsFilter(job_name=score_file_job_name(use_case), statuses=SCORING_IN_PROGRESS)
+        )
+        waited = time.time() - (refreshed.timestamp if refreshed is not None else newest_scores.timestamp)
+        if scoring and waited < REFRESH_AT_LEAST_EVERY:
+            return dg.SkipReason(
+                f"{scoring} {use_case.name} file(s) queued or being scored: one refresh after them covers them all"
+            )
         # One run per newest scored file: a refresh still running is not requested twice.
-        return dg.RunRequest(run_key=f"scores-{newest_scores}", tags=trigger_tags(Trigger.SENSOR))
+        return dg.RunRequest(run_key=f"scores-{newest_scores.storage_id}", tags=trigger_tags(Trigger.SENSOR))
 
     return monitoring_sensor
 
