@@ -81,10 +81,7 @@ class PostgresServer:
             *("-h", self.host, "-p", str(self.port), "-U", self.username, "-d", self.database),
             *("-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql),
         ]
-        result = subprocess.run(command, env=self.client_env(), capture_output=True, text=True, timeout=60)
-        if result.returncode != 0:
-            raise RuntimeError(f"psql failed ({result.returncode}): {result.stderr.strip()}")
-        return result.stdout.strip()
+        return _run_tool(command, env=self.client_env(), timeout=60).stdout.strip()
 
     def process_ids(self) -> list[int]:
         """Every live process of the server: the postmaster and all its backends."""
@@ -217,7 +214,7 @@ def temporary_postgres(
     child_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "LANG": "C"}
     process: subprocess.Popen | None = None
     try:
-        initdb = subprocess.run(
+        _run_tool(
             [
                 str(bin_dir / "initdb"),
                 *("-D", str(data_dir), "-U", username, f"--pwfile={password_file}"),
@@ -225,14 +222,9 @@ def temporary_postgres(
             ],
             cwd=base,
             env=child_env,
-            capture_output=True,
-            text=True,
             timeout=120,
-            check=False,
             **_as_account(account),
         )
-        if initdb.returncode != 0:
-            raise RuntimeError(f"initdb failed ({initdb.returncode}):\n{initdb.stdout}\n{initdb.stderr}")
         password_file.unlink()
         port = free_port()
         log = open(base / "postgres.log", "wb")  # noqa: SIM115 - the server's for its lifetime
@@ -255,21 +247,25 @@ def temporary_postgres(
         log.close()
         server = PostgresServer("127.0.0.1", port, username, password, database, process.pid, bin_dir, data_dir)
         _wait_until_ready(server, process, base / "postgres.log", start_timeout)
-        created = subprocess.run(
+        _run_tool(
             [str(bin_dir / "createdb"), "-h", server.host, "-p", str(port), "-U", username, database],
             env=server.client_env(),
-            capture_output=True,
-            text=True,
             timeout=60,
-            check=False,
         )
-        if created.returncode != 0:
-            raise RuntimeError(f"createdb failed ({created.returncode}): {created.stderr.strip()}")
         yield server
     finally:
         if process is not None:
             stop_server(process, data_dir)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _run_tool(command: list[str], timeout: float, **options) -> subprocess.CompletedProcess:
+    """Run a PostgreSQL client or server tool; a failure raises RuntimeError naming the tool and what it printed."""
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, **options)
+    if result.returncode != 0:
+        output = "\n".join(part.strip() for part in (result.stdout, result.stderr) if part.strip())
+        raise RuntimeError(f"{Path(command[0]).name} failed ({result.returncode}): {output}")
+    return result
 
 
 def _wait_until_ready(server: PostgresServer, process: subprocess.Popen, log_path: Path, timeout: float) -> None:
