@@ -225,15 +225,8 @@ def verify_artifact(use_case: UseCase, root: Path | None = None) -> ModelArtifac
     for relative in (source.model_path, source.card_path):
         path = root / relative
         recorded = recorded_md5(root, relative)
-        if not path.exists():
-            raise ModelIntegrityError(f"{path} is missing; {REBUILD_HINT}")
-        actual = _cached_md5(path)
-        if actual != recorded:
-            raise ModelIntegrityError(
-                f"{path} has md5 {actual} but DVC records {recorded}: the file was altered or "
-                f"belongs to another version of the pipeline; refusing to load it. To fix it, {REBUILD_HINT}"
-            )
-        checked[relative] = actual
+        _require_present(path)
+        checked[relative] = _require_recorded(path, _cached_md5(path), recorded)
     card = _checked_card(use_case, root / source.card_path)
     profile, profile_md5 = _checked_profile(use_case, root, card) if source.profile_path else (None, None)
     return ModelArtifact(
@@ -246,6 +239,21 @@ def verify_artifact(use_case: UseCase, root: Path | None = None) -> ModelArtifac
     )
 
 
+def _require_present(path: Path, described: str = "") -> None:
+    if not path.exists():
+        raise ModelIntegrityError(f"{path}{described} is missing; {REBUILD_HINT}")
+
+
+def _require_recorded(path: Path, actual: str, recorded: str, what: str = "the file", use: str = "load") -> str:
+    """``actual``, provided it is the md5 DVC records for ``path``; else what is wrong and how to fix it."""
+    if actual != recorded:
+        raise ModelIntegrityError(
+            f"{path} has md5 {actual} but DVC records {recorded}: {what} was altered or "
+            f"belongs to another version of the pipeline; refusing to {use} it. To fix it, {REBUILD_HINT}"
+        )
+    return actual
+
+
 def _checked_profile(use_case: UseCase, root: Path, card: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The reference profile and its md5, provided DVC and the card vouch for it and it covers every model input.
 
@@ -254,15 +262,9 @@ def _checked_profile(use_case: UseCase, root: Path, card: dict[str, Any]) -> tup
     relative = use_case.model.profile_path
     path = root / relative
     recorded = recorded_md5(root, relative)
-    if not path.exists():
-        raise ModelIntegrityError(f"{path} (the model's reference profile) is missing; {REBUILD_HINT}")
+    _require_present(path, " (the model's reference profile)")
     payload = path.read_bytes()
-    actual = hashlib.md5(payload).hexdigest()
-    if actual != recorded:
-        raise ModelIntegrityError(
-            f"{path} has md5 {actual} but DVC records {recorded}: the reference profile was altered or "
-            f"belongs to another version of the pipeline; refusing to use it. To fix it, {REBUILD_HINT}"
-        )
+    actual = _require_recorded(path, hashlib.md5(payload).hexdigest(), recorded, "the reference profile", "use")
     carded = _field(card, "reference_profile.md5")
     if carded is not None and carded != actual:
         raise ModelIntegrityError(
