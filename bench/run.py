@@ -16,6 +16,8 @@ prints.
   Dagster job, every check on, against one persistent $DAGSTER_HOME as in real use);
 - pandas:  the whole-file pandas script a data engineer would write instead
   (bench/pandas_baseline.py for telco_churn, bench/pandas_credit_baseline.py for credit_risk);
+- model-floor: bench/model_floor.py, the least a scorer with the same model must do (pyarrow read, the
+  use case's feature code, ``predict_proba``, pyarrow write; no checks, rejects, drift, lineage or Dagster);
 - floor:   bench/io_floor.py, pyarrow's CSV read of the file and CSV write of the same rows.
 
 The table gives each tool's median wall time, rows/s, peak RSS (the highest of its rounds),
@@ -49,7 +51,7 @@ from scoring_assets.core.paths import REPO_ROOT  # noqa: E402
 from scoring_assets.use_cases import use_case  # noqa: E402
 
 USE_CASES = ("telco_churn", "credit_risk")
-TOOLS = ("project", "pandas", "floor")
+TOOLS = ("project", "pandas", "model-floor", "floor")
 PANDAS_SCRIPTS = {"telco_churn": "pandas_baseline.py", "credit_risk": "pandas_credit_baseline.py"}
 # Issue 10's targets, per row count: (throughput as a multiple of the pandas script's, peak RSS MB); any
 # size: a 100-row file within 3 s.
@@ -93,6 +95,8 @@ def command_for(tool: str, use_case_name: str, source: Path, out: Path) -> list[
     if tool == "pandas":
         model = REPO_ROOT / use_case(use_case_name).model.model_path
         return [sys.executable, str(BENCH / PANDAS_SCRIPTS[use_case_name]), str(source), str(out), str(model)]
+    if tool == "model-floor":
+        return [sys.executable, str(BENCH / "model_floor.py"), use_case_name, str(source), str(out)]
     return [sys.executable, str(BENCH / "io_floor.py"), str(source), str(out)]
 
 
@@ -124,7 +128,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,1000000", help="comma-separated row counts (100,1000000,10000000)")
     parser.add_argument("--rounds", type=int, default=2, help="how many interleaved rounds per size")
     parser.add_argument("--use-cases", default=",".join(USE_CASES), help="which of telco_churn,credit_risk")
-    parser.add_argument("--tools", default=",".join(TOOLS), help="which of project,pandas,floor to run")
+    parser.add_argument("--tools", default=",".join(TOOLS), help=f"which of {','.join(TOOLS)} to run")
     parser.add_argument(
         "--also",
         default="",
@@ -151,7 +155,7 @@ def main() -> None:
                         wall, rss = measured(command_for(tool, name, sources[name], out), env)
                         results.setdefault((size, name, tool), []).append((wall, rss))
                         print(
-                            f"{size:>10,} rows  {name:<12} {tool:<8} round {round_number + 1}: "
+                            f"{size:>10,} rows  {name:<12} {tool:<11} round {round_number + 1}: "
                             f"{wall:7.2f} s  {rss:7.0f} MB",
                             flush=True,
                         )
@@ -210,6 +214,9 @@ def print_targets(sizes, use_cases, tools, walls, peaks) -> None:
                 if "pandas" in tools:
                     speed = walls[(size, name, "pandas")] / wall
                     verdict = "met" if speed >= speed_target else f"missed ({speed / speed_target:.0%} of it)"
+                    if "model-floor" in tools:
+                        bare = walls[(size, name, "pandas")] / walls[(size, name, "model-floor")]
+                        verdict += f"; the bare model floor reaches {bare:.2f}x"
                     lines.append(f"- {size:,} rows, {name}: {speed:.2f}x pandas >= {speed_target}x: {verdict}")
                 verdict = "met" if rss <= rss_target else f"missed by {rss - rss_target:,.0f} MB"
                 lines.append(f"- {size:,} rows, {name}: peak RSS {rss:,.0f} MB <= {rss_target:,} MB: {verdict}")
