@@ -17,10 +17,14 @@ import pyarrow as pa
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
 from scoring_assets.core.csv_safety import SpreadsheetSafeCsvWriter
+from scoring_assets.core.drift import FileDrift
+from scoring_assets.core.drift_report import write_drift_report
 from scoring_assets.core.features import CATEGORY_CODE_DTYPE, build_features
 from scoring_assets.core.files import atomic_path, file_sha256
+from scoring_assets.core.folders import UseCaseFolders
 from scoring_assets.core.ingest import CARRIED_PREFIX, carried_columns, read_accepted_frame
 from scoring_assets.core.input_csv import BATCH_ROWS, ROW_NUMBER, LakeWriter, batch_to_frame, lake_reader
+from scoring_assets.core.manifest import Publication, drift_report_path_for, lineage_fields, publish_scored_file
 from scoring_assets.core.model_store import LoadedModel
 from scoring_assets.core.use_case import UseCase
 
@@ -294,3 +298,59 @@ def write_scored_csv(scores_path: Path, output_path: Path) -> tuple[str, int]:
                 writer.write(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
         sha256 = file_sha256(temporary)
     return sha256, writer.cells_neutralised
+
+
+@dataclass(frozen=True)
+class ScoringRun:
+    """Which file, run, model and decision rule produced a set of scores: what the manifest's lineage names."""
+
+    partition_key: str
+    run_id: str
+    source_path: str
+    model: LoadedModel
+    threshold: float
+    threshold_source: str  # "model card", or "run config" when the run chose its own
+    timestamp: str  # UTC, ISO 8601 to the millisecond: the scoring_timestamp of every row
+
+
+def publish_scores(
+    use_case: UseCase,
+    own: UseCaseFolders,
+    run: ScoringRun,
+    scores_path: Path,
+    output_path: Path,
+    summary: ScoreSummary,
+    file_drift: FileDrift | None,
+) -> Publication:
+    """Publish staged scores as the scored CSV, its drift report (when there is a reference) and its manifest.
+
+    The manifest's lineage comes from the run and the stage summaries the ingest steps wrote;
+    ``publish_scored_file`` archives whatever the three files replace, first.
+    """
+    report_path = drift_report_path_for(output_path)
+    about = [f"{use_case.name} file {run.source_path} (partition {run.partition_key})", f"model {run.model.version}"]
+    model = run.model
+    return publish_scored_file(
+        lambda path: write_scored_csv(scores_path, path),
+        output_path,
+        summary.rows,
+        lineage_fields(
+            run.partition_key,
+            run.run_id,
+            own.read_stage_summary("raw_batch", run.partition_key),
+            own.read_stage_summary("validated_batch", run.partition_key),
+            {"use_case": use_case.name, "version": model.version, "md5": model.md5, "path": str(model.path)},
+            {"threshold": run.threshold, "threshold_source": run.threshold_source},
+            {
+                "scoring_timestamp": run.timestamp,
+                "score_column": use_case.score_column,
+                "score_summary": summary.distribution(),
+                "backtest": summary.backtest(),
+                "estimated_performance": summary.estimated_performance(),
+                "drift": file_drift.as_manifest(model.reference_md5, str(report_path)) if file_drift else None,
+            },
+        ),
+        companions={report_path: lambda path: write_drift_report(path, use_case, file_drift, about)}
+        if file_drift
+        else None,
+    )

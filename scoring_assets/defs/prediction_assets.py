@@ -12,15 +12,20 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from scoring_assets.core.drift import DriftAccumulator
-from scoring_assets.core.drift_report import write_drift_report
+from scoring_assets.core.drift import DriftAccumulator, FileDrift
 from scoring_assets.core.files import file_sha256
 from scoring_assets.core.folders import UseCaseFolders
 from scoring_assets.core.input_csv import lake_reader
-from scoring_assets.core.manifest import drift_report_path_for, lineage_fields, publish_scored_file
+from scoring_assets.core.manifest import Publication, drift_report_path_for
 from scoring_assets.core.model_store import LoadedModel, ModelIntegrityError, load_model, verify_artifact
 from scoring_assets.core.output_paths import UnsafeOutputPathError, check_scored_output_path
-from scoring_assets.core.scoring import score_feature_parquet, scored_columns, write_feature_parquet, write_scored_csv
+from scoring_assets.core.scoring import (
+    ScoringRun,
+    publish_scores,
+    score_feature_parquet,
+    scored_columns,
+    write_feature_parquet,
+)
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.defs import asset_checks
 from scoring_assets.defs.column_schemas import COLUMN_SCHEMA_KEY, ROW_COUNT_KEY, feature_matrix_schema, scores_schema
@@ -151,12 +156,19 @@ def build_prediction_assets(use_case: UseCase, partitions: dg.PartitionsDefiniti
         except UnsafeOutputPathError as error:
             raise refusal(context, RefusalKind.OUTPUT_PATH, str(error)) from None
 
-        threshold = model.threshold if config.threshold is None else float(config.threshold)
-        scoring_timestamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        run = ScoringRun(
+            partition_key=key,
+            run_id=context.run.run_id,
+            source_path=registration.source_path,
+            model=model,
+            threshold=model.threshold if config.threshold is None else float(config.threshold),
+            threshold_source="model card" if config.threshold is None else "run config",
+            timestamp=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        )
         scores_path = own.lake_file("scores", key)
         drift = DriftAccumulator(use_case, model.reference_profile) if model.reference_profile else None
         summary = score_feature_parquet(
-            use_case, own.lake_file("feature_matrix", key), model, threshold, scoring_timestamp, scores_path, drift
+            use_case, own.lake_file("feature_matrix", key), model, run.threshold, run.timestamp, scores_path, drift
         )
         score_checks = [
             asset_checks.scores_cover_accepted_rows(use_case, scores_path, own.lake_file("validated_batch", key)),
@@ -169,71 +181,55 @@ def build_prediction_assets(use_case: UseCase, partitions: dg.PartitionsDefiniti
                 reason=f"{output_path} was not written",
             )
         file_drift = drift.result() if drift else None
-        report_path = drift_report_path_for(output_path)
-        about = [f"{use_case.name} file {registration.source_path} (partition {key})", f"model {model.version}"]
-        publication = publish_scored_file(
-            lambda path: write_scored_csv(scores_path, path),
-            output_path,
-            summary.rows,
-            lineage_fields(
-                key,
-                context.run.run_id,
-                own.read_stage_summary("raw_batch", key),
-                own.read_stage_summary("validated_batch", key),
-                {"use_case": name, "version": model.version, "md5": model.md5, "path": str(model.path)},
-                {
-                    "threshold": threshold,
-                    "threshold_source": "model card" if config.threshold is None else "run config",
-                },
-                {
-                    "scoring_timestamp": scoring_timestamp,
-                    "score_column": use_case.score_column,
-                    "score_summary": summary.distribution(),
-                    "backtest": summary.backtest(),
-                    "estimated_performance": summary.estimated_performance(),
-                    "drift": file_drift.as_manifest(model.reference_md5, str(report_path)) if file_drift else None,
-                },
-            ),
-            companions={report_path: lambda path: write_drift_report(path, use_case, file_drift, about)}
-            if file_drift
-            else None,
-        )
+        publication = publish_scores(use_case, own, run, scores_path, output_path, summary, file_drift)
         if publication.archived_to is not None:
             context.log.info(f"earlier results at {output_path} moved to {publication.archived_to}")
-        write_scores_summary(own, key, context.run.run_id, publication, summary.rows, threshold)
+        write_scores_summary(own, key, run.run_id, publication, summary.rows, run.threshold)
         yield from materialize_or_refuse(
             context,
-            dg.MaterializeResult(
-                asset_key=scores_key,
-                metadata=scores_metadata(
-                    use_case,
-                    publication.manifest,
-                    scores_path,
-                    drift_metadata(file_drift, report_path) if file_drift else {},
-                ),
-                check_results=score_checks
-                + (
-                    [
-                        asset_checks.input_drift_below_alert(use_case, file_drift),
-                        asset_checks.score_drift_below_alert(use_case, file_drift),
-                    ]
-                    if file_drift
-                    else []
-                ),
-            ),
-            dg.MaterializeResult(
-                asset_key=manifest_key,
-                metadata=manifest_metadata(publication),
-                check_results=[
-                    asset_checks.manifest_matches_output(
-                        use_case, publication.manifest["output"]["sha256"], file_sha256(output_path)
-                    )
-                ],
-            ),
+            *published_results(use_case, publication, scores_path, score_checks, file_drift),
             reason=f"{output_path} no longer matches its manifest",
         )
 
     return [feature_matrix, score_and_publish]
+
+
+def published_results(
+    use_case: UseCase, publication: Publication, scores_path: Path, score_checks: list, file_drift: FileDrift | None
+) -> tuple[dg.MaterializeResult, dg.MaterializeResult]:
+    """The ``scores`` and ``scoring_manifest`` materializations of a published file, with their checks.
+
+    The manifest's check hashes the scored file as it now is on disk, apart from the hash taken
+    while it was written.
+    """
+    report_path = drift_report_path_for(publication.scored_path)
+    drift_checks = (
+        [
+            asset_checks.input_drift_below_alert(use_case, file_drift),
+            asset_checks.score_drift_below_alert(use_case, file_drift),
+        ]
+        if file_drift
+        else []
+    )
+    scores = dg.MaterializeResult(
+        asset_key=dg.AssetKey([use_case.name, SCORES]),
+        metadata=scores_metadata(
+            use_case,
+            publication.manifest,
+            scores_path,
+            drift_metadata(file_drift, report_path) if file_drift else {},
+        ),
+        check_results=score_checks + drift_checks,
+    )
+    recorded_sha256 = publication.manifest["output"]["sha256"]
+    manifest = dg.MaterializeResult(
+        asset_key=dg.AssetKey([use_case.name, MANIFEST]),
+        metadata=manifest_metadata(publication),
+        check_results=[
+            asset_checks.manifest_matches_output(use_case, recorded_sha256, file_sha256(publication.scored_path))
+        ],
+    )
+    return scores, manifest
 
 
 def write_scores_summary(own: UseCaseFolders, key: str, run_id: str, publication, rows: int, threshold: float) -> None:
