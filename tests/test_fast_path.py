@@ -8,6 +8,9 @@ calls predict_proba once. Same rows, same order, scores equal within 1e-9, for e
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +20,7 @@ from scoring_assets.core.contract import validate_frame
 from scoring_assets.core.features import build_features
 from scoring_assets.core.input_csv import BATCH_ROWS
 from scoring_assets.core.model_store import load_model
+from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.scoring import positive_class_index
 
 ROWS = 2 * BATCH_ROWS + 22_000  # crosses two batch boundaries
@@ -82,3 +86,22 @@ def test_streamed_scores_equal_a_whole_file_reference(instance, folders, use_cas
         expected_rejects[["row_number", "column", "rule"]].astype(str).values.tolist()
     )
     assert sorted(set(streamed_rejects["row_number"].astype(int))) == sorted(broken)
+
+
+@pytest.mark.usefixtures("model_artifact")
+def test_the_benchmarks_model_floor_scores_a_clean_file_as_the_job_does(instance, folders, use_case, tmp_path):
+    """bench/model_floor.py is only a fair floor if it computes the same scores, row for row."""
+    source = write_csv(valid_rows(use_case, 3_000, seed=5), tmp_path / "clean.csv")
+    registration, result = score_file(instance, folders, source, use_case=use_case)
+    assert result.success
+    scored = pd.read_csv(folders.of(use_case.name).scored_file(registration.partition_key))
+
+    floor_output = tmp_path / "floor.csv"
+    subprocess.run(
+        [sys.executable, str(REPO_ROOT / "bench" / "model_floor.py"), use_case.name, str(source), str(floor_output)],
+        check=True,
+        capture_output=True,
+    )
+    floor = pd.read_csv(floor_output)
+    assert floor["row_number"].tolist() == scored["row_number"].tolist() == list(range(1, 3_001))
+    np.testing.assert_allclose(floor["score"], scored[use_case.score_column], rtol=0, atol=1e-12)
