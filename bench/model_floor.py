@@ -1,13 +1,16 @@
 """The bare model floor: read, build the model's inputs, ``predict_proba``, write; nothing else.
 
-    python bench/model_floor.py USE_CASE INPUT.csv OUTPUT.csv
+    python bench/model_floor.py USE_CASE INPUT.csv OUTPUT.csv [BLOCK_BYTES]
 
 The least any scorer using this model must do, in one process, streaming as the project does
 (so memory does not decide the figure at 10M rows): pyarrow's streaming CSV reader (every
-column as text, 16 MB blocks), the contract's numeric columns cast by Arrow, the model inputs
-from the use case's own feature code (what training and the product use), the same joblib
-model's ``predict_proba`` in the product's slice size, and pyarrow's CSV writer for row number,
-score and label. No contract, no rejects, no checks, no drift, no lineage, no Dagster.
+column as text, 16 MB blocks unless BLOCK_BYTES says otherwise), the contract's numeric
+columns trimmed and cast by Arrow (other columns are taken as they are, which is right for
+clean files only), the model inputs from the use case's own feature code (what training and
+the product use), the same model's ``predict_proba`` in the product's slice size, the model
+card's positive class and threshold, and pyarrow's CSV writer for the scored file's fixed
+columns (id, score, label, model version, timestamp, row number). No contract, no rejects, no
+checks, no drift, no lineage, no spreadsheet safety, no Dagster.
 bench/run.py prints it beside the project so a throughput target can be set against what the
 model itself allows on this machine. Run by hand, it prints where its time went to stderr.
 """
@@ -18,9 +21,9 @@ import csv
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -30,15 +33,14 @@ import pyarrow.csv as pacsv
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scoring_assets.core.features import build_features  # noqa: E402
-from scoring_assets.core.paths import REPO_ROOT  # noqa: E402
-from scoring_assets.core.scoring import PREDICT_ROWS  # noqa: E402
+from scoring_assets.core.model_store import load_model  # noqa: E402
+from scoring_assets.core.scoring import PREDICT_ROWS, positive_class_index, scored_columns, scores_schema  # noqa: E402
 from scoring_assets.use_cases import use_case as use_case_named  # noqa: E402
 
 BLOCK_BYTES = 16 << 20
-OUTPUT_SCHEMA = pa.schema([("row_number", pa.int64()), ("score", pa.float64()), ("label", pa.int8())])
 
 
-def main(use_case_name: str, source: str, target: str) -> None:
+def main(use_case_name: str, source: str, target: str, block_bytes: str = str(BLOCK_BYTES)) -> None:
     spent: Counter[str] = Counter()
     clock = time.perf_counter()
 
@@ -49,20 +51,24 @@ def main(use_case_name: str, source: str, target: str) -> None:
         clock = now
 
     use_case = use_case_named(use_case_name)
-    model = joblib.load(REPO_ROOT / use_case.model.model_path)
+    model = load_model(use_case)
+    positive, threshold = positive_class_index(model), model.threshold
+    timestamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     numeric = {*use_case.integer_columns, *use_case.float_columns}
-    with open(source, newline="", encoding="utf-8") as header_line:
+    schema = scores_schema(use_case)
+    lap("load model")
+    with open(source, newline="", encoding="utf-8-sig") as header_line:
         names = next(csv.reader(header_line))
     reader = pacsv.open_csv(
         source,
-        read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
+        read_options=pacsv.ReadOptions(block_size=int(block_bytes)),
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.string() for name in names}, strings_can_be_null=False
         ),
     )
-    lap("load model")
+    lap("read and cast")
     rows = 0
-    with pacsv.CSVWriter(target, OUTPUT_SCHEMA) as writer:
+    with pacsv.CSVWriter(target, schema) as writer:
         for batch in reader:
             batch = batch.rename_columns([name.strip() for name in batch.schema.names])
             frame = batch.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
@@ -75,11 +81,22 @@ def main(use_case_name: str, source: str, target: str) -> None:
             features = build_features(use_case.features, frame)
             lap("features")
             slices = (features.iloc[start : start + PREDICT_ROWS] for start in range(0, len(features), PREDICT_ROWS))
-            scores = np.concatenate([model.predict_proba(part)[:, 1] for part in slices])
+            scores = np.concatenate([model.pipeline.predict_proba(part)[:, positive] for part in slices])
             lap("predict_proba")
-            row_numbers = np.arange(rows + 1, rows + len(scores) + 1)
-            writer.write(pa.table([row_numbers, scores, (scores >= 0.5).astype(np.int8)], schema=OUTPUT_SCHEMA))
-            rows += len(scores)
+            count = len(scores)
+            row_numbers = pa.array(np.arange(rows + 1, rows + count + 1), pa.int64())
+            columns = {
+                use_case.scored_id_column: (
+                    pc.utf8_trim_whitespace(batch.column(use_case.id_column)) if use_case.id_column else row_numbers
+                ),
+                use_case.score_column: scores,
+                "predicted_label": (scores >= threshold).astype(np.int8),
+                "model_version": pa.repeat(pa.scalar(model.version), count),
+                "scoring_timestamp": pa.repeat(pa.scalar(timestamp), count),
+                "row_number": row_numbers,
+            }
+            writer.write(pa.table([columns[name] for name in scored_columns(use_case)], schema=schema))
+            rows += count
             lap("write")
     timings = ", ".join(f"{phase} {seconds:.2f} s" for phase, seconds in spent.items())
     print(f"{rows:,} rows, after the imports: {timings}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Time the project against the plain-pandas script and the bare I/O floor on the same files, interleaved.
+"""Time the project against the plain-pandas script, the bare model floor and the I/O floor, interleaved.
 
     .venv/bin/python bench/run.py                          # 100 and 1M rows, both use cases, 2 rounds
     .venv/bin/python bench/run.py --sizes 100,1000000,10000000 --rounds 2
@@ -16,8 +16,9 @@ prints.
   Dagster job, every check on, against one persistent $DAGSTER_HOME as in real use);
 - pandas:  the whole-file pandas script a data engineer would write instead
   (bench/pandas_baseline.py for telco_churn, bench/pandas_credit_baseline.py for credit_risk);
-- model-floor: bench/model_floor.py, the least a scorer with the same model must do (pyarrow read, the
-  use case's feature code, ``predict_proba``, pyarrow write; no checks, rejects, drift, lineage or Dagster);
+- model-floor: bench/model_floor.py, the least a scorer with the same model must do, streaming (pyarrow
+  read, the use case's feature code, ``predict_proba``, the scored file's fixed columns written with
+  pyarrow; no checks, rejects, drift, lineage or Dagster);
 - floor:   bench/io_floor.py, pyarrow's CSV read of the file and CSV write of the same rows.
 
 The table gives each tool's median wall time, rows/s, peak RSS (the highest of its rounds),

@@ -21,7 +21,7 @@ from scoring_assets.core.features import build_features
 from scoring_assets.core.input_csv import BATCH_ROWS
 from scoring_assets.core.model_store import load_model
 from scoring_assets.core.paths import REPO_ROOT
-from scoring_assets.core.scoring import positive_class_index
+from scoring_assets.core.scoring import PREDICT_ROWS, positive_class_index, scored_columns
 
 ROWS = 2 * BATCH_ROWS + 22_000  # crosses two batch boundaries
 # Rows broken around the batch boundaries: 0-based index -> {column: value}. Telco also repeats an id
@@ -90,18 +90,28 @@ def test_streamed_scores_equal_a_whole_file_reference(instance, folders, use_cas
 
 @pytest.mark.usefixtures("model_artifact")
 def test_the_benchmarks_model_floor_scores_a_clean_file_as_the_job_does(instance, folders, use_case, tmp_path):
-    """bench/model_floor.py is only a fair floor if it computes the same scores, row for row."""
-    source = write_csv(valid_rows(use_case, 3_000, seed=5), tmp_path / "clean.csv")
+    """bench/model_floor.py is only a fair floor if it computes the same scored file, row for row.
+
+    Two read blocks of more than one ``predict_proba`` slice each: row numbers carry across blocks.
+    """
+    rows = 2 * PREDICT_ROWS + 5_000
+    source = write_csv(valid_rows(use_case, rows, seed=5), tmp_path / "clean.csv")
     registration, result = score_file(instance, folders, source, use_case=use_case)
     assert result.success
-    scored = pd.read_csv(folders.of(use_case.name).scored_file(registration.partition_key))
+    id_column = use_case.scored_id_column
+    ids_as_text = {id_column: str} if use_case.id_column else None  # without an id, rows are known by number
+    scored = pd.read_csv(folders.of(use_case.name).scored_file(registration.partition_key), dtype=ids_as_text)
 
     floor_output = tmp_path / "floor.csv"
-    subprocess.run(
-        [sys.executable, str(REPO_ROOT / "bench" / "model_floor.py"), use_case.name, str(source), str(floor_output)],
-        check=True,
-        capture_output=True,
-    )
-    floor = pd.read_csv(floor_output)
-    assert floor["row_number"].tolist() == scored["row_number"].tolist() == list(range(1, 3_001))
-    np.testing.assert_allclose(floor["score"], scored[use_case.score_column], rtol=0, atol=1e-12)
+    block_bytes = source.stat().st_size // 2 + 1
+    floor_command = [sys.executable, str(REPO_ROOT / "bench" / "model_floor.py"), use_case.name, str(source)]
+    run = subprocess.run([*floor_command, str(floor_output), str(block_bytes)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert f"{rows:,} rows" in run.stderr
+    floor = pd.read_csv(floor_output, dtype=ids_as_text)
+    assert floor.columns.tolist() == scored_columns(use_case)
+    assert floor["row_number"].tolist() == scored["row_number"].tolist() == list(range(1, rows + 1))
+    assert floor[id_column].tolist() == scored[id_column].tolist()
+    np.testing.assert_allclose(floor[use_case.score_column], scored[use_case.score_column], rtol=0, atol=1e-12)
+    assert floor["predicted_label"].tolist() == scored["predicted_label"].tolist()
+    assert floor["model_version"].tolist() == scored["model_version"].tolist()
