@@ -7,7 +7,7 @@ The least any scorer using this model must do, in one process, streaming as the 
 column as text, 16 MB blocks unless BLOCK_BYTES says otherwise), the contract's numeric
 columns trimmed and cast by Arrow (other columns are taken as they are, which is right for
 clean files only), the model inputs from the use case's own feature code (what training and
-the product use), the same model's ``predict_proba`` in the product's slice size, the model
+the product use), the same model's ``predict_proba`` sliced as the product slices it (``predict_positive``), the model
 card's positive class and threshold, and pyarrow's CSV writer for the scored file's fixed
 columns (id, score, label, model version, timestamp, row number). No contract, no rejects, no
 checks, no drift, no lineage, no spreadsheet safety, no Dagster.
@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scoring_assets.core.features import build_features  # noqa: E402
 from scoring_assets.core.model_store import load_model  # noqa: E402
-from scoring_assets.core.scoring import PREDICT_ROWS, positive_class_index, scored_columns, scores_schema  # noqa: E402
+from scoring_assets.core.scoring import positive_class_index, predict_positive, scored_columns, scores_schema  # noqa: E402
 from scoring_assets.use_cases import use_case as use_case_named  # noqa: E402
 
 BLOCK_BYTES = 16 << 20
@@ -80,8 +80,7 @@ def main(use_case_name: str, source: str, target: str, block_bytes: str = str(BL
             lap("read and cast")
             features = build_features(use_case.features, frame)
             lap("features")
-            slices = (features.iloc[start : start + PREDICT_ROWS] for start in range(0, len(features), PREDICT_ROWS))
-            scores = np.concatenate([model.pipeline.predict_proba(part)[:, positive] for part in slices])
+            scores = predict_positive(model, features, positive)
             lap("predict_proba")
             count = len(scores)
             row_numbers = pa.array(np.arange(rows + 1, rows + count + 1), pa.int64())
