@@ -167,6 +167,9 @@ def candidate_pipelines(feature_set: FeatureSet, params: dict[str, Any]) -> dict
     # same encoding as the level strings, an order of magnitude faster to transform.
     codes = CategoryCodes({name: list(levels) for name, levels in feature_set.categorical.items()})
     code_levels = [list(range(len(levels))) for levels in feature_set.categorical.values()]
+    # Dense: the column transformer would densify a sparse one-hot block beside the dense numbers
+    # anyway (~20% of predict_proba's time); the same coefficients, so the same scores.
+    one_hot = OneHotEncoder(categories=code_levels, sparse_output=False)
     logistic_regression = Pipeline(
         [
             (
@@ -176,7 +179,7 @@ def candidate_pipelines(feature_set: FeatureSet, params: dict[str, Any]) -> dict
                         ("numeric", StandardScaler(), numeric),
                         (
                             "categorical",
-                            Pipeline([("codes", codes), ("one_hot", OneHotEncoder(categories=code_levels))]),
+                            Pipeline([("codes", codes), ("one_hot", one_hot)]),
                             categorical,
                         ),
                     ]
