@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import csv
+import io
+import itertools
 import random
 import re
+import threading
+import time
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -18,6 +22,7 @@ from scoring_assets.core.ingest import validate_raw_parquet, write_raw_parquet
 from scoring_assets.core.input_csv import (
     ROW_NUMBER,
     InputFileError,
+    _DataStream,
     iter_record_batches,
     lake_reader,
     read_csv_frame,
@@ -208,6 +213,75 @@ def test_a_file_of_only_ragged_rows_is_handed_over_in_pieces_not_held_to_the_end
     first_column_is_the_id = use_case.id_column == use_case.contract_columns[0]  # Telco's customerID; credit has none
     expected_ids = [f"id{i}" for i in range(50_000)] if first_column_is_the_id else [""] * 50_000
     assert ragged.column("id").to_pylist() == expected_ids
+
+
+class _CountingReader(io.RawIOBase):
+    """A file as the parser's reading thread sees it, counting the bytes read so far."""
+
+    def __init__(self, path):
+        self._file = open(path, "rb")  # noqa: SIM115 (closed with the reader)
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = self._file.readinto(buffer)
+        self.bytes_read += count
+        return count
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def _line_ends(path) -> list[int]:
+    """The byte offset just past each line of the file (header first)."""
+    return list(itertools.accumulate(len(line) for line in path.read_bytes().splitlines(keepends=True)))
+
+
+BLOCK = 16 << 10
+# pyarrow's own reading thread would run up to 32 blocks ahead; the stream lets it run a few.
+FURTHEST_AHEAD = (_DataStream.READ_AHEAD_BLOCKS + 2) * BLOCK
+
+
+def test_the_file_is_read_only_a_few_blocks_ahead_of_the_batches_taken(tmp_path, use_case, monkeypatch):
+    monkeypatch.setattr(_DataStream, "STALL_SECONDS", 3600.0)  # a stall would drop the bound: there is none
+    path = write_csv(valid_rows(use_case, 12_000).rename(columns=str.strip), tmp_path / "big.csv")
+    line_ends = _line_ends(path)
+    assert path.stat().st_size > 60 * BLOCK
+    reader, ahead, rows = _CountingReader(path), [], 0
+
+    with reader:
+        for batch in iter_record_batches(path, use_case, block_bytes=BLOCK, reader=reader):
+            rows += batch.num_rows
+            time.sleep(0.003)  # a consumer with work to do: the reading thread gets every chance to run ahead
+            ahead.append(reader.bytes_read - line_ends[rows])
+
+    assert rows == 12_000 and len(ahead) > 60
+    assert max(ahead) <= FURTHEST_AHEAD
+
+
+def test_blocks_of_ragged_rows_only_never_wait_for_a_batch_that_cannot_come(tmp_path, use_case, monkeypatch):
+    # Such blocks give the parser no batch to hand out; were reading to wait for one, only the
+    # stall timeout (made an hour here) would end the wait.
+    monkeypatch.setattr(_DataStream, "STALL_SECONDS", 3600.0)
+    path = tmp_path / "all_ragged.csv"
+    path.write_text(",".join(use_case.contract_columns) + "\n" + "".join(f"id{i},x\n" for i in range(60_000)))
+    handed_over, batches = [], []
+    parse = threading.Thread(
+        target=lambda: batches.extend(
+            iter_record_batches(path, use_case, block_bytes=BLOCK, on_ragged=handed_over.append)
+        ),
+        daemon=True,
+    )
+
+    parse.start()
+    parse.join(timeout=120)
+
+    assert not parse.is_alive(), "the parse hung waiting to read"
+    assert [batch.num_rows for batch in batches] == [0]
+    assert pa.Table.from_batches(handed_over).column(ROW_NUMBER).to_pylist() == list(range(1, 60_001))
 
 
 def test_ragged_rows_of_a_file_without_ids_are_rejected_by_row_and_line_with_no_id_column(tmp_path):

@@ -281,13 +281,18 @@ def iter_record_batches(
     own_file = open(path, "rb") if reader is None else None
     stream = _DataStream(reader if reader is not None else own_file, layout.data_offset)
     records = _RecordNumbering(
-        layout, names, use_case.id_column, on_ragged or (lambda ragged: _refuse_ragged(path, ragged))
+        layout,
+        names,
+        use_case.id_column,
+        on_ragged or (lambda ragged: _refuse_ragged(path, ragged)),
+        on_refused=stream.record_refused,
     )
     schema = pa.schema([pa.field(ROW_NUMBER, pa.int64()), *(pa.field(name, pa.string()) for name in kept)])
     rows_seen = 0
     try:
         with _undecodable_rows_kept_quiet(records.on_invalid_row):
             for batch in _open_parser(stream, names, kept, block_bytes, records.on_invalid_row):
+                stream.batch_taken()
                 numbered = records.number(batch, count_line_breaks=stream.saw_quote)
                 if numbered.num_rows:
                     rows_seen += numbered.num_rows
@@ -298,6 +303,7 @@ def iter_record_batches(
             raise records.failure from None
         raise InputFileError(path, _explain_arrow_error(path, layout, str(error), block_bytes, records)) from None
     finally:
+        stream.unthrottle()  # a parse abandoned half way must not leave the reading thread waiting
         if own_file is not None:
             own_file.close()
     _check_the_whole_file_was_text(path, stream, records)
@@ -380,12 +386,27 @@ class _DataStream(io.RawIOBase):
     source hashes the whole file; ``source`` is read to its end but not closed. ``saw_quote``
     tells whether any quote character has been read yet: until then no record can span lines.
     ``nul_offset`` is where the first NUL byte was.
+
+    pyarrow's streaming reader reads on a background thread and queues up to 32 blocks ahead of
+    the batches taken from it: a whole 135 MB file was in memory a moment after the parse began.
+    So a read waits while ``READ_AHEAD_BLOCKS`` blocks are read and not yet parsed into a batch
+    (``batch_taken`` counts them); the parser needs at most the block after the one it parses. A
+    block of ragged records only gives no batch, so a refused record (``record_refused``) lets
+    one more block in. Should a read still wait ``STALL_SECONDS``, the bound is dropped (a stuck
+    count costs memory, never a hang); ``unthrottle`` drops it when the parse ends or is abandoned.
     """
+
+    READ_AHEAD_BLOCKS = 4
+    STALL_SECONDS = 5.0
 
     def __init__(self, source: BinaryIO, skip: int):
         self._source = source
         self._position = 0
         self._end_sent = False
+        self._reads = self._batches = 0
+        self._bounded = True
+        self._refused_since_read = False
+        self._progress = threading.Condition()
         self.saw_quote = False
         self.nul_offset: int | None = None
         while skip > 0:
@@ -398,7 +419,30 @@ class _DataStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def batch_taken(self) -> None:
+        with self._progress:
+            self._batches += 1
+            self._progress.notify_all()
+
+    def record_refused(self) -> None:
+        with self._progress:
+            self._refused_since_read = True
+            self._progress.notify_all()
+
+    def unthrottle(self) -> None:
+        with self._progress:
+            self._bounded = False
+            self._progress.notify_all()
+
+    def _may_read(self) -> bool:
+        return not self._bounded or self._refused_since_read or self._reads - self._batches < self.READ_AHEAD_BLOCKS
+
     def read(self, size: int = -1) -> bytes:
+        with self._progress:
+            if not self._end_sent and not self._progress.wait_for(self._may_read, timeout=self.STALL_SECONDS):
+                self._bounded = False
+            self._reads += 1
+            self._refused_since_read = False
         chunk = self._source.read(size if size is not None and size >= 0 else -1)
         if not chunk:
             if self._end_sent:
@@ -425,9 +469,15 @@ class _RecordNumbering:
     """
 
     def __init__(
-        self, layout: CsvLayout, names: list[str], id_column: str | None, deliver: Callable[[pa.RecordBatch], None]
+        self,
+        layout: CsvLayout,
+        names: list[str],
+        id_column: str | None,
+        deliver: Callable[[pa.RecordBatch], None],
+        on_refused: Callable[[], None] = lambda: None,
     ):
         self._deliver = deliver
+        self._on_refused = on_refused  # told of every record the parser refuses, as it refuses it
         self._lock = threading.Lock()  # in case the parser calls on_invalid_row from another thread
         self.failure: Exception | None = None
         self._header_fields = len(names)
@@ -447,6 +497,7 @@ class _RecordNumbering:
         of ragged rows would pile up here. An exception cannot leave this handler (the parser
         would print it and fail with a message of its own): it is kept in ``failure`` instead.
         """
+        self._on_refused()
         if row.text == _END_OF_INPUT_TEXT:
             self.saw_end_of_input = True
             return "skip"
