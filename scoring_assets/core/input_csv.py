@@ -392,8 +392,11 @@ class _DataStream(io.RawIOBase):
     So a read waits while ``READ_AHEAD_BLOCKS`` blocks are read and not yet parsed into a batch
     (``batch_taken`` counts them); the parser needs at most the block after the one it parses. A
     block of ragged records only gives no batch, so a refused record (``record_refused``) lets
-    one more block in. Should a read still wait ``STALL_SECONDS``, the bound is dropped (a stuck
-    count costs memory, never a hang); ``unthrottle`` drops it when the parse ends or is abandoned.
+    one more block in. Which block a refused record came from is not known, so ragged rows in
+    many blocks (measured: 1 row in 100) let the reading run ahead again, up to pyarrow's own 32
+    blocks: as far as before, never further. Should a read still wait ``STALL_SECONDS``, the bound
+    is dropped (a stuck count costs memory, never a hang); ``unthrottle`` drops it when the parse
+    ends or is abandoned.
     """
 
     READ_AHEAD_BLOCKS = 4
