@@ -10,6 +10,7 @@ import pytest
 
 from scoring_assets.core.inbox import (
     RECENT_DECISIONS,
+    SECOND_SIGHTING_IN_TICK_SECONDS,
     Decision,
     DecisionRecord,
     InboxState,
@@ -17,6 +18,7 @@ from scoring_assets.core.inbox import (
     is_being_written,
     printable_name,
     scan_inbox,
+    second_sighting_wait,
 )
 
 
@@ -102,6 +104,19 @@ def test_a_growing_file_never_settles(tmp_path):
         with open(target, "a") as handle:
             handle.write(f"{row}\n")
         assert tick(tmp_path, state, settle=0) == []
+
+
+def test_a_short_settle_is_waited_for_within_the_tick_only_when_something_is_still_settling(tmp_path):
+    state = InboxState()
+    (tmp_path / "new.csv").write_text("customerID\n1\n")
+    settled = scan_inbox(tmp_path, state, now=time.time(), settle_seconds=1)
+    assert settled == [] and second_sighting_wait(state, settled, 1) == 1
+    assert second_sighting_wait(state, settled, SECOND_SIGHTING_IN_TICK_SECONDS) == SECOND_SIGHTING_IN_TICK_SECONDS
+    assert second_sighting_wait(state, settled, SECOND_SIGHTING_IN_TICK_SECONDS + 0.5) == 0, "the next tick looks"
+    assert second_sighting_wait(state, settled, 0) == 0, "no settle: no second look in the tick"
+    settled = scan_inbox(tmp_path, state, now=time.time() + 1, settle_seconds=1)
+    assert [entry.name for entry in settled] == ["new.csv"]
+    assert second_sighting_wait(state, settled, 1) == 0, "everything seen has settled: nothing to wait for"
 
 
 def test_a_recently_written_file_waits_for_the_settle_time(tmp_path):

@@ -229,6 +229,65 @@ def test_an_empty_file_is_reported_once_and_scored_when_its_content_arrives(daem
     assert [row["decision"] for row in inbox_table(instance)] == [Decision.REQUESTED, Decision.EMPTY]
 
 
+SHORT_SETTLE_SECONDS = 0.4
+
+
+@pytest.fixture
+def short_settle_daemon(instance, folders):
+    """The Telco inbox sensor with a settle short enough to be waited for inside one tick."""
+    resources = {"folders": folders, "inbox_settings": InboxSettings(settle_seconds=SHORT_SETTLE_SECONDS)}
+    return SensorDaemon(instance, sensor_named("telco_churn__inbox_sensor"), resources)
+
+
+def test_with_a_short_settle_a_complete_file_is_seen_twice_and_requested_within_one_tick(
+    short_settle_daemon, telco_inbox
+):
+    telco_inbox.mkdir(parents=True)
+    write_csv(customer_rows(10), telco_inbox / "renamed_in.csv")  # just written: as fresh as a rename
+    started = time.monotonic()
+    [key] = requested(short_settle_daemon.tick())
+    assert time.monotonic() - started >= SHORT_SETTLE_SECONDS, "the second look waits the whole settle time"
+    assert key.startswith("renamed_in-")
+    started = time.monotonic()
+    assert requested(short_settle_daemon.tick()) == []
+    assert time.monotonic() - started < SHORT_SETTLE_SECONDS, "nothing new: the tick does not wait"
+
+
+def test_with_a_short_settle_a_file_growing_during_the_ticks_wait_is_not_taken(
+    short_settle_daemon, telco_inbox, monkeypatch
+):
+    telco_inbox.mkdir(parents=True)
+    target = write_csv(customer_rows(10), telco_inbox / "slow_upload.csv")
+    full = target.read_bytes()
+    target.write_bytes(full[: len(full) // 2])
+    real_sleep = time.sleep
+    appends = []
+
+    def writer_keeps_writing(seconds):
+        """The writer adds the rest while the tick waits, as a slow upload would."""
+        real_sleep(seconds)
+        if not appends:
+            target.write_bytes(full)
+            appends.append(seconds)
+
+    monkeypatch.setattr(sensors.time, "sleep", writer_keeps_writing)
+    assert requested(short_settle_daemon.tick()) == []
+    assert appends == [SHORT_SETTLE_SECONDS]
+    [key] = requested(short_settle_daemon.tick())  # unchanged since the last look, and settled now
+    assert short_settle_daemon.instance.has_dynamic_partition(partitions_name(TELCO), key)
+    [row] = [row for row in inbox_table(short_settle_daemon.instance) if row["decision"] == Decision.REQUESTED]
+    assert row["bytes"] == len(full), "scored as completed, never half-way"
+
+
+def test_a_settle_longer_than_the_in_tick_wait_is_left_to_the_next_tick(daemon, telco_inbox):
+    """The default settle (5 s) is not waited for inside a tick: the daemon's next tick is the second look."""
+    drop(telco_inbox, "monday.csv", customer_rows(10))
+    started = time.monotonic()
+    assert requested(daemon.tick()) == []
+    assert time.monotonic() - started < 2, "the tick did not sleep"
+    assert len(requested(daemon.tick())) == 1
+
+
 def test_the_inbox_table_keeps_a_bounded_history(daemon, telco_inbox, instance):
     telco_inbox.mkdir(parents=True)
     for index in range(RECENT_DECISIONS + 10):

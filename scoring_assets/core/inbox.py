@@ -4,8 +4,13 @@ Names starting with ``.`` or ``~`` or ending in ``.tmp``, ``.part``, ``.crdownlo
 ``.filepart`` are files still being written (the atomic-rename convention): they are passed
 over silently, as is the inbox's own ``README.md`` (committed so the folder exists in a clone).
 Every other entry gets a decision once it has settled, i.e. its size and
-modification time are the same as at the previous sensor tick and it was last modified at
-least ``settle_seconds`` ago (so a writer that pauses briefly is not caught half-way):
+modification time are the same as at the previous sighting and it was last modified at
+least ``settle_seconds`` ago (so a writer that pauses briefly is not caught half-way). The
+previous sighting is the previous tick; with a settle time of at most
+``SECOND_SIGHTING_IN_TICK_SECONDS`` the tick itself looks again after ``settle_seconds``
+(``second_sighting_wait``), since Dagster's sensor loop would otherwise stretch a 1 s settle to
+its own 5 s. Both sightings are by this machine's clock, so a file growing on a share whose
+clock lags is still caught:
 - decided from its directory entry alone, without reading it: a folder, link or other
   non-regular entry is ``not a file``; a name that is not valid UTF-8 or holds control
   characters is an ``unreadable name`` (it could not be shown truly in the UI, tags or
@@ -31,6 +36,7 @@ from pathlib import Path
 TEMPORARY_SUFFIXES = (".tmp", ".part", ".crdownload", ".filepart")
 INBOX_README = "README.md"
 RECENT_DECISIONS = 50
+SECOND_SIGHTING_IN_TICK_SECONDS = 2.0  # longest wait inside one sensor tick; longer settles wait for the next tick
 # Characters that reorder or hide text: a name holding them can show as another name.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 Signature = tuple[int, int]  # (size in bytes, mtime in ns)
@@ -236,6 +242,16 @@ def scan_inbox(
     state.pending = pending
     state.handled = {name: sig for name, sig in state.handled.items() if name in present}
     return [entry for _, entry in sorted(settled, key=lambda item: (item[0], item[1].name))]
+
+
+def second_sighting_wait(state: InboxState, settled: list[SettledEntry], settle_seconds: float) -> float:
+    """Seconds to wait before a second scan in the same tick: ``settle_seconds`` when some entry
+    was just seen new or changed and the settle is short enough to wait for, else 0 (the next
+    tick is the second sighting)."""
+    if not 0 < settle_seconds <= SECOND_SIGHTING_IN_TICK_SECONDS:
+        return 0.0
+    unsettled = state.pending.keys() - {entry.name for entry in settled}
+    return settle_seconds if unsettled else 0.0
 
 
 def signature_of(path: Path) -> Signature:

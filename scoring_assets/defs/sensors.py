@@ -32,6 +32,7 @@ from scoring_assets.core.inbox import (
     SettledEntry,
     printable_name,
     scan_inbox,
+    second_sighting_wait,
     signature_of,
 )
 from scoring_assets.core.input_csv import InputFileError, read_layout
@@ -486,6 +487,11 @@ def run_inbox_tick(
     state = InboxState.from_cursor(context.cursor)
     now = time.time()
     settled = scan_inbox(inbox, state, now=now, settle_seconds=settings.settle_seconds, skip=skip)
+    wait = second_sighting_wait(state, settled, settings.settle_seconds)
+    if wait:  # a short settle: look again now rather than at the next tick, 5 s away at best
+        time.sleep(wait)
+        now = time.time()
+        settled = scan_inbox(inbox, state, now=now, settle_seconds=settings.settle_seconds, skip=skip)
     tick = InboxTick(context, state, folders, now, inbox_key)
     started = time.monotonic()
     for entry in settled:
