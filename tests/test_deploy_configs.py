@@ -4,7 +4,8 @@ Each YAML there is checked the way Dagster reads a ``$DAGSTER_HOME/dagster.yaml`
 schema), and each configurable class it names (run coordinator, run launcher) is imported and
 its own settings validated against that class's schema, with the ``{env: ...}`` variables set
 to placeholders. A config that needs no server (SQLite) is opened for real; the Postgres
-storage is resolved to the connection URL dagster-postgres would use; the Kubernetes run
+storage (dagster-postgres's, or this project's pooled subclass of it) is resolved to the
+connection URL dagster-postgres would use; the Kubernetes run
 launcher's volumes and mounts are parsed into Kubernetes models as dagster-k8s does before it
 creates a run pod. Nothing here talks to Postgres or a cluster: tests/test_postgres_e2e.py runs
 the Postgres config for real; the Kubernetes one is run by no test (README, "Beyond one machine").
@@ -105,15 +106,19 @@ def test_each_deploy_config_loads_as_dagster_instance_config(path: Path, tmp_pat
     run_coordinator, queue = resolved_class_config(config["run_coordinator"])
     assert run_coordinator.__name__ == "QueuedRunCoordinator"
     assert queue["max_concurrent_runs"] >= 1
-    if "postgres" in config.get("storage", {}):
+    storage = config.get("storage", {})
+    if "postgres" in storage or "custom" in storage:
         from dagster_postgres import DagsterPostgresStorage
         from dagster_postgres.utils import pg_url_from_config
 
-        storage = process_config(
-            resolve_to_config_type(DagsterPostgresStorage.config_type()), config["storage"]["postgres"]
-        )
-        assert storage.success, [error.message for error in storage.errors]
-        url = pg_url_from_config(storage.value)
+        if "custom" in storage:  # a class of this project's, taking dagster-postgres's settings
+            storage_class, settings = resolved_class_config(storage["custom"])
+            assert issubclass(storage_class, DagsterPostgresStorage), storage_class
+        else:
+            result = process_config(resolve_to_config_type(DagsterPostgresStorage.config_type()), storage["postgres"])
+            assert result.success, [error.message for error in result.errors]
+            settings = result.value
+        url = pg_url_from_config(settings)
         assert url.startswith("postgresql+psycopg2://dagster:not-a-password@postgres.invalid:6543/dagster"), url
     elif "run_launcher" not in config:  # needs no server: open it for real
         with DagsterInstance.from_config(str(home)) as instance:

@@ -1,0 +1,124 @@
+"""The Postgres instance storage keeps its connections: a real server, the deploy config, the CLI.
+
+deploy/dagster.postgres.yaml names ``scoring_assets.postgres_storage.PooledPostgresStorage``
+instead of dagster-postgres's stock storage, which opens a connection for every query. Against a
+PostgreSQL server started on 127.0.0.1 (tests/support/postgres.py), a ``scoring-assets score``
+run on each must give the same scores, with the server counting how many sessions each opened;
+and a kept connection the server drops must be replaced without the next query failing.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import TELCO, new_workspace, reported_path, valid_rows, write_csv
+from dagster import DagsterInstance
+
+from tests.support.postgres import PostgresServer
+from tests.test_postgres_e2e import POSTGRES_INSTANCE_CONFIG, start_postgres
+
+pytestmark = pytest.mark.usefixtures("model_artifact")
+SETTLE_TIMEOUT_SECONDS = 30
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    with ExitStack() as stack:
+        server = start_postgres(stack)
+        yield server
+    assert server.process_ids() == [], "PostgreSQL processes were left running"
+
+
+@pytest.fixture
+def postgres_env(postgres: PostgresServer, monkeypatch) -> PostgresServer:
+    for name, value in postgres.dagster_env().items():
+        monkeypatch.setenv(name, value)
+    return postgres
+
+
+def stock_storage_config() -> dict:
+    """The deploy config with dagster-postgres's own storage class and the same settings."""
+    config = yaml.safe_load(POSTGRES_INSTANCE_CONFIG.read_text())
+    storage = config["storage"]["custom"]
+    assert storage["class"] == "PooledPostgresStorage", storage
+    config["storage"] = {"postgres": storage["config"]}
+    return config
+
+
+def sessions_opened(server: PostgresServer, kept: int = 0) -> int:
+    """Sessions the server has counted so far, once only ``kept`` are open besides this query's.
+
+    A session is counted as it ends, so the count is read once the run's have ended. The psql
+    calls here are sessions too (one or two per call of this), noise against what is compared.
+    """
+    deadline = time.monotonic() + SETTLE_TIMEOUT_SECONDS
+    while True:
+        others = int(
+            server.psql(
+                f"select count(*) from pg_stat_activity where datname = '{server.database}' and pid <> pg_backend_pid()"
+            )
+        )
+        if others == kept or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert others == kept, f"{others} session(s) open, {kept} expected"
+    return int(server.psql(f"select sessions from pg_stat_database where datname = '{server.database}'"))
+
+
+def test_a_run_on_the_pooled_storage_opens_a_few_connections_where_the_stock_one_opens_one_per_query(
+    tmp_path, postgres_env
+):
+    batch = write_csv(valid_rows(TELCO, n_rows=100), tmp_path / "batch.csv")
+    opened, scores = {}, {}
+    homes = {"pooled": POSTGRES_INSTANCE_CONFIG.read_text(), "stock": yaml.safe_dump(stock_storage_config())}
+    for name, config in homes.items():
+        workspace = new_workspace(tmp_path / name)
+        workspace.dagster_home.mkdir(parents=True)
+        (workspace.dagster_home / "dagster.yaml").write_text(config)
+        with DagsterInstance.from_config(str(workspace.dagster_home)):
+            pass  # Dagster's tables, made before anything is counted
+        before = sessions_opened(postgres_env)
+        result = workspace.run("score", str(batch), "--output", str(tmp_path / f"{name}.csv"))
+        assert result.returncode == 0, result.stderr
+        opened[name] = sessions_opened(postgres_env) - before
+        scored = pd.read_csv(reported_path(result.stdout, "scored"))
+        scores[name] = scored.drop(columns="scoring_timestamp")
+        assert list(workspace.dagster_home.rglob("*.db")) == [], "SQLite storage was made beside Postgres"
+
+    pd.testing.assert_frame_equal(scores["pooled"], scores["stock"])
+    stored = postgres_env.psql("select status from runs where pipeline_name = 'telco_churn__score_file'").split()
+    assert stored == ["SUCCESS", "SUCCESS"]
+    print(f"sessions per run: {opened}")
+    assert opened["stock"] > 100, opened  # one per query: what the pooled storage exists to avoid
+    assert opened["pooled"] * 5 < opened["stock"], opened
+
+
+def test_a_kept_connection_the_server_drops_is_replaced_without_a_failed_query(tmp_path, postgres_env):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(POSTGRES_INSTANCE_CONFIG.read_text())
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_ref().storage_data.class_name == "PooledPostgresStorage"
+
+        def use_every_storage():
+            instance.get_runs_count()  # runs
+            instance.get_asset_keys()  # event log
+            instance.all_instigator_state()  # schedules and sensors
+
+        use_every_storage()
+        before = sessions_opened(postgres_env, kept=3)
+        for _ in range(30):
+            use_every_storage()
+        # 90 queries later: no more sessions than the psql calls' own.
+        assert sessions_opened(postgres_env, kept=3) - before <= 4, "queries opened connections of their own"
+
+        dropped = postgres_env.psql(
+            "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+            f"where datname = '{postgres_env.database}' and pid <> pg_backend_pid()"
+        )
+        assert int(dropped) == 3, f"the instance held {dropped} connection(s), one per storage expected"
+        use_every_storage()
