@@ -109,14 +109,38 @@ def test_a_growing_file_never_settles(tmp_path):
 def test_a_short_settle_is_waited_for_within_the_tick_only_when_something_is_still_settling(tmp_path):
     state = InboxState()
     (tmp_path / "new.csv").write_text("customerID\n1\n")
-    settled = scan_inbox(tmp_path, state, now=time.time(), settle_seconds=1)
-    assert settled == [] and second_sighting_wait(state, settled, 1) == 1
-    assert second_sighting_wait(state, settled, SECOND_SIGHTING_IN_TICK_SECONDS) == SECOND_SIGHTING_IN_TICK_SECONDS
-    assert second_sighting_wait(state, settled, SECOND_SIGHTING_IN_TICK_SECONDS + 0.5) == 0, "the next tick looks"
-    assert second_sighting_wait(state, settled, 0) == 0, "no settle: no second look in the tick"
-    settled = scan_inbox(tmp_path, state, now=time.time() + 1, settle_seconds=1)
+    now = time.time()
+    settled = scan_inbox(tmp_path, state, now=now, settle_seconds=1)
+    assert settled == [] and second_sighting_wait(state, settled, 1, now) == 1
+    assert second_sighting_wait(state, settled, SECOND_SIGHTING_IN_TICK_SECONDS, now) == SECOND_SIGHTING_IN_TICK_SECONDS
+    assert second_sighting_wait(state, settled, SECOND_SIGHTING_IN_TICK_SECONDS + 0.5, now) == 0, "the next tick looks"
+    assert second_sighting_wait(state, settled, 0, now) == 0, "no settle: no second look in the tick"
+    settled = scan_inbox(tmp_path, state, now=now + 1, settle_seconds=1)
     assert [entry.name for entry in settled] == ["new.csv"]
-    assert second_sighting_wait(state, settled, 1) == 0, "everything seen has settled: nothing to wait for"
+    assert second_sighting_wait(state, settled, 1, now + 1) == 0, "everything seen has settled: nothing to wait for"
+
+
+def test_an_unchanged_file_not_yet_old_enough_is_waited_for_but_a_file_from_the_future_is_not(tmp_path):
+    """Seen before and unchanged, but modified less than the settle ago: the wait lets it settle.
+    Modified after now (a share whose clock runs ahead): no wait could settle it, so none is spent."""
+    state = InboxState()
+    recent = tmp_path / "recent.csv"
+    recent.write_text("customerID\n1\n")
+    now = time.time()
+    scan_inbox(tmp_path, state, now=now, settle_seconds=1)
+    settled = scan_inbox(tmp_path, state, now=now + 0.5, settle_seconds=1)
+    assert settled == [] and second_sighting_wait(state, settled, 1, now + 0.5) == 1
+    assert [e.name for e in scan_inbox(tmp_path, state, now=now + 1.5, settle_seconds=1)] == ["recent.csv"]
+
+    state = InboxState()
+    recent.unlink()
+    ahead = tmp_path / "ahead.csv"
+    ahead.write_text("customerID\n1\n")
+    os.utime(ahead, (now + 3600, now + 3600))
+    for look in range(2):  # first sighting, then unchanged
+        settled = scan_inbox(tmp_path, state, now=now, settle_seconds=1)
+        assert settled == [] and second_sighting_wait(state, settled, 1, now) == 0, look
+    assert [e.name for e in scan_inbox(tmp_path, state, now=now + 3601, settle_seconds=1)] == ["ahead.csv"]
 
 
 def test_a_recently_written_file_waits_for_the_settle_time(tmp_path):

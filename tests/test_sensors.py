@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import time
 from datetime import datetime
 from pathlib import Path
@@ -256,27 +257,47 @@ def test_with_a_short_settle_a_complete_file_is_seen_twice_and_requested_within_
 def test_with_a_short_settle_a_file_growing_during_the_ticks_wait_is_not_taken(
     short_settle_daemon, telco_inbox, monkeypatch
 ):
+    """The upload runs on a share whose clock lags: every write stamps a modification time long past,
+    so only the second look's size, not a fresh time, shows the file is still growing."""
     telco_inbox.mkdir(parents=True)
     target = write_csv(customer_rows(10), telco_inbox / "slow_upload.csv")
     full = target.read_bytes()
     target.write_bytes(full[: len(full) // 2])
-    real_sleep = time.sleep
+    lagging_clock = time.time() - 3600
+    os.utime(target, (lagging_clock, lagging_clock))
     appends = []
 
     def writer_keeps_writing(seconds):
         """The writer adds the rest while the tick waits, as a slow upload would."""
-        real_sleep(seconds)
+        time.sleep(seconds)
         if not appends:
             target.write_bytes(full)
+            os.utime(target, (lagging_clock, lagging_clock))
             appends.append(seconds)
 
-    monkeypatch.setattr(sensors.time, "sleep", writer_keeps_writing)
+    monkeypatch.setattr(sensors, "sleep", writer_keeps_writing)
     assert requested(short_settle_daemon.tick()) == []
     assert appends == [SHORT_SETTLE_SECONDS]
     [key] = requested(short_settle_daemon.tick())  # unchanged since the last look, and settled now
     assert short_settle_daemon.instance.has_dynamic_partition(partitions_name(TELCO), key)
     [row] = [row for row in inbox_table(short_settle_daemon.instance) if row["decision"] == Decision.REQUESTED]
     assert row["bytes"] == len(full), "scored as completed, never half-way"
+
+
+def test_an_inbox_removed_during_the_ticks_wait_ends_the_tick_quietly(short_settle_daemon, telco_inbox, monkeypatch):
+    """Someone clears the inbox folder away while the tick waits for its second look: nothing to
+    decide, and the tick says so rather than failing."""
+    telco_inbox.mkdir(parents=True)
+    write_csv(customer_rows(10), telco_inbox / "gone_soon.csv")
+
+    def folder_removed(seconds):
+        shutil.rmtree(telco_inbox)
+
+    monkeypatch.setattr(sensors, "sleep", folder_removed)
+    result = short_settle_daemon.tick()
+    assert requested(result) == []
+    assert "no new complete files" in result.skip_reason.skip_message
+    assert telco_inbox.is_dir()
 
 
 def test_a_settle_longer_than_the_in_tick_wait_is_left_to_the_next_tick(daemon, telco_inbox):

@@ -6,7 +6,7 @@ over silently, as is the inbox's own ``README.md`` (committed so the folder exis
 Every other entry gets a decision once it has settled, i.e. its size and
 modification time are the same as at the previous sighting and it was last modified at
 least ``settle_seconds`` ago (so a writer that pauses briefly is not caught half-way). The
-previous sighting is the previous tick; with a settle time of at most
+previous sighting is the previous tick; with a settle time of more than 0 and at most
 ``SECOND_SIGHTING_IN_TICK_SECONDS`` the tick itself looks again after ``settle_seconds``
 (``second_sighting_wait``), since Dagster's sensor loop would otherwise stretch a 1 s settle to
 its own 5 s. Both sightings are by this machine's clock, so a file growing on a share whose
@@ -244,14 +244,19 @@ def scan_inbox(
     return [entry for _, entry in sorted(settled, key=lambda item: (item[0], item[1].name))]
 
 
-def second_sighting_wait(state: InboxState, settled: list[SettledEntry], settle_seconds: float) -> float:
-    """Seconds to wait before a second scan in the same tick: ``settle_seconds`` when some entry
-    was just seen new or changed and the settle is short enough to wait for, else 0 (the next
-    tick is the second sighting)."""
+def second_sighting_wait(state: InboxState, settled: list[SettledEntry], settle_seconds: float, now: float) -> float:
+    """Seconds to wait before a second scan in the same tick: ``settle_seconds`` when the settle
+    is more than 0 and at most ``SECOND_SIGHTING_IN_TICK_SECONDS`` and some entry not yet settled
+    could settle by then (seen new or changed in this scan, or unchanged but not yet old enough),
+    else 0 and the next tick is the second sighting. An entry modified after ``now`` (a share
+    whose clock runs ahead) cannot be quiet by then, so it never makes the tick wait."""
     if not 0 < settle_seconds <= SECOND_SIGHTING_IN_TICK_SECONDS:
         return 0.0
-    unsettled = state.pending.keys() - {entry.name for entry in settled}
-    return settle_seconds if unsettled else 0.0
+    settled_names = {entry.name for entry in settled}
+    could_settle = any(
+        signature[1] / 1e9 <= now for name, signature in state.pending.items() if name not in settled_names
+    )
+    return settle_seconds if could_settle else 0.0
 
 
 def signature_of(path: Path) -> Signature:

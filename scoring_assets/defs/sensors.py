@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from time import sleep  # its own name, so a test can stand in for the writer during the wait
 
 import dagster as dg
 
@@ -487,9 +488,10 @@ def run_inbox_tick(
     state = InboxState.from_cursor(context.cursor)
     now = time.time()
     settled = scan_inbox(inbox, state, now=now, settle_seconds=settings.settle_seconds, skip=skip)
-    wait = second_sighting_wait(state, settled, settings.settle_seconds)
+    wait = second_sighting_wait(state, settled, settings.settle_seconds, now)
     if wait:  # a short settle: look again now rather than at the next tick, 5 s away at best
-        time.sleep(wait)
+        sleep(wait)
+        inbox.mkdir(parents=True, exist_ok=True)  # removed while we waited: an empty inbox, not a failed tick
         now = time.time()
         settled = scan_inbox(inbox, state, now=now, settle_seconds=settings.settle_seconds, skip=skip)
     tick = InboxTick(context, state, folders, now, inbox_key)
