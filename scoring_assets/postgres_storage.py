@@ -13,6 +13,14 @@ off). Up to ``MAX_OVERFLOW`` more are opened when threads need them at once and 
 a kept connection is pinged before it is lent out, so a restarted server costs a reconnect rather
 than a failed write, and it is replaced after ``POOL_RECYCLE_SECONDS``.
 
+The kept connections belong to the process, not to an instance object: Dagster makes a new
+instance for every sensor evaluation in the code server and never closes its storages' engines
+(``dispose`` leaves them to the garbage collector), so engines held per instance would leave up to
+three idle sessions behind every tick. Every instance of one server in one process shares the
+same three engines; a forked child makes its own (they are keyed by process id), and they are
+closed at exit. With ``auth_provider`` (cloud IAM tokens injected per connection) the storage
+stays stock, one connection per query, since a kept connection would outlive its token.
+
 Every process that opens the instance (webserver, daemon, code server, runs) imports this module,
 so each needs this package installed; the Kubernetes config keeps the stock class for that
 reason (README, "Beyond one machine").
@@ -20,6 +28,8 @@ reason (README, "Beyond one machine").
 
 from __future__ import annotations
 
+import atexit
+import os
 from typing import Any
 
 from dagster._serdes import ConfigurableClassData
@@ -32,7 +42,11 @@ MAX_OVERFLOW = 20  # dagster-webserver's default --db-pool-max-overflow
 POOL_RECYCLE_SECONDS = 3600  # dagster-webserver's default --db-pool-recycle
 
 
-def pooled_engine(engine: Engine, postgres_url: str, token_provider: Any) -> Engine:
+ProcessEngineKey = tuple[int, str, str, str]
+_process_engines: dict[ProcessEngineKey, Engine] = {}
+
+
+def pooled_engine(engine: Engine, postgres_url: str) -> Engine:
     """An engine to the same server as ``engine`` (a NullPool one) that keeps a connection."""
     settings: dict[str, Any] = {
         "isolation_level": "AUTOCOMMIT",
@@ -44,11 +58,28 @@ def pooled_engine(engine: Engine, postgres_url: str, token_provider: Any) -> Eng
     options = engine.url.query.get("options")
     if options:  # the config's `params` (as dagster-postgres passes them when it pools)
         settings["connect_args"] = {"options": options}
-    return create_pg_engine(postgres_url, token_provider, **settings)
+    return create_pg_engine(postgres_url, **settings)
+
+
+def process_engine(storage_kind: str, unpooled: Engine, postgres_url: str) -> Engine:
+    """This process's pooled engine for one kind of storage on one server, made on first use."""
+    options = unpooled.url.query.get("options") or ""
+    key = (os.getpid(), storage_kind, postgres_url, str(options))
+    if key not in _process_engines:
+        _process_engines[key] = pooled_engine(unpooled, postgres_url)
+    return _process_engines[key]
+
+
+@atexit.register
+def close_process_engines() -> None:
+    """Close this process's kept connections; leave a forked parent's sockets to the parent."""
+    for (process_id, *_), engine in list(_process_engines.items()):
+        engine.dispose(close=process_id == os.getpid())
+    _process_engines.clear()
 
 
 class PooledPostgresStorage(DagsterPostgresStorage):
-    """``storage: postgres:`` with one kept connection per storage and process (module docstring)."""
+    """``storage: postgres:`` with one kept connection per storage kind and process (module docstring)."""
 
     def __init__(
         self,
@@ -58,9 +89,11 @@ class PooledPostgresStorage(DagsterPostgresStorage):
         token_provider: Any = None,
     ):
         super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
+        if token_provider is not None:
+            return  # a kept connection would outlive its token (module docstring)
         for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
             unpooled = storage._engine
-            storage._engine = pooled_engine(unpooled, postgres_url, token_provider)
+            storage._engine = process_engine(type(storage).__name__, unpooled, postgres_url)
             unpooled.dispose()
 
     @classmethod

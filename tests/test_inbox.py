@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import time
 
@@ -19,6 +20,7 @@ from scoring_assets.core.inbox import (
     printable_name,
     scan_inbox,
     second_sighting_wait,
+    signature_of,
 )
 
 
@@ -212,6 +214,21 @@ def test_decided_entries_are_passed_over_until_they_change_and_forgotten_when_re
 
     target.unlink()
     tick(tmp_path, state)
+    assert state.handled == {} and state.pending == {}
+
+
+def test_an_inbox_removed_between_ticks_is_an_empty_one_and_its_files_are_forgotten(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name in ("decided.csv", "settling.csv"):
+        (inbox / name).write_text("customerID\n1\n")
+        age(inbox / name, 60)
+    tick(inbox, state := InboxState())
+    state.mark_handled(inbox / "decided.csv", signature_of(inbox / "decided.csv"))
+    assert state.handled and state.pending
+
+    shutil.rmtree(inbox)
+    assert tick(inbox, state) == []
     assert state.handled == {} and state.pending == {}
 
 

@@ -4,11 +4,14 @@ deploy/dagster.postgres.yaml names ``scoring_assets.postgres_storage.PooledPostg
 instead of dagster-postgres's stock storage, which opens a connection for every query. Against a
 PostgreSQL server started on 127.0.0.1 (tests/support/postgres.py), a ``scoring-assets score``
 run on each must give the same scores, with the server counting how many sessions each opened;
-and a kept connection the server drops must be replaced without the next query failing.
+a kept connection the server drops must be replaced without the next query failing; and instances
+made one after another in a process (the code server makes one per sensor evaluation) must share
+its connections rather than leave their own behind for the garbage collector.
 """
 
 from __future__ import annotations
 
+import gc
 import time
 from contextlib import ExitStack
 
@@ -18,6 +21,7 @@ import yaml
 from conftest import TELCO, new_workspace, reported_path, valid_rows, write_csv
 from dagster import DagsterInstance
 
+from scoring_assets.postgres_storage import close_process_engines
 from tests.support.postgres import PostgresServer
 from tests.test_postgres_e2e import POSTGRES_INSTANCE_CONFIG, start_postgres
 
@@ -34,10 +38,26 @@ def postgres():
 
 
 @pytest.fixture
-def postgres_env(postgres: PostgresServer, monkeypatch) -> PostgresServer:
+def postgres_env(postgres: PostgresServer, monkeypatch):
+    """The server's settings in the environment, and no connection of this process kept before or after."""
     for name, value in postgres.dagster_env().items():
         monkeypatch.setenv(name, value)
-    return postgres
+    close_process_engines()
+    yield postgres
+    close_process_engines()
+
+
+def pooled_home(tmp_path) -> str:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(POSTGRES_INSTANCE_CONFIG.read_text())
+    return str(home)
+
+
+def use_every_storage(instance: DagsterInstance) -> None:
+    instance.get_runs_count()  # runs
+    instance.get_asset_keys()  # event log
+    instance.all_instigator_state()  # schedules and sensors
 
 
 def stock_storage_config() -> dict:
@@ -98,21 +118,12 @@ def test_a_run_on_the_pooled_storage_opens_a_few_connections_where_the_stock_one
 
 
 def test_a_kept_connection_the_server_drops_is_replaced_without_a_failed_query(tmp_path, postgres_env):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(POSTGRES_INSTANCE_CONFIG.read_text())
-    with DagsterInstance.from_config(str(home)) as instance:
+    with DagsterInstance.from_config(pooled_home(tmp_path)) as instance:
         assert instance.get_ref().storage_data.class_name == "PooledPostgresStorage"
-
-        def use_every_storage():
-            instance.get_runs_count()  # runs
-            instance.get_asset_keys()  # event log
-            instance.all_instigator_state()  # schedules and sensors
-
-        use_every_storage()
+        use_every_storage(instance)
         before = sessions_opened(postgres_env, kept=3)
         for _ in range(30):
-            use_every_storage()
+            use_every_storage(instance)
         # 90 queries later: no more sessions than the psql calls' own.
         assert sessions_opened(postgres_env, kept=3) - before <= 4, "queries opened connections of their own"
 
@@ -121,4 +132,22 @@ def test_a_kept_connection_the_server_drops_is_replaced_without_a_failed_query(t
             f"where datname = '{postgres_env.database}' and pid <> pg_backend_pid()"
         )
         assert int(dropped) == 3, f"the instance held {dropped} connection(s), one per storage expected"
-        use_every_storage()
+        sessions_opened(postgres_env, kept=0)  # the dropped sessions have ended
+        use_every_storage(instance)
+        sessions_opened(postgres_env, kept=3)
+
+
+def test_instances_made_one_after_another_share_the_process_connections(tmp_path, postgres_env):
+    home = pooled_home(tmp_path)
+    collecting = gc.isenabled()
+    gc.disable()  # what an instance leaves behind must not depend on when the collector runs
+    try:
+        for _ in range(5):
+            with DagsterInstance.from_config(home) as instance:
+                use_every_storage(instance)
+        sessions_opened(postgres_env, kept=3)
+    finally:
+        if collecting:
+            gc.enable()
+    close_process_engines()
+    sessions_opened(postgres_env, kept=0)  # closed at exit, not left for the server to notice

@@ -290,13 +290,18 @@ def test_an_inbox_removed_during_the_ticks_wait_ends_the_tick_quietly(short_sett
     telco_inbox.mkdir(parents=True)
     write_csv(customer_rows(10), telco_inbox / "gone_soon.csv")
 
+    waits = []
+
     def folder_removed(seconds):
+        waits.append(seconds)
         shutil.rmtree(telco_inbox)
 
     monkeypatch.setattr(sensors, "sleep", folder_removed)
     result = short_settle_daemon.tick()
+    assert waits == [SHORT_SETTLE_SECONDS], "the tick never waited for a second look"
     assert requested(result) == []
-    assert "no new complete files" in result.skip_reason.skip_message
+    assert result.skip_reason.skip_message == "no new complete files in the inbox", "the file was not forgotten"
+    assert requested(short_settle_daemon.tick()) == []
     assert telco_inbox.is_dir()
 
 

@@ -30,6 +30,7 @@ import json
 import os
 import stat as stat_flags
 import unicodedata
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -216,12 +217,17 @@ def scan_inbox(
 
     Updates ``state.pending`` and forgets entries no longer in the inbox. One ``os.scandir``
     and no file reads: cheap with thousands of files in the inbox. Names in ``skip`` (the use
-    cases' own folders inside the shared inbox) are passed over.
+    cases' own folders inside the shared inbox) are passed over. An inbox removed since the
+    caller made it is an empty one: its files are gone, so they are forgotten.
     """
     settled: list[tuple[int, SettledEntry]] = []
     pending: dict[str, Signature] = {}
     present: set[str] = set()
-    with os.scandir(inbox) as entries:
+    try:
+        listing = os.scandir(inbox)
+    except FileNotFoundError:
+        listing = nullcontext(iter(()))
+    with listing as entries:
         for entry in entries:
             if is_being_written(entry.name) or entry.name == INBOX_README or entry.name in skip:
                 continue

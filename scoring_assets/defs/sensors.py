@@ -491,7 +491,6 @@ def run_inbox_tick(
     wait = second_sighting_wait(state, settled, settings.settle_seconds, now)
     if wait:  # a short settle: look again now rather than at the next tick, 5 s away at best
         sleep(wait)
-        inbox.mkdir(parents=True, exist_ok=True)  # removed while we waited: an empty inbox, not a failed tick
         now = time.time()
         settled = scan_inbox(inbox, state, now=now, settle_seconds=settings.settle_seconds, skip=skip)
     tick = InboxTick(context, state, folders, now, inbox_key)
