@@ -9,9 +9,10 @@ SCRAM password handshake for each, ~4.4 ms apiece on 127.0.0.1, over a second of
 ``storage: postgres:``, see deploy/dagster.postgres.yaml) whose run, event log and schedule
 storages each keep one connection per process, as the webserver's
 ``optimize_for_webserver`` does, but with no statement timeout (a run's queries must not be cut
-off). Up to ``MAX_OVERFLOW`` more are opened when threads need them at once and closed after use;
-a kept connection is pinged before it is lent out, so a restarted server costs a reconnect rather
-than a failed write, and it is replaced after ``POOL_RECYCLE_SECONDS``.
+off). Up to ``MAX_OVERFLOW`` more are opened when threads need them at once and closed after
+use (a query beyond those waits for one, 30 s at most); a kept connection is pinged before it is
+lent out, so a restarted server costs a reconnect rather than a failed write, and it is replaced
+after ``POOL_RECYCLE_SECONDS``.
 
 The kept connections belong to the process, not to an instance object: Dagster makes a new
 instance for every sensor evaluation in the code server and never closes its storages' engines
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import threading
 from typing import Any
 
 from dagster._serdes import ConfigurableClassData
@@ -44,6 +46,7 @@ POOL_RECYCLE_SECONDS = 3600  # dagster-webserver's default --db-pool-recycle
 
 ProcessEngineKey = tuple[int, str, str, str]
 _process_engines: dict[ProcessEngineKey, Engine] = {}
+_process_engines_lock = threading.Lock()  # the daemon's and code server's threads make instances
 
 
 def pooled_engine(engine: Engine, postgres_url: str) -> Engine:
@@ -65,17 +68,23 @@ def process_engine(storage_kind: str, unpooled: Engine, postgres_url: str) -> En
     """This process's pooled engine for one kind of storage on one server, made on first use."""
     options = unpooled.url.query.get("options") or ""
     key = (os.getpid(), storage_kind, postgres_url, str(options))
-    if key not in _process_engines:
-        _process_engines[key] = pooled_engine(unpooled, postgres_url)
-    return _process_engines[key]
+    with _process_engines_lock:
+        if key not in _process_engines:
+            _process_engines[key] = pooled_engine(unpooled, postgres_url)
+        return _process_engines[key]
 
 
 @atexit.register
 def close_process_engines() -> None:
-    """Close this process's kept connections; leave a forked parent's sockets to the parent."""
-    for (process_id, *_), engine in list(_process_engines.items()):
-        engine.dispose(close=process_id == os.getpid())
-    _process_engines.clear()
+    """Close this process's kept connections; leave a forked parent's sockets to the parent.
+
+    Called at exit (and by tests between cases). Instances still open keep working on their
+    engines, which open connections again as needed, but those are no longer closed here.
+    """
+    with _process_engines_lock:
+        for (process_id, *_), engine in list(_process_engines.items()):
+            engine.dispose(close=process_id == os.getpid())
+        _process_engines.clear()
 
 
 class PooledPostgresStorage(DagsterPostgresStorage):
