@@ -44,13 +44,13 @@ MAX_OVERFLOW = 20  # dagster-webserver's default --db-pool-max-overflow
 POOL_RECYCLE_SECONDS = 3600  # dagster-webserver's default --db-pool-recycle
 
 
-ProcessEngineKey = tuple[int, str, str, str]
+ProcessEngineKey = tuple[int, str, str, str | tuple[str, ...]]
 _process_engines: dict[ProcessEngineKey, Engine] = {}
 _process_engines_lock = threading.Lock()  # the daemon's and code server's threads make instances
 
 
-def pooled_engine(engine: Engine, postgres_url: str) -> Engine:
-    """An engine to the same server as ``engine`` (a NullPool one) that keeps a connection."""
+def pooled_engine(postgres_url: str, options: str | tuple[str, ...]) -> Engine:
+    """An engine to ``postgres_url`` that keeps a connection, with the connection ``options``."""
     settings: dict[str, Any] = {
         "isolation_level": "AUTOCOMMIT",
         "pool_size": POOL_SIZE,
@@ -58,19 +58,22 @@ def pooled_engine(engine: Engine, postgres_url: str) -> Engine:
         "pool_recycle": POOL_RECYCLE_SECONDS,
         "pool_pre_ping": True,
     }
-    options = engine.url.query.get("options")
-    if options:  # the config's `params` (as dagster-postgres passes them when it pools)
+    if options:
         settings["connect_args"] = {"options": options}
     return create_pg_engine(postgres_url, **settings)
 
 
 def process_engine(storage_kind: str, unpooled: Engine, postgres_url: str) -> Engine:
-    """This process's pooled engine for one kind of storage on one server, made on first use."""
+    """This process's pooled engine for one kind of storage on one server, made on first use.
+
+    ``unpooled`` is dagster-postgres's NullPool engine, whose URL carries the config's ``params``
+    as ``options`` (as dagster-postgres passes them when it pools).
+    """
     options = unpooled.url.query.get("options") or ""
-    key = (os.getpid(), storage_kind, postgres_url, str(options))
+    key = (os.getpid(), storage_kind, postgres_url, options)
     with _process_engines_lock:
         if key not in _process_engines:
-            _process_engines[key] = pooled_engine(unpooled, postgres_url)
+            _process_engines[key] = pooled_engine(postgres_url, options)
         return _process_engines[key]
 
 
