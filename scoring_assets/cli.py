@@ -184,9 +184,10 @@ def ensure_dagster_home() -> Path:
     from dagster import DagsterInstance
 
     from scoring_assets.core.files import exclusive_lock, write_text_atomically
-    from scoring_assets.core.paths import DATA_DIR_VARIABLE, INSTANCE_CONFIG_PATH, REPO_ROOT, default_data_dir
+    from scoring_assets.core.paths import INSTANCE_CONFIG_PATH, REPO_ROOT, default_data_dir
+    from scoring_assets.defs.resources import DATA_DIR_VARIABLE
 
-    os.environ.setdefault(DATA_DIR_VARIABLE, str(default_data_dir()))  # the resource's setting (defs/use_cases.py)
+    os.environ.setdefault(DATA_DIR_VARIABLE, str(default_data_dir()))  # the resource's setting (defs/resources.py)
     project_home = REPO_ROOT / ".dagster_home"
     home = Path(os.environ.get("DAGSTER_HOME") or project_home).expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
@@ -209,10 +210,11 @@ def prepared_model(verbose: bool, use_case):
     if not verbose:
         warnings.filterwarnings("ignore")
     ensure_dagster_home()
-    from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
+    from scoring_assets.core.model_store import ModelIntegrityError
+    from scoring_assets.runs import model_store
 
     try:
-        return verify_artifact(use_case)
+        return model_store().verify(use_case)
     except ModelIntegrityError as error:
         _problem(f"{use_case.name} model: {error}")
         return None
@@ -223,36 +225,21 @@ def chosen_use_case(source: Path, name: str | None):
 
     Without a name, the use case whose contract columns the file's header has, as the inbox router decides.
     """
-    from scoring_assets.core.input_csv import InputFileError, read_layout
-    from scoring_assets.use_cases import UseCaseError, all_use_cases, use_case, use_cases_for_header
+    from scoring_assets.core.routing import route_by_header
+    from scoring_assets.core.use_case import UseCase
+    from scoring_assets.use_cases import UseCaseError, all_use_cases, use_case
 
     if name is not None:
         try:
             return use_case(name)
         except UseCaseError as error:
             return EXIT_USAGE, str(error)
-    try:
-        header = read_layout(source).names
-    except InputFileError as error:
-        return EXIT_REFUSED, f"{error} (so no use case can be chosen for it)"
-    candidates = list(all_use_cases().values())
-    matching = use_cases_for_header(header)
-    if len(matching) == 1:
-        return matching[0]
-    if matching:
-        names = ", ".join(candidate.name for candidate in matching)
-        return EXIT_USAGE, f"{source}: the header satisfies several use cases ({names}); choose one with --use-case"
-    names = {name.strip() for name in header}
-    closest = sorted(candidates, key=lambda c: sum(column not in names for column in c.contract_columns))
-    described = "; ".join(
-        f"{c.name} lacks {', '.join(m[:4])}{' ...' if len(m) > 4 else ''}"
-        for c in closest
-        for m in [[column for column in c.contract_columns if column not in names]]
-    )
-    return EXIT_USAGE, (
-        f"{source}: the header satisfies no use case's contract ({described}); fix the columns or choose one "
-        "with --use-case to see every problem"
-    )
+    routed = route_by_header(source, list(all_use_cases().values()))
+    if isinstance(routed, UseCase):
+        return routed
+    if routed.file_unusable:
+        return EXIT_REFUSED, f"{source}: {routed.reason}"
+    return EXIT_USAGE, f"{source}: {routed.reason}; choose one with --use-case to see every problem"
 
 
 @dataclass
@@ -275,10 +262,10 @@ def score(args: argparse.Namespace) -> int:
         return use_case[0]
     from scoring_assets.core.files import remove_dead_writers_temporaries
     from scoring_assets.core.output_paths import UnsafeOutputPathError, check_scored_output_path
-    from scoring_assets.defs.use_cases import resources
+    from scoring_assets.runs import folders as scoring_folders
 
     definitions_loaded()
-    folders = resources()["folders"]
+    folders = scoring_folders()
     if args.output is not None:
         try:
             check_scored_output_path(source, args.output, protected_folders=[folders.inbox])
@@ -291,10 +278,10 @@ def score(args: argparse.Namespace) -> int:
 
     from dagster import DagsterInstance
 
+    from scoring_assets.builders.run_tags import Trigger, trigger_tags
     from scoring_assets.core.manifest import archive_previous, drift_report_path_for, reject_report_path_for
     from scoring_assets.core.model_store import ModelIntegrityError
-    from scoring_assets.defs.run_tags import Trigger, trigger_tags
-    from scoring_assets.defs.runs import execute_score_run, register_file
+    from scoring_assets.runs import execute_score_run, register_file
 
     # What runs killed outright (kill -9) left half-written goes before this run writes.
     remove_dead_writers_temporaries(folders.root, recursive=True)
@@ -327,33 +314,33 @@ def score(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
-def job_run_config(args: argparse.Namespace, use_case, verbose: bool) -> dict:
-    """Run config for the use case's score_file job from the command's options."""
+def job_run_config(args: argparse.Namespace, use_case, verbose: bool):
+    """The use case's score_file job's run config (``dagster.RunConfig``) from the command's options."""
+    from dagster import RunConfig
+
+    from scoring_assets.builders.ingest_assets import RawBatchConfig, ValidationConfig
+    from scoring_assets.builders.keys import keys_of
+    from scoring_assets.builders.prediction_assets import ScoringConfig
     from scoring_assets.core.manifest import reject_report_path_for
 
-    validation = {"max_reject_fraction": args.max_reject_fraction}
-    scoring: dict = {}
-    if args.threshold is not None:
-        scoring["threshold"] = args.threshold
-    if args.output is not None:
-        output = args.output.expanduser().resolve()
-        scoring["output_path"] = str(output)
-        validation["reject_report_path"] = str(reject_report_path_for(output))
-    raw = {"carry_columns": args.carry} if args.carry else {}
-    name = use_case.name
-    return {
-        "ops": {
-            f"{name}__raw_batch": {"config": raw},
-            f"{name}__validated_batch": {"config": validation},
-            f"{name}__score_and_publish": {"config": scoring},
+    output = args.output.expanduser().resolve() if args.output is not None else None
+    keys = keys_of(use_case)
+    return RunConfig(
+        ops={
+            keys.raw_batch_op: RawBatchConfig(carry_columns=args.carry or None),
+            keys.validated_batch_op: ValidationConfig(
+                max_reject_fraction=args.max_reject_fraction,
+                reject_report_path=str(reject_report_path_for(output)) if output else "",
+            ),
+            keys.score_and_publish_op: ScoringConfig(threshold=args.threshold, output_path=str(output or "")),
         },
-        **logger_config(verbose),
-    }
+        loggers=logger_config(verbose),
+    )
 
 
 def logger_config(verbose: bool) -> dict:
     """Dagster's console log only with --verbose: otherwise the CLI prints one line per outcome."""
-    return {} if verbose else {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+    return {} if verbose else {"console": {"config": {"log_level": "CRITICAL"}}}
 
 
 def explain(result, folders, registration) -> ScoreOutcome:
@@ -384,8 +371,8 @@ def explain(result, folders, registration) -> ScoreOutcome:
 
 
 def exit_code_for(refusal_kind: str | None) -> int:
-    """The exit code for a step's refusal (``scoring_assets.defs.refusals.RefusalKind``); 1 for anything else."""
-    from scoring_assets.defs.refusals import RefusalKind
+    """The exit code for a step's refusal (``scoring_assets.builders.refusals.RefusalKind``); 1 for anything else."""
+    from scoring_assets.builders.refusals import RefusalKind
 
     return {
         RefusalKind.INPUT_FILE: EXIT_REFUSED,
@@ -398,7 +385,7 @@ def exit_code_for(refusal_kind: str | None) -> int:
 
 def refusal_line(step: str, failure, source_path: str) -> tuple[str | None, str]:
     """(refusal kind, one line for the user) for a failed step; kind is None for an unexpected error."""
-    from scoring_assets.defs.refusals import REFUSAL_KIND, RefusalKind
+    from scoring_assets.builders.refusals import REFUSAL_KIND, RefusalKind
 
     user_data = failure.step_failure_data.user_failure_data
     if user_data is None:
@@ -445,10 +432,10 @@ def rescore(args: argparse.Namespace) -> int:
     ensure_dagster_home()
     from dagster import DagsterInstance
 
-    from scoring_assets.defs.runs import partitions_name
+    from scoring_assets.builders.keys import keys_of
 
     instance = DagsterInstance.get()
-    known = {each.name: instance.get_dynamic_partitions(partitions_name(each)) for each in chosen}
+    known = {each.name: instance.get_dynamic_partitions(keys_of(each).partitions) for each in chosen}
     unknown = sorted(set(args.partition or []) - {key for keys in known.values() for key in keys})
     if unknown:
         _problem(f"no such partition(s): {', '.join(unknown)}")
@@ -459,10 +446,11 @@ def rescore(args: argparse.Namespace) -> int:
 
 def rescore_use_case(instance, use_case, known: list[str], args: argparse.Namespace) -> int:
     """Re-score one use case's chosen partitions that were scored with another model (or all, with --all)."""
-    from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
-    from scoring_assets.defs.jobs import rescore_job_name
-    from scoring_assets.defs.run_tags import Trigger, trigger_tags
-    from scoring_assets.defs.runs import execute_score_run, scored_with_model
+    from scoring_assets.builders.keys import keys_of
+    from scoring_assets.builders.run_tags import Trigger, trigger_tags
+    from scoring_assets.builders.scored_models import scored_with_model
+    from scoring_assets.core.model_store import ModelIntegrityError
+    from scoring_assets.runs import execute_score_run, model_store
 
     chosen = [key for key in known if not args.partition or key in args.partition]
     used = {key: scored_with_model(instance, use_case, key) for key in chosen}
@@ -472,7 +460,7 @@ def rescore_use_case(instance, use_case, known: list[str], args: argparse.Namesp
             print(f"{use_case.name}: nothing to re-score: no scored file")
         return EXIT_OK
     try:
-        model = verify_artifact(use_case)
+        model = model_store().verify(use_case)
     except ModelIntegrityError as error:
         _problem(f"{use_case.name} model: {error}")
         return EXIT_MODEL
@@ -480,11 +468,11 @@ def rescore_use_case(instance, use_case, known: list[str], args: argparse.Namesp
     if not targets:
         print(f"{use_case.name}: nothing to re-score: {len(scored)} scored file(s), all by {model.version}")
         return EXIT_OK
-    config = logger_config(args.verbose)
+    config = {"loggers": logger_config(args.verbose)}
     failed = 0
     for key in targets:
         result = execute_score_run(
-            instance, use_case, key, config, job_name=rescore_job_name(use_case), tags=trigger_tags(Trigger.CLI)
+            instance, use_case, key, config, job_name=keys_of(use_case).rescore_job, tags=trigger_tags(Trigger.CLI)
         )
         if result.success:
             print(f"re-scored {use_case.name} {key} with {model.version} (run {result.run_id})")
@@ -498,17 +486,17 @@ def rescore_use_case(instance, use_case, known: list[str], args: argparse.Namesp
 
 def list_use_cases(args: argparse.Namespace) -> int:
     """Each use case: what it scores, its model version (or why it has none), contract columns, folders."""
-    from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
-    from scoring_assets.defs.use_cases import resources
+    from scoring_assets.core.model_store import ModelIntegrityError
+    from scoring_assets.runs import folders, model_store
     from scoring_assets.use_cases import all_use_cases
 
-    folders = resources()["folders"]
+    store, data_folders = model_store(), folders()
     for use_case in all_use_cases().values():
         try:
-            model = verify_artifact(use_case).version
+            model = store.verify(use_case).version
         except ModelIntegrityError as error:
             model = f"not usable: {error}"
-        own = folders.of(use_case.name)
+        own = data_folders.of(use_case.name)
         print(f"{use_case.name}: {use_case.title}")
         print(f"  model:    {model}")
         print(f"  id:       {use_case.id_column or '(none: rows are identified by row_number)'}")

@@ -13,15 +13,15 @@ import joblib
 import pandas as pd
 import pytest
 import yaml
-from dagster import DagsterInstance
+from dagster import DagsterInstance, EnvVar
 
+from scoring_assets.builders.resources import InboxSettings, ModelStore, ScoringFolders
 from scoring_assets.core.files import atomic_path, file_md5, write_text_atomically
 from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
-from scoring_assets.core.paths import DATA_DIR_VARIABLE, REPO_ROOT
+from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.use_case import UseCase
-from scoring_assets.defs.resources import ScoringFolders
-from scoring_assets.defs.runs import execute_score_run, register_file
-from scoring_assets.defs.use_cases import resources
+from scoring_assets.defs.resources import DATA_DIR_VARIABLE, MODEL_ROOT_VARIABLE, scoring_resources
+from scoring_assets.runs import execute_score_run, register_file
 from scoring_assets.use_cases import use_case as declared_use_case
 from scoring_assets.use_cases.credit_risk import generate as credit_risk_generate
 from scoring_assets.use_cases.telco_churn import generate as telco_churn_generate
@@ -46,14 +46,29 @@ CREDIT_RISK = declared_use_case("credit_risk")
 
 @pytest.fixture(autouse=True, scope="session")
 def data_folder_outside_the_repository(tmp_path_factory):
-    """No test writes into the repository's data/: a session-wide SCORING_DATA_DIR (tests may set their own)."""
-    previous = os.environ.get(DATA_DIR_VARIABLE)
-    os.environ[DATA_DIR_VARIABLE] = str(tmp_path_factory.mktemp("session_data"))
+    """No test writes into the repository's data/: a session-wide SCORING_DATA_DIR (tests may set their own).
+
+    SCORING_MODEL_ROOT is set too (to the repository, the default), so the model store is an EnvVar
+    setting that a test may point elsewhere with ``monkeypatch.setenv`` and back.
+    """
+    settings = {DATA_DIR_VARIABLE: str(tmp_path_factory.mktemp("session_data")), MODEL_ROOT_VARIABLE: str(REPO_ROOT)}
+    previous = {variable: os.environ.get(variable) for variable in settings}
+    os.environ.update(settings)
     yield
-    if previous is None:
-        os.environ.pop(DATA_DIR_VARIABLE, None)
-    else:
-        os.environ[DATA_DIR_VARIABLE] = previous
+    for variable, value in previous.items():
+        if value is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = value
+
+
+def sensor_resources(folders: ScoringFolders, settle_seconds: float = 5.0) -> dict:
+    """The resources a sensor evaluated in a test gets: these folders, the model store the environment names."""
+    return {
+        "folders": folders,
+        "inbox_settings": InboxSettings(settle_seconds=settle_seconds),
+        "model_store": ModelStore(root=EnvVar(MODEL_ROOT_VARIABLE)),
+    }
 
 
 @pytest.fixture(params=SHIPPED_USE_CASES)
@@ -81,7 +96,7 @@ def built_model(use_case: UseCase):
 def folders(tmp_path, monkeypatch) -> ScoringFolders:
     """Working folders in a temporary SCORING_DATA_DIR, as every entry point resolves them."""
     monkeypatch.setenv(DATA_DIR_VARIABLE, str(tmp_path / "data"))
-    return resources()["folders"]
+    return scoring_resources()["folders"]
 
 
 @pytest.fixture

@@ -18,11 +18,11 @@ import pytest
 from conftest import SHIPPED_USE_CASES, TELCO, built_model, valid_rows, write_csv
 from dagster import AssetKey, DagsterInstance
 
+from scoring_assets.builders.model_assets import record_model_observation
 from scoring_assets.core.manifest import manifest_path_for
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.definitions import defs as load_code_location
-from scoring_assets.defs.model_assets import record_model_observation
-from scoring_assets.defs.runs import register_file
+from scoring_assets.runs import model_store, register_file
 from scoring_assets.use_cases import use_case as declared_use_case
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
@@ -136,7 +136,7 @@ def test_string_asset_selection_materializes_from_the_command_line(tmp_path, fol
     with DagsterInstance.from_config(str(home)) as instance:
         source = write_csv(valid_rows(TELCO, 50), tmp_path / "cli.csv")
         key = register_file(instance, TELCO, own, source).partition_key
-        record_model_observation(instance, TELCO)
+        record_model_observation(instance, TELCO, model_store())
     result = subprocess.run(
         [str(Path(sys.executable).with_name("dg")), "launch", "--assets", "group:telco_churn", "--partition", key],
         cwd=REPO_ROOT,

@@ -22,6 +22,7 @@ from conftest import (
     copy_dvc_project,
     customer_rows,
     new_workspace,
+    sensor_resources,
     valid_rows,
     write_csv,
 )
@@ -34,7 +35,6 @@ from scoring_assets.core.output_paths import (
     check_outputs_do_not_reach_input,
     check_scored_output_path,
 )
-from scoring_assets.defs.resources import InboxSettings
 from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.use_cases.telco_churn.generate import write_extract
 
@@ -336,9 +336,7 @@ def test_inbox_sensor_keeps_files_waiting_while_dvc_lock_is_damaged(
 
     cursor, reasons = None, []
     for _ in range(3):  # a file is taken once it has been seen unchanged across ticks
-        context = build_sensor_context(
-            instance=instance, cursor=cursor, resources={"folders": folders, "inbox_settings": InboxSettings()}
-        )
+        context = build_sensor_context(instance=instance, cursor=cursor, resources=sensor_resources(folders))
         result = inbox_sensor(context)
         assert not result.run_requests
         cursor = result.cursor

@@ -19,11 +19,11 @@ from conftest import TELCO, built_model, customer_rows, score_file, valid_rows, 
 from dagster import AssetCheckKey, AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInstance
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
+from scoring_assets.builders.model_assets import record_model_observation
+from scoring_assets.builders.run_tags import MODEL_VERSION, SOURCE_FILE, SOURCE_SHA256, TRIGGER, Trigger
 from scoring_assets.core.manifest import lineage, manifest_path_for
 from scoring_assets.core.paths import REPO_ROOT
-from scoring_assets.defs.model_assets import record_model_observation
-from scoring_assets.defs.run_tags import MODEL_VERSION, SOURCE_FILE, SOURCE_SHA256, TRIGGER, Trigger
-from scoring_assets.defs.runs import execute_score_run, register_file
+from scoring_assets.runs import execute_score_run, model_store, register_file
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 
@@ -163,7 +163,7 @@ def test_scored_file_and_manifest_are_published_together_whatever_is_selected(tm
     home.mkdir()
     with DagsterInstance.from_config(str(home)) as instance:
         registration, first = score_file(instance, folders, write_csv(customer_rows(30), tmp_path / "pair.csv"))
-        record_model_observation(instance, TELCO)
+        record_model_observation(instance, TELCO, model_store())
     assert first.success
     scored = folders.of(TELCO.name).scored_file(registration.partition_key)
     before = scored.read_bytes()

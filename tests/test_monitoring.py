@@ -12,11 +12,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from scoring_assets.builders import monitoring as monitoring_module
+from scoring_assets.builders.keys import keys_of
+from scoring_assets.builders.monitoring import DRIFT_ALERT_TAG, build_monitoring_definitions
+from scoring_assets.builders.resources import DriftAlerts
 from scoring_assets.core.drift import DRIFT_LEVELS
 from scoring_assets.core.monitoring import recent_file_records
-from scoring_assets.defs import monitoring as monitoring_module
-from scoring_assets.defs.monitoring import DRIFT_ALERT_TAG, build_monitoring_definitions, monitoring_key
-from scoring_assets.defs.resources import DriftAlerts
 from tests.conftest import TELCO, score_file, valid_rows, write_csv
 
 MONITORING_JOB = "telco_churn__monitoring"
@@ -202,7 +203,7 @@ def test_drift_alert_sensor_raises_the_shifted_file_only_and_posts_it_to_the_web
 
     [alert] = alerts_of(tick)
     shifted = three_files[2]
-    assert alert.asset_key == monitoring_key(TELCO) and alert.tags == {DRIFT_ALERT_TAG: "alert"}
+    assert alert.asset_key == keys_of(TELCO).monitoring and alert.tags == {DRIFT_ALERT_TAG: "alert"}
     assert "wednesday.csv" in alert.description and shifted in alert.description
     assert any(name in alert.description for name in ("Contract", "InternetService", "MonthlyCharges"))
     [payload] = received

@@ -26,12 +26,13 @@ from conftest import (
     write_csv,
 )
 
+from scoring_assets.builders.keys import keys_of
+from scoring_assets.builders.model_assets import record_model_observation
+from scoring_assets.builders.use_case_definitions import build_use_case_definitions
 from scoring_assets.core.manifest import manifest_path_for
 from scoring_assets.core.scoring import scored_columns
-from scoring_assets.defs.jobs import rescore_job_name
-from scoring_assets.defs.model_assets import record_model_observation
-from scoring_assets.defs.runs import execute_score_run, register_file
-from scoring_assets.defs.use_cases import resources, use_case_definitions
+from scoring_assets.defs.resources import scoring_resources
+from scoring_assets.runs import execute_score_run, model_store, register_file
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 
@@ -199,7 +200,7 @@ def test_rescoring_with_a_new_model_keeps_the_carried_columns(instance, folders,
     root = copy_dvc_project(tmp_path / "retrained", use_case)
     new_md5 = install_new_model(root, use_case)
     monkeypatch.setenv("SCORING_MODEL_ROOT", str(root))
-    rescored = execute_score_run(instance, use_case, registration.partition_key, job_name=rescore_job_name(use_case))
+    rescored = execute_score_run(instance, use_case, registration.partition_key, job_name=keys_of(use_case).rescore_job)
 
     assert rescored.success
     after = read_scored(scored_path)
@@ -215,12 +216,12 @@ def run_with_declared_passthrough(instance, folders, source, raw: dict | None):
     for the replaced one, with the same resources, and runs its score_file job.
     """
     declared = dataclasses.replace(TELCO, passthrough=("account_ref",))
-    definitions, _ = use_case_definitions(declared)
-    job = dg.Definitions.merge(definitions, dg.Definitions(resources=resources())).resolve_job_def(
+    definitions = build_use_case_definitions(declared, inbox_interval_seconds=5)
+    job = dg.Definitions.merge(definitions, dg.Definitions(resources=scoring_resources())).resolve_job_def(
         f"{declared.name}__score_file"
     )
     registration = register_file(instance, declared, folders.of(declared.name), source)
-    record_model_observation(instance, declared)
+    record_model_observation(instance, declared, model_store())
     result = job.execute_in_process(
         instance=instance,
         partition_key=registration.partition_key,

@@ -24,20 +24,19 @@ from conftest import (
 )
 from dagster import AssetKey, AssetObservation, AssetRecordsFilter, DagsterEventType, DataVersion
 
+from scoring_assets.builders.keys import keys_of
+from scoring_assets.builders.model_assets import (
+    DATA_VERSION_TAG,
+    build_model_asset,
+    latest_observed_model_md5,
+    record_model_observation,
+)
 from scoring_assets.core.contract import reject_columns
 from scoring_assets.core.manifest import manifest_path_for
 from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
 from scoring_assets.core.scoring import scored_columns
-from scoring_assets.defs.model_assets import (
-    DATA_VERSION_TAG,
-    build_model_asset,
-    latest_observed_model_md5,
-    model_key,
-    model_used_tag,
-    record_model_observation,
-)
-from scoring_assets.defs.runs import execute_score_run, register_file
 from scoring_assets.defs.use_cases import scoring_definitions
+from scoring_assets.runs import execute_score_run, model_store, register_file
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 
@@ -155,7 +154,7 @@ def test_clean_file_is_scored_with_manifest_and_model_lineage(instance, folders,
     assert {"scoring_timestamp", "code_version", "score_summary"} <= set(manifest)
 
     scores_event = latest_materialization(instance, use_case, "scores", registration.partition_key)
-    assert scores_event.tags[model_used_tag(use_case)] == model_artifact.md5
+    assert scores_event.tags[keys_of(use_case).model_used_tag] == model_artifact.md5
     assert scores_event.metadata["model_version"].value == model_artifact.version
     assert len(scores_event.metadata["preview"].value.records) == 10
     assert not own.reject_report(registration.partition_key).exists()
@@ -321,7 +320,7 @@ def test_scores_refuse_to_run_when_the_model_observation_is_stale(instance, fold
     source = write_csv(valid_rows(use_case, 20), tmp_path / "stale.csv")
     registration = register_file(instance, use_case, folders.of(use_case.name), source)
     instance.report_runless_asset_event(
-        AssetObservation(asset_key=model_key(use_case), tags={DATA_VERSION_TAG: "0" * 32})
+        AssetObservation(asset_key=keys_of(use_case).model, tags={DATA_VERSION_TAG: "0" * 32})
     )
     result = (
         scoring_definitions()
@@ -340,7 +339,7 @@ def test_a_tampered_model_is_refused_and_nothing_is_scored(instance, folders, us
     monkeypatch.setenv("SCORING_MODEL_ROOT", str(root))
     own = folders.of(use_case.name)
     registration = register_file(instance, use_case, own, write_csv(valid_rows(use_case, 20), tmp_path / "t.csv"))
-    record_model_observation(instance, use_case)
+    record_model_observation(instance, use_case, model_store())
     with (root / use_case.model.model_path).open("ab") as model_file:
         model_file.write(b"tampered")
 
@@ -369,10 +368,10 @@ def test_model_observation_reports_the_dvc_md5_as_data_version(instance, use_cas
     assert np.isclose(observed.metadata["threshold"], model_artifact.threshold)
 
     assert latest_observed_model_md5(instance, use_case) is None
-    record_model_observation(instance, use_case)
-    record_model_observation(instance, use_case)
+    record_model_observation(instance, use_case, model_store())
+    record_model_observation(instance, use_case, model_store())
     assert latest_observed_model_md5(instance, use_case) == model_artifact.md5
-    observations = instance.fetch_observations(model_key(use_case), limit=10).records
+    observations = instance.fetch_observations(keys_of(use_case).model, limit=10).records
     assert len(observations) == 1, "an unchanged model is observed once, not once per run"
 
 

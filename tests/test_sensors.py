@@ -25,22 +25,24 @@ from conftest import (
     customer_rows,
     install_new_model,
     score_file,
+    sensor_resources,
     valid_rows,
     write_csv,
 )
 from dagster import AssetKey, DagsterInstance, SensorResult, build_schedule_context, build_sensor_context
 from test_cli import write_use_case_module
 
+from scoring_assets.builders import inbox_sensors, model_sensors, scored_models
+from scoring_assets.builders.keys import keys_of
+from scoring_assets.builders.model_assets import latest_observed_model_md5, record_model_observation
+from scoring_assets.builders.run_tags import TRIGGER, Trigger
+from scoring_assets.builders.schedules import NIGHTLY_LATEST_PARTITIONS
+from scoring_assets.builders.scored_models import scored_with_model
 from scoring_assets.core.inbox import RECENT_DECISIONS, Decision
+from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.use_case import UseCase
-from scoring_assets.defs import sensors
-from scoring_assets.defs.jobs import rescore_job_name, score_file_job_name
-from scoring_assets.defs.model_assets import latest_observed_model_md5, model_key, record_model_observation
-from scoring_assets.defs.resources import InboxSettings, ScoringFolders
-from scoring_assets.defs.run_tags import TRIGGER, Trigger
-from scoring_assets.defs.runs import execute_score_run, partitions_name, scored_with_model
-from scoring_assets.defs.schedules import NIGHTLY_LATEST_PARTITIONS
 from scoring_assets.defs.use_cases import scoring_definitions
+from scoring_assets.runs import execute_score_run, model_store
 from scoring_assets.use_cases import use_case as declared_use_case
 
 SHARED_INBOX = AssetKey("inbox")
@@ -55,7 +57,7 @@ class SensorDaemon:
     def __init__(self, instance: DagsterInstance, sensor, resources: dict | None = None):
         self.instance = instance
         self.sensor = sensor
-        self.resources = resources or {}
+        self.resources = resources or {"model_store": sensor_resources(None)["model_store"]}
         self.cursor: str | None = None
 
     def tick(self) -> SensorResult:
@@ -73,10 +75,6 @@ class SensorDaemon:
 
 def sensor_named(name: str):
     return scoring_definitions().resolve_sensor_def(name)
-
-
-def sensor_resources(folders: ScoringFolders) -> dict:
-    return {"folders": folders, "inbox_settings": InboxSettings(settle_seconds=5)}
 
 
 def drop(inbox: Path, name: str, rows) -> Path:
@@ -146,9 +144,9 @@ def test_a_file_dropped_in_a_use_cases_inbox_gets_one_tagged_run_after_it_is_see
     [key] = requested(result)
     [request] = result.run_requests
     assert key.startswith("monday-")
-    assert (request.job_name, request.run_key) == (score_file_job_name(use_case), f"{use_case.name}:{key}")
+    assert (request.job_name, request.run_key) == (keys_of(use_case).score_file_job, f"{use_case.name}:{key}")
     assert request.tags[TRIGGER] == Trigger.SENSOR
-    assert instance.has_dynamic_partition(partitions_name(use_case), key)
+    assert instance.has_dynamic_partition(keys_of(use_case).partitions, key)
     assert latest_observed_model_md5(instance, use_case) == built_model(use_case).md5
     assert requested(daemon.tick()) == []
     [row] = inbox_table(instance, inbox_key(use_case))
@@ -236,7 +234,7 @@ SHORT_SETTLE_SECONDS = 0.4
 @pytest.fixture
 def short_settle_daemon(instance, folders):
     """The Telco inbox sensor with a settle short enough to be waited for inside one tick."""
-    resources = {"folders": folders, "inbox_settings": InboxSettings(settle_seconds=SHORT_SETTLE_SECONDS)}
+    resources = sensor_resources(folders, settle_seconds=SHORT_SETTLE_SECONDS)
     return SensorDaemon(instance, sensor_named("telco_churn__inbox_sensor"), resources)
 
 
@@ -275,11 +273,11 @@ def test_with_a_short_settle_a_file_growing_during_the_ticks_wait_is_not_taken(
             os.utime(target, (lagging_clock, lagging_clock))
             appends.append(seconds)
 
-    monkeypatch.setattr(sensors, "sleep", writer_keeps_writing)
+    monkeypatch.setattr(inbox_sensors, "sleep", writer_keeps_writing)
     assert requested(short_settle_daemon.tick()) == []
     assert appends == [SHORT_SETTLE_SECONDS]
     [key] = requested(short_settle_daemon.tick())  # unchanged since the last look, and settled now
-    assert short_settle_daemon.instance.has_dynamic_partition(partitions_name(TELCO), key)
+    assert short_settle_daemon.instance.has_dynamic_partition(keys_of(TELCO).partitions, key)
     [row] = [row for row in inbox_table(short_settle_daemon.instance) if row["decision"] == Decision.REQUESTED]
     assert row["bytes"] == len(full), "scored as completed, never half-way"
 
@@ -296,7 +294,7 @@ def test_an_inbox_removed_during_the_ticks_wait_ends_the_tick_quietly(short_sett
         waits.append(seconds)
         shutil.rmtree(telco_inbox)
 
-    monkeypatch.setattr(sensors, "sleep", folder_removed)
+    monkeypatch.setattr(inbox_sensors, "sleep", folder_removed)
     result = short_settle_daemon.tick()
     assert waits == [SHORT_SETTLE_SECONDS], "the tick never waited for a second look"
     assert requested(result) == []
@@ -347,7 +345,7 @@ def test_many_files_at_once_each_get_exactly_one_run(daemon, telco_inbox, instan
     daemon.tick()
     keys = requested(daemon.tick())
     assert len(keys) == 200 and len(set(keys)) == 200
-    assert len(instance.get_dynamic_partitions(partitions_name(TELCO))) == 200
+    assert len(instance.get_dynamic_partitions(keys_of(TELCO).partitions)) == 200
     assert requested(daemon.tick()) == []
 
 
@@ -377,7 +375,7 @@ def test_files_wait_while_the_model_cannot_be_verified_and_say_so_once(
     [row] = inbox_table(instance)
     assert row["decision"] == Decision.WAITING_FOR_MODEL and "dvc repro" in row["reason"]
     assert inbox_observation_count(instance) == 1, "reported once, not once per tick"
-    monkeypatch.delenv("SCORING_MODEL_ROOT")
+    monkeypatch.setenv("SCORING_MODEL_ROOT", str(REPO_ROOT))
     assert len(requested(daemon.tick())) == 1
 
 
@@ -399,7 +397,7 @@ def test_a_file_that_cannot_be_read_is_reported_and_retried(daemon, telco_inbox,
     drop(telco_inbox, "locked.csv", customer_rows(10))
     daemon.tick()
     with monkeypatch.context() as patch:
-        patch.setattr(sensors, "file_sha256", denied)
+        patch.setattr(inbox_sensors, "file_sha256", denied)
         assert "locked.csv cannot read: Permission denied" in daemon.tick().skip_reason.skip_message
         assert "locked.csv cannot read" in daemon.tick().skip_reason.skip_message
     assert [row["decision"] for row in inbox_table(instance)] == [Decision.CANNOT_READ]
@@ -418,9 +416,9 @@ def test_the_router_sends_each_file_in_the_shared_inbox_to_the_use_case_its_head
     result = router.tick()
 
     routed = {request.job_name: request.partition_key for request in result.run_requests}
-    assert set(routed) == {score_file_job_name(TELCO), score_file_job_name(CREDIT_RISK)}
-    assert routed[score_file_job_name(TELCO)].startswith("customers-")
-    assert routed[score_file_job_name(CREDIT_RISK)].startswith("applications-")
+    assert set(routed) == {keys_of(TELCO).score_file_job, keys_of(CREDIT_RISK).score_file_job}
+    assert routed[keys_of(TELCO).score_file_job].startswith("customers-")
+    assert routed[keys_of(CREDIT_RISK).score_file_job].startswith("applications-")
     assert {request.tags[TRIGGER] for request in result.run_requests} == {Trigger.SENSOR}
     table = {row["file"]: row for row in inbox_table(instance, SHARED_INBOX)}
     assert {name: (row["decision"], row["use_case"]) for name, row in table.items()} == {
@@ -430,8 +428,8 @@ def test_the_router_sends_each_file_in_the_shared_inbox_to_the_use_case_its_head
     assert requested(router.tick()) == []
 
     for use_case in (TELCO, CREDIT_RISK):
-        key = routed[score_file_job_name(use_case)]
-        assert instance.has_dynamic_partition(partitions_name(use_case), key)
+        key = routed[keys_of(use_case).score_file_job]
+        assert instance.has_dynamic_partition(keys_of(use_case).partitions, key)
         assert execute_score_run(instance, use_case, key).success
         assert folders.of(use_case.name).scored_file(key).exists()
 
@@ -442,7 +440,7 @@ def test_a_file_matching_no_use_case_is_refused_visibly_and_not_retried_until_it
     skip = router.tick().skip_reason.skip_message
     [row] = inbox_table(instance, SHARED_INBOX)
     assert (row["file"], row["decision"], row["use_case"]) == ("stray.csv", Decision.NO_USE_CASE, "")
-    assert "satisfies no use case's contract (credit_risk, telco_churn)" in row["reason"]
+    assert "satisfies no use case's contract (telco_churn lacks tenure; credit_risk lacks" in row["reason"]
     assert "inbox/telco_churn/" in row["reason"] and "inbox/credit_risk/" in row["reason"]
     assert "stray.csv no use case" in skip
 
@@ -455,7 +453,7 @@ def test_a_file_matching_no_use_case_is_refused_visibly_and_not_retried_until_it
     settle(stray)
     router.tick()
     [key] = requested(router.tick())
-    assert instance.has_dynamic_partition(partitions_name(TELCO), key)
+    assert instance.has_dynamic_partition(keys_of(TELCO).partitions, key)
     assert [row["decision"] for row in inbox_table(instance, SHARED_INBOX)] == [
         Decision.REQUESTED,
         Decision.NO_USE_CASE,
@@ -469,7 +467,7 @@ def test_a_file_whose_header_cannot_be_read_is_refused_as_no_use_case(router, fo
     router.tick()
     assert requested(router.tick()) == []
     [row] = inbox_table(instance, SHARED_INBOX)
-    assert row["decision"] == Decision.NO_USE_CASE and "cannot be routed to a use case" in row["reason"]
+    assert row["decision"] == Decision.NO_USE_CASE and "no use case can be chosen for it" in row["reason"]
 
 
 @pytest.fixture
@@ -482,9 +480,11 @@ def tenure_only(tmp_path, monkeypatch) -> UseCase:
 
 def test_a_file_matching_several_use_cases_is_refused_naming_them(instance, folders, tenure_only):
     definitions = scoring_definitions()
-    jobs = [definitions.resolve_job_def(score_file_job_name(each)) for each in (TELCO, CREDIT_RISK)]
+    jobs = [definitions.resolve_job_def(keys_of(each).score_file_job) for each in (TELCO, CREDIT_RISK)]
     router = SensorDaemon(
-        instance, sensors.build_inbox_router([CREDIT_RISK, TELCO, tenure_only], jobs), sensor_resources(folders)
+        instance,
+        inbox_sensors.build_inbox_router([CREDIT_RISK, TELCO, tenure_only], jobs, 5),
+        sensor_resources(folders),
     )
     drop(folders.inbox, "ambiguous.csv", customer_rows(10))
     router.tick()
@@ -533,7 +533,7 @@ def test_a_copy_routed_from_the_shared_inbox_is_a_duplicate_of_the_file_in_the_u
 
 
 def observed_model(instance: DagsterInstance, use_case: UseCase = TELCO) -> dict:
-    [record] = instance.fetch_observations(model_key(use_case), limit=1).records
+    [record] = instance.fetch_observations(keys_of(use_case).model, limit=1).records
     return {key: value.value for key, value in record.asset_observation.metadata.items()}
 
 
@@ -550,7 +550,7 @@ def test_model_sensor_observes_a_new_model_once_and_says_how_many_partitions_it_
     monkeypatch.setenv("SCORING_MODEL_ROOT", str(retrained_root(tmp_path / "retrained", use_case)))
     observing_tick = model_sensor.tick()
     [observation] = observing_tick.asset_events
-    assert observation.asset_key == model_key(use_case)
+    assert observation.asset_key == keys_of(use_case).model
     assert "2 of 2 scored partition(s) were scored with another model" in observing_tick.skip_reason.skip_message
     assert observation.data_version != built.md5
     assert latest_observed_model_md5(instance, use_case) == observation.data_version
@@ -582,8 +582,8 @@ def test_counting_stale_partitions_stops_at_its_time_budget_and_says_it_is_a_low
 ):
     for index in range(2):
         score_file(instance, folders, write_csv(customer_rows(20, seed=index), tmp_path / f"{index}.csv"))
-    monkeypatch.setattr(sensors, "FETCH_PAGE", 1)
-    monkeypatch.setattr(sensors, "STALE_COUNT_BUDGET_SECONDS", 0)
+    monkeypatch.setattr(scored_models, "FETCH_PAGE", 1)
+    monkeypatch.setattr(scored_models, "STALE_COUNT_BUDGET_SECONDS", 0)
     monkeypatch.setenv("SCORING_MODEL_ROOT", str(retrained_model_root))
     SensorDaemon(instance, sensor_named("telco_churn__model_sensor")).tick()
     metadata = observed_model(instance)
@@ -616,9 +616,11 @@ def test_switching_rescore_on_after_a_model_change_catches_up_once_per_partition
     assert requested(rescore.tick()) == [], "nothing is stale before the model changes"
 
     monkeypatch.setenv("SCORING_MODEL_ROOT", str(retrained_model_root))
-    record_model_observation(instance, TELCO)  # the model sensor saw the change before this sensor was switched on
+    record_model_observation(
+        instance, TELCO, model_store()
+    )  # the model sensor saw the change before this sensor was switched on
     new_md5 = latest_observed_model_md5(instance, TELCO)
-    monkeypatch.setattr(sensors, "RESCORE_CHECKS_PER_TICK", 2)
+    monkeypatch.setattr(model_sensors, "RESCORE_CHECKS_PER_TICK", 2)
     first, second = rescore.tick(), rescore.tick()
     assert requested(first) + requested(second) == keys, "every stale partition, a bounded number per tick"
     for request in [*first.run_requests, *second.run_requests]:
@@ -633,7 +635,7 @@ def test_switching_rescore_on_after_a_model_change_catches_up_once_per_partition
     }
 
     result = execute_score_run(
-        instance, TELCO, keys[0], job_name=rescore_job_name(TELCO), tags={TRIGGER: Trigger.RESCORE}
+        instance, TELCO, keys[0], job_name=keys_of(TELCO).rescore_job, tags={TRIGGER: Trigger.RESCORE}
     )
     assert result.success and scored_with_model(instance, TELCO, keys[0]) == new_md5
     assert requested(rescore.tick()) == [], "a partition re-scored with the current model is not requested"
@@ -646,7 +648,7 @@ def test_the_rescore_sensor_observes_a_new_model_itself_and_skips_deleted_partit
         score_file(instance, folders, write_csv(customer_rows(20, seed=index), tmp_path / f"{index}.csv"))[0]
         for index in range(2)
     )
-    instance.delete_dynamic_partition(partitions_name(TELCO), deleted.partition_key)
+    instance.delete_dynamic_partition(keys_of(TELCO).partitions, deleted.partition_key)
     monkeypatch.setenv("SCORING_MODEL_ROOT", str(retrained_model_root))
     result = SensorDaemon(instance, sensor_named("telco_churn__rescore_on_model_change")).tick()
     assert requested(result) == [kept.partition_key]
@@ -663,12 +665,12 @@ def test_nightly_schedule_rescores_the_use_cases_latest_partitions(use_case, tmp
     keys = [f"file_{index}-{index:08x}" for index in range(NIGHTLY_LATEST_PARTITIONS + 5)]
     nightly = scoring_definitions().resolve_schedule_def(f"{use_case.name}__nightly_rescore")
     with DagsterInstance.from_config(str(tmp_path)) as instance:
-        instance.add_dynamic_partitions(partitions_name(use_case), keys)
+        instance.add_dynamic_partitions(keys_of(use_case).partitions, keys)
         other = next(name for name in SHIPPED_USE_CASES if name != use_case.name)
-        instance.add_dynamic_partitions(partitions_name(declared_use_case(other)), ["other_file-00000000"])
+        instance.add_dynamic_partitions(keys_of(declared_use_case(other)).partitions, ["other_file-00000000"])
         context = build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 11, 23, 2))
         requests = list(nightly(context))
-    assert nightly.job_name == rescore_job_name(use_case)
+    assert nightly.job_name == keys_of(use_case).rescore_job
     assert [request.partition_key for request in requests] == keys[-NIGHTLY_LATEST_PARTITIONS:]
     assert len({request.run_key for request in requests}) == NIGHTLY_LATEST_PARTITIONS
     assert {request.tags[TRIGGER] for request in requests} == {Trigger.SCHEDULE}

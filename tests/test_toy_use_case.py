@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 import sklearn
 import yaml
-from conftest import new_workspace, reported_path, score_file, write_csv
+from conftest import new_workspace, reported_path, score_file, sensor_resources, write_csv
 from dagster import AssetKey, SensorResult, build_sensor_context
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
@@ -35,7 +35,6 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from scoring_assets.core.features import CategoryCodes, build_features
 from scoring_assets.core.files import file_md5, file_sha256
 from scoring_assets.core.manifest import read_manifest
-from scoring_assets.defs.resources import InboxSettings
 from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.use_cases import EXTRA_MODULES_VARIABLE, all_use_cases
 
@@ -254,7 +253,7 @@ class Ticks:
     def __init__(self, instance, sensor_name: str, folders):
         self.instance = instance
         self.sensor = scoring_definitions().resolve_sensor_def(sensor_name)
-        self.resources = {"folders": folders, "inbox_settings": InboxSettings()}
+        self.resources = sensor_resources(folders)
         self.cursor = None
 
     def tick(self) -> SensorResult:

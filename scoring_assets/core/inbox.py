@@ -32,6 +32,7 @@ import stat as stat_flags
 import unicodedata
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 TEMPORARY_SUFFIXES = (".tmp", ".part", ".crdownload", ".filepart")
@@ -44,7 +45,7 @@ Signature = tuple[int, int]  # (size in bytes, mtime in ns)
 FOLDER_SIGNATURE: Signature = (0, 0)  # a folder is decided once while it exists, whatever lands in it
 
 
-class Decision:
+class Decision(StrEnum):
     """What happened to a file: the words the inbox table, the tick log and skip reasons use."""
 
     REQUESTED = "requested"
@@ -57,19 +58,6 @@ class Decision:
     CANNOT_READ = "cannot read"
     NO_USE_CASE = "no use case"  # in the shared inbox: the header matches no use case's contract
     SEVERAL_USE_CASES = "several use cases"  # in the shared inbox: the header matches more than one
-
-    ALL = (
-        REQUESTED,
-        DUPLICATE,
-        EMPTY,
-        UNREADABLE_NAME,
-        NOT_CSV,
-        NOT_A_FILE,
-        WAITING_FOR_MODEL,
-        CANNOT_READ,
-        NO_USE_CASE,
-        SEVERAL_USE_CASES,
-    )
 
 
 def is_being_written(name: str) -> bool:

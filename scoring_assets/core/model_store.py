@@ -30,7 +30,7 @@ import sklearn
 import yaml
 
 from scoring_assets.core.files import file_md5
-from scoring_assets.core.paths import model_root
+from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.use_case import UseCase
 
 # What a model card must say for its model to be scored (dotted paths into the JSON).
@@ -95,7 +95,7 @@ def recorded_md5s(root: Path | None = None) -> dict[str, str]:
     A damaged lock file (merge-conflict markers, not YAML, not DVC's layout) cannot vouch for
     the model: that is an integrity failure too, reported with how to repair the file.
     """
-    lock_path = Path(root or model_root()) / "dvc.lock"
+    lock_path = Path(root or REPO_ROOT) / "dvc.lock"
     if not lock_path.exists():
         return {}
     lock = _parsed_lock(lock_path)
@@ -216,11 +216,12 @@ def _added_layout_problem(document: Any) -> str | None:
 def verify_artifact(use_case: UseCase, root: Path | None = None) -> ModelArtifact:
     """Check the use case's model and card against DVC, the use case and the installed scikit-learn.
 
-    ``root`` is the DVC project (default: the use case's own, else ``paths.model_root()``). Never
-    unpickles anything; raises ``ModelIntegrityError`` with what to run on failure.
+    ``root`` is the DVC project (default: the use case's own, else this repository; the Dagster
+    wiring passes the ``ModelStore`` resource's root). Never unpickles anything; raises
+    ``ModelIntegrityError`` with what to run on failure.
     """
     source = use_case.model
-    root = Path(root or source.root or model_root())
+    root = Path(root or source.root or REPO_ROOT)
     checked: dict[str, str] = {}
     for relative in (source.model_path, source.card_path):
         path = root / relative

@@ -1,13 +1,14 @@
 """Where things live: the repository, its DVC project, and the default data folder.
 
 Use cases name their own model files (``core.use_case.ModelSource``) relative to the DVC
-project; the working folders (inbox, lake, scored, rejected) live under the data folder, which
-the ``ScoringFolders`` resource takes from ``SCORING_DATA_DIR`` (default: the repository's ``data/``).
+project (this repository unless the ``ModelStore`` resource names another); the working folders
+(inbox, lake, scored, rejected) live under the data folder, which the ``ScoringFolders`` resource
+takes from its setting (default: the repository's ``data/``). The settings themselves have one
+home, ``defs/resources.py``: nothing here reads the environment.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -16,22 +17,11 @@ PARAMS_PATH = REPO_ROOT / "params.yaml"
 # The instance settings every Dagster home of this project gets (not at the repository root, where
 # Dagster would warn that a dagster.yaml outside DAGSTER_HOME is ignored).
 INSTANCE_CONFIG_PATH = REPO_ROOT / "deploy" / "dagster.yaml"
-DATA_DIR_VARIABLE = "SCORING_DATA_DIR"
-MODEL_ROOT_VARIABLE = "SCORING_MODEL_ROOT"
 
 
 def default_data_dir() -> Path:
     """The repository's ``data/``: the data folder when ``SCORING_DATA_DIR`` is not set."""
     return REPO_ROOT / "data"
-
-
-def model_root() -> Path:
-    """The DVC project holding ``dvc.lock`` and the models: ``$SCORING_MODEL_ROOT`` or this repository.
-
-    Set it when the package is installed away from its repository (or to try another model).
-    """
-    configured = os.environ.get(MODEL_ROOT_VARIABLE)
-    return Path(configured).expanduser().resolve() if configured else REPO_ROOT
 
 
 def repo_relative(path: Path) -> str:

@@ -94,7 +94,7 @@ class ModelSource:
 
     Trained here: both are outputs of the use case's DVC stages, verified against ``dvc.lock``.
     Brought in: both are added with ``dvc add`` (a ``<file>.dvc`` beside each), verified against
-    those. ``root`` None means the project's own DVC root (``core.paths.model_root()``).
+    those. ``root`` None means the deployment's DVC project (the ``ModelStore`` resource's root).
     ``profile_path``: the reference profile training wrote beside the model (what the training data
     and held-out scores looked like, for drift checks), verified like the model; None: no drift
     measurement (e.g. a model brought in without one).

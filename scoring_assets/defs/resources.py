@@ -1,53 +1,63 @@
-"""The Dagster resources: the working folders, fed by ``SCORING_DATA_DIR``.
+"""Every setting of the code location, in one place: the resources, fed by environment variables.
 
-Assets, sensors and the CLI find every file through ``ScoringFolders.of(use case)``
-(``core.folders``); the data folder itself is the resource's one setting, shown in the UI.
+| variable | resource / setting | default |
+| --- | --- | --- |
+| ``SCORING_DATA_DIR`` | ``folders.data_dir``: inbox, lake, scored, rejected, monitoring | the repository's ``data/`` |
+| ``SCORING_MODEL_ROOT`` | ``model_store.root``: the DVC project with ``dvc.lock`` and the models | the repository |
+| ``SCORING_DRIFT_WEBHOOK_URL`` | ``drift_alerts.webhook_url`` (a secret: the UI shows its name only) | none |
+| ``SCORING_INBOX_SETTLE_SECONDS`` | ``inbox_settings.settle_seconds``: how long a file must stay unchanged | 5 |
+| ``SCORING_INBOX_INTERVAL_SECONDS`` | the inbox sensors' interval, fixed when the definitions load | 5 |
+
+A text variable set when the definitions load becomes a ``dg.EnvVar``: the UI shows the
+variable's name, never its value, and a run resolves it when it starts (so a test or an operator
+may change the value without reloading). Unset, the resource keeps its built-in default, shown as
+such. The two numbers are read once, when the definitions load (a change needs a reload of the
+code location): Dagster has no EnvVar for a float, and it fixes a sensor's
+``minimum_interval_seconds`` when the definitions are built.
+Nothing else in the package reads the environment, except the use-case registry
+(``SCORING_USE_CASE_MODULES``) and the CLI's entry, which sets the defaults for the variables above.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 import dagster as dg
 
-from scoring_assets.core.folders import UseCaseFolders
-from scoring_assets.core.paths import default_data_dir
+from scoring_assets.builders.resources import DriftAlerts, InboxSettings, ModelStore, ScoringFolders
+
+DATA_DIR_VARIABLE = "SCORING_DATA_DIR"
+MODEL_ROOT_VARIABLE = "SCORING_MODEL_ROOT"
+DRIFT_WEBHOOK_VARIABLE = "SCORING_DRIFT_WEBHOOK_URL"
+INBOX_SETTLE_VARIABLE = "SCORING_INBOX_SETTLE_SECONDS"
+INBOX_INTERVAL_VARIABLE = "SCORING_INBOX_INTERVAL_SECONDS"
+DEFAULT_INBOX_INTERVAL_SECONDS = 5
 
 
-class ScoringFolders(dg.ConfigurableResource):
-    """The data folder holding every use case's inbox, lake, rejected and scored folders.
-
-    ``data_dir`` empty means the repository's ``data/``.
-    """
-
-    data_dir: str = ""
-
-    @property
-    def root(self) -> Path:
-        # Outside a run (the CLI) an EnvVar setting is still unresolved: resolve it the same way.
-        configured = self.data_dir.get_value() if isinstance(self.data_dir, dg.EnvVar) else self.data_dir
-        return Path(configured).expanduser().resolve() if configured else default_data_dir()
-
-    @property
-    def inbox(self) -> Path:
-        """The shared inbox: files dropped here are routed to a use case by their header."""
-        return self.root / "inbox"
-
-    def of(self, use_case: str) -> UseCaseFolders:
-        return UseCaseFolders(self.root, use_case)
+def _from_environment(variable: str) -> dg.EnvVar | None:
+    """``variable`` as an EnvVar when it is set (and not empty), else None: the resource's own default."""
+    return dg.EnvVar(variable) if os.environ.get(variable) else None
 
 
-class InboxSettings(dg.ConfigurableResource):
-    """How long a file must stay unchanged before the inbox sensors take it (writers that pause are not caught)."""
-
-    settle_seconds: float = 5.0
+def _settings(**values: dg.EnvVar | None) -> dict[str, dg.EnvVar]:
+    return {name: value for name, value in values.items() if value is not None}
 
 
-class DriftAlerts(dg.ConfigurableResource):
-    """Where drift alerts go besides the UI: a webhook receiving a JSON POST per file at drift level alert.
+def scoring_resources() -> dict[str, dg.ConfigurableResource]:
+    """The resources every asset, sensor and CLI command uses, as the environment sets them now."""
+    return {
+        "folders": ScoringFolders(**_settings(data_dir=_from_environment(DATA_DIR_VARIABLE))),
+        "model_store": ModelStore(**_settings(root=_from_environment(MODEL_ROOT_VARIABLE))),
+        "drift_alerts": DriftAlerts(**_settings(webhook_url=_from_environment(DRIFT_WEBHOOK_VARIABLE))),
+        "inbox_settings": InboxSettings(**_numbers(settle_seconds=os.environ.get(INBOX_SETTLE_VARIABLE))),
+    }
 
-    ``webhook_url`` empty (the default) means the UI only: an observation on the use case's
-    monitoring asset. The payload's ``text`` field makes it a Slack incoming-webhook message as is.
-    """
 
-    webhook_url: str = ""
+def _numbers(**values: str | None) -> dict[str, float]:
+    """Numeric settings: Dagster has no EnvVar for floats, so their value is read when the definitions load."""
+    return {name: float(value) for name, value in values.items() if value}
+
+
+def inbox_interval_seconds() -> int:
+    """How often the inbox sensors tick: read when the definitions load (Dagster fixes it then)."""
+    return int(os.environ.get(INBOX_INTERVAL_VARIABLE) or DEFAULT_INBOX_INTERVAL_SECONDS)

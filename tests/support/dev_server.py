@@ -19,7 +19,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from scoring_assets.core.paths import DATA_DIR_VARIABLE, INSTANCE_CONFIG_PATH, REPO_ROOT
+from scoring_assets.core.paths import INSTANCE_CONFIG_PATH, REPO_ROOT
+from scoring_assets.defs.resources import DATA_DIR_VARIABLE
 
 FINISHED_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}
 SCORE_FILE_JOB_SUFFIX = "__score_file"  # defs/jobs.py: each use case's job that scores one file

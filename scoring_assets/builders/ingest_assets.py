@@ -9,6 +9,17 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from scoring_assets.builders import asset_checks
+from scoring_assets.builders.column_schemas import (
+    COLUMN_SCHEMA_KEY,
+    ROW_COUNT_KEY,
+    raw_batch_schema,
+    validated_batch_schema,
+)
+from scoring_assets.builders.keys import keys_of
+from scoring_assets.builders.refusals import RefusalKind, materialize_or_refuse, refusal
+from scoring_assets.builders.resources import ScoringFolders
+from scoring_assets.builders.run_tags import file_tags, tag_run
 from scoring_assets.core.folders import InputRegistration, UseCaseFolders
 from scoring_assets.core.ingest import validate_raw_parquet, write_raw_parquet
 from scoring_assets.core.input_csv import InputFileError
@@ -16,16 +27,6 @@ from scoring_assets.core.manifest import drop_if_unchanged, set_aside
 from scoring_assets.core.output_paths import UnsafeOutputPathError, check_outputs_do_not_reach_input
 from scoring_assets.core.scoring import scored_columns
 from scoring_assets.core.use_case import UseCase
-from scoring_assets.defs import asset_checks
-from scoring_assets.defs.column_schemas import (
-    COLUMN_SCHEMA_KEY,
-    ROW_COUNT_KEY,
-    raw_batch_schema,
-    validated_batch_schema,
-)
-from scoring_assets.defs.refusals import RefusalKind, materialize_or_refuse, refusal
-from scoring_assets.defs.resources import ScoringFolders
-from scoring_assets.defs.run_tags import file_tags, tag_run
 
 CODE_VERSION = "2"
 
@@ -69,10 +70,10 @@ def carried_columns_problem(use_case: UseCase, carried: list[str]) -> str | None
 
 def build_ingest_assets(use_case: UseCase, partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     """``raw_batch`` and ``validated_batch`` for one use case, keyed ``[use case, asset]``."""
-    name = use_case.name
+    name, keys = use_case.name, keys_of(use_case)
 
     @dg.asset(
-        key=[name, "raw_batch"],
+        key=keys.raw_batch,
         partitions_def=partitions,
         group_name=name,
         code_version=CODE_VERSION,
@@ -127,7 +128,7 @@ def build_ingest_assets(use_case: UseCase, partitions: dg.PartitionsDefinition) 
         )
 
     @dg.asset(
-        key=[name, "validated_batch"],
+        key=keys.validated_batch,
         partitions_def=partitions,
         group_name=name,
         code_version=CODE_VERSION,

@@ -39,12 +39,12 @@ from typing import Any
 
 import dagster as dg
 
+from scoring_assets.builders.keys import keys_of
+from scoring_assets.builders.resources import DriftAlerts, ScoringFolders
+from scoring_assets.builders.run_tags import Trigger, trigger_tags
 from scoring_assets.core.monitoring import ALERT, at_alert, post_alert, recent_file_records
 from scoring_assets.core.trend_report import write_trend_report
 from scoring_assets.core.use_case import UseCase
-from scoring_assets.defs.jobs import score_file_job_name
-from scoring_assets.defs.resources import DriftAlerts, ScoringFolders
-from scoring_assets.defs.run_tags import Trigger, trigger_tags
 
 RECENT_FILES = 30  # files in the trend report and the table
 ALERTS_PER_TICK = 8  # webhook POSTs time out after 5 s: at most 40 s of a 60 s tick; the rest next tick
@@ -94,19 +94,12 @@ SCORING_IN_PROGRESS = [
 ]
 
 
-def monitoring_key(use_case: UseCase) -> dg.AssetKey:
-    return dg.AssetKey([use_case.name, "monitoring"])
-
-
-def monitoring_job_name(use_case: UseCase) -> str:
-    return f"{use_case.name}__monitoring"
-
-
 def build_monitoring_definitions(use_case: UseCase) -> dg.Definitions:
     """The monitoring asset, its job and the two sensors of one use case (resources come from the location)."""
+    keys = keys_of(use_case)
     job = dg.define_asset_job(
-        name=monitoring_job_name(use_case),
-        selection=dg.AssetSelection.assets(monitoring_key(use_case)),
+        name=keys.monitoring_job,
+        selection=dg.AssetSelection.assets(keys.monitoring),
         executor_def=dg.in_process_executor,
         description=f"Refresh {use_case.name}/monitoring: the trend of the recent scored files.",
         # Behind every queued file in the run queue: a refresh covers all files scored before it, so
@@ -121,18 +114,19 @@ def build_monitoring_definitions(use_case: UseCase) -> dg.Definitions:
 
 
 def build_monitoring_asset(use_case: UseCase) -> dg.AssetsDefinition:
+    keys = keys_of(use_case)
     spec = dg.AssetSpec(
-        monitoring_key(use_case),
+        keys.monitoring,
         group_name=use_case.name,
-        deps=[dg.AssetKey([use_case.name, "scores"])],
+        deps=[keys.scores],
         description=f"The trend of the last {RECENT_FILES} scored {use_case.name} files: drift (PSI) per input and "
         "of the score, score mean and share at or above the threshold, reject rate, backtest vs expected precision "
         f"and recall. Report: monitoring/{use_case.name}/trend.html in the data folder. Refreshed after each "
-        f"scored file by {use_case.name}__monitoring_sensor.",
+        f"scored file by {keys.monitoring_sensor}.",
     )
 
     # The op is named apart from the asset key, whose default op name is the job's name.
-    @dg.multi_asset(name=f"{use_case.name}__refresh_monitoring", specs=[spec])
+    @dg.multi_asset(name=keys.refresh_monitoring_op, specs=[spec])
     def monitoring(folders: ScoringFolders) -> dg.MaterializeResult:
         own = folders.of(use_case.name)
         records = recent_file_records(own, RECENT_FILES)
@@ -165,10 +159,10 @@ def _latest_materialization(instance: dg.DagsterInstance, key: dg.AssetKey) -> d
 
 
 def build_monitoring_sensor(use_case: UseCase, job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
-    scores = dg.AssetKey([use_case.name, "scores"])
+    keys = keys_of(use_case)
 
     @dg.sensor(
-        name=f"{use_case.name}__monitoring_sensor",
+        name=keys.monitoring_sensor,
         job=job,
         minimum_interval_seconds=15,
         default_status=dg.DefaultSensorStatus.RUNNING,
@@ -176,14 +170,14 @@ def build_monitoring_sensor(use_case: UseCase, job: dg.UnresolvedAssetJobDefinit
         "(from a sensor, the UI or the CLI, daemon running or not).",
     )
     def monitoring_sensor(context: dg.SensorEvaluationContext):
-        newest_scores = _latest_materialization(context.instance, scores)
+        newest_scores = _latest_materialization(context.instance, keys.scores)
         if newest_scores is None:
             return dg.SkipReason(f"no {use_case.name} file has been scored yet")
-        refreshed = _latest_materialization(context.instance, monitoring_key(use_case))
+        refreshed = _latest_materialization(context.instance, keys.monitoring)
         if refreshed is not None and refreshed.storage_id > newest_scores.storage_id:
             return dg.SkipReason("the monitoring asset already includes the latest scored file")
         scoring = context.instance.get_runs_count(
-            dg.RunsFilter(job_name=score_file_job_name(use_case), statuses=SCORING_IN_PROGRESS)
+            dg.RunsFilter(job_name=keys.score_file_job, statuses=SCORING_IN_PROGRESS)
         )
         waited = time.time() - (refreshed.timestamp if refreshed is not None else newest_scores.timestamp)
         if scoring and waited < REFRESH_AT_LEAST_EVERY:
@@ -197,10 +191,10 @@ def build_monitoring_sensor(use_case: UseCase, job: dg.UnresolvedAssetJobDefinit
 
 
 def build_drift_alert_sensor(use_case: UseCase) -> dg.SensorDefinition:
-    scores = dg.AssetKey([use_case.name, "scores"])
+    keys = keys_of(use_case)
 
     @dg.sensor(
-        name=f"{use_case.name}__drift_alert_sensor",
+        name=keys.drift_alert_sensor,
         minimum_interval_seconds=15,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Raises each scored {use_case.name} file whose inputs or score drifted to alert: an observation "
@@ -210,7 +204,7 @@ def build_drift_alert_sensor(use_case: UseCase) -> dg.SensorDefinition:
     def drift_alert_sensor(context: dg.SensorEvaluationContext, drift_alerts: DriftAlerts, folders: ScoringFolders):
         after = int(context.cursor) if context.cursor else None
         records = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=scores, after_storage_id=after), limit=100, ascending=True
+            dg.AssetRecordsFilter(asset_key=keys.scores, after_storage_id=after), limit=100, ascending=True
         ).records
         if not records:
             return dg.SkipReason("no file scored since the last tick")
@@ -271,7 +265,7 @@ def drift_alert(
         "run_id": record.run_id,
     }
     observation = dg.AssetObservation(
-        asset_key=monitoring_key(use_case),
+        asset_key=keys_of(use_case).monitoring,
         description=description,
         metadata={
             "partition": partition,

@@ -12,12 +12,25 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from scoring_assets.builders import asset_checks
+from scoring_assets.builders.column_schemas import (
+    COLUMN_SCHEMA_KEY,
+    ROW_COUNT_KEY,
+    feature_matrix_schema,
+    scores_schema,
+)
+from scoring_assets.builders.ingest_assets import CODE_VERSION, registered_input
+from scoring_assets.builders.keys import keys_of
+from scoring_assets.builders.model_assets import latest_observed_model_md5
+from scoring_assets.builders.refusals import RefusalKind, materialize_or_refuse, refusal
+from scoring_assets.builders.resources import ModelStore, ScoringFolders
+from scoring_assets.builders.run_tags import file_tags, tag_run
 from scoring_assets.core.drift import DriftAccumulator, FileDrift
 from scoring_assets.core.files import file_sha256
 from scoring_assets.core.folders import UseCaseFolders
 from scoring_assets.core.input_csv import lake_reader
 from scoring_assets.core.manifest import Publication, drift_report_path_for
-from scoring_assets.core.model_store import LoadedModel, ModelIntegrityError, load_model, verify_artifact
+from scoring_assets.core.model_store import LoadedModel, ModelIntegrityError
 from scoring_assets.core.output_paths import UnsafeOutputPathError, check_scored_output_path
 from scoring_assets.core.scoring import (
     ScoringRun,
@@ -27,16 +40,8 @@ from scoring_assets.core.scoring import (
     write_feature_parquet,
 )
 from scoring_assets.core.use_case import UseCase
-from scoring_assets.defs import asset_checks
-from scoring_assets.defs.column_schemas import COLUMN_SCHEMA_KEY, ROW_COUNT_KEY, feature_matrix_schema, scores_schema
-from scoring_assets.defs.ingest_assets import CODE_VERSION, registered_input
-from scoring_assets.defs.model_assets import latest_observed_model_md5, model_key
-from scoring_assets.defs.refusals import RefusalKind, materialize_or_refuse, refusal
-from scoring_assets.defs.resources import ScoringFolders
-from scoring_assets.defs.run_tags import file_tags, tag_run
 
 PREVIEW_ROWS = 10
-SCORES, MANIFEST = "scores", "scoring_manifest"
 
 
 class ScoringConfig(dg.Config):
@@ -48,10 +53,10 @@ class ScoringConfig(dg.Config):
     )
 
 
-def verified_model(context: dg.AssetExecutionContext, use_case: UseCase) -> LoadedModel:
+def verified_model(context: dg.AssetExecutionContext, use_case: UseCase, model_store: ModelStore) -> LoadedModel:
     """The model DVC records, provided the instance observed that very model (so lineage names it)."""
     try:
-        model = load_model(use_case)
+        model = model_store.load(use_case)
     except ModelIntegrityError as error:
         raise refusal(context, RefusalKind.MODEL, f"model: {error}") from None
     observed = latest_observed_model_md5(context.instance, use_case)
@@ -67,14 +72,14 @@ def verified_model(context: dg.AssetExecutionContext, use_case: UseCase) -> Load
 
 def build_prediction_assets(use_case: UseCase, partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     """``feature_matrix`` and the ``scores`` + ``scoring_manifest`` multi-asset for one use case."""
-    name = use_case.name
+    name, keys = use_case.name, keys_of(use_case)
 
     @dg.asset(
-        key=[name, "feature_matrix"],
+        key=keys.feature_matrix,
         partitions_def=partitions,
         group_name=name,
         code_version=CODE_VERSION,
-        deps=[dg.AssetKey([name, "validated_batch"])],
+        deps=[keys.validated_batch],
         metadata={COLUMN_SCHEMA_KEY: feature_matrix_schema(use_case)},
         check_specs=[
             asset_checks.COLUMNS_AND_DTYPES_MATCH_MODEL.spec(use_case, partitions),
@@ -82,12 +87,12 @@ def build_prediction_assets(use_case: UseCase, partitions: dg.PartitionsDefiniti
         ],
         description="Model inputs for every accepted row, built by the same code training uses.",
     )
-    def feature_matrix(context: dg.AssetExecutionContext, folders: ScoringFolders):
+    def feature_matrix(context: dg.AssetExecutionContext, folders: ScoringFolders, model_store: ModelStore):
         own, key = folders.of(name), context.partition_key
         features_path = own.lake_file("feature_matrix", key)
         rows = write_feature_parquet(use_case, own.lake_file("validated_batch", key), features_path)
         try:
-            model_features = verify_artifact(use_case).feature_columns
+            model_features = model_store.verify(use_case).feature_columns
         except ModelIntegrityError as error:
             raise refusal(context, RefusalKind.MODEL, f"model: {error}") from None
         yield from materialize_or_refuse(
@@ -101,14 +106,14 @@ def build_prediction_assets(use_case: UseCase, partitions: dg.PartitionsDefiniti
             ),
         )
 
-    scores_key, manifest_key = dg.AssetKey([name, SCORES]), dg.AssetKey([name, MANIFEST])
+    scores_key, manifest_key = keys.scores, keys.scoring_manifest
 
     @dg.multi_asset(
-        name=f"{name}__score_and_publish",
+        name=keys.score_and_publish_op,
         specs=[
             dg.AssetSpec(
                 scores_key,
-                deps=[feature_matrix, model_key(use_case)],
+                deps=[feature_matrix, keys.model],
                 partitions_def=partitions,
                 group_name=name,
                 code_version=CODE_VERSION,
@@ -141,10 +146,12 @@ def build_prediction_assets(use_case: UseCase, partitions: dg.PartitionsDefiniti
         can_subset=False,
         partitions_def=partitions,
     )
-    def score_and_publish(context: dg.AssetExecutionContext, config: ScoringConfig, folders: ScoringFolders):
+    def score_and_publish(
+        context: dg.AssetExecutionContext, config: ScoringConfig, folders: ScoringFolders, model_store: ModelStore
+    ):
         own, key = folders.of(name), context.partition_key
         registration = registered_input(context, own)
-        model = verified_model(context, use_case)
+        model = verified_model(context, use_case, model_store)
         tag_run(
             context.instance,
             context.run,
@@ -212,7 +219,7 @@ def published_results(
         else []
     )
     scores = dg.MaterializeResult(
-        asset_key=dg.AssetKey([use_case.name, SCORES]),
+        asset_key=keys_of(use_case).scores,
         metadata=scores_metadata(
             use_case,
             publication.manifest,
@@ -223,7 +230,7 @@ def published_results(
     )
     recorded_sha256 = publication.manifest["output"]["sha256"]
     manifest = dg.MaterializeResult(
-        asset_key=dg.AssetKey([use_case.name, MANIFEST]),
+        asset_key=keys_of(use_case).scoring_manifest,
         metadata=manifest_metadata(publication),
         check_results=[
             asset_checks.manifest_matches_output(use_case, recorded_sha256, file_sha256(publication.scored_path))

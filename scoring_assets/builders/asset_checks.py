@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from scoring_assets.builders.keys import keys_of
 from scoring_assets.core.ingest import carried_columns, ragged_rows_path, read_accepted_frame
 from scoring_assets.core.input_csv import BATCH_ROWS, ROW_NUMBER, lake_reader
 from scoring_assets.core.scoring import LABEL_KEY, feature_schema
@@ -43,7 +44,7 @@ class Check:
             warnings.simplefilter("ignore", dg.PreviewWarning)
             return dg.AssetCheckSpec(
                 name=self.name,
-                asset=dg.AssetKey([use_case.name, self.asset]),
+                asset=keys_of(use_case).asset(self.asset),
                 description=self.description,
                 blocking=self.blocking,
                 partitions_def=partitions_def,
@@ -51,7 +52,7 @@ class Check:
 
     def result(self, use_case: UseCase, passed: bool, description: str, **metadata) -> dg.AssetCheckResult:
         return dg.AssetCheckResult(
-            asset_key=dg.AssetKey([use_case.name, self.asset]),
+            asset_key=keys_of(use_case).asset(self.asset),
             check_name=self.name,
             passed=bool(passed),
             severity=dg.AssetCheckSeverity.ERROR if self.blocking else dg.AssetCheckSeverity.WARN,

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import dagster as dg
 
+from scoring_assets.builders.keys import keys_of
+from scoring_assets.builders.run_tags import Trigger, trigger_tags
 from scoring_assets.core.use_case import UseCase
-from scoring_assets.defs.run_tags import Trigger, trigger_tags
 
 NIGHTLY_LATEST_PARTITIONS = 50
 
 
-def build_nightly_rescore(
-    use_case: UseCase, partitions: dg.DynamicPartitionsDefinition, rescore_job
-) -> dg.ScheduleDefinition:
+def build_nightly_rescore(use_case: UseCase, rescore_job) -> dg.ScheduleDefinition:
+    keys = keys_of(use_case)
+
     @dg.schedule(
-        name=f"{use_case.name}__nightly_rescore",
+        name=keys.nightly_rescore_schedule,
         job=rescore_job,
         cron_schedule="0 2 * * *",
         execution_timezone="UTC",
@@ -23,7 +24,7 @@ def build_nightly_rescore(
         "with the current model.",
     )
     def nightly_rescore(context: dg.ScheduleEvaluationContext):
-        latest = context.instance.get_dynamic_partitions(partitions.name)[-NIGHTLY_LATEST_PARTITIONS:]
+        latest = context.instance.get_dynamic_partitions(keys.partitions)[-NIGHTLY_LATEST_PARTITIONS:]
         if not latest:
             return dg.SkipReason("no files registered yet")
         night = context.scheduled_execution_time.strftime("%Y-%m-%d")

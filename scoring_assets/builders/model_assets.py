@@ -13,26 +13,18 @@ import warnings
 
 import dagster as dg
 
-from scoring_assets.core.model_store import ModelArtifact, verify_artifact
-from scoring_assets.core.paths import model_root
+from scoring_assets.builders.keys import keys_of
+from scoring_assets.builders.resources import ModelStore
+from scoring_assets.core.model_store import ModelArtifact
 from scoring_assets.core.use_case import UseCase
 
 DATA_VERSION_TAG = "dagster/data_version"  # how an observation carries its data version
 
 
-def model_key(use_case: UseCase) -> dg.AssetKey:
-    return dg.AssetKey([use_case.name, "model"])
-
-
-def model_used_tag(use_case: UseCase) -> str:
-    """How a materialization downstream of the model records the model's data version (its md5)."""
-    return f"dagster/input_data_version/{model_key(use_case).to_user_string()}"
-
-
-def model_metadata(use_case: UseCase, artifact: ModelArtifact) -> dict[str, object]:
+def model_metadata(use_case: UseCase, artifact: ModelArtifact, model_store: ModelStore) -> dict[str, object]:
     """What a person needs to know about the model in the UI."""
     source = use_case.model
-    metrics_path = (source.root or model_root()) / source.metrics_path if source.metrics_path else None
+    metrics_path = model_store.root_of(use_case) / source.metrics_path if source.metrics_path else None
     metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path and metrics_path.exists() else {}
     card = artifact.card
     return {
@@ -56,47 +48,49 @@ def build_model_asset(use_case: UseCase) -> dg.AssetsDefinition:
         warnings.simplefilter("ignore", dg.BetaWarning)
 
         @dg.observable_source_asset(
-            key=model_key(use_case),
+            key=keys_of(use_case).model,
             group_name=use_case.name,
             description=f"{use_case.title} scikit-learn Pipeline tracked by DVC; data version = its DVC md5.",
         )
-        def model() -> dg.ObserveResult:
-            artifact = verify_artifact(use_case)
+        def model(model_store: ModelStore) -> dg.ObserveResult:
+            artifact = model_store.verify(use_case)
             return dg.ObserveResult(
-                data_version=dg.DataVersion(artifact.md5), metadata=model_metadata(use_case, artifact)
+                data_version=dg.DataVersion(artifact.md5), metadata=model_metadata(use_case, artifact, model_store)
             )
 
     return model
 
 
 def latest_observed_model_md5(instance: dg.DagsterInstance, use_case: UseCase) -> str | None:
-    record = instance.get_latest_data_version_record(model_key(use_case), is_source=True)
+    record = instance.get_latest_data_version_record(keys_of(use_case).model, is_source=True)
     if record is None or record.event_log_entry.asset_observation is None:
         return None
     return record.event_log_entry.asset_observation.data_version
 
 
-def model_observation_if_changed(instance: dg.DagsterInstance, use_case: UseCase) -> dg.AssetObservation | None:
+def model_observation_if_changed(
+    instance: dg.DagsterInstance, use_case: UseCase, model_store: ModelStore
+) -> dg.AssetObservation | None:
     """An observation of the current model, or None if the instance already knows its md5.
 
     Raises ``ModelIntegrityError`` when the model cannot be verified.
     """
-    artifact = verify_artifact(use_case)
+    artifact = model_store.verify(use_case)
     if latest_observed_model_md5(instance, use_case) == artifact.md5:
         return None
     return dg.AssetObservation(
-        asset_key=model_key(use_case),
-        metadata=model_metadata(use_case, artifact),
+        asset_key=keys_of(use_case).model,
+        metadata=model_metadata(use_case, artifact, model_store),
         tags={DATA_VERSION_TAG: artifact.md5},
     )
 
 
-def record_model_observation(instance: dg.DagsterInstance, use_case: UseCase) -> None:
+def record_model_observation(instance: dg.DagsterInstance, use_case: UseCase, model_store: ModelStore) -> None:
     """Observe the model now unless the instance already knows its current md5.
 
     Used by the CLI before a run, so the run's provenance names the model that DVC records at
     that moment (the sensors emit the same observation from their ticks).
     """
-    observation = model_observation_if_changed(instance, use_case)
+    observation = model_observation_if_changed(instance, use_case, model_store)
     if observation is not None:
         instance.report_runless_asset_event(observation)

@@ -1,0 +1,86 @@
+"""The Dagster resource classes: where the files are, where the models are, how the inbox and alerts behave.
+
+Their instances, fed by environment variables, are built once in ``defs/resources.py``. Assets,
+sensors and the CLI find every file through ``ScoringFolders.of(use case)`` (``core.folders``)
+and every model through ``ModelStore``; the settings are shown in the UI (secrets by name only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from scoring_assets.core.folders import UseCaseFolders
+from scoring_assets.core.model_store import LoadedModel, ModelArtifact, load_model, verify_artifact
+from scoring_assets.core.paths import REPO_ROOT, default_data_dir
+from scoring_assets.core.use_case import UseCase
+
+
+def resolved(setting: str | dg.EnvVar) -> str:
+    """A setting's value: outside a run (the CLI) an EnvVar setting is still unresolved, so resolve it the same way."""
+    return setting.get_value() if isinstance(setting, dg.EnvVar) else setting
+
+
+class ScoringFolders(dg.ConfigurableResource):
+    """The data folder holding every use case's inbox, lake, rejected and scored folders.
+
+    ``data_dir`` empty means the repository's ``data/``.
+    """
+
+    data_dir: str = ""
+
+    @property
+    def root(self) -> Path:
+        configured = resolved(self.data_dir)
+        return Path(configured).expanduser().resolve() if configured else default_data_dir()
+
+    @property
+    def inbox(self) -> Path:
+        """The shared inbox: files dropped here are routed to a use case by their header."""
+        return self.root / "inbox"
+
+    def of(self, use_case: str) -> UseCaseFolders:
+        return UseCaseFolders(self.root, use_case)
+
+
+class InboxSettings(dg.ConfigurableResource):
+    """How long a file must stay unchanged before the inbox sensors take it (writers that pause are not caught)."""
+
+    settle_seconds: float = 5.0
+
+
+class DriftAlerts(dg.ConfigurableResource):
+    """Where drift alerts go besides the UI: a webhook receiving a JSON POST per file at drift level alert.
+
+    ``webhook_url`` empty (the default) means the UI only: an observation on the use case's
+    monitoring asset. The payload's ``text`` field makes it a Slack incoming-webhook message as is.
+    """
+
+    webhook_url: str = ""
+
+
+class ModelStore(dg.ConfigurableResource):
+    """The DVC project holding ``dvc.lock`` and the models of every use case whose ``ModelSource`` names no root.
+
+    ``root`` empty means this repository. Every model is verified against DVC's record before use
+    (``core.model_store``); a use case that brings its own root keeps it.
+    """
+
+    root: str = ""
+
+    @property
+    def path(self) -> Path:
+        configured = resolved(self.root)
+        return Path(configured).expanduser().resolve() if configured else REPO_ROOT
+
+    def root_of(self, use_case: UseCase) -> Path:
+        return use_case.model.root or self.path
+
+    def verify(self, use_case: UseCase) -> ModelArtifact:
+        """The use case's model artifact, verified against DVC (never unpickled); raises ``ModelIntegrityError``."""
+        return verify_artifact(use_case, self.root_of(use_case))
+
+    def load(self, use_case: UseCase) -> LoadedModel:
+        """The verified, loaded model; raises ``ModelIntegrityError``."""
+        return load_model(use_case, self.root_of(use_case))

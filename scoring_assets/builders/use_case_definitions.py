@@ -1,0 +1,53 @@
+"""Everything Dagster knows about one use case, built from its declaration: the unit ``defs`` instantiates."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from scoring_assets.builders.inbox_sensors import (
+    build_inbox_router,
+    build_inbox_sensor,
+    inbox_asset_spec,
+    shared_inbox_spec,
+)
+from scoring_assets.builders.ingest_assets import build_ingest_assets
+from scoring_assets.builders.jobs import build_jobs
+from scoring_assets.builders.keys import keys_of
+from scoring_assets.builders.model_assets import build_model_asset
+from scoring_assets.builders.model_sensors import build_model_sensor, build_rescore_sensor
+from scoring_assets.builders.monitoring import build_monitoring_definitions
+from scoring_assets.builders.prediction_assets import build_prediction_assets
+from scoring_assets.builders.schedules import build_nightly_rescore
+from scoring_assets.core.use_case import UseCase
+
+
+def build_use_case_definitions(use_case: UseCase, inbox_interval_seconds: int) -> dg.Definitions:
+    """One use case's assets, jobs, sensors and schedule, over its own dynamic partitions (one per file)."""
+    keys = keys_of(use_case)
+    partitions = dg.DynamicPartitionsDefinition(name=keys.partitions)
+    score_file, rescore = build_jobs(keys)
+    definitions = dg.Definitions(
+        assets=[
+            build_model_asset(use_case),
+            *build_ingest_assets(use_case, partitions),
+            *build_prediction_assets(use_case, partitions),
+            inbox_asset_spec(use_case),
+        ],
+        jobs=[score_file, rescore],
+        sensors=[
+            build_inbox_sensor(use_case, score_file, inbox_interval_seconds),
+            build_model_sensor(use_case),
+            build_rescore_sensor(use_case, rescore),
+        ],
+        schedules=[build_nightly_rescore(use_case, rescore)],
+    )
+    return dg.Definitions.merge(definitions, build_monitoring_definitions(use_case))
+
+
+def build_shared_inbox_definitions(use_cases: list[UseCase], inbox_interval_seconds: int) -> dg.Definitions:
+    """The shared inbox and its router, which requests each use case's score_file job by name."""
+    score_file_jobs = [build_jobs(keys_of(use_case))[0] for use_case in use_cases]
+    return dg.Definitions(
+        assets=[shared_inbox_spec()],
+        sensors=[build_inbox_router(use_cases, score_file_jobs, inbox_interval_seconds)],
+    )
