@@ -96,25 +96,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def console_main() -> int:
-    """The ``scoring-assets`` command: ``main`` in a process set up to score (``core.memory``).
+    """The ``scoring-assets`` command: ``main`` in a process set up to score (``process_memory``).
 
     The cyclic garbage collector is off from the start until the definitions are loaded
     (``definitions_loaded``), and everything is frozen when it returns; allocators return freed memory.
     """
     gc.disable()
-    from scoring_assets.core.memory import return_freed_memory
+    from scoring_assets.process_memory import return_freed_memory
 
     return_freed_memory()
     try:
         return main()
     finally:
-        gc.freeze()  # before any exit handler runs (see core.memory.freeze_at_exit)
+        gc.freeze()  # before any exit handler runs (see process_memory.freeze_at_exit)
 
 
 def definitions_loaded() -> None:
     """Load the Dagster definitions; in the command's own process, freeze what loading made and resume collection."""
-    from scoring_assets.core.memory import resume_collection
     from scoring_assets.defs.use_cases import scoring_definitions
+    from scoring_assets.process_memory import resume_collection
 
     scoring_definitions()
     if not gc.isenabled():

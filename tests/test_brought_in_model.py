@@ -420,6 +420,7 @@ def test_binary_junk_in_place_of_a_dvc_file_is_refused(brought_in, unpickling_fo
         load_model(brought_in)
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not DVC.exists(), reason="the project's DVC environment (.venv-dvc) is not installed")
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_the_real_dvc_add_writes_what_the_model_store_verifies(tmp_path):

@@ -41,7 +41,7 @@ from scoring_assets.core.paths import INSTANCE_CONFIG_PATH
 from scoring_assets.core.use_case import UseCase
 from tests.support.dev_server import FINISHED_STATUSES, DagsterDevServer
 
-pytestmark = pytest.mark.usefixtures("model_artifact")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("model_artifact")]
 
 TIMEOUT_SECONDS = 420
 SCORES_QUERY = """

@@ -24,6 +24,7 @@ from scoring_assets.core.model_store import CARD_FIELDS, verify_artifact
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.use_cases import all_use_cases
 
+pytestmark = pytest.mark.e2e  # the real `dvc`: `pytest -m 'not e2e'` leaves it out
 STAGE_KINDS = ("generate", "train", "evaluate")
 DVC_STAGES = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
 # Use cases trained by this repository's pipeline (a test may declare others, with no stages).

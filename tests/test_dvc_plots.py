@@ -19,6 +19,8 @@ from scoring_assets.core.use_case import UseCase
 from scoring_assets.training import load_params, metrics_path, plots_dir
 from scoring_assets.training.evaluate import classification_metrics, scored_test_split, write_plots
 
+pytestmark = pytest.mark.e2e  # a real daemon, PostgreSQL or DVC: `pytest -m 'not e2e'` leaves it out
+
 SVG = "{http://www.w3.org/2000/svg}"
 CHARTS = ("calibration", "confusion", "precision_recall", "roc")
 

@@ -15,7 +15,7 @@ import pytest
 
 PROBE = (
     "import pyarrow\n"
-    "from scoring_assets.core.memory import return_freed_memory\n"
+    "from scoring_assets.process_memory import return_freed_memory\n"
     "return_freed_memory(); return_freed_memory()\n"
     "print(pyarrow.default_memory_pool().backend_name)\n"
 )

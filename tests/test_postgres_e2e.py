@@ -29,6 +29,8 @@ from tests.support.dev_server import FINISHED_STATUSES, DagsterDevServer
 from tests.support.postgres import PostgresUnavailable, temporary_postgres
 from tests.test_daemon_e2e import inbox_decisions, max_concurrent
 
+pytestmark = pytest.mark.e2e  # a real daemon, PostgreSQL or DVC: `pytest -m 'not e2e'` leaves it out
+
 POSTGRES_INSTANCE_CONFIG = REPO_ROOT / "deploy" / "dagster.postgres.yaml"
 FILES_PER_USE_CASE = 6
 ROWS_PER_FILE = 300

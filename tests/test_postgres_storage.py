@@ -1,6 +1,6 @@
 """The Postgres instance storage keeps its connections: a real server, the deploy config, the CLI.
 
-deploy/dagster.postgres.yaml names ``scoring_assets.postgres_storage.PooledPostgresStorage``
+deploy/dagster.postgres.yaml names ``scoring_assets.deploy.postgres_storage.PooledPostgresStorage``
 instead of dagster-postgres's stock storage, which opens a connection for every query. Against a
 PostgreSQL server started on 127.0.0.1 (tests/support/postgres.py), a ``scoring-assets score``
 run on each must give the same scores, with the server counting how many sessions each opened;
@@ -14,18 +14,20 @@ from __future__ import annotations
 import gc
 import time
 from contextlib import ExitStack
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 import yaml
 from conftest import TELCO, new_workspace, reported_path, valid_rows, write_csv
 from dagster import DagsterInstance
+from dagster_postgres import DagsterPostgresStorage
 
-from scoring_assets.postgres_storage import close_process_engines
+from scoring_assets.deploy.postgres_storage import close_process_engines, private_names_problem
 from tests.support.postgres import PostgresServer
 from tests.test_postgres_e2e import POSTGRES_INSTANCE_CONFIG, start_postgres
 
-pytestmark = pytest.mark.usefixtures("model_artifact")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("model_artifact")]
 SETTLE_TIMEOUT_SECONDS = 30
 
 
@@ -151,3 +153,21 @@ def test_instances_made_one_after_another_share_the_process_connections(tmp_path
             gc.enable()
     close_process_engines()
     sessions_opened(postgres_env, kept=0)  # closed at exit, not left for the server to notice
+
+
+def test_the_private_names_the_pooled_storage_relies_on_are_in_this_dagster_postgres(postgres_env):
+    """Fails loudly on the dagster-postgres upgrade that renames what the engines are swapped through."""
+    server = postgres_env
+    url = f"postgresql+psycopg2://{server.username}:{server.password}@{server.host}:{server.port}/{server.database}"
+    stock = DagsterPostgresStorage(url)  # outside the webserver its engines keep no connection (NullPool)
+    assert private_names_problem(stock) is None
+
+
+def test_a_storage_without_those_names_is_refused_naming_each_one():
+    class Renamed:
+        _run_storage = SimpleNamespace(_engine=None)
+        _event_log_storage = SimpleNamespace(_connection_engine=object())
+
+    problem = private_names_problem(Renamed())
+    assert "_schedule_storage" in problem and "_run_storage._engine" in problem
+    assert "_event_log_storage._engine" in problem and "storage: postgres:" in problem

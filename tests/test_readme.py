@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from scoring_assets.core.docs import README, input_format_markdown, markers, readme_with_tables
 from scoring_assets.use_cases import use_case
+from tests.support.scripts import load_script
+
+readme_tables = load_script("readme_tables")
+README, input_format_markdown, markers, readme_with_tables = (
+    readme_tables.README,
+    readme_tables.input_format_markdown,
+    readme_tables.markers,
+    readme_tables.readme_with_tables,
+)
 
 # The shipped use cases by name: other tests may add a toy use case through the environment.
 SHIPPED = ("telco_churn", "credit_risk")
@@ -21,7 +29,7 @@ def test_readme_input_format_table_is_generated_from_the_contract(name):
 def test_readme_input_format_tables_are_current():
     readme = README.read_text(encoding="utf-8")
     shipped = [use_case(name) for name in SHIPPED]
-    assert readme_with_tables(readme, shipped) == readme, "run `.venv/bin/python -m scoring_assets.core.docs`"
+    assert readme_with_tables(readme, shipped) == readme, "run `.venv/bin/python scripts/readme_tables.py`"
 
 
 def test_readme_starts_with_the_two_commands():

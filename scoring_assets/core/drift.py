@@ -75,32 +75,9 @@ def build_reference_profile(
     model's scores on the validation split; ``threshold``: the card's decision threshold;
     ``positive_rate``: the label's positive rate in training.
     """
-    profile_features: dict[str, dict[str, Any]] = {}
-    for name in use_case.features.numeric:
-        values = features[name].to_numpy(dtype=np.float64)
-        present = values[~np.isnan(values)]
-        edges = _decile_edges(present)
-        counts = _numeric_counts(edges, values)
-        profile_features[name] = {
-            "kind": "numeric",
-            "edges": edges.tolist(),
-            "fractions": _rounded(counts[:-1] / max(len(values), 1)),
-            "missing_share": _rounded(counts[-1] / max(len(values), 1)),
-            "mean": _rounded(present.mean()) if len(present) else None,
-            "quantiles": {
-                f"{q:g}": _rounded(v)
-                for q, v in zip(QUANTILES, np.quantile(present, QUANTILES) if len(present) else [], strict=False)
-            },
-        }
+    profile_features = {name: _numeric_profile(features[name]) for name in use_case.features.numeric}
     for name, levels in use_case.features.categorical.items():
-        counts = _categorical_counts(list(levels), features[name])
-        rows = max(int(counts.sum()), 1)
-        profile_features[name] = {
-            "kind": "categorical",
-            "levels": list(levels),
-            "fractions": _rounded(counts[:-1] / rows),
-            "missing_share": _rounded(counts[-1] / rows),
-        }
+        profile_features[name] = _categorical_profile(list(levels), features[name])
     scores = np.asarray(heldout_scores, dtype=np.float64)
     score_edges = _decile_edges(scores)
     score_counts = _numeric_counts(score_edges, scores)
@@ -124,6 +101,35 @@ def build_reference_profile(
             "levels in order; missing values (and non-levels) in a bin of their own"
         ),
         "psi_smoothing": PSI_SMOOTHING,
+    }
+
+
+def _numeric_profile(column: pd.Series) -> dict[str, Any]:
+    values = column.to_numpy(dtype=np.float64)
+    present = values[~np.isnan(values)]
+    edges = _decile_edges(present)
+    counts = _numeric_counts(edges, values)
+    return {
+        "kind": "numeric",
+        "edges": edges.tolist(),
+        "fractions": _rounded(counts[:-1] / max(len(values), 1)),
+        "missing_share": _rounded(counts[-1] / max(len(values), 1)),
+        "mean": _rounded(present.mean()) if len(present) else None,
+        "quantiles": {
+            f"{q:g}": _rounded(v)
+            for q, v in zip(QUANTILES, np.quantile(present, QUANTILES) if len(present) else [], strict=False)
+        },
+    }
+
+
+def _categorical_profile(levels: list[str], column: pd.Series) -> dict[str, Any]:
+    counts = _categorical_counts(levels, column)
+    rows = max(int(counts.sum()), 1)
+    return {
+        "kind": "categorical",
+        "levels": levels,
+        "fractions": _rounded(counts[:-1] / rows),
+        "missing_share": _rounded(counts[-1] / rows),
     }
 
 

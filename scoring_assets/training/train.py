@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,60 @@ def main(argv: list[str] | None = None) -> None:
     features = build_features(use_case.features, accepted)
     labels = binary_labels(use_case.label, accepted)
     parts = split_rows(labels, params["seed"], params["validation_fraction"], params["test_fraction"])
-    train_features, train_labels = features.iloc[parts["train"]], labels[parts["train"]]
+    fitted = fit_best_candidate(use_case, features.iloc[parts["train"]], labels[parts["train"]], params)
 
+    validation_labels = labels[parts["validation"]]
+    validation_scores = fitted.model.predict_proba(features.iloc[parts["validation"]])[:, 1]
+    threshold = f1_maximising_threshold(validation_labels, validation_scores)
+    validation_metrics = classification_metrics(validation_labels, validation_scores, threshold)
+    print(f"chose {fitted.chosen}; on the validation split: {describe_metrics(validation_metrics)}")
+
+    positive_rate = round(float(labels.mean()), 6)
+    written = write_model_and_held_out_split(use_case, fitted.model, accepted.iloc[parts["test"]])
+    reference_profile = None
+    if use_case.model.profile_path:
+        profile = build_reference_profile(
+            use_case, features.iloc[parts["train"]], validation_scores, threshold, positive_rate
+        )
+        reference_profile = write_json(repo_path(use_case.model.profile_path), profile)
+        written.append(repo_path(use_case.model.profile_path))
+    training_data = {
+        "path": _display_path(extract_path),
+        "md5": file_md5(extract_path),
+        "rows_read": rows_read,
+        "rows_rejected": rows_rejected,
+        "rows_accepted": len(accepted),
+        "positive_rate": positive_rate,
+        "split_rows": {part: len(positions) for part, positions in parts.items()},
+    }
+    card = model_card(
+        use_case=use_case,
+        chosen=fitted.chosen,
+        candidates=fitted.candidates,
+        cv_scores=fitted.cv_scores,
+        threshold=threshold,
+        validation_metrics=validation_metrics,
+        training_data=training_data,
+        reference_profile=reference_profile,
+        params=params,
+    )
+    card_path = repo_path(use_case.model.card_path)
+    write_json(card_path, card)
+    print(f"wrote {', '.join(_display_path(path) for path in (*written, card_path))}")
+
+
+@dataclass(frozen=True)
+class FittedCandidate:
+    """The candidate chosen by cross-validated ROC AUC, refitted on the whole training split."""
+
+    chosen: str
+    model: Pipeline
+    candidates: dict[str, Pipeline]
+    cv_scores: dict[str, list[float]]
+
+
+def fit_best_candidate(use_case: UseCase, train_features: pd.DataFrame, train_labels, params: dict) -> FittedCandidate:
+    """Cross-validate every candidate on the training split, print the figures, refit the best one."""
     candidates = candidate_pipelines(use_case.features, params)
     cv_scores = {
         name: cross_validated_roc_auc(pipeline, train_features, train_labels, params["cv_folds"], params["seed"])
@@ -71,55 +124,24 @@ def main(argv: list[str] | None = None) -> None:
     for name, folds in cv_scores.items():
         print(f"{name}: cross-validated ROC AUC {np.mean(folds):.4f} (folds: {', '.join(f'{s:.4f}' for s in folds)})")
     chosen = max(cv_scores, key=lambda name: np.mean(cv_scores[name]))  # ties keep the first, simpler one
-    model = candidates[chosen].fit(train_features, train_labels)
+    return FittedCandidate(chosen, candidates[chosen].fit(train_features, train_labels), candidates, cv_scores)
 
-    validation_labels = labels[parts["validation"]]
-    validation_scores = model.predict_proba(features.iloc[parts["validation"]])[:, 1]
-    threshold = f1_maximising_threshold(validation_labels, validation_scores)
-    validation_metrics = classification_metrics(validation_labels, validation_scores, threshold)
-    print(f"chose {chosen}; on the validation split: {describe_metrics(validation_metrics)}")
 
-    model_path, card_path, test_split_path = (
-        repo_path(use_case.model.model_path),
-        repo_path(use_case.model.card_path),
-        held_out_path(use_case),
-    )
+def write_model_and_held_out_split(use_case: UseCase, model: Pipeline, test_rows: pd.DataFrame) -> list[Path]:
+    """The fitted model and the held-out test rows (contract columns and label), written atomically."""
+    model_path, test_split_path = repo_path(use_case.model.model_path), held_out_path(use_case)
     with atomic_path(model_path) as temporary:
         joblib.dump(model, temporary)
     with atomic_path(test_split_path) as temporary:
-        accepted.iloc[parts["test"]][[*use_case.contract_columns, use_case.label.column]].to_parquet(temporary)
-    positive_rate = round(float(labels.mean()), 6)
-    written = [model_path, test_split_path]
-    reference_profile = None
-    if use_case.model.profile_path:
-        profile_path = repo_path(use_case.model.profile_path)
-        profile = build_reference_profile(use_case, train_features, validation_scores, threshold, positive_rate)
-        with atomic_path(profile_path) as temporary:
-            temporary.write_text(json.dumps(profile, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        reference_profile = {"path": _display_path(profile_path), "md5": file_md5(profile_path)}
-        written.append(profile_path)
-    card = model_card(
-        use_case=use_case,
-        chosen=chosen,
-        candidates=candidates,
-        cv_scores=cv_scores,
-        threshold=threshold,
-        validation_metrics=validation_metrics,
-        training_data={
-            "path": _display_path(extract_path),
-            "md5": file_md5(extract_path),
-            "rows_read": rows_read,
-            "rows_rejected": rows_rejected,
-            "rows_accepted": len(accepted),
-            "positive_rate": positive_rate,
-            "split_rows": {part: len(positions) for part, positions in parts.items()},
-        },
-        reference_profile=reference_profile,
-        params=params,
-    )
-    with atomic_path(card_path) as temporary:
-        temporary.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"wrote {', '.join(_display_path(path) for path in (*written, card_path))}")
+        test_rows[[*use_case.contract_columns, use_case.label.column]].to_parquet(temporary)
+    return [model_path, test_split_path]
+
+
+def write_json(path: Path, document: dict) -> dict[str, str]:
+    """``document`` as sorted, indented JSON, atomically; returns its display path and md5."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return {"path": _display_path(path), "md5": file_md5(path)}
 
 
 def load_training_rows(use_case: UseCase, path: Path, max_rejected_fraction: float) -> tuple[pd.DataFrame, int, int]:

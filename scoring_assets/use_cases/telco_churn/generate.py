@@ -184,11 +184,7 @@ def _extract_chunks(n_rows: int, seed: int, labelled: bool, chunk_rows: int = DE
 def _customers(seed: int, first_row: int, n_rows: int, labelled: bool) -> pa.Table:
     """Rows ``first_row`` .. ``first_row + n_rows - 1`` of the extract for ``seed``."""
     rows_stream, ids_stream = np.random.SeedSequence(seed).spawn(2)
-    bit_generator = np.random.PCG64(rows_stream)
-    bit_generator.advance(first_row * len(_DRAWS))  # one 64-bit draw per uniform
-    uniforms = np.random.Generator(bit_generator).random((n_rows, len(_DRAWS)))
-    draw = dict(zip(_DRAWS, uniforms.T, strict=True))
-
+    draw = _uniform_draws(rows_stream, first_row, n_rows)
     senior = draw["senior"] < _SENIOR
     partner = draw["partner"] < _PARTNER
     dependents = draw["dependents"] < _by_level(_DEPENDENTS_GIVEN_PARTNER, (~partner).astype(np.intp))
@@ -205,13 +201,7 @@ def _customers(seed: int, first_row: int, n_rows: int, labelled: bool) -> pa.Tab
     payment = _pick(draw["payment"], _PAYMENT_GIVEN_CONTRACT, contract)
     monthly_noise, history_noise = _standard_normal_pair(draw["noise_radius"], draw["noise_angle"])
 
-    price = (
-        _PHONE_PRICE * phone
-        + _MULTIPLE_LINES_PRICE * multiple_lines
-        + _by_level(_INTERNET_PRICE, internet)
-        + sum(_ADDON_PRICE[name] * taken for name, taken in addons.items())
-    )
-    monthly = _monthly_charges(price, monthly_noise)
+    monthly = _monthly_charges(_list_price(phone, multiple_lines, internet, addons), monthly_noise)
     churn_log_odds = _churn_log_odds(
         {
             "month_to_month": contract == CONTRACTS.index("Month-to-month"),
@@ -249,6 +239,24 @@ def _customers(seed: int, first_row: int, n_rows: int, labelled: bool) -> pa.Tab
         LABEL_COLUMN: _yes_no((tenure > 0) & (draw["churn"] < 1.0 / (1.0 + np.exp(-churn_log_odds)))),
     }
     return pa.table({name: columns[name] for name in _output_columns(labelled)})
+
+
+def _uniform_draws(rows_stream: np.random.SeedSequence, first_row: int, n_rows: int) -> dict[str, np.ndarray]:
+    """One uniform per row and draw name, the same for a row whichever chunk it is generated in."""
+    bit_generator = np.random.PCG64(rows_stream)
+    bit_generator.advance(first_row * len(_DRAWS))  # one 64-bit draw per uniform
+    uniforms = np.random.Generator(bit_generator).random((n_rows, len(_DRAWS)))
+    return dict(zip(_DRAWS, uniforms.T, strict=True))
+
+
+def _list_price(phone: np.ndarray, multiple_lines: np.ndarray, internet: np.ndarray, addons: dict) -> np.ndarray:
+    """The monthly price of the services taken, before noise."""
+    return (
+        _PHONE_PRICE * phone
+        + _MULTIPLE_LINES_PRICE * multiple_lines
+        + _by_level(_INTERNET_PRICE, internet)
+        + sum(_ADDON_PRICE[name] * taken for name, taken in addons.items())
+    )
 
 
 def _by_level(values, level_index: np.ndarray) -> np.ndarray:

@@ -39,6 +39,11 @@ from dagster_postgres import DagsterPostgresStorage
 from dagster_postgres.utils import create_pg_engine, get_token_provider_from_config, pg_url_from_config
 from sqlalchemy.engine import Engine
 
+# What this module relies on that dagster-postgres does not promise (private names): the three storages
+# DagsterPostgresStorage holds, and the SQLAlchemy engine each keeps. ``private_names_problem`` checks them.
+INNER_STORAGES = ("_run_storage", "_event_log_storage", "_schedule_storage")
+ENGINE_ATTRIBUTE = "_engine"
+
 POOL_SIZE = 1
 MAX_OVERFLOW = 20  # dagster-webserver's default --db-pool-max-overflow
 POOL_RECYCLE_SECONDS = 3600  # dagster-webserver's default --db-pool-recycle
@@ -103,7 +108,10 @@ class PooledPostgresStorage(DagsterPostgresStorage):
         super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
         if token_provider is not None:
             return  # a kept connection would outlive its token (module docstring)
-        for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
+        problem = private_names_problem(self)
+        if problem:
+            raise RuntimeError(problem)
+        for storage in (getattr(self, name) for name in INNER_STORAGES):
             unpooled = storage._engine
             storage._engine = process_engine(type(storage).__name__, unpooled, postgres_url)
             unpooled.dispose()
@@ -116,3 +124,24 @@ class PooledPostgresStorage(DagsterPostgresStorage):
             inst_data=inst_data,
             token_provider=get_token_provider_from_config(config_value),
         )
+
+
+def private_names_problem(storage: DagsterPostgresStorage) -> str | None:
+    """What is missing of the private names this module swaps engines through, or None when all are there.
+
+    A dagster-postgres upgrade may rename them without a word; this says so loudly, naming them,
+    instead of leaving the stock connection-per-query storage in place or failing somewhere else.
+    """
+    missing = [name for name in INNER_STORAGES if not hasattr(storage, name)]
+    missing += [
+        f"{name}.{ENGINE_ATTRIBUTE}"
+        for name in INNER_STORAGES
+        if hasattr(storage, name) and not isinstance(getattr(getattr(storage, name), ENGINE_ATTRIBUTE, None), Engine)
+    ]
+    if not missing:
+        return None
+    return (
+        f"scoring_assets.deploy.postgres_storage relies on private names of dagster-postgres that this version "
+        f"lacks: {', '.join(missing)}. Use `storage: postgres:` (the stock storage) in dagster.yaml, or adapt "
+        "PooledPostgresStorage to the new version."
+    )
