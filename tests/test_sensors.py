@@ -35,7 +35,7 @@ from test_cli import write_use_case_module
 from scoring_assets.builders import inbox_sensors, model_sensors, scored_models
 from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.model_assets import latest_observed_model_md5, record_model_observation
-from scoring_assets.builders.run_tags import TRIGGER, Trigger
+from scoring_assets.builders.run_tags import TRIGGER, Trigger, trigger_tags
 from scoring_assets.builders.schedules import NIGHTLY_LATEST_PARTITIONS
 from scoring_assets.builders.scored_models import scored_with_model
 from scoring_assets.core.inbox import RECENT_DECISIONS, Decision
@@ -635,7 +635,7 @@ def test_switching_rescore_on_after_a_model_change_catches_up_once_per_partition
     }
 
     result = execute_score_run(
-        instance, TELCO, keys[0], job_name=keys_of(TELCO).rescore_job, tags={TRIGGER: Trigger.RESCORE}
+        instance, TELCO, keys[0], job_name=keys_of(TELCO).rescore_job, tags=trigger_tags(Trigger.RESCORE)
     )
     assert result.success and scored_with_model(instance, TELCO, keys[0]) == new_md5
     assert requested(rescore.tick()) == [], "a partition re-scored with the current model is not requested"

@@ -14,6 +14,7 @@ refusing step:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from enum import StrEnum
 
 from dagster import (
     AssetCheckResult,
@@ -27,8 +28,8 @@ from dagster import (
 REFUSAL_KIND = "refusal_kind"
 
 
-class RefusalKind:
-    """Why a step refused; the CLI's exit codes are keyed on these values."""
+class RefusalKind(StrEnum):
+    """Why a step refused; the CLI's exit codes are keyed on these values (kept as text in the step's metadata)."""
 
     INPUT_FILE = "input_file"  # the file as a whole cannot be used (exit 3)
     TOO_MANY_REJECTS = "too_many_rejects"  # more bad rows than allowed (exit 3)
@@ -40,9 +41,9 @@ class RefusalKind:
     CHECK_FAILED = "check_failed"  # a blocking check caught a defect in what a step wrote (exit 1)
 
 
-def refusal(context: AssetExecutionContext, kind: str, description: str, **metadata) -> Failure:
+def refusal(context: AssetExecutionContext, kind: RefusalKind, description: str, **metadata) -> Failure:
     """Record why the step's file is refused and return the Failure to raise (no retries: same input, same end)."""
-    metadata = {REFUSAL_KIND: kind, **metadata}
+    metadata = {REFUSAL_KIND: RefusalKind(kind).value, **metadata}
     for asset_key in context.assets_def.keys:
         context.log_event(
             AssetObservation(
@@ -58,7 +59,7 @@ def refusal(context: AssetExecutionContext, kind: str, description: str, **metad
 def materialize_or_refuse(
     context: AssetExecutionContext,
     *results: MaterializeResult,
-    kind: str = RefusalKind.CHECK_FAILED,
+    kind: RefusalKind = RefusalKind.CHECK_FAILED,
     reason: str = "",
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
     """Yield the materializations if every check passed; else record the checks and refuse.

@@ -8,6 +8,8 @@ and filters on, so they are plain strings.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 PREFIX = "scoring"
 SOURCE_FILE = f"{PREFIX}/source_file"
 SOURCE_SHA256 = f"{PREFIX}/source_sha256"
@@ -15,7 +17,7 @@ MODEL_VERSION = f"{PREFIX}/model_version"
 TRIGGER = f"{PREFIX}/trigger"
 
 
-class Trigger:
+class Trigger(StrEnum):
     """Who asked for a run: the value of the ``scoring/trigger`` tag."""
 
     CLI = "cli"
@@ -25,8 +27,8 @@ class Trigger:
     SCHEDULE = "schedule"
 
 
-def trigger_tags(trigger: str) -> dict[str, str]:
-    return {TRIGGER: trigger}
+def trigger_tags(trigger: Trigger) -> dict[str, str]:
+    return {TRIGGER: Trigger(trigger).value}  # plain text: Dagster stores tags as strings
 
 
 def file_tags(source_file_name: str, sha256: str, model_version: str | None) -> dict[str, str]:
@@ -42,7 +44,7 @@ def tag_run(instance, run, tags: dict[str, str]) -> None:
 
     ``instance`` and ``run`` are the step's ``context.instance`` and ``context.run``.
     """
-    wanted = {TRIGGER: Trigger.UI, **tags}
+    wanted = {TRIGGER: Trigger.UI.value, **tags}
     missing = {key: value for key, value in wanted.items() if run.tags.get(key) is None}
     if missing:
         instance.add_run_tags(run.run_id, missing)
