@@ -26,7 +26,7 @@ from scoring_assets.use_cases import all_use_cases
 
 PACKAGE_ROOT = Path(scoring_assets.__file__).parent
 DAGSTER_FREE_PACKAGES = ("scoring_assets.core", "scoring_assets.training", "scoring_assets.use_cases")
-GENERIC_SOURCES = ("*.py", "core/*.py", "defs/*.py", "training/*.py")  # *.py: cli.py, definitions.py, ...
+GENERIC_SOURCES = ("*.py", "core/*.py", "core/reports/*.py", "defs/*.py", "training/*.py")  # *.py: cli.py, ...
 
 # Imports the module alone and prints the import chain that first brought Dagster in, if any.
 IMPORT_PROBE = """
