@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
@@ -134,16 +134,21 @@ def line_chart(
             svg.line(frame.left, y(level.value), frame.right, y(level.value), svg.stroke(level.colour, 2, True))
         )
     for line in series:
-        points = [(index, value) for index, value in enumerate(line.values) if finite(value)]
-        style = svg.stroke(line.colour, 2, line.dashed)
-        body += [svg.polyline([(x(i), y(v)) for i, v in run], style) for run in _runs(points) if len(run) > 1]
-        radius = 2.5 if line.dashed else 4.0
-        body += [svg.element("circle", cx=x(i), cy=y(v), r=radius, fill=line.colour) for i, v in points]
+        body += _dotted_line(line, x, y)
     entries = [LegendEntry(f"{level.name} ({level.value:g})", level.colour, True) for level in shown_levels]
     entries += [LegendEntry(line.name, line.colour, line.dashed) for line in series]
     body += legend(entries, frame.right + 12, frame.top + 6)
     body.append(frame.box())
     return svg.document(frame.width, frame.height, body, title, font_size=11)
+
+
+def _dotted_line(line: Series, x: Callable[[int], float], y: Callable[[float], float]) -> list[str]:
+    """A dot per value (smaller on dashed lines), joined where consecutive positions both have one."""
+    points = [(index, value) for index, value in enumerate(line.values) if finite(value)]
+    style = svg.stroke(line.colour, 2, line.dashed)
+    drawn = [svg.polyline([(x(i), y(v)) for i, v in run], style) for run in _runs(points) if len(run) > 1]
+    radius = 2.5 if line.dashed else 4.0
+    return drawn + [svg.element("circle", cx=x(i), cy=y(v), r=radius, fill=line.colour) for i, v in points]
 
 
 def curve_chart(

@@ -26,16 +26,18 @@ def number(value: float) -> str:
 
 
 def element(tag: str, content: str | None = None, **attributes: object) -> str:
-    """``<tag name="value" ...>``: floats as ``number``, strings escaped, None left out; ``font_size`` is ``font-size``.
+    """``<tag name="value" ...>``; ``content`` is markup (already escaped or built here), None an empty element."""
+    opening = f"<{tag}{attribute_text(**attributes)}"
+    return f"{opening}/>" if content is None else f"{opening}>{content}</{tag}>"
 
-    ``content`` is markup (already escaped or built here); None makes an empty element.
-    """
-    written = "".join(
+
+def attribute_text(**attributes: object) -> str:
+    """`` name="value"`` each: floats as ``number``, others escaped, None left out; ``font_size`` is ``font-size``."""
+    return "".join(
         f' {name.replace("_", "-")}="{number(value) if isinstance(value, float) else escape(str(value))}"'
         for name, value in attributes.items()
         if value is not None
     )
-    return f"<{tag}{written}/>" if content is None else f"<{tag}{written}>{content}</{tag}>"
 
 
 def text(x: float, y: float, content: str, anchor: str = "middle", **attributes: object) -> str:
@@ -44,11 +46,11 @@ def text(x: float, y: float, content: str, anchor: str = "middle", **attributes:
 
 def stroke(colour: str, width: float | None = None, dashed: bool = False) -> dict[str, object]:
     """The attributes of a drawn line; dashed lines are references and levels, solid ones data."""
-    return {"stroke": colour, "stroke_width": None if width is None else f"{width:g}", **dashes(dashed)}
-
-
-def dashes(dashed: bool) -> dict[str, object]:
-    return {"stroke_dasharray": "6 4" if dashed else None}
+    return {
+        "stroke": colour,
+        "stroke_width": None if width is None else f"{width:g}",
+        "stroke_dasharray": "6 4" if dashed else None,
+    }
 
 
 def line(x1: float, y1: float, x2: float, y2: float, style: dict[str, object]) -> str:
@@ -73,9 +75,7 @@ def document(
     ``standalone`` adds the SVG namespace, which an image file needs and an HTML page does not
     (inline SVG in HTML gets it implicitly, and a page then names no address at all).
     """
-    opening = element(
-        "svg",
-        "",
+    opening = attribute_text(
         xmlns=SVG_NAMESPACE if standalone else None,
         width=width,
         height=height,
@@ -85,5 +85,5 @@ def document(
         role="img",
         aria_label=label,
         **attributes,
-    ).removesuffix("</svg>")
-    return Markup("\n".join([opening, *body, "</svg>"]))
+    )
+    return Markup("\n".join([f"<svg{opening}>", *body, "</svg>"]))
