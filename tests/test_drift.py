@@ -31,12 +31,12 @@ from scoring_assets.core.drift import (
     level,
     psi,
 )
-from scoring_assets.core.drift_report import write_drift_report
 from scoring_assets.core.features import build_features
 from scoring_assets.core.files import file_md5
 from scoring_assets.core.input_csv import read_csv_frame
 from scoring_assets.core.model_store import ModelIntegrityError, load_model, verify_artifact
 from scoring_assets.core.paths import REPO_ROOT
+from scoring_assets.core.reports.drift import write_drift_report
 from scoring_assets.core.scoring import positive_class_index
 from scoring_assets.core.use_case import FeatureSet, ModelSource, UseCase
 

@@ -17,7 +17,8 @@ from test_dvc_pipeline import TRAINED_USE_CASES, dvc
 
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.training import load_params, metrics_path, plots_dir
-from scoring_assets.training.evaluate import classification_metrics, scored_test_split, write_plots
+from scoring_assets.training.evaluate import scored_test_split, write_plots
+from scoring_assets.training.metrics import classification_metrics
 
 pytestmark = pytest.mark.e2e  # a real daemon, PostgreSQL or DVC: `pytest -m 'not e2e'` leaves it out
 

@@ -26,14 +26,15 @@ from scoring_assets.use_cases import all_use_cases
 
 PACKAGE_ROOT = Path(scoring_assets.__file__).parent
 DAGSTER_FREE_PACKAGES = ("scoring_assets.core", "scoring_assets.training", "scoring_assets.use_cases")
-GENERIC_SOURCES = (
+GENERIC_SOURCES = (  # *.py: cli.py, definitions.py, runs.py, ...
     "*.py",
     "core/*.py",
+    "core/reports/*.py",
     "builders/*.py",
     "defs/*.py",
     "deploy/*.py",
     "training/*.py",
-)  # *.py: cli.py, ...
+)
 
 # Imports the module alone and prints the import chain that first brought Dagster in, if any.
 IMPORT_PROBE = """

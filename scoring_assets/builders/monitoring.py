@@ -2,7 +2,7 @@
 
 - ``[use case, monitoring]`` (unpartitioned, downstream of ``scores``): gathers the latest
   manifest of the recent scored files (``core.monitoring``), writes the trend report
-  (``monitoring/<use case>/trend.html`` in the data folder, ``core.trend_report``) and shows a
+  (``monitoring/<use case>/trend.html`` in the data folder, ``core.reports.trend``) and shows a
   table of the files plus the latest file's figures as numbers, so the UI plots them across
   materializations.
 - ``<use case>__monitoring_sensor`` (running): requests ``<use case>__monitoring`` whenever a
@@ -43,7 +43,7 @@ from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.resources import DriftAlerts, ScoringFolders
 from scoring_assets.builders.run_tags import Trigger, trigger_tags
 from scoring_assets.core.monitoring import ALERT, at_alert, post_alert, recent_file_records
-from scoring_assets.core.trend_report import write_trend_report
+from scoring_assets.core.reports.trend import write_trend_report
 from scoring_assets.core.use_case import UseCase
 
 RECENT_FILES = 30  # files in the trend report and the table

@@ -18,7 +18,6 @@ from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
 from scoring_assets.core.csv_safety import SpreadsheetSafeCsvWriter
 from scoring_assets.core.drift import FileDrift
-from scoring_assets.core.drift_report import write_drift_report
 from scoring_assets.core.features import CATEGORY_CODE_DTYPE, build_features
 from scoring_assets.core.files import atomic_path, file_sha256
 from scoring_assets.core.folders import UseCaseFolders
@@ -26,6 +25,7 @@ from scoring_assets.core.ingest import CARRIED_PREFIX, carried_columns, read_acc
 from scoring_assets.core.input_csv import BATCH_ROWS, ROW_NUMBER, LakeWriter, batch_to_frame, lake_reader
 from scoring_assets.core.manifest import Publication, drift_report_path_for, lineage_fields, publish_scored_file
 from scoring_assets.core.model_store import LoadedModel
+from scoring_assets.core.reports.drift import write_drift_report
 from scoring_assets.core.use_case import UseCase
 
 # Columns of the feature matrix and scores files beside the model inputs, named so that no

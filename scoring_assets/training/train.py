@@ -47,7 +47,7 @@ from scoring_assets.core.input_csv import read_csv_frame
 from scoring_assets.core.paths import REPO_ROOT, repo_relative
 from scoring_assets.core.use_case import FeatureSet, UseCase
 from scoring_assets.training import held_out_path, load_params, repo_path, trained_use_case
-from scoring_assets.training.evaluate import binary_labels, classification_metrics, describe_metrics
+from scoring_assets.training.metrics import binary_labels, classification_metrics, describe_metrics
 
 POSITIVE_CLASS = 1  # labels are encoded 0/1: the score is the probability of class 1, the label's positive value
 
