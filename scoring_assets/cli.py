@@ -279,19 +279,27 @@ def score(args: argparse.Namespace) -> int:
 
     definitions_loaded()
     folders = resources()["folders"]
-    if args.output is not None:
-        try:
-            check_scored_output_path(source, args.output, protected_folders=[folders.inbox])
-        except UnsafeOutputPathError as error:
-            _problem(str(error))
-            return EXIT_USAGE
+    own = folders.of(use_case.name)
+    # Hashed once, here: the partition key names the default outputs, all checked before anything moves.
+    planned = own.registration_for(source)
+    default = args.output is None
+    try:
+        check_scored_output_path(
+            source,
+            own.scored_file(planned.partition_key) if default else args.output,
+            protected_folders=[folders.inbox],
+            reject_report=own.reject_report(planned.partition_key) if default else None,
+        )
+    except UnsafeOutputPathError as error:
+        _problem(str(error))
+        return EXIT_USAGE
     # Before registering anything: a file is not taken in for a model that cannot run.
     if prepared_model(args.verbose, use_case) is None:
         return EXIT_MODEL
 
     from dagster import DagsterInstance
 
-    from scoring_assets.core.manifest import archive_previous, drift_report_path_for, reject_report_path_for
+    from scoring_assets.core.manifest import archive_previous, reject_report_path_for
     from scoring_assets.core.model_store import ModelIntegrityError
     from scoring_assets.defs.run_tags import Trigger, trigger_tags
     from scoring_assets.defs.runs import execute_score_run, register_file
@@ -301,11 +309,10 @@ def score(args: argparse.Namespace) -> int:
     if args.output is not None:
         remove_dead_writers_temporaries(args.output.expanduser().resolve().parent)
     instance = DagsterInstance.get()
-    own = folders.of(use_case.name)
-    registration = register_file(instance, use_case, own, source)
-    if args.output is not None:  # earlier scored file, manifest, reject and drift reports there move aside together
+    registration = register_file(instance, use_case, own, source, planned.sha256)
+    if args.output is not None:  # the earlier scored file, what was published with it and its rejects move aside
         output = args.output.expanduser().resolve()
-        archived = archive_previous(output, reject_report_path_for(output), drift_report_path_for(output))
+        archived = archive_previous(output, reject_report_path_for(output))
         if archived is not None:
             print(f"earlier results at {args.output} moved to {archived}")
     try:

@@ -103,8 +103,13 @@ def test_an_output_hard_linked_to_the_input_is_refused(tmp_path, extract):
 
 @pytest.mark.parametrize(
     "input_name, output_name",
-    [("out.rejected.csv", "out.csv"), ("out.manifest.json", "out.csv"), ("archive/out/old/out.csv", "out.csv")],
-    ids=["reject_report", "manifest", "archive_folder"],
+    [
+        ("out.rejected.csv", "out.csv"),
+        ("out.manifest.json", "out.csv"),
+        ("out.drift.html", "out.csv"),
+        ("archive/out/old/out.csv", "out.csv"),
+    ],
+    ids=["reject_report", "manifest", "drift_report", "archive_folder"],
 )
 def test_no_path_written_beside_the_output_may_reach_the_input(tmp_path, input_name, output_name):
     source = write_csv(customer_rows(5), tmp_path / input_name)
@@ -136,6 +141,7 @@ def cli_workspace(tmp_path) -> Workspace:
     workspace = new_workspace(tmp_path / "cli")
     write_csv(customer_rows(20), workspace.cwd / "extract.csv")
     write_csv(customer_rows(20, seed=3), workspace.cwd / "scored.rejected.csv")
+    write_csv(customer_rows(20, seed=4), workspace.cwd / "scored.drift.html")
     (workspace.cwd / "link.csv").symlink_to(workspace.cwd / "extract.csv")
     os.link(workspace.cwd / "extract.csv", workspace.cwd / "hard.csv")
     (workspace.cwd / "handoff").mkdir()
@@ -155,23 +161,74 @@ def cli_workspace(tmp_path) -> Workspace:
             "scored.csv",
             "the reject report of output scored.csv, scored.rejected.csv, is the input",
         ),
+        (
+            "scored.drift.html",
+            "scored.csv",
+            "the drift report of output scored.csv, scored.drift.html, is the input",
+        ),
         ("extract.csv", "handoff", "is a folder"),
         ("extract.csv", "scoring_data/inbox/scored.csv", "taken for a new input"),
     ],
-    ids=["same_path", "dot_dot", "output_symlink", "input_symlink", "hard_link", "reject_report", "folder", "inbox"],
+    ids=[
+        "same_path",
+        "dot_dot",
+        "output_symlink",
+        "input_symlink",
+        "hard_link",
+        "reject_report",
+        "drift_report",
+        "folder",
+        "inbox",
+    ],
 )
 def test_cli_refuses_an_output_that_could_destroy_the_input_before_registering_anything(
     cli_workspace, input_name, output, problem
 ):
-    inputs = {path: path.read_bytes() for path in cli_workspace.cwd.glob("*.csv")}
+    inputs = files_with_content(cli_workspace.cwd)
 
     result = cli_workspace.run("score", input_name, "--output", output)
 
     assert result.returncode == EXIT_USAGE
     assert result.stderr.startswith("scoring-assets: ") and len(result.stderr.splitlines()) == 1
     assert f"output {output}" in result.stderr and problem in result.stderr
-    assert {path: path.read_bytes() for path in cli_workspace.cwd.glob("*.csv")} == inputs
+    assert files_with_content(cli_workspace.cwd) == inputs
     assert not cli_workspace.dagster_home.exists() and not (cli_workspace.data_dir / "lake").exists()
+
+
+def files_with_content(folder: Path) -> dict[Path, bytes]:
+    return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def test_cli_refuses_an_input_inside_the_default_archive_folder_before_registering_anything(cli_workspace):
+    """Without --output the scored file goes to the data folder: its archive may not hold the input either."""
+    source = write_csv(customer_rows(20), cli_workspace.data_dir / "scored" / TELCO.name / "archive" / "x" / "in.csv")
+    inputs = files_with_content(cli_workspace.data_dir)
+
+    result = cli_workspace.run("score", str(source))
+
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert result.stderr.startswith("scoring-assets: the archive folder of output ") and "\n" not in result.stderr[:-1]
+    assert f"is a folder holding the input {source}" in result.stderr
+    assert files_with_content(cli_workspace.data_dir) == inputs
+    assert not cli_workspace.dagster_home.exists() and not (cli_workspace.data_dir / "lake").exists()
+
+
+@pytest.mark.parametrize("output", [None, "handoff/scored.csv"], ids=["default_output", "output_beside_it"])
+def test_cli_refuses_an_input_named_like_a_dead_writers_temporary_instead_of_deleting_it(cli_workspace, output):
+    """Runs delete what dead writers left in the data folder and beside an output: an input may not look like that."""
+    folder = cli_workspace.data_dir / "incoming" if output is None else cli_workspace.cwd / "handoff"
+    source = write_csv(customer_rows(20), folder / f".extract.csv.{THIS_HOST}.{dead_process_id()}.0123abcd.tmp")
+    content = source.read_bytes()
+
+    result = cli_workspace.run(
+        "score", str(source), "--use-case", "telco_churn", *(["--output", output] if output else [])
+    )
+
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert f"input {source} is named like the temporary file of an unfinished write" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert source.read_bytes() == content
+    assert not (cli_workspace.data_dir / "lake").exists()
 
 
 # --- Any number of first runs at once on a new Dagster home ------------------------------

@@ -76,23 +76,30 @@ class UseCaseFolders:
         record = self.content_record(sha256)
         return json.loads(record.read_text(encoding="utf-8"))["partition_key"] if record.exists() else None
 
-    def register_input(self, source: Path, sha256: str | None = None) -> InputRegistration:
-        """Record which file a partition stands for; returns the registration (key, sha256...).
+    def registration_for(self, source: Path, sha256: str | None = None) -> InputRegistration:
+        """The registration ``source`` would get (partition key, sha256...), without recording anything.
 
         ``sha256`` may be passed when the caller has just hashed the file.
         """
         source = Path(source).resolve()
         sha256 = sha256 or file_sha256(source)
-        registration = InputRegistration(
+        return InputRegistration(
             partition_key=partition_key_for(source.name, sha256),
             source_path=str(source),
             sha256=sha256,
             bytes=source.stat().st_size,
         )
+
+    def register_input(self, source: Path, sha256: str | None = None) -> InputRegistration:
+        """Record which file a partition stands for; returns the registration (key, sha256...).
+
+        ``sha256`` may be passed when the caller has just hashed the file.
+        """
+        registration = self.registration_for(source, sha256)
         text = json.dumps(registration.as_dict(), indent=2, sort_keys=True) + "\n"
         write_text_atomically(self.registration_file(registration.partition_key), text)
-        if not self.content_record(sha256).exists():
-            write_text_atomically(self.content_record(sha256), text)
+        if not self.content_record(registration.sha256).exists():
+            write_text_atomically(self.content_record(registration.sha256), text)
         return registration
 
     def registered_input(self, partition_key: str) -> InputRegistration:

@@ -57,8 +57,18 @@ def archive_folder_for(output: Path) -> Path:
     return output.parent / ARCHIVE_FOLDER / _stem(output)
 
 
+def published_with(scored_csv: Path) -> dict[str, Path]:
+    """The files published beside a scored file, by role: written, replaced and archived together with it.
+
+    The one list of them: ``archive_previous`` moves these aside, ``publish_scored_file`` writes
+    only these, and ``output_paths.paths_written_for`` checks each against the input, so a file
+    added here is archived and checked everywhere at once.
+    """
+    return {"manifest": manifest_path_for(scored_csv), "drift report": drift_report_path_for(scored_csv)}
+
+
 def archive_previous(scored_csv: Path, *others: Path) -> Path | None:
-    """Move whatever exists of a scored file, its manifest and ``others`` into a new archive folder.
+    """Move whatever exists of a scored file, the files published with it and ``others`` into a new archive folder.
 
     Called before anything replaces them, on every path (a run, a re-score, the UI materializing
     ``scores`` on its own, the CLI reusing an ``--output``), so no earlier result is ever
@@ -68,7 +78,7 @@ def archive_previous(scored_csv: Path, *others: Path) -> Path | None:
     if there was nothing to move.
     """
     scored_csv = Path(scored_csv)
-    present = [path for path in (scored_csv, manifest_path_for(scored_csv), *others) if path.exists()]
+    present = [path for path in (scored_csv, *published_with(scored_csv).values(), *others) if path.exists()]
     if not present:
         return None
     destination = _new_folder(archive_folder_for(scored_csv), _archive_label(scored_csv, present))
@@ -192,20 +202,23 @@ def publish_scored_file(
     scored_csv: Path,
     rows: int,
     lineage_fields: dict[str, Any],
-    companions: Mapping[Path, Callable[[Path], None]] | None = None,
+    companions: Mapping[str, Callable[[Path], None]] | None = None,
 ) -> Publication:
     """Archive what is there, write the scored file and its companions, then the manifest describing them.
 
     ``write_scored_csv(path) -> (sha256, cells neutralised)`` writes the ``rows`` scored rows
-    atomically; ``companions`` maps each file published beside it (e.g. the drift report) to the
-    function that writes it atomically, so it is archived and replaced together with the scored
-    file; ``lineage_fields`` is the rest of the manifest (input, model, run, counts).
+    atomically; ``companions`` maps the role of each other file published beside it (one of
+    ``published_with``, e.g. "drift report") to the function that writes it atomically at the path
+    that role has; ``lineage_fields`` is the rest of the manifest (input, model, run, counts).
+    Everything ``published_with`` names is archived first, written this time or not, so no file
+    of an earlier result is left beside the new one.
     """
     scored_csv = Path(scored_csv)
-    companions = dict(companions or {})
-    archived = archive_previous(scored_csv, *companions)
+    beside = published_with(scored_csv)
+    writers = {beside[role]: write for role, write in (companions or {}).items()}  # KeyError: not a published role
+    archived = archive_previous(scored_csv)
     sha256, neutralised = write_scored_csv(scored_csv)
-    for path, write in companions.items():
+    for path, write in writers.items():
         write(path)
     manifest = {
         **lineage_fields,
@@ -213,7 +226,7 @@ def publish_scored_file(
         "previous_output_archived_to": str(archived) if archived else None,
         "code_version": code_version(),
     }
-    manifest_path = manifest_path_for(scored_csv)
+    manifest_path = beside["manifest"]
     write_text_atomically(manifest_path, json_text(manifest))
     return Publication(scored_csv, manifest_path, manifest, archived)
 

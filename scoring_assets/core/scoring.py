@@ -350,7 +350,7 @@ def publish_scores(
                 "drift": file_drift.as_manifest(model.reference_md5, str(report_path)) if file_drift else None,
             },
         ),
-        companions={report_path: lambda path: write_drift_report(path, use_case, file_drift, about)}
+        companions={"drift report": lambda path: write_drift_report(path, use_case, file_drift, about)}
         if file_drift
         else None,
     )

@@ -22,9 +22,11 @@ def partitions_name(use_case: UseCase) -> str:
     return f"{use_case.name}__files"
 
 
-def register_file(instance: dg.DagsterInstance, use_case: UseCase, folders: UseCaseFolders, source: Path):
-    """Record ``source`` as the input behind its partition and add the partition if new."""
-    registration: InputRegistration = folders.register_input(Path(source))
+def register_file(
+    instance: dg.DagsterInstance, use_case: UseCase, folders: UseCaseFolders, source: Path, sha256: str | None = None
+):
+    """Record ``source`` as the input behind its partition and add the partition if new (``sha256``: if just hashed)."""
+    registration: InputRegistration = folders.register_input(Path(source), sha256)
     if not instance.has_dynamic_partition(partitions_name(use_case), registration.partition_key):
         instance.add_dynamic_partitions(partitions_name(use_case), [registration.partition_key])
     return registration
