@@ -204,15 +204,16 @@ def ensure_dagster_home() -> Path:
 def prepared_model(verbose: bool, use_case):
     """Common start of the scoring commands: quiet warnings, the Dagster home, the verified model.
 
-    Returns the ``ModelArtifact``, or None after printing why the model cannot be used.
+    Returns the ``LoadedModel`` (loaded, so a card that does not fit the Pipeline is caught too),
+    or None after printing why the model cannot be used.
     """
     if not verbose:
         warnings.filterwarnings("ignore")
     ensure_dagster_home()
-    from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
+    from scoring_assets.core.model_store import ModelIntegrityError, load_model
 
     try:
-        return verify_artifact(use_case)
+        return load_model(use_case)
     except ModelIntegrityError as error:
         _problem(f"{use_case.name} model: {error}")
         return None
@@ -466,7 +467,7 @@ def rescore(args: argparse.Namespace) -> int:
 
 def rescore_use_case(instance, use_case, known: list[str], args: argparse.Namespace) -> int:
     """Re-score one use case's chosen partitions that were scored with another model (or all, with --all)."""
-    from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
+    from scoring_assets.core.model_store import ModelIntegrityError, load_model
     from scoring_assets.defs.jobs import rescore_job_name
     from scoring_assets.defs.run_tags import Trigger, trigger_tags
     from scoring_assets.defs.runs import execute_score_run, scored_with_model
@@ -479,7 +480,7 @@ def rescore_use_case(instance, use_case, known: list[str], args: argparse.Namesp
             print(f"{use_case.name}: nothing to re-score: no scored file")
         return EXIT_OK
     try:
-        model = verify_artifact(use_case)
+        model = load_model(use_case)
     except ModelIntegrityError as error:
         _problem(f"{use_case.name} model: {error}")
         return EXIT_MODEL
@@ -505,14 +506,14 @@ def rescore_use_case(instance, use_case, known: list[str], args: argparse.Namesp
 
 def list_use_cases(args: argparse.Namespace) -> int:
     """Each use case: what it scores, its model version (or why it has none), contract columns, folders."""
-    from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
+    from scoring_assets.core.model_store import ModelIntegrityError, load_model
     from scoring_assets.defs.use_cases import resources
     from scoring_assets.use_cases import all_use_cases
 
     folders = resources()["folders"]
     for use_case in all_use_cases().values():
         try:
-            model = verify_artifact(use_case).version
+            model = load_model(use_case).version
         except ModelIntegrityError as error:
             model = f"not usable: {error}"
         own = folders.of(use_case.name)
