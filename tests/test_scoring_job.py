@@ -26,6 +26,7 @@ from conftest import (
 )
 from dagster import AssetKey, AssetObservation, AssetRecordsFilter, DagsterEventType, DataVersion
 
+from scoring_assets.cli import explain
 from scoring_assets.core.contract import reject_columns
 from scoring_assets.core.manifest import manifest_path_for
 from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
@@ -287,6 +288,25 @@ def test_file_changed_after_registration_is_refused(instance, folders, use_case,
     assert not result.success
     assert "content changed since it was registered" in failure_text(result)
     assert not folders.of(use_case.name).scored_file(registration.partition_key).exists()
+
+
+def test_file_deleted_after_registration_is_refused_in_one_line_as_a_file_problem(
+    instance, folders, use_case, tmp_path
+):
+    source = write_csv(valid_rows(use_case, 30), tmp_path / "gone.csv")
+    registration = register_file(instance, use_case, folders.of(use_case.name), source)
+    source.unlink()
+
+    result = execute_score_run(instance, use_case, registration.partition_key)
+
+    assert not result.success
+    failure = refusal(result).step_failure_data.user_failure_data
+    assert failure.metadata["refusal_kind"].value == "input_file"
+    assert failure.description.startswith(f"{source}: file not found: deleted or moved since it was registered")
+    assert "\n" not in failure.description and "Errno" not in failure.description
+    assert not folders.of(use_case.name).scored_file(registration.partition_key).exists()
+    outcome = explain(result, folders.of(use_case.name), registration)  # what the CLI makes of it
+    assert outcome.exit_code == 3 and outcome.problems == [f"{use_case.name}__raw_batch: {failure.description}"]
 
 
 def test_threshold_from_run_config_overrides_the_model_card(instance, folders, use_case, tmp_path):
