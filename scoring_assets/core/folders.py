@@ -6,6 +6,7 @@ so this is the one place that knows the layout under the data folder (``$SCORING
     inbox/<use case>/                      files waiting to be scored as that use case
     lake/<use case>/inputs/<key>.json      registration: which source file a partition stands for
     lake/<use case>/<asset>/<key>.parquet  intermediate assets
+    lake/<use case>/locks/<key>.lock       taken by a run while it scores and publishes the file
     rejected/<use case>/<key>.csv          reject report
     scored/<use case>/<key>.csv            handoff file, with <key>.manifest.json beside it
     monitoring/<use case>/trend.html       the trend of the recent scored files
@@ -14,11 +15,13 @@ so this is the one place that knows the layout under the data folder (``$SCORING
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scoring_assets.core.files import file_sha256, write_text_atomically
+from scoring_assets.core.files import exclusive_lock, file_sha256, write_text_atomically
 from scoring_assets.core.partition_keys import checked_partition_key, partition_key_for
 
 
@@ -53,6 +56,19 @@ class UseCaseFolders:
     def monitoring_report(self) -> Path:
         """The trend report of the recent scored files, rewritten by the monitoring asset."""
         return self.root / "monitoring" / self.use_case / "trend.html"
+
+    @contextmanager
+    def one_run_at_a_time(self, partition_key: str) -> Iterator[None]:
+        """Hold the partition's lock for the block: runs of one file (CLI, sensor, UI, in any process) take turns.
+
+        What a run publishes is moved aside by the next run of the same file: without turns, one
+        run could move the other's scored file away between its writing and its checking it. The
+        lock file (``lake/<use case>/locks/<key>.lock``, empty) stays; ``files.exclusive_lock``.
+        """
+        lock_file = self.lake_file("locks", partition_key, ".lock")
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        with exclusive_lock(lock_file):
+            yield
 
     def write_stage_summary(self, asset: str, partition_key: str, summary: dict) -> None:
         """Facts a later step needs about this one (counts, paths, hashes), beside its file."""

@@ -75,16 +75,27 @@ def archive_previous(scored_csv: Path, *others: Path) -> Path | None:
     overwritten. The folder is named after the earlier manifest's scoring timestamp and model
     version (or the file's modification time when it has no manifest), so each archived
     manifest still says which input and model produced its file. Returns the folder, or None
-    if there was nothing to move.
+    if there was nothing to move (a file another run moved aside first is not this run's to move).
     """
     scored_csv = Path(scored_csv)
     present = [path for path in (scored_csv, *published_with(scored_csv).values(), *others) if path.exists()]
     if not present:
         return None
     destination = _new_folder(archive_folder_for(scored_csv), _archive_label(scored_csv, present))
-    for path in present:
-        os.replace(path, destination / path.name)
+    moved = [path for path in present if _moved(path, destination / path.name)]
+    if not moved:
+        _remove_empty(destination)
+        return None
     return destination
+
+
+def _moved(path: Path, destination: Path) -> bool:
+    """Move ``path`` to ``destination``; False if it is gone already (another run moved it aside first)."""
+    try:
+        os.replace(path, destination)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _archive_label(scored_csv: Path, present: list[Path]) -> str:
@@ -92,8 +103,19 @@ def _archive_label(scored_csv: Path, present: list[Path]) -> str:
         manifest = json.loads(manifest_path_for(scored_csv).read_text(encoding="utf-8"))
         return f"{manifest['scoring_timestamp']}_{manifest['model']['version']}".replace(":", "")
     except (OSError, ValueError, KeyError, TypeError):  # no manifest, or not one of ours
-        modified = max(path.stat().st_mtime for path in present)
-        return "modified_" + datetime.fromtimestamp(modified, UTC).strftime("%Y-%m-%dT%H%M%S.%fZ")
+        return "modified_" + _timestamp(max(_modified(path) for path in present))
+
+
+def _modified(path: Path) -> float:
+    """The file's modification time; 0 if another run has just moved it away."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+def _timestamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H%M%S.%fZ")
 
 
 def _new_folder(parent: Path, label: str) -> Path:
@@ -110,13 +132,17 @@ def _new_folder(parent: Path, label: str) -> Path:
 
 
 def set_aside(path: Path) -> Path | None:
-    """Move an existing file into its archive folder before something is written at ``path``."""
+    """Move an existing file into its archive folder before something is written at ``path``.
+
+    Returns where it went, or None if there was none (or another run moved it aside first).
+    """
     path = Path(path)
     if not path.exists():
         return None
-    modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H%M%S.%fZ")
-    destination = _new_folder(archive_folder_for(path), f"replaced_{modified}") / path.name
-    os.replace(path, destination)
+    destination = _new_folder(archive_folder_for(path), f"replaced_{_timestamp(_modified(path))}") / path.name
+    if not _moved(path, destination):
+        _remove_empty(destination.parent)
+        return None
     return destination
 
 
@@ -124,7 +150,11 @@ def drop_if_unchanged(archived: Path | None, current: Path) -> Path | None:
     """Forget an archived copy that is byte-identical to what replaced it (nothing was lost)."""
     if archived is None:
         return None
-    if Path(current).exists() and file_sha256(archived) == file_sha256(current):
+    try:
+        unchanged = file_sha256(archived) == file_sha256(current)
+    except FileNotFoundError:  # nothing replaced it, or another run has just moved it aside
+        return archived
+    if unchanged:
         archived.unlink()
         _remove_empty(archived.parent)
         return None
