@@ -205,7 +205,8 @@ def ensure_dagster_home() -> Path:
 def prepared_model(verbose: bool, use_case):
     """Common start of the scoring commands: quiet warnings, the Dagster home, the verified model.
 
-    Returns the ``ModelArtifact``, or None after printing why the model cannot be used.
+    Returns the ``LoadedModel`` (loaded, so a card that does not fit the Pipeline is caught too),
+    or None after printing why the model cannot be used.
     """
     if not verbose:
         warnings.filterwarnings("ignore")
@@ -214,7 +215,7 @@ def prepared_model(verbose: bool, use_case):
     from scoring_assets.runs import model_store
 
     try:
-        return model_store().verify(use_case)
+        return model_store().load(use_case)
     except ModelIntegrityError as error:
         _problem(f"{use_case.name} model: {error}")
         return None
@@ -266,12 +267,20 @@ def score(args: argparse.Namespace) -> int:
 
     definitions_loaded()
     folders = scoring_folders()
-    if args.output is not None:
-        try:
-            check_scored_output_path(source, args.output, protected_folders=[folders.inbox])
-        except UnsafeOutputPathError as error:
-            _problem(str(error))
-            return EXIT_USAGE
+    own = folders.of(use_case.name)
+    # Hashed once, here: the partition key names the default outputs, all checked before anything moves.
+    planned = own.registration_for(source)
+    default = args.output is None
+    try:
+        check_scored_output_path(
+            source,
+            own.scored_file(planned.partition_key) if default else args.output,
+            protected_folders=[folders.inbox],
+            reject_report=own.reject_report(planned.partition_key) if default else None,
+        )
+    except UnsafeOutputPathError as error:
+        _problem(str(error))
+        return EXIT_USAGE
     # Before registering anything: a file is not taken in for a model that cannot run.
     if prepared_model(args.verbose, use_case) is None:
         return EXIT_MODEL
@@ -279,7 +288,7 @@ def score(args: argparse.Namespace) -> int:
     from dagster import DagsterInstance
 
     from scoring_assets.builders.run_tags import Trigger, trigger_tags
-    from scoring_assets.core.manifest import archive_previous, drift_report_path_for, reject_report_path_for
+    from scoring_assets.core.manifest import archive_previous, reject_report_path_for
     from scoring_assets.core.model_store import ModelIntegrityError
     from scoring_assets.runs import execute_score_run, register_file
 
@@ -288,11 +297,10 @@ def score(args: argparse.Namespace) -> int:
     if args.output is not None:
         remove_dead_writers_temporaries(args.output.expanduser().resolve().parent)
     instance = DagsterInstance.get()
-    own = folders.of(use_case.name)
-    registration = register_file(instance, use_case, own, source)
-    if args.output is not None:  # earlier scored file, manifest, reject and drift reports there move aside together
+    registration = register_file(instance, use_case, own, source, planned.sha256)
+    if args.output is not None:  # the earlier scored file, what was published with it and its rejects move aside
         output = args.output.expanduser().resolve()
-        archived = archive_previous(output, reject_report_path_for(output), drift_report_path_for(output))
+        archived = archive_previous(output, reject_report_path_for(output))
         if archived is not None:
             print(f"earlier results at {args.output} moved to {archived}")
     try:
@@ -460,7 +468,7 @@ def rescore_use_case(instance, use_case, known: list[str], args: argparse.Namesp
             print(f"{use_case.name}: nothing to re-score: no scored file")
         return EXIT_OK
     try:
-        model = model_store().verify(use_case)
+        model = model_store().load(use_case)
     except ModelIntegrityError as error:
         _problem(f"{use_case.name} model: {error}")
         return EXIT_MODEL
@@ -493,7 +501,7 @@ def list_use_cases(args: argparse.Namespace) -> int:
     store, data_folders = model_store(), folders()
     for use_case in all_use_cases().values():
         try:
-            model = store.verify(use_case).version
+            model = store.load(use_case).version
         except ModelIntegrityError as error:
             model = f"not usable: {error}"
         own = data_folders.of(use_case.name)

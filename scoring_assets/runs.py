@@ -31,9 +31,11 @@ def model_store() -> ModelStore:
     return scoring_resources()["model_store"]
 
 
-def register_file(instance: dg.DagsterInstance, use_case: UseCase, own: UseCaseFolders, source: Path):
-    """Record ``source`` as the input behind its partition and add the partition if new."""
-    registration: InputRegistration = own.register_input(Path(source))
+def register_file(
+    instance: dg.DagsterInstance, use_case: UseCase, own: UseCaseFolders, source: Path, sha256: str | None = None
+):
+    """Record ``source`` as the input behind its partition and add the partition if new (``sha256``: if just hashed)."""
+    registration: InputRegistration = own.register_input(Path(source), sha256)
     partitions = keys_of(use_case).partitions
     if not instance.has_dynamic_partition(partitions, registration.partition_key):
         instance.add_dynamic_partitions(partitions, [registration.partition_key])

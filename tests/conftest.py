@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import joblib
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -159,14 +160,17 @@ def copy_dvc_project(root: Path, use_case: UseCase = TELCO) -> Path:
     return root
 
 
-def install_new_model(root: Path, use_case: UseCase = TELCO) -> str:
+def install_new_model(root: Path, use_case: UseCase = TELCO, alter=None) -> str:
     """Replace the model under ``root`` by another artifact and record it in dvc.lock; returns its md5.
 
     The same Pipeline pickled with compression: other bytes, other md5, same predictions;
     what `dvc repro` on new data or `dvc pull` of a new model looks like to the code location.
+    ``alter(pipeline)``, if given, changes the Pipeline first (a model DVC vouches for but its card does not fit).
     """
     model_path = use_case.model.model_path
     pipeline = joblib.load(root / model_path)
+    if alter is not None:
+        alter(pipeline)
     with atomic_path(root / model_path) as temporary:
         joblib.dump(pipeline, temporary, compress=3)
     md5 = file_md5(root / model_path)
@@ -177,6 +181,15 @@ def install_new_model(root: Path, use_case: UseCase = TELCO) -> str:
                 out["md5"] = md5
     write_text_atomically(root / "dvc.lock", yaml.safe_dump(lock, sort_keys=False))
     return md5
+
+
+def with_classes(*classes):
+    """An ``alter`` for ``install_new_model``: the Pipeline's classifier says its classes are ``classes``."""
+
+    def alter(pipeline) -> None:
+        pipeline.steps[-1][1].classes_ = np.array(classes)
+
+    return alter
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ from conftest import (
     reported_path,
     reported_run_id,
     valid_rows,
+    with_classes,
     write_csv,
 )
 from dagster import DagsterInstance, DagsterRunStatus
@@ -377,6 +378,22 @@ def test_model_that_fails_its_integrity_check_exits_4_with_the_fix(use_case, wor
     assert f"{use_case.name} model: {model_root / use_case.model.model_path} {problem}" in result.stderr
     assert "dvc repro" in result.stderr
     assert workspace.scored_files(use_case) == []
+
+
+def test_a_model_whose_classes_lack_the_cards_positive_class_exits_4_before_registering(use_case, workspace, tmp_path):
+    model_root = copy_dvc_project(tmp_path / "model_root", use_case)
+    install_new_model(model_root, use_case, alter=with_classes("No", "Maybe"))
+    write_csv(valid_rows(use_case, 20), workspace.cwd / "batch.csv")
+
+    result = workspace.run("score", "batch.csv", model_root=model_root)
+
+    assert result.returncode == EXIT_MODEL
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith(
+        f"scoring-assets: {use_case.name} model: {model_root / use_case.model.model_path}: its model card says "
+        "positive_class 1 but the model's classes are 'No', 'Maybe';"
+    )
+    assert not (workspace.data_dir / "lake").exists(), "nothing is registered for a model that cannot run"
 
 
 # --- which use case a file is scored as ------------------------------------------------------------

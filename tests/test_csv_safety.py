@@ -12,7 +12,7 @@ from conftest import CREDIT_RISK, built_model, customer_rows, score_file, valid_
 
 from scoring_assets.core.csv_safety import SpreadsheetSafeCsvWriter, neutralise_formulas, neutralise_text_columns
 from scoring_assets.core.files import file_sha256
-from scoring_assets.core.manifest import manifest_path_for
+from scoring_assets.core.manifest import lineage, manifest_path_for
 
 
 @pytest.mark.parametrize(
@@ -80,15 +80,26 @@ def test_safe_writer_writes_what_it_counts(tmp_path):
     assert writer.cells_neutralised == 3
 
 
+def test_safe_writer_writes_the_header_by_the_same_rule_and_counts_its_cells(tmp_path):
+    schema = pa.schema([("=1+1", pa.string()), ("@SUM(A1)", pa.int64()), ("-3", pa.string()), ("'id", pa.string())])
+    path = tmp_path / "out.csv"
+    with SpreadsheetSafeCsvWriter(path, schema) as writer:
+        writer.write(pa.record_batch([["a"], [1], ["b"], ["c"]], schema=schema))
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows == [["'=1+1", "'@SUM(A1)", "-3", "''id"], ["a", "1", "b", "c"]]
+    assert writer.cells_neutralised == 3
+
+
 def read_csv_cells(path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
 
 
 def assert_no_cell_can_run(rows: list[dict[str, str]]) -> None:
-    """No cell starts like a formula (spaces or line breaks aside), unless it is a plain number."""
+    """No cell, header cells included, starts like a formula (spaces or line breaks aside), unless a plain number."""
     for row in rows:
-        for cell in row.values():
+        for cell in [*row, *row.values()]:
             starts_like_formula = cell.startswith(("\t", "\r")) or cell.lstrip(" \n").startswith(("=", "+", "-", "@"))
             assert not starts_like_formula or re.fullmatch(r" *[+-]?\d+(\.\d*)? *", cell), cell
 
@@ -193,3 +204,26 @@ def test_carried_columns_of_a_use_case_without_ids_are_written_neutralised(insta
     assert_no_cell_can_run(scored)
     manifest = json.loads(manifest_path_for(scored_path).read_text())
     assert manifest["output"]["sha256"] == file_sha256(scored_path)
+
+
+@pytest.mark.usefixtures("model_artifact")
+def test_a_carried_column_named_like_a_formula_gets_a_neutralised_header_and_exact_lineage(
+    instance, folders, use_case, tmp_path
+):
+    built_model(use_case)
+    rows = valid_rows(use_case, 30)
+    rows["=1+1"] = ["@SUM(A1)", *(f"ref-{i}" for i in range(1, 30))]
+    source = write_csv(rows, tmp_path / "formula header.csv")
+
+    registration, result = score_file(instance, folders, source, use_case=use_case, raw={"carry_columns": ["=1+1"]})
+
+    assert result.success
+    scored_path = folders.of(use_case.name).scored_file(registration.partition_key)
+    scored = read_csv_cells(scored_path)
+    assert list(scored[0])[-1] == "'=1+1"
+    assert [row["'=1+1"] for row in scored[:2]] == ["'@SUM(A1)", "ref-1"]
+    assert_no_cell_can_run(scored)
+    summary = lineage(scored_path)
+    assert summary["matches_manifest"] and summary["counts"]["scored_rows"] == 30
+    manifest = json.loads(manifest_path_for(scored_path).read_text())
+    assert manifest["output"]["cells_neutralised"] == 2  # the header cell and one value

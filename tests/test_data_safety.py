@@ -7,10 +7,13 @@ SCORING_DATA_DIR and DAGSTER_HOME per test.
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,13 +25,15 @@ from conftest import (
     copy_dvc_project,
     customer_rows,
     new_workspace,
+    run_config,
     sensor_resources,
     valid_rows,
     write_csv,
 )
 from dagster import DagsterInstance, DagsterRunStatus, build_sensor_context
 
-from scoring_assets.core.files import THIS_HOST, atomic_path, remove_dead_writers_temporaries
+from scoring_assets.core import manifest, scoring
+from scoring_assets.core.files import THIS_HOST, atomic_path, file_sha256, remove_dead_writers_temporaries
 from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
 from scoring_assets.core.output_paths import (
     UnsafeOutputPathError,
@@ -36,6 +41,7 @@ from scoring_assets.core.output_paths import (
     check_scored_output_path,
 )
 from scoring_assets.defs.use_cases import scoring_definitions
+from scoring_assets.runs import execute_score_run, register_file
 from scoring_assets.use_cases.telco_churn.generate import write_extract
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
@@ -103,8 +109,13 @@ def test_an_output_hard_linked_to_the_input_is_refused(tmp_path, extract):
 
 @pytest.mark.parametrize(
     "input_name, output_name",
-    [("out.rejected.csv", "out.csv"), ("out.manifest.json", "out.csv"), ("archive/out/old/out.csv", "out.csv")],
-    ids=["reject_report", "manifest", "archive_folder"],
+    [
+        ("out.rejected.csv", "out.csv"),
+        ("out.manifest.json", "out.csv"),
+        ("out.drift.html", "out.csv"),
+        ("archive/out/old/out.csv", "out.csv"),
+    ],
+    ids=["reject_report", "manifest", "drift_report", "archive_folder"],
 )
 def test_no_path_written_beside_the_output_may_reach_the_input(tmp_path, input_name, output_name):
     source = write_csv(customer_rows(5), tmp_path / input_name)
@@ -136,6 +147,7 @@ def cli_workspace(tmp_path) -> Workspace:
     workspace = new_workspace(tmp_path / "cli")
     write_csv(customer_rows(20), workspace.cwd / "extract.csv")
     write_csv(customer_rows(20, seed=3), workspace.cwd / "scored.rejected.csv")
+    write_csv(customer_rows(20, seed=4), workspace.cwd / "scored.drift.html")
     (workspace.cwd / "link.csv").symlink_to(workspace.cwd / "extract.csv")
     os.link(workspace.cwd / "extract.csv", workspace.cwd / "hard.csv")
     (workspace.cwd / "handoff").mkdir()
@@ -155,23 +167,74 @@ def cli_workspace(tmp_path) -> Workspace:
             "scored.csv",
             "the reject report of output scored.csv, scored.rejected.csv, is the input",
         ),
+        (
+            "scored.drift.html",
+            "scored.csv",
+            "the drift report of output scored.csv, scored.drift.html, is the input",
+        ),
         ("extract.csv", "handoff", "is a folder"),
         ("extract.csv", "scoring_data/inbox/scored.csv", "taken for a new input"),
     ],
-    ids=["same_path", "dot_dot", "output_symlink", "input_symlink", "hard_link", "reject_report", "folder", "inbox"],
+    ids=[
+        "same_path",
+        "dot_dot",
+        "output_symlink",
+        "input_symlink",
+        "hard_link",
+        "reject_report",
+        "drift_report",
+        "folder",
+        "inbox",
+    ],
 )
 def test_cli_refuses_an_output_that_could_destroy_the_input_before_registering_anything(
     cli_workspace, input_name, output, problem
 ):
-    inputs = {path: path.read_bytes() for path in cli_workspace.cwd.glob("*.csv")}
+    inputs = files_with_content(cli_workspace.cwd)
 
     result = cli_workspace.run("score", input_name, "--output", output)
 
     assert result.returncode == EXIT_USAGE
     assert result.stderr.startswith("scoring-assets: ") and len(result.stderr.splitlines()) == 1
     assert f"output {output}" in result.stderr and problem in result.stderr
-    assert {path: path.read_bytes() for path in cli_workspace.cwd.glob("*.csv")} == inputs
+    assert files_with_content(cli_workspace.cwd) == inputs
     assert not cli_workspace.dagster_home.exists() and not (cli_workspace.data_dir / "lake").exists()
+
+
+def files_with_content(folder: Path) -> dict[Path, bytes]:
+    return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def test_cli_refuses_an_input_inside_the_default_archive_folder_before_registering_anything(cli_workspace):
+    """Without --output the scored file goes to the data folder: its archive may not hold the input either."""
+    source = write_csv(customer_rows(20), cli_workspace.data_dir / "scored" / TELCO.name / "archive" / "x" / "in.csv")
+    inputs = files_with_content(cli_workspace.data_dir)
+
+    result = cli_workspace.run("score", str(source))
+
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert result.stderr.startswith("scoring-assets: the archive folder of output ") and "\n" not in result.stderr[:-1]
+    assert f"is a folder holding the input {source}" in result.stderr
+    assert files_with_content(cli_workspace.data_dir) == inputs
+    assert not cli_workspace.dagster_home.exists() and not (cli_workspace.data_dir / "lake").exists()
+
+
+@pytest.mark.parametrize("output", [None, "handoff/scored.csv"], ids=["default_output", "output_beside_it"])
+def test_cli_refuses_an_input_named_like_a_dead_writers_temporary_instead_of_deleting_it(cli_workspace, output):
+    """Runs delete what dead writers left in the data folder and beside an output: an input may not look like that."""
+    folder = cli_workspace.data_dir / "incoming" if output is None else cli_workspace.cwd / "handoff"
+    source = write_csv(customer_rows(20), folder / f".extract.csv.{THIS_HOST}.{dead_process_id()}.0123abcd.tmp")
+    content = source.read_bytes()
+
+    result = cli_workspace.run(
+        "score", str(source), "--use-case", "telco_churn", *(["--output", output] if output else [])
+    )
+
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert f"input {source} is named like the temporary file of an unfinished write" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert source.read_bytes() == content
+    assert not (cli_workspace.data_dir / "lake").exists()
 
 
 # --- Any number of first runs at once on a new Dagster home ------------------------------
@@ -214,6 +277,120 @@ def test_four_first_runs_started_at_once_on_a_new_dagster_home_all_succeed(tmp_p
     with DagsterInstance.from_config(str(workspace.dagster_home)) as instance:
         statuses = [run.status for run in instance.get_runs()]
     assert statuses == [DagsterRunStatus.SUCCESS] * 5
+
+
+# --- Two runs of one file at once --------------------------------------------------------
+
+
+class TwoRunsOfOneFile:
+    """Runs A and B of one partition in two threads, held at the racing step of publication.
+
+    Run A stops right after it has published its scored file and manifest, before it checks the
+    file against the manifest; run B then goes as far as it can: it stops right after moving the
+    earlier result aside (A's, before the fix), or when it has to wait for A (a lock A holds).
+    A goes on; B finishes after A. The interleaving in which one run of six failed with
+    ``[Errno 2]`` on the scored file, every time.
+    """
+
+    def __init__(self, monkeypatch):
+        self.a_published, self.b_held, self.release_a, self.release_b = (threading.Event() for _ in range(4))
+        publish, archive, flock = scoring.publish_scored_file, manifest.archive_previous, fcntl.flock
+
+        def publish_then_hold_a(*args, **kwargs):
+            publication = publish(*args, **kwargs)
+            if threading.current_thread().name == "A":
+                self.a_published.set()
+                assert self.release_a.wait(timeout=300)
+            return publication
+
+        def archive_then_hold_b(*args):
+            archived = archive(*args)
+            if threading.current_thread().name == "B":
+                self.b_held.set()
+                assert self.release_b.wait(timeout=300)
+            return archived
+
+        def note_b_waiting(handle, operation):
+            if threading.current_thread().name == "B" and operation == fcntl.LOCK_EX:
+                try:
+                    return flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    self.b_held.set()  # B waits for the lock A holds
+            return flock(handle, operation)
+
+        monkeypatch.setattr(scoring, "publish_scored_file", publish_then_hold_a)
+        monkeypatch.setattr(manifest, "archive_previous", archive_then_hold_b)
+        monkeypatch.setattr(fcntl, "flock", note_b_waiting)
+
+    def run(self, instance, partition_key: str) -> dict:
+        results = {}
+
+        def score(name: str) -> None:
+            results[name] = execute_score_run(instance, TELCO, partition_key, run_config(TELCO))
+
+        a, b = (threading.Thread(target=score, args=(name,), name=name) for name in "AB")
+        a.start()
+        assert self.a_published.wait(timeout=300), "run A never published"
+        b.start()
+        assert self.b_held.wait(timeout=300), "run B neither archived nor waited"
+        self.release_a.set()
+        a.join(timeout=300)
+        self.release_b.set()
+        b.join(timeout=300)
+        return results
+
+
+def root_cause(step_failure) -> str:
+    error = step_failure.step_failure_data.error
+    while error.cause is not None:
+        error = error.cause
+    return f"{step_failure.step_key}: {error.message.strip()}"
+
+
+def test_two_runs_of_the_same_file_at_once_both_succeed_and_keep_both_results(instance, folders, tmp_path, monkeypatch):
+    own = folders.of(TELCO.name)
+    registration = register_file(instance, TELCO, own, write_csv(customer_rows(40), tmp_path / "twice.csv"))
+    race = TwoRunsOfOneFile(monkeypatch)
+
+    results = race.run(instance, registration.partition_key)
+
+    failures = {
+        name: [root_cause(event) for event in result.all_events if event.is_step_failure]
+        for name, result in results.items()
+    }
+    assert failures == {"A": [], "B": []}
+    scored = own.scored_file(registration.partition_key)
+    published = json.loads(manifest.manifest_path_for(scored).read_text())
+    assert published["run_id"] == results["B"].run_id and published["output"]["sha256"] == file_sha256(scored)
+    archived_manifest = Path(published["previous_output_archived_to"]) / manifest.manifest_path_for(scored).name
+    earlier = json.loads(archived_manifest.read_text())
+    assert earlier["run_id"] == results["A"].run_id
+    assert earlier["output"]["sha256"] == file_sha256(archived_manifest.parent / scored.name)
+
+
+@pytest.fixture
+def another_run_moves_it_first(monkeypatch):
+    """Whatever is being moved aside is moved away by another run right after it was looked at."""
+    new_folder = manifest._new_folder
+
+    def folder_made_while_another_run_moves(parent: Path, label: str) -> Path:
+        for earlier in [path for path in parent.parent.parent.iterdir() if path.is_file()]:
+            earlier.rename(earlier.with_name(f"moved_by_another_run_{earlier.name}"))
+        return new_folder(parent, label)
+
+    monkeypatch.setattr(manifest, "_new_folder", folder_made_while_another_run_moves)
+
+
+@pytest.mark.usefixtures("another_run_moves_it_first")
+def test_moving_aside_what_another_run_has_just_moved_aside_is_not_an_error(tmp_path):
+    scored = tmp_path / "out" / "scored.csv"
+    for path in (scored, manifest.manifest_path_for(scored), manifest.reject_report_path_for(scored)):
+        write_csv(customer_rows(3), path)
+
+    assert manifest.archive_previous(scored, manifest.reject_report_path_for(scored)) is None
+    write_csv(customer_rows(3), scored)
+    assert manifest.set_aside(scored) is None
+    assert not (scored.parent / manifest.ARCHIVE_FOLDER).exists(), "no empty archive folder is left behind"
 
 
 # --- Killed runs leave no litter ---------------------------------------------------------

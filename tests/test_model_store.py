@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import sklearn
 import yaml
-from conftest import CREDIT_RISK, TELCO, built_model, copy_dvc_project, valid_rows
+from conftest import CREDIT_RISK, TELCO, built_model, copy_dvc_project, install_new_model, valid_rows, with_classes
 
 from scoring_assets.core.contract import validate_frame
 from scoring_assets.core.features import build_features
@@ -190,6 +190,29 @@ def test_card_trained_on_other_features_than_the_use_case_builds_is_refused(mode
         load_model(use_case, root=model_root)
 
     assert str(use_case.features.numeric[-1]) in str(refused.value)
+
+
+def test_a_card_naming_a_positive_class_the_model_lacks_is_refused_in_plain_words(model_root, use_case):
+    rewrite_card(model_root, use_case, lambda card: card.update(positive_class="Yes"))
+
+    with pytest.raises(ModelIntegrityError) as refused:
+        load_model(use_case, root=model_root)
+
+    assert str(refused.value).startswith(
+        f"{model_root / use_case.model.model_path}: its model card says positive_class 'Yes' but the model's "
+        "classes are 0, 1;"
+    )
+
+
+def test_a_model_whose_classes_lack_the_cards_positive_class_is_refused_in_plain_words(model_root, use_case):
+    install_new_model(model_root, use_case, alter=with_classes("No", "Maybe"))
+
+    with pytest.raises(ModelIntegrityError) as refused:
+        load_model(use_case, root=model_root)
+
+    message = str(refused.value)
+    assert "its model card says positive_class 1 but the model's classes are 'No', 'Maybe';" in message
+    assert "np." not in message and "dvc repro" in message
 
 
 def test_a_model_recorded_for_one_use_case_is_refused_for_another(tmp_path, unpickling_forbidden):

@@ -18,8 +18,10 @@ from conftest import (
     built_model,
     copy_dvc_project,
     customer_rows,
+    install_new_model,
     score_file,
     valid_rows,
+    with_classes,
     write_csv,
 )
 from dagster import AssetKey, AssetObservation, AssetRecordsFilter, DagsterEventType, DataVersion
@@ -31,6 +33,7 @@ from scoring_assets.builders.model_assets import (
     latest_observed_model_md5,
     record_model_observation,
 )
+from scoring_assets.cli import explain
 from scoring_assets.core.contract import reject_columns
 from scoring_assets.core.manifest import manifest_path_for
 from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
@@ -286,6 +289,25 @@ def test_file_changed_after_registration_is_refused(instance, folders, use_case,
     assert not folders.of(use_case.name).scored_file(registration.partition_key).exists()
 
 
+def test_file_deleted_after_registration_is_refused_in_one_line_as_a_file_problem(
+    instance, folders, use_case, tmp_path
+):
+    source = write_csv(valid_rows(use_case, 30), tmp_path / "gone.csv")
+    registration = register_file(instance, use_case, folders.of(use_case.name), source)
+    source.unlink()
+
+    result = execute_score_run(instance, use_case, registration.partition_key)
+
+    assert not result.success
+    failure = refusal(result).step_failure_data.user_failure_data
+    assert failure.metadata["refusal_kind"].value == "input_file"
+    assert failure.description.startswith(f"{source}: file not found: deleted or moved since it was registered")
+    assert "\n" not in failure.description and "Errno" not in failure.description
+    assert not folders.of(use_case.name).scored_file(registration.partition_key).exists()
+    outcome = explain(result, folders.of(use_case.name), registration)  # what the CLI makes of it
+    assert outcome.exit_code == 3 and outcome.problems == [f"{use_case.name}__raw_batch: {failure.description}"]
+
+
 def test_threshold_from_run_config_overrides_the_model_card(instance, folders, use_case, tmp_path):
     own = folders.of(use_case.name)
     source = write_csv(valid_rows(use_case, 80), tmp_path / "threshold.csv")
@@ -356,6 +378,26 @@ def test_a_tampered_model_is_refused_and_nothing_is_scored(instance, folders, us
 
     with pytest.raises(ModelIntegrityError, match="but DVC records"):
         execute_score_run(instance, use_case, registration.partition_key)
+    assert not own.scored_file(registration.partition_key).exists()
+
+
+def test_a_model_whose_classes_lack_the_cards_positive_class_is_refused_as_a_model_problem(
+    instance, folders, use_case, tmp_path, monkeypatch
+):
+    """The UI's way in (the job on its own): the scores step refuses it as the CLI does, before scoring."""
+    root = copy_dvc_project(tmp_path / "project", use_case)
+    install_new_model(root, use_case, alter=with_classes("No", "Maybe"))
+    monkeypatch.setenv("SCORING_MODEL_ROOT", str(root))
+    own = folders.of(use_case.name)
+    registration = register_file(instance, use_case, own, write_csv(valid_rows(use_case, 20), tmp_path / "c.csv"))
+
+    result = execute_score_run(instance, use_case, registration.partition_key)
+
+    assert not result.success
+    failure = refusal(result).step_failure_data.user_failure_data
+    assert failure.metadata["refusal_kind"].value == "model"
+    assert "its model card says positive_class 1 but the model's classes are 'No', 'Maybe'" in failure.description
+    assert {"scores", "scoring_manifest"}.isdisjoint(materialized(result))
     assert not own.scored_file(registration.partition_key).exists()
 
 

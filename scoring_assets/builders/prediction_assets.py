@@ -174,29 +174,27 @@ def build_prediction_assets(use_case: UseCase, partitions: dg.PartitionsDefiniti
         )
         scores_path = own.lake_file("scores", key)
         drift = DriftAccumulator(use_case, model.reference_profile) if model.reference_profile else None
-        summary = score_feature_parquet(
-            use_case, own.lake_file("feature_matrix", key), model, run.threshold, run.timestamp, scores_path, drift
-        )
-        score_checks = [
-            asset_checks.scores_cover_accepted_rows(use_case, scores_path, own.lake_file("validated_batch", key)),
-            asset_checks.scores_are_probabilities(use_case, scores_path),
-        ]
-        if not all(check.passed for check in score_checks):
-            yield from materialize_or_refuse(
-                context,
-                dg.MaterializeResult(asset_key=scores_key, check_results=score_checks),
-                reason=f"{output_path} was not written",
+        with own.one_run_at_a_time(key):  # another run of this file scores, publishes and checks before or after
+            summary = score_feature_parquet(
+                use_case, own.lake_file("feature_matrix", key), model, run.threshold, run.timestamp, scores_path, drift
             )
-        file_drift = drift.result() if drift else None
-        publication = publish_scores(use_case, own, run, scores_path, output_path, summary, file_drift)
+            score_checks = [
+                asset_checks.scores_cover_accepted_rows(use_case, scores_path, own.lake_file("validated_batch", key)),
+                asset_checks.scores_are_probabilities(use_case, scores_path),
+            ]
+            if not all(check.passed for check in score_checks):
+                yield from materialize_or_refuse(
+                    context,
+                    dg.MaterializeResult(asset_key=scores_key, check_results=score_checks),
+                    reason=f"{output_path} was not written",
+                )
+            file_drift = drift.result() if drift else None
+            publication = publish_scores(use_case, own, run, scores_path, output_path, summary, file_drift)
+            write_scores_summary(own, key, run.run_id, publication, summary.rows, run.threshold)
+            results = published_results(use_case, publication, scores_path, score_checks, file_drift)
         if publication.archived_to is not None:
             context.log.info(f"earlier results at {output_path} moved to {publication.archived_to}")
-        write_scores_summary(own, key, run.run_id, publication, summary.rows, run.threshold)
-        yield from materialize_or_refuse(
-            context,
-            *published_results(use_case, publication, scores_path, score_checks, file_drift),
-            reason=f"{output_path} no longer matches its manifest",
-        )
+        yield from materialize_or_refuse(context, *results, reason=f"{output_path} no longer matches its manifest")
 
     return [feature_matrix, score_and_publish]
 

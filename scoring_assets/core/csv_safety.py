@@ -1,7 +1,7 @@
 """CSV files for people that cannot run formulas when opened in a spreadsheet (OWASP "CSV Injection").
 
 Every CSV written for people (the scored file and the reject report) goes through
-``SpreadsheetSafeCsvWriter``, so the rule below holds everywhere, the same way:
+``SpreadsheetSafeCsvWriter``, so the rule below holds everywhere, header cells included, the same way:
 
     A text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (or with
     spaces or line breaks followed by ``=``, ``+``, ``-`` or ``@``) is written with a single quote
@@ -70,14 +70,22 @@ def neutralise_text_columns(data: pa.RecordBatch | pa.Table) -> tuple[pa.RecordB
 
 
 class SpreadsheetSafeCsvWriter:
-    """A ``pyarrow.csv.CSVWriter`` that neutralises every batch it writes; counts the cells it changed."""
+    """A ``pyarrow.csv.CSVWriter`` that neutralises its header and every batch it writes; counts the cells it changed.
+
+    Header cells are column names a person may have chosen (a column carried through), so they
+    follow the same rule as values: ``=1+1`` is written ``'=1+1``.
+    """
 
     def __init__(self, path: Path | str, schema: pa.Schema):
-        self._writer = pacsv.CSVWriter(str(path), schema, write_options=pacsv.WriteOptions(quoting_style="needed"))
-        self.cells_neutralised = 0
+        names, self.cells_neutralised = neutralise_formulas(pa.array(schema.names, pa.string()))
+        self._names = names.to_pylist()
+        header_schema = pa.schema([field.with_name(name) for field, name in zip(schema, self._names, strict=True)])
+        write_options = pacsv.WriteOptions(quoting_style="needed")
+        self._writer = pacsv.CSVWriter(str(path), header_schema, write_options=write_options)
 
     def write(self, data: pa.RecordBatch | pa.Table) -> None:
         safe, count = neutralise_text_columns(data)
+        safe = safe.rename_columns(self._names)
         self.cells_neutralised += count
         if isinstance(safe, pa.Table):
             self._writer.write_table(safe)

@@ -75,6 +75,11 @@ def remove_dead_writers_temporaries(folder: Path | str, recursive: bool = False)
     return removed
 
 
+def is_temporary_name(name: str) -> bool:
+    """Whether ``name`` has the form of an ``atomic_path`` temporary (``.<name>.<host>.<pid>.<random>.tmp``)."""
+    return _TEMPORARY_NAME.match(name) is not None
+
+
 def process_is_running(pid: int) -> bool:
     """Whether a process with this id exists on this host (another user's counts too)."""
     try:

@@ -6,6 +6,7 @@ so this is the one place that knows the layout under the data folder (``$SCORING
     inbox/<use case>/                      files waiting to be scored as that use case
     lake/<use case>/inputs/<key>.json      registration: which source file a partition stands for
     lake/<use case>/<asset>/<key>.parquet  intermediate assets
+    lake/<use case>/locks/<key>.lock       taken by a run while it scores and publishes the file
     rejected/<use case>/<key>.csv          reject report
     scored/<use case>/<key>.csv            handoff file, with <key>.manifest.json beside it
     monitoring/<use case>/trend.html       the trend of the recent scored files
@@ -14,11 +15,13 @@ so this is the one place that knows the layout under the data folder (``$SCORING
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scoring_assets.core.files import file_sha256, write_text_atomically
+from scoring_assets.core.files import exclusive_lock, file_sha256, write_text_atomically
 from scoring_assets.core.partition_keys import checked_partition_key, partition_key_for
 
 
@@ -54,6 +57,19 @@ class UseCaseFolders:
         """The trend report of the recent scored files, rewritten by the monitoring asset."""
         return self.root / "monitoring" / self.use_case / "trend.html"
 
+    @contextmanager
+    def one_run_at_a_time(self, partition_key: str) -> Iterator[None]:
+        """Hold the partition's lock for the block: runs of one file (CLI, sensor, UI, in any process) take turns.
+
+        What a run publishes is moved aside by the next run of the same file: without turns, one
+        run could move the other's scored file away between its writing and its checking it. The
+        lock file (``lake/<use case>/locks/<key>.lock``, empty) stays; ``files.exclusive_lock``.
+        """
+        lock_file = self.lake_file("locks", partition_key, ".lock")
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        with exclusive_lock(lock_file):
+            yield
+
     def write_stage_summary(self, asset: str, partition_key: str, summary: dict) -> None:
         """Facts a later step needs about this one (counts, paths, hashes), beside its file."""
         text = json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n"
@@ -76,23 +92,30 @@ class UseCaseFolders:
         record = self.content_record(sha256)
         return json.loads(record.read_text(encoding="utf-8"))["partition_key"] if record.exists() else None
 
-    def register_input(self, source: Path, sha256: str | None = None) -> InputRegistration:
-        """Record which file a partition stands for; returns the registration (key, sha256...).
+    def registration_for(self, source: Path, sha256: str | None = None) -> InputRegistration:
+        """The registration ``source`` would get (partition key, sha256...), without recording anything.
 
         ``sha256`` may be passed when the caller has just hashed the file.
         """
         source = Path(source).resolve()
         sha256 = sha256 or file_sha256(source)
-        registration = InputRegistration(
+        return InputRegistration(
             partition_key=partition_key_for(source.name, sha256),
             source_path=str(source),
             sha256=sha256,
             bytes=source.stat().st_size,
         )
+
+    def register_input(self, source: Path, sha256: str | None = None) -> InputRegistration:
+        """Record which file a partition stands for; returns the registration (key, sha256...).
+
+        ``sha256`` may be passed when the caller has just hashed the file.
+        """
+        registration = self.registration_for(source, sha256)
         text = json.dumps(registration.as_dict(), indent=2, sort_keys=True) + "\n"
         write_text_atomically(self.registration_file(registration.partition_key), text)
-        if not self.content_record(sha256).exists():
-            write_text_atomically(self.content_record(sha256), text)
+        if not self.content_record(registration.sha256).exists():
+            write_text_atomically(self.content_record(registration.sha256), text)
         return registration
 
     def registered_input(self, partition_key: str) -> InputRegistration:

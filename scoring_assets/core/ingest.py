@@ -105,13 +105,18 @@ def write_raw_parquet(
     """Parse ``source`` into ``destination`` (text columns + row_number) and its ragged rows file, atomically.
 
     A file with a header and no data rows gives a raw Parquet of 0 rows. Fails with
-    ``InputFileError`` if the file cannot be used or no longer has the content it was
+    ``InputFileError`` if the file cannot be used, is gone or no longer has the content it was
     registered with; then neither file is touched.
     """
     source = Path(source)
     rows = 0
     with atomic_path(destination) as temporary, atomic_path(ragged_rows_path(destination)) as ragged_temporary:
-        hashing = _HashingReader(source)
+        try:
+            hashing = _HashingReader(source)
+        except FileNotFoundError:
+            raise InputFileError(source, "file not found: deleted or moved since it was registered") from None
+        except OSError as error:
+            raise InputFileError(source, f"cannot be read since registration ({error.strerror or error})") from None
         writer = None
         try:
             with LakeWriter(ragged_temporary, RAGGED_SCHEMA) as ragged_writer:

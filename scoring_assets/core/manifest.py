@@ -57,24 +57,45 @@ def archive_folder_for(output: Path) -> Path:
     return output.parent / ARCHIVE_FOLDER / _stem(output)
 
 
+def published_with(scored_csv: Path) -> dict[str, Path]:
+    """The files published beside a scored file, by role: written, replaced and archived together with it.
+
+    The one list of them: ``archive_previous`` moves these aside, ``publish_scored_file`` writes
+    only these, and ``output_paths.paths_written_for`` checks each against the input, so a file
+    added here is archived and checked everywhere at once.
+    """
+    return {"manifest": manifest_path_for(scored_csv), "drift report": drift_report_path_for(scored_csv)}
+
+
 def archive_previous(scored_csv: Path, *others: Path) -> Path | None:
-    """Move whatever exists of a scored file, its manifest and ``others`` into a new archive folder.
+    """Move whatever exists of a scored file, the files published with it and ``others`` into a new archive folder.
 
     Called before anything replaces them, on every path (a run, a re-score, the UI materializing
     ``scores`` on its own, the CLI reusing an ``--output``), so no earlier result is ever
     overwritten. The folder is named after the earlier manifest's scoring timestamp and model
     version (or the file's modification time when it has no manifest), so each archived
     manifest still says which input and model produced its file. Returns the folder, or None
-    if there was nothing to move.
+    if there was nothing to move (a file another run moved aside first is not this run's to move).
     """
     scored_csv = Path(scored_csv)
-    present = [path for path in (scored_csv, manifest_path_for(scored_csv), *others) if path.exists()]
+    present = [path for path in (scored_csv, *published_with(scored_csv).values(), *others) if path.exists()]
     if not present:
         return None
     destination = _new_folder(archive_folder_for(scored_csv), _archive_label(scored_csv, present))
-    for path in present:
-        os.replace(path, destination / path.name)
+    moved = [path for path in present if _moved(path, destination / path.name)]
+    if not moved:
+        _remove_empty(destination)
+        return None
     return destination
+
+
+def _moved(path: Path, destination: Path) -> bool:
+    """Move ``path`` to ``destination``; False if it is gone already (another run moved it aside first)."""
+    try:
+        os.replace(path, destination)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _archive_label(scored_csv: Path, present: list[Path]) -> str:
@@ -82,8 +103,19 @@ def _archive_label(scored_csv: Path, present: list[Path]) -> str:
         manifest = json.loads(manifest_path_for(scored_csv).read_text(encoding="utf-8"))
         return f"{manifest['scoring_timestamp']}_{manifest['model']['version']}".replace(":", "")
     except (OSError, ValueError, KeyError, TypeError):  # no manifest, or not one of ours
-        modified = max(path.stat().st_mtime for path in present)
-        return "modified_" + datetime.fromtimestamp(modified, UTC).strftime("%Y-%m-%dT%H%M%S.%fZ")
+        return "modified_" + _timestamp(max(_modified(path) for path in present))
+
+
+def _modified(path: Path) -> float:
+    """The file's modification time; 0 if another run has just moved it away."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+def _timestamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H%M%S.%fZ")
 
 
 def _new_folder(parent: Path, label: str) -> Path:
@@ -100,13 +132,17 @@ def _new_folder(parent: Path, label: str) -> Path:
 
 
 def set_aside(path: Path) -> Path | None:
-    """Move an existing file into its archive folder before something is written at ``path``."""
+    """Move an existing file into its archive folder before something is written at ``path``.
+
+    Returns where it went, or None if there was none (or another run moved it aside first).
+    """
     path = Path(path)
     if not path.exists():
         return None
-    modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H%M%S.%fZ")
-    destination = _new_folder(archive_folder_for(path), f"replaced_{modified}") / path.name
-    os.replace(path, destination)
+    destination = _new_folder(archive_folder_for(path), f"replaced_{_timestamp(_modified(path))}") / path.name
+    if not _moved(path, destination):
+        _remove_empty(destination.parent)
+        return None
     return destination
 
 
@@ -114,7 +150,11 @@ def drop_if_unchanged(archived: Path | None, current: Path) -> Path | None:
     """Forget an archived copy that is byte-identical to what replaced it (nothing was lost)."""
     if archived is None:
         return None
-    if Path(current).exists() and file_sha256(archived) == file_sha256(current):
+    try:
+        unchanged = file_sha256(archived) == file_sha256(current)
+    except FileNotFoundError:  # nothing replaced it, or another run has just moved it aside
+        return archived
+    if unchanged:
         archived.unlink()
         _remove_empty(archived.parent)
         return None
@@ -192,20 +232,23 @@ def publish_scored_file(
     scored_csv: Path,
     rows: int,
     lineage_fields: dict[str, Any],
-    companions: Mapping[Path, Callable[[Path], None]] | None = None,
+    companions: Mapping[str, Callable[[Path], None]] | None = None,
 ) -> Publication:
     """Archive what is there, write the scored file and its companions, then the manifest describing them.
 
     ``write_scored_csv(path) -> (sha256, cells neutralised)`` writes the ``rows`` scored rows
-    atomically; ``companions`` maps each file published beside it (e.g. the drift report) to the
-    function that writes it atomically, so it is archived and replaced together with the scored
-    file; ``lineage_fields`` is the rest of the manifest (input, model, run, counts).
+    atomically; ``companions`` maps the role of each other file published beside it (one of
+    ``published_with``, e.g. "drift report") to the function that writes it atomically at the path
+    that role has; ``lineage_fields`` is the rest of the manifest (input, model, run, counts).
+    Everything ``published_with`` names is archived first, written this time or not, so no file
+    of an earlier result is left beside the new one.
     """
     scored_csv = Path(scored_csv)
-    companions = dict(companions or {})
-    archived = archive_previous(scored_csv, *companions)
+    beside = published_with(scored_csv)
+    writers = {beside[role]: write for role, write in (companions or {}).items()}  # KeyError: not a published role
+    archived = archive_previous(scored_csv)
     sha256, neutralised = write_scored_csv(scored_csv)
-    for path, write in companions.items():
+    for path, write in writers.items():
         write(path)
     manifest = {
         **lineage_fields,
@@ -213,7 +256,7 @@ def publish_scored_file(
         "previous_output_archived_to": str(archived) if archived else None,
         "code_version": code_version(),
     }
-    manifest_path = manifest_path_for(scored_csv)
+    manifest_path = beside["manifest"]
     write_text_atomically(manifest_path, json_text(manifest))
     return Publication(scored_csv, manifest_path, manifest, archived)
 

@@ -8,7 +8,8 @@ gives numbers nobody can trace. So before anything is unpickled, ``load_model`` 
    plain YAML: the code location never imports dvc, see README "Why two environments");
 3. the card has every field scoring needs (``CARD_FIELDS``), its features are the ones the use
    case builds, and its scikit-learn version matches the installed one in major.minor (pickles
-   do not survive scikit-learn minor upgrades reliably).
+   do not survive scikit-learn minor upgrades reliably); once unpickled (``load_model`` only),
+   the Pipeline must have predict_proba and the card's positive_class among its classes.
 4. when the use case declares a reference profile (``ModelSource.profile_path``, for drift
    checks), it is verified the same way, must be the one the card records, and is exposed as
    ``reference_profile`` with its ``reference_md5``; a model without one has no drift check.
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
 import sklearn
 import yaml
 
@@ -331,6 +333,7 @@ def load_model(use_case: UseCase, root: Path | None = None) -> LoadedModel:
     pipeline = joblib.load(io.BytesIO(payload))
     if not hasattr(pipeline, "predict_proba"):
         raise ModelIntegrityError(f"{artifact.path} holds a {type(pipeline).__name__}, which has no predict_proba")
+    _require_positive_class(artifact, pipeline)
     return LoadedModel(
         path=artifact.path,
         md5=artifact.md5,
@@ -340,6 +343,17 @@ def load_model(use_case: UseCase, root: Path | None = None) -> LoadedModel:
         reference_md5=artifact.reference_md5,
         pipeline=pipeline,
     )
+
+
+def _require_positive_class(artifact: ModelArtifact, pipeline: Any) -> None:
+    """The card's positive_class must be one of the Pipeline's classes: its probability is the score."""
+    classes = [value.item() if isinstance(value, np.generic) else value for value in getattr(pipeline, "classes_", [])]
+    if artifact.positive_class not in classes:
+        raise ModelIntegrityError(
+            f"{artifact.path}: its model card says positive_class {artifact.positive_class!r} but the model's classes "
+            f"are {', '.join(map(repr, classes)) or 'not recorded'}; the card does not describe this model. To fix "
+            f"it, {REBUILD_HINT}"
+        )
 
 
 def _major_minor(version: str) -> tuple[str, ...]:

@@ -1,11 +1,12 @@
 """Where scoring may write: never onto its own input, never where inputs are picked up.
 
-Scoring writes several files for one input (the scored CSV, its manifest, a reject report)
-and moves earlier results into an archive folder. If any of those paths leads to the input
-file, however it is spelled (the same path, a relative spelling, ``..``, a symlink either
-way, a hard link), the input would be replaced by its own scores. Every entry point applies
-``check_scored_output_path`` to a scored-file destination (and ``check_outputs_do_not_reach_input``
-to any other output it is given) before it registers or writes anything.
+Scoring writes several files for one input (the scored CSV, the files published with it, a
+reject report) and moves earlier results into archive folders. If any of those paths leads to
+the input file, however it is spelled (the same path, a relative spelling, ``..``, a symlink
+either way, a hard link), the input would be replaced by its own scores or moved away as an
+earlier result. ``paths_written_for`` is the one list of those paths; every entry point applies
+``check_scored_output_path`` to it (and ``check_outputs_do_not_reach_input`` to any other
+output it is given) before it registers, moves or writes anything.
 """
 
 from __future__ import annotations
@@ -14,40 +15,51 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from scoring_assets.core.manifest import ARCHIVE_FOLDER, manifest_path_for, reject_report_path_for
+from scoring_assets.core.files import is_temporary_name
+from scoring_assets.core.manifest import ARCHIVE_FOLDER, published_with, reject_report_path_for
 
 SCORED_FILE = "scored file"
 
 
 class UnsafeOutputPathError(ValueError):
-    """An output path would overwrite the input, is a folder, or lies where inputs are read."""
+    """An output path would overwrite or move the input, is a folder, or lies where inputs are read."""
 
 
-def paths_written_for(scored_csv: Path | str) -> dict[str, Path]:
-    """Every path scoring may write or replace for a scored file at ``scored_csv``, by role.
+def paths_written_for(scored_csv: Path | str, reject_report: Path | str | None = None) -> dict[str, Path]:
+    """Every path a run may write, replace or move things into for a scored file at ``scored_csv``, by role.
 
-    The file itself, its manifest, its reject report, and the archive folder that earlier
-    results beside it are moved into (``manifest.archive_previous``).
+    The file itself, every file published with it (``manifest.published_with``: the manifest,
+    the drift report...), the reject report (``reject_report``, by default beside the scored
+    file as the CLI puts it with ``--output``), and the archive folders that earlier versions of
+    them are moved into (``manifest.archive_previous``, ``manifest.set_aside``).
     """
     scored_csv = Path(scored_csv)
+    reject_report = Path(reject_report) if reject_report is not None else reject_report_path_for(scored_csv)
     return {
         SCORED_FILE: scored_csv,
-        "manifest": manifest_path_for(scored_csv),
-        "reject report": reject_report_path_for(scored_csv),
+        **published_with(scored_csv),
+        "reject report": reject_report,
         "archive folder": scored_csv.parent / ARCHIVE_FOLDER,
+        "reject report's archive folder": reject_report.parent / ARCHIVE_FOLDER,
     }
 
 
 def check_scored_output_path(
-    input_path: Path | str, scored_csv: Path | str, protected_folders: Iterable[Path | str] = ()
+    input_path: Path | str,
+    scored_csv: Path | str,
+    protected_folders: Iterable[Path | str] = (),
+    reject_report: Path | str | None = None,
 ) -> None:
-    """Refuse a scored-file destination (``--output``, ``output_path``) before anything is written.
+    """Refuse a scored-file destination (``--output``, ``output_path``, the default) before anything is written.
 
     It must name a file (not an existing folder, not below something that is not a folder),
-    and none of the paths written for it (``paths_written_for``) may reach the input or lie
-    in ``protected_folders``. Raises ``UnsafeOutputPathError`` naming the problem.
+    none of the paths written for it (``paths_written_for``, with ``reject_report``) may reach
+    the input or lie in ``protected_folders``, and the input may not be named like a temporary
+    of an unfinished write (a run deletes those when their writer is gone). Raises
+    ``UnsafeOutputPathError`` naming the problem.
     """
     scored_csv = Path(scored_csv)
+    _refuse_temporary_named_input(Path(input_path))
     resolved = scored_csv.expanduser().resolve()
     if resolved.is_dir():
         raise UnsafeOutputPathError(
@@ -57,11 +69,20 @@ def check_scored_output_path(
     if blocker is not None:
         raise UnsafeOutputPathError(f"output {scored_csv} cannot be written: {blocker} is not a folder")
     protected = list(protected_folders)
-    for role, path in paths_written_for(scored_csv).items():
+    for role, path in paths_written_for(scored_csv, reject_report).items():
         problem = _clash(Path(input_path), path, protected)
         if problem:
             subject = f"output {scored_csv}" if role == SCORED_FILE else f"the {role} of output {scored_csv}, {path},"
             raise UnsafeOutputPathError(f"{subject} {problem}")
+
+
+def _refuse_temporary_named_input(source: Path) -> None:
+    """An input named like an ``atomic_path`` temporary would be deleted as a dead writer's litter."""
+    if any(is_temporary_name(path.name) for path in (source, source.expanduser().resolve())):
+        raise UnsafeOutputPathError(
+            f"input {source} is named like the temporary file of an unfinished write (.<name>.<host>.<pid>.<8 hex>"
+            ".tmp), which scoring deletes once the process that wrote it has gone; rename it"
+        )
 
 
 def check_outputs_do_not_reach_input(

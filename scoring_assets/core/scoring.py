@@ -198,13 +198,8 @@ class ScoreSummary:
 
 
 def positive_class_index(model: LoadedModel) -> int:
-    """Which column of ``predict_proba`` is the positive class the model card names."""
-    classes = list(model.pipeline.classes_)
-    if model.positive_class not in classes:
-        raise ValueError(
-            f"the model's classes {classes} do not include its card's positive_class {model.positive_class!r}"
-        )
-    return classes.index(model.positive_class)
+    """Which column of ``predict_proba`` is the card's positive class (``load_model`` made sure it is one)."""
+    return list(model.pipeline.classes_).index(model.positive_class)
 
 
 def score_feature_parquet(
@@ -350,7 +345,7 @@ def publish_scores(
                 "drift": file_drift.as_manifest(model.reference_md5, str(report_path)) if file_drift else None,
             },
         ),
-        companions={report_path: lambda path: write_drift_report(path, use_case, file_drift, about)}
+        companions={"drift report": lambda path: write_drift_report(path, use_case, file_drift, about)}
         if file_drift
         else None,
     )
