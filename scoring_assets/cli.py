@@ -262,7 +262,6 @@ def score(args: argparse.Namespace) -> int:
         _problem(use_case[1])
         return use_case[0]
     from scoring_assets.core.files import remove_dead_writers_temporaries
-    from scoring_assets.core.output_paths import UnsafeOutputPathError, check_scored_output_path
     from scoring_assets.runs import folders as scoring_folders
 
     definitions_loaded()
@@ -270,16 +269,9 @@ def score(args: argparse.Namespace) -> int:
     own = folders.of(use_case.name)
     # Hashed once, here: the partition key names the default outputs, all checked before anything moves.
     planned = own.registration_for(source)
-    default = args.output is None
-    try:
-        check_scored_output_path(
-            source,
-            own.scored_file(planned.partition_key) if default else args.output,
-            protected_folders=[folders.inbox],
-            reject_report=own.reject_report(planned.partition_key) if default else None,
-        )
-    except UnsafeOutputPathError as error:
-        _problem(str(error))
+    unsafe = unsafe_output_problem(source, args.output, folders, planned.partition_key, use_case.name)
+    if unsafe:
+        _problem(unsafe)
         return EXIT_USAGE
     # Before registering anything: a file is not taken in for a model that cannot run.
     if prepared_model(args.verbose, use_case) is None:
@@ -287,10 +279,8 @@ def score(args: argparse.Namespace) -> int:
 
     from dagster import DagsterInstance
 
-    from scoring_assets.builders.run_tags import Trigger, trigger_tags
     from scoring_assets.core.manifest import archive_previous, reject_report_path_for
-    from scoring_assets.core.model_store import ModelIntegrityError
-    from scoring_assets.runs import execute_score_run, register_file
+    from scoring_assets.runs import register_file
 
     # What runs killed outright (kill -9) left half-written goes before this run writes.
     remove_dead_writers_temporaries(folders.root, recursive=True)
@@ -303,6 +293,32 @@ def score(args: argparse.Namespace) -> int:
         archived = archive_previous(output, reject_report_path_for(output))
         if archived is not None:
             print(f"earlier results at {args.output} moved to {archived}")
+    return run_and_explain(instance, use_case, own, registration, args)
+
+
+def unsafe_output_problem(source: Path, output: Path | None, folders, partition_key: str, use_case: str) -> str | None:
+    """Why a path the run would write (by default or under ``--output``) could reach the input, if it could."""
+    from scoring_assets.core.output_paths import UnsafeOutputPathError, check_scored_output_path
+
+    own = folders.of(use_case)
+    try:
+        check_scored_output_path(
+            source,
+            own.scored_file(partition_key) if output is None else output,
+            protected_folders=[folders.inbox],
+            reject_report=own.reject_report(partition_key) if output is None else None,
+        )
+    except UnsafeOutputPathError as error:
+        return str(error)
+    return None
+
+
+def run_and_explain(instance, use_case, own, registration, args: argparse.Namespace) -> int:
+    """Run the use case's score_file job for the registered file and tell the user how it ended."""
+    from scoring_assets.builders.run_tags import Trigger, trigger_tags
+    from scoring_assets.core.model_store import ModelIntegrityError
+    from scoring_assets.runs import execute_score_run
+
     try:
         result = execute_score_run(
             instance,
