@@ -34,14 +34,14 @@ from dagster import DagsterInstance, DagsterRunStatus, build_sensor_context
 
 from scoring_assets.core import manifest, scoring
 from scoring_assets.core.files import THIS_HOST, atomic_path, file_sha256, remove_dead_writers_temporaries
-from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
+from scoring_assets.core.model_store import ModelIntegrityError
 from scoring_assets.core.output_paths import (
     UnsafeOutputPathError,
     check_outputs_do_not_reach_input,
     check_scored_output_path,
 )
 from scoring_assets.defs.use_cases import scoring_definitions
-from scoring_assets.runs import execute_score_run, register_file
+from scoring_assets.runs import execute_score_run, model_store, register_file
 from scoring_assets.use_cases.telco_churn.generate import write_extract
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
@@ -505,7 +505,7 @@ def test_inbox_sensor_keeps_files_waiting_while_dvc_lock_is_damaged(
 ):
     monkeypatch.setenv("SCORING_MODEL_ROOT", str(conflicted_model_root))
     with pytest.raises(ModelIntegrityError):
-        verify_artifact(use_case)
+        model_store().verify(use_case)
     path = write_csv(valid_rows(use_case, 10), folders.of(use_case.name).inbox / "monday.csv")
     an_hour_ago = time.time() - 3600
     os.utime(path, (an_hour_ago, an_hour_ago))

@@ -22,6 +22,7 @@ from scoring_assets.core.features import build_features
 from scoring_assets.core.files import file_md5
 from scoring_assets.core.model_store import ModelIntegrityError, load_model, recorded_md5, verify_artifact
 from scoring_assets.core.use_case import UseCase
+from scoring_assets.runs import model_store
 
 
 @pytest.fixture
@@ -95,11 +96,11 @@ def test_model_version_names_the_use_case_and_the_md5_recorded_in_dvc_lock(model
     assert load_model(use_case, root=model_root).version == artifact.version
 
 
-def test_model_root_comes_from_the_environment_when_not_passed(model_root, use_case, monkeypatch):
+def test_the_model_store_takes_its_root_from_the_environment(model_root, use_case, monkeypatch):
     flip_one_byte(model_root / use_case.model.model_path)
     monkeypatch.setenv("SCORING_MODEL_ROOT", str(model_root))
     with pytest.raises(ModelIntegrityError, match=str(model_root / use_case.model.model_path)):
-        verify_artifact(use_case)
+        model_store().verify(use_case)
 
 
 def test_one_changed_byte_in_the_model_is_refused_before_unpickling(model_root, use_case, unpickling_forbidden):
