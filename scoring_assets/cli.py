@@ -223,7 +223,7 @@ def chosen_use_case(source: Path, name: str | None):
 
     Without a name, the use case whose contract columns the file's header has, as the inbox router decides.
     """
-    from scoring_assets.core.input_csv import InputFileError, read_layout
+    from scoring_assets.core.csv_header import InputFileError, read_layout
     from scoring_assets.use_cases import UseCaseError, all_use_cases, use_case, use_cases_for_header
 
     if name is not None:

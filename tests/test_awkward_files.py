@@ -21,9 +21,10 @@ import pytest
 from conftest import CREDIT_RISK, REAL_EXTRACTS, TELCO, built_model, customer_rows, score_file, valid_rows, write_csv
 
 from scoring_assets.core.contract import reject_columns
+from scoring_assets.core.csv_header import InputFileError
+from scoring_assets.core.csv_records import iter_record_batches
 from scoring_assets.core.files import file_sha256
 from scoring_assets.core.ingest import FIELD_COUNT_RULE, validate_raw_parquet, write_raw_parquet
-from scoring_assets.core.input_csv import InputFileError, iter_record_batches
 from scoring_assets.core.use_case import UseCase
 
 ROWS = customer_rows(30, seed=3)

@@ -20,7 +20,7 @@ from scoring_assets.core.contract import (
     satisfies_contract,
     validate_frame,
 )
-from scoring_assets.core.input_csv import read_csv_frame
+from scoring_assets.core.csv_records import read_csv_frame
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.use_cases.credit_risk.contract import AGE_MAX_YEARS, CREDIT_AMOUNT_MAX, DURATION_MAX_MONTHS
 from scoring_assets.use_cases.telco_churn.contract import MONTHLY_CHARGES_MAX, TENURE_MAX_MONTHS, TOTAL_CHARGES_MAX

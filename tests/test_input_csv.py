@@ -17,18 +17,13 @@ import pytest
 from conftest import CREDIT_RISK, TELCO, customer_rows, valid_rows, write_csv
 
 from scoring_assets.core.contract import validate_frame
+from scoring_assets.core.csv_header import InputFileError, read_layout
+from scoring_assets.core.csv_records import _DataStream, iter_record_batches, read_csv_frame
 from scoring_assets.core.files import file_sha256
 from scoring_assets.core.ingest import validate_raw_parquet, write_raw_parquet
-from scoring_assets.core.input_csv import (
-    ROW_NUMBER,
-    InputFileError,
-    _DataStream,
-    iter_record_batches,
-    lake_reader,
-    read_csv_frame,
-    read_layout,
-)
+from scoring_assets.core.lake import lake_reader
 from scoring_assets.core.partition_keys import PartitionKeyError, checked_partition_key, partition_key_for, safe_stem
+from scoring_assets.core.row_number import ROW_NUMBER
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.use_cases import use_cases_for_header
 

@@ -20,9 +20,9 @@ import pyarrow.compute as pc
 from pandera import config as pandera_config
 from pandera.engines import pandas_engine
 
+from scoring_assets.core.row_number import ROW_NUMBER
 from scoring_assets.core.use_case import UseCase
 
-ROW_NUMBER = "row_number"
 ID = "id"  # reject records carry the row's id here; the report names the column after the use case
 REJECT_RECORD_COLUMNS = [ROW_NUMBER, ID, "column", "rule", "value"]
 
@@ -41,7 +41,7 @@ class BatchValidation:
 
     @property
     def rejected_row_count(self) -> int:
-        return int(self.rejects["row_number"].nunique())
+        return int(self.rejects[ROW_NUMBER].nunique())
 
 
 def validate_frame(
@@ -63,7 +63,7 @@ def validate_frame(
     if not len(rejects):  # the usual batch: nothing to drop, no copy of it
         return BatchValidation(accepted=typed, rejects=rejects)
     rejects = rejects.loc[~((rejects["rule"] == "unique") & (rejects[ID] == ""))]
-    accepted = typed.loc[~typed.index.isin(rejects["row_number"])]
+    accepted = typed.loc[~typed.index.isin(rejects[ROW_NUMBER])]
     return BatchValidation(accepted=accepted, rejects=rejects)
 
 
@@ -137,8 +137,8 @@ def _schema_rejects(
             records.append(_records(use_case, typed, raw, rows, ", ".join(use_case.cross_field_rules[rule]), rule))
     found = _combine_rejects(records)
     # A cell that failed to parse is already reported; do not report its NaN again as "required".
-    already = set(zip(parse_rejects["row_number"], parse_rejects["column"], strict=True))
-    keep = [(row, col) not in already for row, col in zip(found["row_number"], found["column"], strict=True)]
+    already = set(zip(parse_rejects[ROW_NUMBER], parse_rejects["column"], strict=True))
+    keep = [(row, col) not in already for row, col in zip(found[ROW_NUMBER], found["column"], strict=True)]
     return found.loc[keep]
 
 
@@ -247,7 +247,7 @@ def _records(use_case: UseCase, typed: pd.DataFrame, raw: pd.DataFrame, rows, co
             values = values + "; " + picked[name].map(lambda v, name=name: f"{name}={v}")
     return pd.DataFrame(
         {
-            "row_number": picked.index.to_numpy(dtype="int64"),
+            ROW_NUMBER: picked.index.to_numpy(dtype="int64"),
             ID: typed.loc[rows, use_case.id_column].astype(str).to_numpy() if use_case.id_column else "",
             "column": column,
             "rule": rule,
@@ -266,8 +266,8 @@ def _combine_rejects(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if not parts:
         return _NO_REJECTS.copy(deep=False)  # built once: a clean batch asks for this dozens of times
     combined = pd.concat(parts, ignore_index=True)
-    combined = combined.drop_duplicates(["row_number", "column", "rule"])
-    return combined.sort_values(["row_number", "column", "rule"], kind="stable", ignore_index=True)
+    combined = combined.drop_duplicates([ROW_NUMBER, "column", "rule"])
+    return combined.sort_values([ROW_NUMBER, "column", "rule"], kind="stable", ignore_index=True)
 
 
 @dataclass(frozen=True)

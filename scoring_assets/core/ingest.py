@@ -25,18 +25,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from scoring_assets.core.contract import ID, REJECT_RECORD_COLUMNS, reject_columns, validate_frame
+from scoring_assets.core.csv_header import InputFileError
+from scoring_assets.core.csv_records import RAGGED_SCHEMA, iter_record_batches
 from scoring_assets.core.csv_safety import SpreadsheetSafeCsvWriter
 from scoring_assets.core.files import atomic_path
-from scoring_assets.core.input_csv import (
-    BATCH_ROWS,
-    RAGGED_SCHEMA,
-    ROW_NUMBER,
-    InputFileError,
-    LakeWriter,
-    batch_to_frame,
-    iter_record_batches,
-    lake_reader,
-)
+from scoring_assets.core.lake import BATCH_ROWS, LakeWriter, batch_to_frame, lake_reader
+from scoring_assets.core.row_number import ROW_NUMBER
 from scoring_assets.core.use_case import UseCase
 
 FIELD_COUNT_RULE = "field_count"

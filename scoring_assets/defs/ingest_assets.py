@@ -9,9 +9,9 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from scoring_assets.core.csv_header import InputFileError
 from scoring_assets.core.folders import InputRegistration, UseCaseFolders
 from scoring_assets.core.ingest import validate_raw_parquet, write_raw_parquet
-from scoring_assets.core.input_csv import InputFileError
 from scoring_assets.core.manifest import drop_if_unchanged, set_aside
 from scoring_assets.core.output_paths import UnsafeOutputPathError, check_outputs_do_not_reach_input
 from scoring_assets.core.scoring import scored_columns

@@ -25,6 +25,7 @@ from time import sleep  # its own name, so a test can stand in for the writer du
 
 import dagster as dg
 
+from scoring_assets.core.csv_header import InputFileError, read_layout
 from scoring_assets.core.files import file_sha256
 from scoring_assets.core.inbox import (
     Decision,
@@ -36,7 +37,6 @@ from scoring_assets.core.inbox import (
     second_sighting_wait,
     signature_of,
 )
-from scoring_assets.core.input_csv import InputFileError, read_layout
 from scoring_assets.core.model_store import ModelIntegrityError
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.defs.jobs import score_file_job_name
