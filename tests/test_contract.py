@@ -12,6 +12,8 @@ import math
 import pandas as pd
 import pytest
 from conftest import CREDIT_RISK, REAL_EXTRACTS, TELCO, customer_rows, valid_rows
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scoring_assets.core.contract import (
     REJECT_RECORD_COLUMNS,
@@ -352,6 +354,42 @@ def test_a_telco_row_breaking_a_column_rule_and_a_cross_field_rule_reports_both(
     rejects = rejects_of(TELCO, valid)
     assert sorted(rejects["rule"]) == ["min_0", "phone_service_consistency"]
     assert set(rejects["row_number"]) == {row}
+
+
+def test_an_unparseable_total_charges_is_rejected_as_not_a_number_and_not_as_a_blank(valid):
+    row = existing_customer(valid)
+    valid.loc[row, "TotalCharges"] = "1,234.50"
+    rejects = rejects_of(TELCO, valid)
+    assert rejects[["row_number", "column", "rule", "value"]].values.tolist() == [
+        [row, "TotalCharges", "number", "1,234.50"]
+    ]
+
+
+# Text no number parser accepts: thousands separators as a spreadsheet writes them ("1,234.50"),
+# or anything ending in a character no number has.
+UNPARSEABLE_NUMBERS = st.one_of(
+    st.from_regex(r"\A[1-9][0-9]{0,2}(,[0-9]{3})+(\.[0-9]{1,2})?\Z"),
+    st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=8).map(lambda s: f"{s}?"),
+)
+ROWS_OF = {use_case.name: batch(valid_rows(use_case, 40)) for use_case in (TELCO, CREDIT_RISK)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), use_case=st.sampled_from([TELCO, CREDIT_RISK]))
+def test_an_unparseable_number_is_blamed_once_under_number_and_by_no_other_rule(data, use_case):
+    rows = ROWS_OF[use_case.name].copy()
+    row = data.draw(st.sampled_from(list(rows.index)), label="row")
+    numeric = use_case.integer_columns + use_case.float_columns
+    broken = data.draw(st.lists(st.sampled_from(numeric), min_size=1, unique=True), label="columns")
+    for column in broken:
+        rows.loc[row, column] = data.draw(UNPARSEABLE_NUMBERS, label=column)
+
+    rejects = rejects_of(use_case, rows)
+
+    assert set(rejects["row_number"]) == {row}
+    for column in broken:
+        blaming = rejects.loc[rejects["column"].str.split(", ").map(lambda named, column=column: column in named)]
+        assert blaming["rule"].tolist() == ["number"], f"{column}={rows.loc[row, column]!r}"
 
 
 def test_columns_describe_every_contract_column_with_its_rules(use_case):

@@ -56,9 +56,9 @@ def validate_frame(
     reported; a row is accepted only if it breaks none.
     """
     typed, parse_rejects = _parse_numbers(use_case, raw)
-    schema_rejects = _schema_rejects(use_case, typed, raw, parse_rejects)
+    column_rejects, cross_field_rejects = _schema_rejects(use_case, typed, raw)
     duplicate_rejects = _duplicate_rejects(use_case, typed, raw, duplicate_ids)
-    rejects = _combine_rejects([parse_rejects, schema_rejects, duplicate_rejects])
+    rejects = _combine_rejects(_blamed_once([parse_rejects, column_rejects, duplicate_rejects, cross_field_rejects]))
     # A blank id is reported as non_empty; blanks are not "duplicates" of each other.
     if not len(rejects):  # the usual batch: nothing to drop, no copy of it
         return BatchValidation(accepted=typed, rejects=rejects)
@@ -109,37 +109,58 @@ def _to_numbers(text: pd.Series) -> pd.Series:
     return pd.Series(numbers.to_numpy(zero_copy_only=False), index=text.index, dtype="float64")
 
 
-def _schema_rejects(
-    use_case: UseCase, typed: pd.DataFrame, raw: pd.DataFrame, parse_rejects: pd.DataFrame
-) -> pd.DataFrame:
+def _schema_rejects(use_case: UseCase, typed: pd.DataFrame, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the pandera model lazily and translate its failure cases into reject records.
 
-    A batch that ``satisfies_contract`` has no failure cases, so pandera is run only on the others.
+    The column rules' records and the cross-field rules' records come back separately, as
+    ``_blamed_once`` gives the column rules precedence. A batch that ``satisfies_contract`` has no
+    failure cases, so pandera is run only on the others.
     """
     if satisfies_contract(use_case.schema, typed):
-        return _combine_rejects([])
+        return _combine_rejects([]), _combine_rejects([])
     try:
         use_case.schema.validate(typed, lazy=True)
     except pa.errors.SchemaErrors as errors:
         failures = errors.failure_cases
     else:
-        return _combine_rejects([])
+        return _combine_rejects([]), _combine_rejects([])
     failures = failures[failures["index"].notna()]
-    records = []
+    column_records, cross_field_records = [], []
     for (column, check), group in failures.groupby(["column", "check"], sort=False, dropna=False):
         rule = _rule_name(str(check))
         if rule not in use_case.cross_field_rules:
-            records.append(_records(use_case, typed, raw, typed.index.isin(group["index"]), str(column), rule))
+            column_records.append(_records(use_case, typed, raw, typed.index.isin(group["index"]), str(column), rule))
     for check, group in failures.groupby("check", sort=False):
         rule = _rule_name(str(check))
         if rule in use_case.cross_field_rules:
             rows = typed.index.isin(group["index"])
-            records.append(_records(use_case, typed, raw, rows, ", ".join(use_case.cross_field_rules[rule]), rule))
-    found = _combine_rejects(records)
-    # A cell that failed to parse is already reported; do not report its NaN again as "required".
-    already = set(zip(parse_rejects[ROW_NUMBER], parse_rejects["column"], strict=True))
-    keep = [(row, col) not in already for row, col in zip(found[ROW_NUMBER], found["column"], strict=True)]
-    return found.loc[keep]
+            columns = ", ".join(use_case.cross_field_rules[rule])
+            cross_field_records.append(_records(use_case, typed, raw, rows, columns, rule))
+    return _combine_rejects(column_records), _combine_rejects(cross_field_records)
+
+
+def _blamed_once(parts: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """The reject records of ``parts`` (most specific rules first), minus those blaming a value blamed before.
+
+    A value that broke its own column's rule (not a number, say) reaches the later rules as a
+    missing value: a rule that requires a value, or a cross-field rule that reads a blank from a
+    gap, would blame the same value again for a fault it does not have. A record of several
+    columns (a cross-field rule's) is dropped when any of its values on that row is already blamed.
+    """
+    blamed: set[tuple[int, str]] = set()
+    kept = []
+    for part in parts:
+        cells = [
+            [(row, name) for name in column.split(", ")]
+            for row, column in zip(part[ROW_NUMBER], part["column"], strict=True)
+        ]
+        if blamed and cells:
+            fresh = [blamed.isdisjoint(record) for record in cells]
+            part = part.loc[fresh]
+            cells = [record for record, keep in zip(cells, fresh, strict=True) if keep]
+        blamed.update(cell for record in cells for cell in record)
+        kept.append(part)
+    return kept
 
 
 def satisfies_contract(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> bool:
