@@ -74,6 +74,8 @@ class Awkward:
 
 
 WHITESPACE_LINES = [HEADER, "   ", *LINES[:10], "\t", *LINES[10:], " "]
+# Twelve extra columns whose names take 1.2 MB: wide extracts with long column names exist.
+LONG_NAMES = [f"note {index} " + "n" * 100_000 for index in range(12)]
 CATALOGUE: dict[str, Awkward] = {
     # Line endings and the start of the file
     "lf": Awkward(plain()),
@@ -190,7 +192,12 @@ CATALOGUE: dict[str, Awkward] = {
     "header_value_over_the_csv_module_limit": Awkward(
         b"x" * 200_000 + b"\n" + plain(), refused="its first line holds a value over 131,072 characters long"
     ),
-    "first_line_over_a_mebibyte": Awkward(b"x" * (2 << 20), refused="its first line is over 1 MiB long"),
+    "header_over_a_mebibyte_of_long_column_names": Awkward(
+        joined([",".join([HEADER, *LONG_NAMES]), *(line + "," * len(LONG_NAMES) for line in LINES)])
+    ),
+    "first_line_over_16_mebibytes": Awkward(
+        (b"x" * 1_000 + b",") * 17_000 + b"\n" + plain(), refused="its first line is over 16 MiB long"
+    ),
 }
 
 
@@ -347,6 +354,17 @@ def test_cli_refuses_an_unreadable_file_with_exit_3_and_one_line(workspace, name
     result = workspace.run("score", source.name, *options)
     assert_refused_briefly(result, source, CATALOGUE[name].refused)
     assert workspace.scored_files(TELCO) == [] and workspace.scored_files(CREDIT_RISK) == []
+
+
+@pytest.mark.usefixtures("model_artifact")
+def test_cli_scores_a_file_whose_header_is_over_a_mebibyte(workspace):
+    source = workspace.cwd / "wide.csv"
+    source.write_bytes(CATALOGUE["header_over_a_mebibyte_of_long_column_names"].content)
+    assert len(source.read_bytes().split(b"\n", 1)[0]) > 1 << 20
+    result = workspace.run("score", source.name, "--output", "scored.csv")
+    assert result.returncode == 0, result.stderr
+    scored = pd.read_csv(workspace.cwd / "scored.csv", dtype={"customer_id": str})
+    assert scored["customer_id"].tolist() == IDS
 
 
 @pytest.mark.usefixtures("model_artifact")

@@ -8,7 +8,8 @@ the columns a run carries through to the scored file).
 
 A file that cannot be used as a whole is refused with an ``InputFileError`` that names the file
 and says what to do: compressed, binary or UTF-16 files, a header that is not UTF-8, another
-delimiter, missing or repeated columns, a header quote that is never closed.
+delimiter, missing or repeated columns, a header quote that is never closed, a header line over
+``HEADER_MAX_BYTES`` (16 MiB). Only the start of the file is read, 64 KiB at first.
 """
 
 from __future__ import annotations
@@ -17,12 +18,22 @@ import csv
 import io
 import itertools
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from scoring_assets.core.use_case import UseCase
 
-_HEADER_PROBE_BYTES = 1 << 20
+# A header line, with the blank lines, byte-order mark or ``sep=,`` line before it, must end within
+# this many bytes. Wide extracts have headers over 1 MiB; data records are bounded by the read
+# block instead (``csv_records.DEFAULT_BLOCK_BYTES``).
+HEADER_MAX_BYTES = 16 << 20
+_FIRST_READ_BYTES = 64 << 10  # what is read first: a usual header and the sample below fit in it
+# Whether every data line ends with a delimiter is judged on the first rows after the header.
+_SAMPLE_ROWS = 50
+_SAMPLE_BYTES = 1 << 20
 _UTF8_BOM = b"\xef\xbb\xbf"
 # One line of the header region. As in RFC 4180 (and pyarrow), a quote is special only at the start
 # of a field; a quoted field may hold delimiters and line breaks, "" is a quote.
@@ -63,22 +74,72 @@ class CsvLayout:
 
 
 def read_layout(path: Path) -> CsvLayout:
-    """The header (names trimmed) and where the data starts, or why the file is not a CSV we can read."""
-    head = _read_probe(path)
-    _refuse_non_text(path, head)
-    offset = len(_UTF8_BOM) if head.startswith(_UTF8_BOM) else 0
+    """The header (names trimmed) and where the data starts, or why the file is not a CSV we can read.
+
+    Reads the start of the file only: 64 KiB, and more (doubling) only while the header line has
+    not ended, up to ``HEADER_MAX_BYTES``.
+    """
+    with _opened(path) as handle:
+        start = _FileStart(handle)
+        _refuse_non_text(path, start.data)
+        body, offset, lines, complete = _header_line(path, start)
+        names = [name.strip() for name in _header_fields(path, body, lines)]
+        if complete and _every_row_ends_with_a_delimiter(start, offset, len(names)):
+            names.append("")  # the empty field after that delimiter, dropped like any extra column
+    return CsvLayout(names=names, data_offset=offset, lines_before_data=lines)
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[BinaryIO]:
+    """``path`` open for reading; not finding or reading it is an ``InputFileError``."""
+    try:
+        with open(path, "rb") as handle:
+            yield handle
+    except FileNotFoundError:
+        raise InputFileError(path, "file not found") from None
+    except IsADirectoryError:
+        raise InputFileError(path, "is a directory, not a CSV file") from None
+    except OSError as error:
+        raise InputFileError(path, f"cannot be read ({error.strerror or error})") from None
+
+
+class _FileStart:
+    """The first bytes of a file, read as far as they are needed: 64 KiB, then twice as much each time."""
+
+    def __init__(self, handle: BinaryIO):
+        self._handle = handle
+        self.data = handle.read(_FIRST_READ_BYTES)
+        self.whole_file = len(self.data) < _FIRST_READ_BYTES
+
+    def read_more(self, limit: int = HEADER_MAX_BYTES) -> bool:
+        """Read as much again as was read, up to ``limit`` bytes in all; False when nothing more was read."""
+        wanted = min(len(self.data), limit - len(self.data))
+        if self.whole_file or wanted <= 0:
+            return False
+        more = self._handle.read(wanted)
+        self.data += more
+        self.whole_file = len(more) < wanted
+        return bool(more)
+
+
+def _header_line(path: Path, start: _FileStart) -> tuple[bytes, int, int, bool]:
+    """The header line, the offset after it, how many lines it ends, and whether it had a line break.
+
+    A byte-order mark, blank lines and Excel's ``sep=,`` line before it are skipped.
+    """
+    offset = len(_UTF8_BOM) if start.data.startswith(_UTF8_BOM) else 0
     lines = 0
     while True:
-        body, offset, complete = _next_line(path, head, offset)
+        body, offset, complete = _next_line(path, start, offset)
         lines += 1
         if body.strip() == b"":
-            if offset >= len(head):
-                whole_file = len(head) < _HEADER_PROBE_BYTES
-                raise InputFileError(path, "file is empty" if whole_file else "its first 1 MiB is blank lines")
+            if offset >= len(start.data) and not start.read_more():
+                limit = f"its first {HEADER_MAX_BYTES >> 20} MiB is blank lines"
+                raise InputFileError(path, "file is empty" if start.whole_file else limit)
             continue
         separator = _EXCEL_SEPARATOR_LINE.fullmatch(body)
         if separator is None:
-            break
+            return body, offset, lines, complete
         if separator.group(1) != b",":
             delimiter = separator.group(1).decode("latin-1")
             raise InputFileError(
@@ -86,29 +147,18 @@ def read_layout(path: Path) -> CsvLayout:
                 f"its first line says sep={delimiter}: {_OTHER_DELIMITERS.get(delimiter, repr(delimiter))}-separated; "
                 "save it as comma-separated CSV (in Excel: CSV UTF-8)",
             )
+
+
+def _header_fields(path: Path, body: bytes, line: int) -> list[str]:
+    """The fields of the header line (``line`` is its line number), or why they cannot be read."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise InputFileError(path, not_utf8_problem(lines, body[error.start])) from None
+        raise InputFileError(path, not_utf8_problem(line, body[error.start])) from None
     fields = split_fields(text)
     if fields is None:
         raise InputFileError(path, f"its first line holds a value over {csv.field_size_limit():,} characters long")
-    names = [name.strip() for name in fields]
-    if complete and _every_row_ends_with_a_delimiter(head[offset:], len(names)):
-        names.append("")  # the empty field after that delimiter, dropped like any extra column
-    return CsvLayout(names=names, data_offset=offset, lines_before_data=lines)
-
-
-def _read_probe(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(_HEADER_PROBE_BYTES)
-    except FileNotFoundError:
-        raise InputFileError(path, "file not found") from None
-    except IsADirectoryError:
-        raise InputFileError(path, "is a directory, not a CSV file") from None
-    except OSError as error:
-        raise InputFileError(path, f"cannot be read ({error.strerror or error})") from None
+    return fields
 
 
 def _refuse_non_text(path: Path, head: bytes) -> None:
@@ -128,30 +178,43 @@ def nul_problem(offset: int) -> str:
     return f"contains a NUL byte (at byte {offset:,}): the file is binary or damaged, not CSV text"
 
 
-def _next_line(path: Path, head: bytes, offset: int) -> tuple[bytes, int, bool]:
-    """The line of the header region at ``offset``, the offset after its line break, and whether it had one."""
-    end = _HEADER_LINE_BODY.match(head, offset).end()
-    body = head[offset:end]
-    if head.startswith(b"\r\n", end):
-        return body, end + 2, True
-    if end < len(head) and head[end] in b"\r\n":
-        return body, end + 1, True
-    if len(head) == _HEADER_PROBE_BYTES:
-        raise InputFileError(path, f"its first line is over {_HEADER_PROBE_BYTES >> 20} MiB long; is this a CSV file?")
-    if end < len(head):  # stopped at a quote that is never closed
-        raise InputFileError(path, 'the header has a quote (") that is never closed')
-    return body, end, False
+def _next_line(path: Path, start: _FileStart, offset: int) -> tuple[bytes, int, bool]:
+    """The line of the header region at ``offset``, the offset after its line break, and whether it had one.
+
+    Reads further into the file while the line (or a quoted value in it) goes on past what was read.
+    """
+    while True:
+        data = start.data
+        end = _HEADER_LINE_BODY.match(data, offset).end()
+        at_line_break = end < len(data) and data[end] in b"\r\n"
+        if at_line_break and data[end:] != b"\r":  # a "\r" read last may be the start of "\r\n"
+            return data[offset:end], end + (2 if data.startswith(b"\r\n", end) else 1), True
+        if start.read_more():
+            continue
+        if at_line_break:
+            return data[offset:end], end + 1, True
+        if not start.whole_file:
+            raise InputFileError(path, f"its first line is over {HEADER_MAX_BYTES >> 20} MiB long; is this a CSV file?")
+        if end < len(data):  # stopped at a quote that is never closed
+            raise InputFileError(path, 'the header has a quote (") that is never closed')
+        return data[offset:end], end, False
 
 
-def _every_row_ends_with_a_delimiter(data: bytes, header_fields: int, sample_lines: int = 50) -> bool:
-    """Whether the first complete lines all have one empty field more than the header (``a,b,c,``)."""
-    complete = data[: max(data.rfind(b"\n"), data.rfind(b"\r")) + 1]
-    rows = (row for row in csv.reader(io.StringIO(complete.decode("utf-8", "replace"), newline="")) if any(row))
-    try:
-        sample = list(itertools.islice(rows, sample_lines))
-    except csv.Error:  # a value over the csv module's size limit: not the simple file this is about
-        return False
-    return bool(sample) and all(len(row) == header_fields + 1 and not row[-1].strip() for row in sample)
+def _every_row_ends_with_a_delimiter(start: _FileStart, offset: int, header_fields: int) -> bool:
+    """Whether the first complete data lines all have one empty field more than the header (``a,b,c,``).
+
+    The sample is the first ``_SAMPLE_ROWS`` rows, or those within ``_SAMPLE_BYTES`` after the header.
+    """
+    while True:
+        data = start.data[offset:]
+        complete = data[: max(data.rfind(b"\n"), data.rfind(b"\r")) + 1]
+        rows = (row for row in csv.reader(io.StringIO(complete.decode("utf-8", "replace"), newline="")) if any(row))
+        try:
+            sample = list(itertools.islice(rows, _SAMPLE_ROWS))
+        except csv.Error:  # a value over the csv module's size limit: not the simple file this is about
+            return False
+        if len(sample) == _SAMPLE_ROWS or not start.read_more(limit=offset + _SAMPLE_BYTES):
+            return bool(sample) and all(len(row) == header_fields + 1 and not row[-1].strip() for row in sample)
 
 
 def split_fields(text: str) -> list[str] | None:
