@@ -314,6 +314,18 @@ def test_a_record_longer_than_a_read_block_is_refused_with_the_likely_cause(tmp_
     assert 'is longer than 1,024 bytes: usually a quote (") that is never closed' in str(raised.value)
 
 
+def test_a_header_longer_than_a_read_block_is_read_but_a_data_record_longer_than_one_is_still_refused(tmp_path):
+    wide = CATALOGUE["header_over_a_mebibyte_of_long_column_names"].content
+    header, body = wide.split(b"\n", 1)
+    path = tmp_path / "wide.csv"
+    path.write_bytes(wide)
+    assert len(header) > 64 << 10
+    assert sum(batch.num_rows for batch in iter_record_batches(path, TELCO, block_bytes=64 << 10)) == len(LINES)
+    path.write_bytes(header + b"\n" + body.replace(b",,", b',"' + b"y" * 200_000 + b'",', 1))
+    with pytest.raises(InputFileError, match="is longer than 65,536 bytes"):
+        list(iter_record_batches(path, TELCO, block_bytes=64 << 10))
+
+
 @pytest.mark.usefixtures("model_artifact")
 def test_free_text_with_line_breaks_spanning_read_blocks_is_scored_in_full(instance, folders, tmp_path):
     rows = customer_rows(50_000, seed=8)
