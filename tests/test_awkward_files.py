@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import CREDIT_RISK, REAL_EXTRACTS, TELCO, built_model, customer_rows, score_file, valid_rows, write_csv
 
-from scoring_assets.core.contract import reject_columns
+from scoring_assets.core.contract import NUL_BYTE_RULE, reject_columns
 from scoring_assets.core.csv_header import InputFileError
 from scoring_assets.core.csv_records import iter_record_batches
 from scoring_assets.core.files import file_sha256
@@ -155,7 +155,13 @@ CATALOGUE: dict[str, Awkward] = {
         joined([HEADER + ",Kündigung", *LINES]).replace("ü".encode(), b"\xfc"),
         refused="is not UTF-8 text (line 1 has byte 0xFC",
     ),
-    "nul_bytes": Awkward(replaced_in_row(2, "Yes", b"Y\x00es"), refused="contains a NUL byte (at byte"),
+    "nul_byte_in_the_header": Awkward(
+        plain().replace(b"gender", b"gen\x00der", 1), refused="has a NUL byte in its header (at byte 14): the file is"
+    ),
+    "nul_bytes_in_a_tenth_of_the_start": Awkward(
+        joined([HEADER, *LINES[:5]]) + b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09" * 2_000 + joined(LINES[5:]),
+        refused="is binary, not CSV text: 2,000 of its first 24,",
+    ),
     "semicolon_separated": Awkward(
         other_delimiter(";"), refused="looks like ';'-separated; save it as comma-separated CSV"
     ),
@@ -299,6 +305,50 @@ def test_awkward_file_is_scored_or_refused_with_one_helpful_line(tmp_path, name)
         assert report["value"].str.fullmatch(rf"line \d+: \d+ fields where the header has {header_fields}: .+").all()
 
 
+def with_a_nul_byte(column: str, row: int) -> tuple[bytes, str]:
+    """The plain file plus a ``notes`` column, with a NUL byte inside ``column`` of data row ``row``; that value."""
+    header = [*HEADER.split(","), "notes"]
+    lines = [header, *([*line.split(","), "ok"] for line in LINES)]
+    value = lines[row][header.index(column)]
+    lines[row][header.index(column)] = value = value[:1] + "\x00" + value[1:]
+    return joined([",".join(fields) for fields in lines]), value
+
+
+@pytest.mark.parametrize(
+    "column, row, carried",
+    [("Partner", 2, ()), ("customerID", 5, ()), ("tenure", 7, ()), ("notes", 9, ("notes",)), ("notes", 9, ())],
+    ids=["value_set_column", "id", "number_column", "carried_column", "ignored_column"],
+)
+def test_a_nul_byte_in_a_value_rejects_its_row_alone_naming_the_column_and_the_rule(tmp_path, column, row, carried):
+    path = tmp_path / "one_nul.csv"
+    content, value = with_a_nul_byte(column, row)
+    path.write_bytes(content)
+    used = column in TELCO.contract_columns or column in carried
+
+    raw = tmp_path / "lake" / "raw.parquet"
+    write_raw_parquet(TELCO, path, file_sha256(path), raw, carried=carried)
+    validation = validate_raw_parquet(TELCO, raw, tmp_path / "lake" / "accepted.parquet", tmp_path / "rejected.csv")
+
+    accepted = pq.read_table(tmp_path / "lake" / "accepted.parquet").column("customerID").to_pylist()
+    assert accepted == [identifier for number, identifier in enumerate(IDS, 1) if number != row or not used]
+    if not used:  # a column the run does not read cannot hold the row back
+        assert validation.rows_rejected == 0 and not (tmp_path / "rejected.csv").exists()
+        return
+    assert (validation.rows_in, validation.rows_rejected, validation.reject_counts) == (30, 1, {NUL_BYTE_RULE: 1})
+    shown = value.replace("\x00", "\\x00")  # the report stays text: a NUL is written as \x00
+    with open(tmp_path / "rejected.csv", newline="", encoding="utf-8") as handle:
+        assert list(csv.DictReader(handle)) == [
+            {
+                "row_number": str(row),
+                "customer_id": shown if column == "customerID" else IDS[row - 1],
+                "column": f"carried:{column}" if carried else column,
+                "rule": NUL_BYTE_RULE,
+                "value": shown,
+            }
+        ]
+    assert b"\x00" not in (tmp_path / "rejected.csv").read_bytes()
+
+
 def test_a_folder_or_a_missing_file_is_refused_by_name(tmp_path):
     for path, problem in [(tmp_path, "is a directory, not a CSV file"), (tmp_path / "gone.csv", "file not found")]:
         with pytest.raises(InputFileError) as raised:
@@ -413,6 +463,36 @@ def test_cli_scores_the_real_extract_around_one_ragged_row_and_reports_its_line(
             "column": "(whole row)",
             "rule": FIELD_COUNT_RULE,
             "value": f"line 101: 22 fields where the header has 21: {ragged_line}",
+        }
+    ]
+
+
+@pytest.mark.usefixtures("model_artifact")
+@pytest.mark.skipif(not REAL_EXTRACTS["telco_churn"].exists(), reason="the shared IBM Telco extract is not present")
+def test_cli_scores_the_real_extract_around_a_nul_byte_in_one_cell_and_reports_its_row(workspace):
+    lines = REAL_EXTRACTS["telco_churn"].read_text().splitlines()
+    header = lines[0].split(",")
+    fields = lines[2500].split(",")
+    column = header.index("PaymentMethod")
+    fields[column] = fields[column][:4] + "\x00" + fields[column][4:]
+    lines[2500] = ",".join(fields)
+    source = workspace.cwd / "telco_one_nul.csv"
+    source.write_text("\n".join(lines) + "\n")
+
+    result = workspace.run("score", source.name, "--output", "scored.csv")
+
+    assert result.returncode == 0, result.stderr
+    scored = pd.read_csv(workspace.cwd / "scored.csv")
+    assert len(scored) == 7042 and 2500 not in set(scored["row_number"])
+    with open(workspace.cwd / "scored.rejected.csv", newline="", encoding="utf-8") as handle:
+        report = list(csv.DictReader(handle))
+    assert report == [
+        {
+            "row_number": "2500",
+            "customer_id": fields[0],
+            "column": "PaymentMethod",
+            "rule": NUL_BYTE_RULE,
+            "value": fields[column].replace("\x00", "\\x00"),
         }
     ]
 

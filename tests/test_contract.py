@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring_assets.core.contract import (
+    NUL_BYTE_RULE,
     REJECT_RECORD_COLUMNS,
     describe_columns,
     reject_columns,
@@ -388,8 +389,31 @@ def test_an_unparseable_number_is_blamed_once_under_number_and_by_no_other_rule(
 
     assert set(rejects["row_number"]) == {row}
     for column in broken:
-        blaming = rejects.loc[rejects["column"].str.split(", ").map(lambda named, column=column: column in named)]
-        assert blaming["rule"].tolist() == ["number"], f"{column}={rows.loc[row, column]!r}"
+        assert rules_blaming(rejects, column) == ["number"], f"{column}={rows.loc[row, column]!r}"
+
+
+def rules_blaming(rejects: pd.DataFrame, column: str) -> list[str]:
+    """The rules of the reject records naming ``column`` (alone, or among a cross-field rule's columns)."""
+    return rejects.loc[rejects["column"].str.split(", ").map(lambda named: column in named), "rule"].tolist()
+
+
+TEXT_WITH_A_NUL_BYTE = st.builds("{}\x00{}".format, st.text(max_size=6), st.text(max_size=6))
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), use_case=st.sampled_from([TELCO, CREDIT_RISK]))
+def test_a_value_holding_a_nul_byte_is_blamed_once_under_nul_byte_whatever_its_column(data, use_case):
+    rows = ROWS_OF[use_case.name].copy()
+    row = data.draw(st.sampled_from(list(rows.index)), label="row")
+    broken = data.draw(st.lists(st.sampled_from(use_case.contract_columns), min_size=1, unique=True), label="columns")
+    for column in broken:
+        rows.loc[row, column] = data.draw(TEXT_WITH_A_NUL_BYTE, label=column)
+
+    rejects = rejects_of(use_case, rows)
+
+    assert set(rejects["row_number"]) == {row}
+    for column in broken:
+        assert rules_blaming(rejects, column) == [NUL_BYTE_RULE], f"{column}={rows.loc[row, column]!r}"
 
 
 def test_columns_describe_every_contract_column_with_its_rules(use_case):

@@ -158,6 +158,26 @@ def test_a_header_region_running_past_the_first_read_is_read_whole(tmp_path, cas
     assert list(read_csv_frame(path, CREDIT_RISK).index) == [1, 2, 3, 4, 5]
 
 
+@pytest.mark.parametrize(
+    "body_bytes, nul_bytes, refused",
+    [(400, 15, False), (400, 16, True), (70_000, 654, False), (70_000, 655, True)],
+    ids=["15_in_a_small_file", "16_in_a_small_file", "654_in_the_first_64_kib", "655_in_them"],
+)
+def test_nul_bytes_make_a_file_binary_from_1_in_100_of_its_first_64_kib_and_16_of_them(
+    tmp_path, body_bytes, nul_bytes, refused
+):
+    body = bytearray(b"x" * body_bytes)
+    body[: 3 * nul_bytes : 3] = bytes(nul_bytes)
+    path = tmp_path / "nul_bytes.csv"
+    path.write_bytes((",".join(TELCO.contract_columns) + "\n").encode() + body)
+
+    if refused:
+        with pytest.raises(InputFileError, match=f"is binary, not CSV text: {nul_bytes:,} of its first"):
+            read_layout(path)
+    else:
+        assert read_layout(path).names == TELCO.contract_columns
+
+
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 

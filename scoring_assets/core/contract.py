@@ -2,9 +2,10 @@
 
 Input arrives as text (the CSV is read with every column as a string, so nothing is
 guessed). ``validate_frame`` parses the use case's numeric columns, runs its pandera model
-lazily and turns every failure into a reject record ``(row_number, id, column, rule, value)``;
-``describe_columns`` turns the same model into documentation. Nothing here names a column of
-any table: the use case declares them (``core.use_case``).
+lazily and turns every failure into a reject record ``(row_number, id, column, rule, value)``,
+blaming each bad value under one rule only; ``describe_columns`` turns the same model into
+documentation. Nothing here names a column of any table: the use case declares them
+(``core.use_case``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from scoring_assets.core.use_case import UseCase
 
 ID = "id"  # reject records carry the row's id here; the report names the column after the use case
 REJECT_RECORD_COLUMNS = [ROW_NUMBER, ID, "column", "rule", "value"]
+NUL_BYTE_RULE = "nul_byte"  # a value holding a NUL byte: a damaged cell, whatever its column's rules
 
 
 def reject_columns(use_case: UseCase) -> list[str]:
@@ -56,9 +58,11 @@ def validate_frame(
     reported; a row is accepted only if it breaks none.
     """
     typed, parse_rejects = _parse_numbers(use_case, raw)
+    nul_byte_rejects = _nul_byte_rejects(use_case, typed, raw)
     column_rejects, cross_field_rejects = _schema_rejects(use_case, typed, raw)
     duplicate_rejects = _duplicate_rejects(use_case, typed, raw, duplicate_ids)
-    rejects = _combine_rejects(_blamed_once([parse_rejects, column_rejects, duplicate_rejects, cross_field_rejects]))
+    ranked = [nul_byte_rejects, parse_rejects, column_rejects, duplicate_rejects, cross_field_rejects]
+    rejects = _combine_rejects(_blamed_once(ranked))
     # A blank id is reported as non_empty; blanks are not "duplicates" of each other.
     if not len(rejects):  # the usual batch: nothing to drop, no copy of it
         return BatchValidation(accepted=typed, rejects=rejects)
@@ -94,6 +98,32 @@ def _parse_numbers(use_case: UseCase, raw: pd.DataFrame) -> tuple[pd.DataFrame, 
             problems.append(_records(use_case, typed, raw, blank, column, "required"))
         typed[column] = numbers.astype("float64") if column in use_case.float_columns else numbers
     return typed, _combine_rejects(problems)
+
+
+def _nul_byte_rejects(use_case: UseCase, typed: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
+    """A reject record for every value of ``raw`` that holds a NUL byte, in any of its text columns.
+
+    Such a value is damaged, not merely wrong: it is blamed under ``NUL_BYTE_RULE`` alone. The
+    label and the columns a run carries through are judged too, as they reach the scored file.
+    """
+    records = []
+    for column in raw.columns:
+        if pd.api.types.is_string_dtype(raw[column]) and _may_hold_a_nul_byte(raw[column]):
+            holds_nul_byte = raw[column].str.contains("\x00", regex=False, na=False)
+            if holds_nul_byte.any():
+                records.append(_records(use_case, typed, raw, holds_nul_byte, str(column), NUL_BYTE_RULE))
+    return _combine_rejects(records)
+
+
+def _may_hold_a_nul_byte(text: pd.Series) -> bool:
+    """False when no byte of an Arrow-backed text column is NUL: one scan of its data buffer (~20x faster
+    than testing value by value, which is left for the rare column this cannot clear)."""
+    if not isinstance(text.array, pd.arrays.ArrowStringArray):
+        return True
+    arrow = pyarrow.array(text)
+    chunks = arrow.chunks if isinstance(arrow, pyarrow.ChunkedArray) else [arrow]
+    buffers = [chunk.buffers()[2] for chunk in chunks]
+    return any(data is not None and not np.frombuffer(data, dtype=np.uint8).all() for data in buffers)
 
 
 # What Arrow's string -> float64 cast accepts (decimal, exponent, inf/infinity/nan in any case);

@@ -7,7 +7,8 @@ columns outside the contract (dropped, except the use case's label, kept for bac
 the columns a run carries through to the scored file).
 
 A file that cannot be used as a whole is refused with an ``InputFileError`` that names the file
-and says what to do: compressed, binary or UTF-16 files, a header that is not UTF-8, another
+and says what to do: compressed, binary (a NUL byte in the header, or many in the first 64 KiB)
+or UTF-16 files, a header that is not UTF-8, another
 delimiter, missing or repeated columns, a header quote that is never closed, a header line over
 ``HEADER_MAX_BYTES`` (16 MiB). Only the start of the file is read, 64 KiB at first.
 """
@@ -31,6 +32,12 @@ from scoring_assets.core.use_case import UseCase
 # block instead (``csv_records.DEFAULT_BLOCK_BYTES``).
 HEADER_MAX_BYTES = 16 << 20
 _FIRST_READ_BYTES = 64 << 10  # what is read first: a usual header and the sample below fit in it
+# A file is binary (refused whole) when its header holds a NUL byte, or when at least one byte in
+# _BINARY_ONE_NUL_IN of the first read (and at least _BINARY_NUL_BYTES_MIN bytes) is NUL: binary
+# formats are full of them, while a text file with a damaged cell has a handful, and only the rows
+# holding one are rejected.
+_BINARY_ONE_NUL_IN = 100
+_BINARY_NUL_BYTES_MIN = 16
 # Whether every data line ends with a delimiter is judged on the first rows after the header.
 _SAMPLE_ROWS = 50
 _SAMPLE_BYTES = 1 << 20
@@ -83,6 +90,7 @@ def read_layout(path: Path) -> CsvLayout:
         start = _FileStart(handle)
         _refuse_non_text(path, start.data)
         body, offset, lines, complete = _header_line(path, start)
+        _refuse_a_nul_byte_in_the_header(path, start.data[:offset])
         names = [name.strip() for name in _header_fields(path, body, lines)]
         if complete and _every_row_ends_with_a_delimiter(start, offset, len(names)):
             names.append("")  # the empty field after that delimiter, dropped like any extra column
@@ -162,20 +170,32 @@ def _header_fields(path: Path, body: bytes, line: int) -> list[str]:
 
 
 def _refuse_non_text(path: Path, head: bytes) -> None:
+    """Refuse a file whose first bytes show it is not UTF-8 text: compressed, a workbook, UTF-16/32, binary."""
     for signature, problem in _SIGNATURES:
         if re.match(signature, head):
             raise InputFileError(path, problem)
-    if b"\x00" in head:
-        if head[1::2].count(0) > len(head) // 4 or head[0::2].count(0) > len(head) // 4:
-            raise InputFileError(
-                path, "looks like UTF-16 text (no byte-order mark), not UTF-8; save it as UTF-8 (in Excel: CSV UTF-8)"
-            )
-        raise InputFileError(path, nul_problem(head.index(b"\x00")))
+    nul_bytes = head.count(0)
+    if not nul_bytes:
+        return
+    if head[1::2].count(0) > len(head) // 4 or head[0::2].count(0) > len(head) // 4:
+        raise InputFileError(
+            path, "looks like UTF-16 text (no byte-order mark), not UTF-8; save it as UTF-8 (in Excel: CSV UTF-8)"
+        )
+    if nul_bytes >= max(_BINARY_NUL_BYTES_MIN, len(head) // _BINARY_ONE_NUL_IN):
+        raise InputFileError(
+            path,
+            f"is binary, not CSV text: {nul_bytes:,} of its first {len(head):,} bytes are NUL bytes; "
+            "export the table as CSV UTF-8",
+        )
 
 
-def nul_problem(offset: int) -> str:
-    """Why a file with a NUL byte at ``offset`` is refused."""
-    return f"contains a NUL byte (at byte {offset:,}): the file is binary or damaged, not CSV text"
+def _refuse_a_nul_byte_in_the_header(path: Path, header_region: bytes) -> None:
+    """A NUL byte in a data value rejects that row only (``contract.NUL_BYTE_RULE``); in the header, the file."""
+    position = header_region.find(0)
+    if position >= 0:
+        raise InputFileError(
+            path, f"has a NUL byte in its header (at byte {position:,}): the file is binary or damaged, not CSV text"
+        )
 
 
 def _next_line(path: Path, start: _FileStart, offset: int) -> tuple[bytes, int, bool]:

@@ -11,7 +11,8 @@ values: they are skipped and not numbered. A record with more or fewer fields th
 and its raw text, to be rejected like any other bad row; every other row is read as usual.
 
 Every problem that makes the file as a whole unusable is raised as an ``InputFileError``
-(text that is not UTF-8, a quote that is never closed, a record longer than a read block).
+(text that is not UTF-8, a quote that is never closed, a record longer than a read block). A NUL
+byte inside a value is read like any other character: the contract rejects that row alone.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from scoring_assets.core.csv_header import (
     InputFileError,
     check_header,
     not_utf8_problem,
-    nul_problem,
     output_columns,
     read_layout,
     shortened,
@@ -143,7 +143,7 @@ def _numbered_batches(
         raise InputFileError(path, _explain_arrow_error(path, layout, str(error), block_bytes, records)) from None
     finally:
         stream.unthrottle()  # a parse abandoned half way must not leave the reading thread waiting
-    _check_the_whole_file_was_text(path, stream, records)
+    _refuse_a_quote_left_open(path, records)
 
 
 def _open_parser(
@@ -165,10 +165,8 @@ def _open_parser(
     )
 
 
-def _check_the_whole_file_was_text(path: Path, stream: _DataStream, records: _RecordNumbering) -> None:
-    """Refuse what the parser let through: NUL bytes, and a quoted value still open at the end of the file."""
-    if stream.nul_offset is not None:
-        raise InputFileError(path, nul_problem(stream.nul_offset))
+def _refuse_a_quote_left_open(path: Path, records: _RecordNumbering) -> None:
+    """Refuse what the parser let through: a quoted value still open at the end of the file."""
     if not records.saw_end_of_input:
         raise InputFileError(
             path,
@@ -220,7 +218,6 @@ class _DataStream(io.RawIOBase):
     The bytes before the data (header and all) are read through ``source`` too, so a hashing
     source hashes the whole file; ``source`` is read to its end but not closed. ``saw_quote``
     tells whether any quote character has been read yet: until then no record can span lines.
-    ``nul_offset`` is where the first NUL byte was.
 
     pyarrow's streaming reader reads on a background thread and queues up to 32 blocks ahead of
     the batches taken from it: a whole 135 MB file was in memory a moment after the parse began.
@@ -239,20 +236,17 @@ class _DataStream(io.RawIOBase):
 
     def __init__(self, source: BinaryIO, skip: int):
         self._source = source
-        self._position = 0
         self._end_sent = False
         self._reads = self._batches = 0
         self._bounded = True
         self._refused_since_read = False
         self._progress = threading.Condition()
         self.saw_quote = False
-        self.nul_offset: int | None = None
         while skip > 0:
             skipped = source.read(min(skip, 1 << 20))
             if not skipped:
                 break
             skip -= len(skipped)
-            self._position += len(skipped)
 
     def readable(self) -> bool:
         return True
@@ -289,9 +283,6 @@ class _DataStream(io.RawIOBase):
             return _END_OF_INPUT
         if not self.saw_quote and b'"' in chunk:
             self.saw_quote = True
-        if self.nul_offset is None and b"\x00" in chunk:
-            self.nul_offset = self._position + chunk.index(b"\x00")
-        self._position += len(chunk)
         return chunk
 
 
