@@ -8,9 +8,9 @@ the columns a run carries through to the scored file).
 
 A file that cannot be used as a whole is refused with an ``InputFileError`` that names the file
 and says what to do: compressed, binary (a NUL byte in the header, or many in the first 64 KiB)
-or UTF-16 files, a header that is not UTF-8, another
-delimiter, missing or repeated columns, a header quote that is never closed, a header line over
-``HEADER_MAX_BYTES`` (16 MiB). Only the start of the file is read, 64 KiB at first.
+or UTF-16 files, a header that is not UTF-8, another delimiter, missing or repeated columns, a
+header quote that is never closed, a header line over ``HEADER_MAX_BYTES`` (16 MiB). Only the
+start of the file is read, 64 KiB at first.
 """
 
 from __future__ import annotations
