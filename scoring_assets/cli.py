@@ -254,8 +254,8 @@ def score(args: argparse.Namespace) -> int:
     # Absolute (so every message names the full path) but not resolved: a symlink stays one, so the
     # output-path check can say the output reaches the input through it.
     source = Path(os.path.abspath(args.input.expanduser()))
-    if not source.is_file():
-        _problem(f"{source}: input file not found")
+    if not source.is_file():  # a FIFO or device is never opened: reading one could wait forever
+        _problem(f"{source}: {'not a regular file' if source.exists() else 'input file not found'}")
         return EXIT_USAGE
     use_case = chosen_use_case(source, args.use_case)
     if isinstance(use_case, tuple):

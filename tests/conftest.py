@@ -208,14 +208,14 @@ class Workspace:
     data_dir: Path
     dagster_home: Path
 
-    def run(self, *args: str, console_script: bool = False, model_root: Path | None = None):
+    def run(self, *args: str, console_script: bool = False, model_root: Path | None = None, timeout: float = 600):
         command = [str(CONSOLE_SCRIPT)] if console_script else [sys.executable, "-m", "scoring_assets"]
         env = {key: value for key, value in os.environ.items() if key != "SCORING_MODEL_ROOT"}
         env.update(SCORING_DATA_DIR=str(self.data_dir), DAGSTER_HOME=str(self.dagster_home))
         if model_root is not None:
             env["SCORING_MODEL_ROOT"] = str(model_root)
         return subprocess.run(
-            [*command, *args], cwd=self.cwd, env=env, capture_output=True, text=True, timeout=600, check=False
+            [*command, *args], cwd=self.cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
         )
 
     def scored_files(self, use_case: UseCase = TELCO) -> list[Path]:

@@ -20,10 +20,11 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import CREDIT_RISK, REAL_EXTRACTS, TELCO, built_model, customer_rows, score_file, valid_rows, write_csv
 
-from scoring_assets.core.contract import reject_columns
+from scoring_assets.core.contract import NUL_BYTE_RULE, reject_columns
+from scoring_assets.core.csv_header import InputFileError
+from scoring_assets.core.csv_records import iter_record_batches
 from scoring_assets.core.files import file_sha256
 from scoring_assets.core.ingest import FIELD_COUNT_RULE, validate_raw_parquet, write_raw_parquet
-from scoring_assets.core.input_csv import InputFileError, iter_record_batches
 from scoring_assets.core.use_case import UseCase
 
 ROWS = customer_rows(30, seed=3)
@@ -73,6 +74,8 @@ class Awkward:
 
 
 WHITESPACE_LINES = [HEADER, "   ", *LINES[:10], "\t", *LINES[10:], " "]
+# Twelve extra columns whose names take 1.2 MB: wide extracts with long column names exist.
+LONG_NAMES = [f"note {index} " + "n" * 100_000 for index in range(12)]
 CATALOGUE: dict[str, Awkward] = {
     # Line endings and the start of the file
     "lf": Awkward(plain()),
@@ -152,7 +155,13 @@ CATALOGUE: dict[str, Awkward] = {
         joined([HEADER + ",Kündigung", *LINES]).replace("ü".encode(), b"\xfc"),
         refused="is not UTF-8 text (line 1 has byte 0xFC",
     ),
-    "nul_bytes": Awkward(replaced_in_row(2, "Yes", b"Y\x00es"), refused="contains a NUL byte (at byte"),
+    "nul_byte_in_the_header": Awkward(
+        plain().replace(b"gender", b"gen\x00der", 1), refused="has a NUL byte in its header (at byte 14): the file is"
+    ),
+    "nul_bytes_in_a_tenth_of_the_start": Awkward(
+        joined([HEADER, *LINES[:5]]) + b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09" * 2_000 + joined(LINES[5:]),
+        refused="is binary, not CSV text: 2,000 of its first 24,",
+    ),
     "semicolon_separated": Awkward(
         other_delimiter(";"), refused="looks like ';'-separated; save it as comma-separated CSV"
     ),
@@ -189,7 +198,12 @@ CATALOGUE: dict[str, Awkward] = {
     "header_value_over_the_csv_module_limit": Awkward(
         b"x" * 200_000 + b"\n" + plain(), refused="its first line holds a value over 131,072 characters long"
     ),
-    "first_line_over_a_mebibyte": Awkward(b"x" * (2 << 20), refused="its first line is over 1 MiB long"),
+    "header_over_a_mebibyte_of_long_column_names": Awkward(
+        joined([",".join([HEADER, *LONG_NAMES]), *(line + "," * len(LONG_NAMES) for line in LINES)])
+    ),
+    "first_line_over_16_mebibytes": Awkward(
+        (b"x" * 1_000 + b",") * 17_000 + b"\n" + plain(), refused="its first line is over 16 MiB long"
+    ),
 }
 
 
@@ -291,6 +305,50 @@ def test_awkward_file_is_scored_or_refused_with_one_helpful_line(tmp_path, name)
         assert report["value"].str.fullmatch(rf"line \d+: \d+ fields where the header has {header_fields}: .+").all()
 
 
+def with_a_nul_byte(column: str, row: int) -> tuple[bytes, str]:
+    """The plain file plus a ``notes`` column, with a NUL byte inside ``column`` of data row ``row``; that value."""
+    header = [*HEADER.split(","), "notes"]
+    lines = [header, *([*line.split(","), "ok"] for line in LINES)]
+    value = lines[row][header.index(column)]
+    lines[row][header.index(column)] = value = value[:1] + "\x00" + value[1:]
+    return joined([",".join(fields) for fields in lines]), value
+
+
+@pytest.mark.parametrize(
+    "column, row, carried",
+    [("Partner", 2, ()), ("customerID", 5, ()), ("tenure", 7, ()), ("notes", 9, ("notes",)), ("notes", 9, ())],
+    ids=["value_set_column", "id", "number_column", "carried_column", "ignored_column"],
+)
+def test_a_nul_byte_in_a_value_rejects_its_row_alone_naming_the_column_and_the_rule(tmp_path, column, row, carried):
+    path = tmp_path / "one_nul.csv"
+    content, value = with_a_nul_byte(column, row)
+    path.write_bytes(content)
+    used = column in TELCO.contract_columns or column in carried
+
+    raw = tmp_path / "lake" / "raw.parquet"
+    write_raw_parquet(TELCO, path, file_sha256(path), raw, carried=carried)
+    validation = validate_raw_parquet(TELCO, raw, tmp_path / "lake" / "accepted.parquet", tmp_path / "rejected.csv")
+
+    accepted = pq.read_table(tmp_path / "lake" / "accepted.parquet").column("customerID").to_pylist()
+    assert accepted == [identifier for number, identifier in enumerate(IDS, 1) if number != row or not used]
+    if not used:  # a column the run does not read cannot hold the row back
+        assert validation.rows_rejected == 0 and not (tmp_path / "rejected.csv").exists()
+        return
+    assert (validation.rows_in, validation.rows_rejected, validation.reject_counts) == (30, 1, {NUL_BYTE_RULE: 1})
+    shown = value.replace("\x00", "\\x00")  # the report stays text: a NUL is written as \x00
+    with open(tmp_path / "rejected.csv", newline="", encoding="utf-8") as handle:
+        assert list(csv.DictReader(handle)) == [
+            {
+                "row_number": str(row),
+                "customer_id": shown if column == "customerID" else IDS[row - 1],
+                "column": f"carried:{column}" if carried else column,
+                "rule": NUL_BYTE_RULE,
+                "value": shown,
+            }
+        ]
+    assert b"\x00" not in (tmp_path / "rejected.csv").read_bytes()
+
+
 def test_a_folder_or_a_missing_file_is_refused_by_name(tmp_path):
     for path, problem in [(tmp_path, "is a directory, not a CSV file"), (tmp_path / "gone.csv", "file not found")]:
         with pytest.raises(InputFileError) as raised:
@@ -304,6 +362,18 @@ def test_a_record_longer_than_a_read_block_is_refused_with_the_likely_cause(tmp_
     with pytest.raises(InputFileError) as raised:
         list(iter_record_batches(path, TELCO, block_bytes=1024))
     assert 'is longer than 1,024 bytes: usually a quote (") that is never closed' in str(raised.value)
+
+
+def test_a_header_longer_than_a_read_block_is_read_but_a_data_record_longer_than_one_is_still_refused(tmp_path):
+    wide = CATALOGUE["header_over_a_mebibyte_of_long_column_names"].content
+    header, body = wide.split(b"\n", 1)
+    path = tmp_path / "wide.csv"
+    path.write_bytes(wide)
+    assert len(header) > 64 << 10
+    assert sum(batch.num_rows for batch in iter_record_batches(path, TELCO, block_bytes=64 << 10)) == len(LINES)
+    path.write_bytes(header + b"\n" + body.replace(b",,", b',"' + b"y" * 200_000 + b'",', 1))
+    with pytest.raises(InputFileError, match="is longer than 65,536 bytes"):
+        list(iter_record_batches(path, TELCO, block_bytes=64 << 10))
 
 
 @pytest.mark.usefixtures("model_artifact")
@@ -349,6 +419,17 @@ def test_cli_refuses_an_unreadable_file_with_exit_3_and_one_line(workspace, name
 
 
 @pytest.mark.usefixtures("model_artifact")
+def test_cli_scores_a_file_whose_header_is_over_a_mebibyte(workspace):
+    source = workspace.cwd / "wide.csv"
+    source.write_bytes(CATALOGUE["header_over_a_mebibyte_of_long_column_names"].content)
+    assert len(source.read_bytes().split(b"\n", 1)[0]) > 1 << 20
+    result = workspace.run("score", source.name, "--output", "scored.csv")
+    assert result.returncode == 0, result.stderr
+    scored = pd.read_csv(workspace.cwd / "scored.csv", dtype={"customer_id": str})
+    assert scored["customer_id"].tolist() == IDS
+
+
+@pytest.mark.usefixtures("model_artifact")
 def test_cli_scores_an_old_mac_file(workspace):
     source = workspace.cwd / "old_mac.csv"
     source.write_bytes(CATALOGUE["old_mac_cr_only"].content)
@@ -382,6 +463,36 @@ def test_cli_scores_the_real_extract_around_one_ragged_row_and_reports_its_line(
             "column": "(whole row)",
             "rule": FIELD_COUNT_RULE,
             "value": f"line 101: 22 fields where the header has 21: {ragged_line}",
+        }
+    ]
+
+
+@pytest.mark.usefixtures("model_artifact")
+@pytest.mark.skipif(not REAL_EXTRACTS["telco_churn"].exists(), reason="the shared IBM Telco extract is not present")
+def test_cli_scores_the_real_extract_around_a_nul_byte_in_one_cell_and_reports_its_row(workspace):
+    lines = REAL_EXTRACTS["telco_churn"].read_text().splitlines()
+    header = lines[0].split(",")
+    fields = lines[2500].split(",")
+    column = header.index("PaymentMethod")
+    fields[column] = fields[column][:4] + "\x00" + fields[column][4:]
+    lines[2500] = ",".join(fields)
+    source = workspace.cwd / "telco_one_nul.csv"
+    source.write_text("\n".join(lines) + "\n")
+
+    result = workspace.run("score", source.name, "--output", "scored.csv")
+
+    assert result.returncode == 0, result.stderr
+    scored = pd.read_csv(workspace.cwd / "scored.csv")
+    assert len(scored) == 7042 and 2500 not in set(scored["row_number"])
+    with open(workspace.cwd / "scored.rejected.csv", newline="", encoding="utf-8") as handle:
+        report = list(csv.DictReader(handle))
+    assert report == [
+        {
+            "row_number": "2500",
+            "customer_id": fields[0],
+            "column": "PaymentMethod",
+            "rule": NUL_BYTE_RULE,
+            "value": fields[column].replace("\x00", "\\x00"),
         }
     ]
 

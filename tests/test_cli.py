@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -331,6 +332,24 @@ def test_input_file_not_found_is_a_usage_error(workspace):
     assert result.returncode == EXIT_USAGE
     assert "no_such_file.csv: input file not found" in result.stderr
     assert not workspace.dagster_home.exists(), "nothing is started for a file that is not there"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
+def test_an_input_that_exists_but_is_not_a_regular_file_is_a_usage_error_saying_so(workspace, kind):
+    places = {"fifo": workspace.cwd / "pipe.csv", "device": Path("/dev/null"), "directory": workspace.cwd / "folder"}
+    source = places[kind]
+    if kind == "fifo":
+        os.mkfifo(source)
+    elif kind == "directory":
+        source.mkdir()
+
+    result = workspace.run("score", str(source), timeout=60)  # opening a FIFO would wait for a writer forever
+
+    assert result.returncode == EXIT_USAGE
+    assert f"{source}: not a regular file" in result.stderr
+    assert "not found" not in result.stderr
+    assert_no_traceback(result)
+    assert not workspace.dagster_home.exists(), "nothing is started for an input that is not a file"
 
 
 @pytest.mark.parametrize(

@@ -12,15 +12,18 @@ import math
 import pandas as pd
 import pytest
 from conftest import CREDIT_RISK, REAL_EXTRACTS, TELCO, customer_rows, valid_rows
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scoring_assets.core.contract import (
+    NUL_BYTE_RULE,
     REJECT_RECORD_COLUMNS,
     describe_columns,
     reject_columns,
     satisfies_contract,
     validate_frame,
 )
-from scoring_assets.core.input_csv import read_csv_frame
+from scoring_assets.core.csv_records import read_csv_frame
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.use_cases.credit_risk.contract import AGE_MAX_YEARS, CREDIT_AMOUNT_MAX, DURATION_MAX_MONTHS
 from scoring_assets.use_cases.telco_churn.contract import MONTHLY_CHARGES_MAX, TENURE_MAX_MONTHS, TOTAL_CHARGES_MAX
@@ -352,6 +355,65 @@ def test_a_telco_row_breaking_a_column_rule_and_a_cross_field_rule_reports_both(
     rejects = rejects_of(TELCO, valid)
     assert sorted(rejects["rule"]) == ["min_0", "phone_service_consistency"]
     assert set(rejects["row_number"]) == {row}
+
+
+def test_an_unparseable_total_charges_is_rejected_as_not_a_number_and_not_as_a_blank(valid):
+    row = existing_customer(valid)
+    valid.loc[row, "TotalCharges"] = "1,234.50"
+    rejects = rejects_of(TELCO, valid)
+    assert rejects[["row_number", "column", "rule", "value"]].values.tolist() == [
+        [row, "TotalCharges", "number", "1,234.50"]
+    ]
+
+
+# Text no number parser accepts: thousands separators as a spreadsheet writes them ("1,234.50"),
+# or anything ending in a character no number has.
+UNPARSEABLE_NUMBERS = st.one_of(
+    st.from_regex(r"\A[1-9][0-9]{0,2}(,[0-9]{3})+(\.[0-9]{1,2})?\Z"),
+    st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=8).map(lambda s: f"{s}?"),
+)
+ROWS_OF = {use_case.name: batch(valid_rows(use_case, 40)) for use_case in (TELCO, CREDIT_RISK)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), use_case=st.sampled_from([TELCO, CREDIT_RISK]))
+def test_an_unparseable_number_is_blamed_once_under_number_and_by_no_other_rule(data, use_case):
+    rows = ROWS_OF[use_case.name].copy()
+    row = data.draw(st.sampled_from(list(rows.index)), label="row")
+    numeric = use_case.integer_columns + use_case.float_columns
+    broken = data.draw(st.lists(st.sampled_from(numeric), min_size=1, unique=True), label="columns")
+    for column in broken:
+        rows.loc[row, column] = data.draw(UNPARSEABLE_NUMBERS, label=column)
+
+    rejects = rejects_of(use_case, rows)
+
+    assert set(rejects["row_number"]) == {row}
+    for column in broken:
+        assert rules_blaming(rejects, column) == ["number"], f"{column}={rows.loc[row, column]!r}"
+
+
+def rules_blaming(rejects: pd.DataFrame, column: str) -> list[str]:
+    """The rules of the reject records naming ``column`` (alone, or among a cross-field rule's columns)."""
+    return rejects.loc[rejects["column"].str.split(", ").map(lambda named: column in named), "rule"].tolist()
+
+
+TEXT_WITH_A_NUL_BYTE = st.builds("{}\x00{}".format, st.text(max_size=6), st.text(max_size=6))
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), use_case=st.sampled_from([TELCO, CREDIT_RISK]))
+def test_a_value_holding_a_nul_byte_is_blamed_once_under_nul_byte_whatever_its_column(data, use_case):
+    rows = ROWS_OF[use_case.name].copy()
+    row = data.draw(st.sampled_from(list(rows.index)), label="row")
+    broken = data.draw(st.lists(st.sampled_from(use_case.contract_columns), min_size=1, unique=True), label="columns")
+    for column in broken:
+        rows.loc[row, column] = data.draw(TEXT_WITH_A_NUL_BYTE, label=column)
+
+    rejects = rejects_of(use_case, rows)
+
+    assert set(rejects["row_number"]) == {row}
+    for column in broken:
+        assert rules_blaming(rejects, column) == [NUL_BYTE_RULE], f"{column}={rows.loc[row, column]!r}"
 
 
 def test_columns_describe_every_contract_column_with_its_rules(use_case):

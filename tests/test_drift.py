@@ -22,6 +22,7 @@ import yaml
 from conftest import CREDIT_RISK, GENERATORS, TELCO
 
 from scoring_assets.core.contract import validate_frame
+from scoring_assets.core.csv_records import read_csv_frame
 from scoring_assets.core.drift import (
     PSI_SMOOTHING,
     DriftAccumulator,
@@ -33,7 +34,6 @@ from scoring_assets.core.drift import (
 )
 from scoring_assets.core.features import build_features
 from scoring_assets.core.files import file_md5
-from scoring_assets.core.input_csv import read_csv_frame
 from scoring_assets.core.model_store import ModelIntegrityError, load_model, verify_artifact
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.reports.drift import write_drift_report

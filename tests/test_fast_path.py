@@ -18,7 +18,7 @@ from conftest import score_file, valid_rows, write_csv
 
 from scoring_assets.core.contract import validate_frame
 from scoring_assets.core.features import build_features
-from scoring_assets.core.input_csv import BATCH_ROWS
+from scoring_assets.core.lake import BATCH_ROWS
 from scoring_assets.core.model_store import load_model
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.scoring import PREDICT_ROWS, positive_class_index, scored_columns

@@ -8,8 +8,8 @@ import pytest
 from conftest import CREDIT_RISK, REAL_EXTRACTS, TELCO, built_model, customer_rows, score_file, valid_rows
 
 from scoring_assets.core.contract import validate_frame
+from scoring_assets.core.csv_records import read_csv_frame
 from scoring_assets.core.features import as_categorical, build_features, feature_dtypes
-from scoring_assets.core.input_csv import read_csv_frame
 from scoring_assets.core.scoring import read_feature_frame
 from scoring_assets.core.use_case import FeatureSet, UseCase
 from scoring_assets.training import load_params, repo_path

@@ -10,6 +10,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -17,18 +18,13 @@ import pytest
 from conftest import CREDIT_RISK, TELCO, customer_rows, valid_rows, write_csv
 
 from scoring_assets.core.contract import validate_frame
+from scoring_assets.core.csv_header import InputFileError, read_layout
+from scoring_assets.core.csv_records import _DataStream, iter_record_batches, read_csv_frame
 from scoring_assets.core.files import file_sha256
 from scoring_assets.core.ingest import validate_raw_parquet, write_raw_parquet
-from scoring_assets.core.input_csv import (
-    ROW_NUMBER,
-    InputFileError,
-    _DataStream,
-    iter_record_batches,
-    lake_reader,
-    read_csv_frame,
-    read_layout,
-)
+from scoring_assets.core.lake import lake_reader
 from scoring_assets.core.partition_keys import PartitionKeyError, checked_partition_key, partition_key_for, safe_stem
+from scoring_assets.core.row_number import ROW_NUMBER
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.use_cases import use_cases_for_header
 
@@ -94,6 +90,92 @@ def test_a_header_naming_a_column_twice_once_with_a_leading_space_is_refused(tmp
     path = write_csv(rows, tmp_path / "twice.csv")
     with pytest.raises(InputFileError, match="appear more than once in the header: foreign_worker"):
         read_csv_frame(path, CREDIT_RISK)
+
+
+def bytes_read_by_this_process() -> int:
+    counters = dict(line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
+    return int(counters["rchar"])
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="counts reads with Linux's /proc/self/io")
+def test_the_header_of_a_big_file_is_found_reading_only_the_start_of_the_file(tmp_path):
+    header, body = csv_text(customer_rows(200)).split("\n", 1)
+    path = tmp_path / "big.csv"
+    path.write_text(header + "\n" + body * 800)
+    assert path.stat().st_size > 16 << 20
+
+    before = bytes_read_by_this_process()
+    names = read_layout(path).names
+    read = bytes_read_by_this_process() - before
+
+    assert names == header.split(",")
+    assert read < 256 << 10
+
+
+@pytest.mark.parametrize("header_bytes, accepted", [((16 << 20) - 2_000, True), ((16 << 20) + 2_000, False)])
+def test_a_header_line_up_to_16_mib_is_read_and_a_longer_one_is_refused(tmp_path, header_bytes, accepted):
+    header, body = csv_text(valid_rows(CREDIT_RISK, 5)).split("\n", 1)
+    padding = header_bytes - len(header)
+    extra = [f"x{index:07}" + "x" * 99_991 for index in range(padding // 100_000)]
+    extra.append("y" * (padding - 100_000 * len(extra) - 1))
+    path = tmp_path / "wide.csv"
+    path.write_text(
+        ",".join([header, *extra]) + "\n" + "".join(f"{line}{',' * len(extra)}\n" for line in body.splitlines())
+    )
+    assert len(path.read_bytes().split(b"\n", 1)[0]) == header_bytes
+
+    if accepted:
+        assert read_layout(path).names == [name.strip() for name in header.split(",")] + extra
+        assert len(read_csv_frame(path, CREDIT_RISK)) == 5
+    else:
+        with pytest.raises(InputFileError, match="its first line is over 16 MiB long; is this a CSV file"):
+            read_layout(path)
+
+
+def header_crlf_straddling(first_read: int) -> tuple[str, str]:
+    """(text before the data, extra column name): a CRLF header whose "\r" is the last byte of the first read."""
+    header = ",".join(valid_rows(CREDIT_RISK, 1).columns)
+    name = "n" * (first_read - len(header) - 2)
+    return f"{header},{name}\r\n", name
+
+
+@pytest.mark.parametrize("case", ["blank_lines_past_the_first_read", "crlf_straddling", "quoted_name_past_it"])
+def test_a_header_region_running_past_the_first_read_is_read_whole(tmp_path, case):
+    header, body = csv_text(valid_rows(CREDIT_RISK, 5)).split("\n", 1)
+    before, extra, lines = {
+        "blank_lines_past_the_first_read": ("\n" * 70_000 + header + "\n", None, 70_001),
+        "crlf_straddling": (*header_crlf_straddling(64 << 10), 1),
+        "quoted_name_past_it": (f'{header},"a, b{"x" * 70_000}"\n', f"a, b{'x' * 70_000}", 1),
+    }[case]
+    rows = [f"{line}{',' if extra else ''}\n" for line in body.splitlines()]
+    path = tmp_path / "header.csv"
+    path.write_bytes((before + "".join(rows)).encode())
+
+    layout = read_layout(path)
+
+    assert layout.names == [name.strip() for name in header.split(",")] + ([extra] if extra else [])
+    assert (layout.data_offset, layout.lines_before_data) == (len(before), lines)
+    assert list(read_csv_frame(path, CREDIT_RISK).index) == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize(
+    "body_bytes, nul_bytes, refused",
+    [(400, 15, False), (400, 16, True), (70_000, 654, False), (70_000, 655, True)],
+    ids=["15_in_a_small_file", "16_in_a_small_file", "654_in_the_first_64_kib", "655_in_them"],
+)
+def test_nul_bytes_make_a_file_binary_from_1_in_100_of_its_first_64_kib_and_16_of_them(
+    tmp_path, body_bytes, nul_bytes, refused
+):
+    body = bytearray(b"x" * body_bytes)
+    body[: 3 * nul_bytes : 3] = bytes(nul_bytes)
+    path = tmp_path / "nul_bytes.csv"
+    path.write_bytes((",".join(TELCO.contract_columns) + "\n").encode() + body)
+
+    if refused:
+        with pytest.raises(InputFileError, match=f"is binary, not CSV text: {nul_bytes:,} of its first"):
+            read_layout(path)
+    else:
+        assert read_layout(path).names == TELCO.contract_columns
 
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")

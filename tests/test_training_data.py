@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from scoring_assets.core.contract import validate_frame
-from scoring_assets.core.input_csv import read_csv_frame
+from scoring_assets.core.csv_records import read_csv_frame
 from scoring_assets.use_cases.telco_churn import USE_CASE
 from scoring_assets.use_cases.telco_churn.contract import INTERNET_ADDON_COLUMNS
 from scoring_assets.use_cases.telco_churn.generate import (

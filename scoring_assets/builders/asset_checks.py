@@ -23,7 +23,8 @@ import pyarrow.parquet as pq
 
 from scoring_assets.builders.keys import keys_of
 from scoring_assets.core.ingest import carried_columns, ragged_rows_path, read_accepted_frame
-from scoring_assets.core.input_csv import BATCH_ROWS, ROW_NUMBER, lake_reader
+from scoring_assets.core.lake import BATCH_ROWS, lake_reader
+from scoring_assets.core.row_number import ROW_NUMBER
 from scoring_assets.core.scoring import LABEL_KEY, feature_schema
 from scoring_assets.core.use_case import UseCase
 

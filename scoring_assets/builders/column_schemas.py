@@ -11,7 +11,7 @@ from dagster import TableColumn, TableColumnConstraints, TableSchema
 
 from scoring_assets.core.contract import describe_columns
 from scoring_assets.core.ingest import accepted_schema
-from scoring_assets.core.input_csv import ROW_NUMBER
+from scoring_assets.core.row_number import ROW_NUMBER
 from scoring_assets.core.scoring import ID_KEY, feature_schema
 from scoring_assets.core.scoring import scores_schema as scores_arrow_schema
 from scoring_assets.core.use_case import UseCase

@@ -20,9 +20,9 @@ from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.refusals import RefusalKind, materialize_or_refuse, refusal
 from scoring_assets.builders.resources import ScoringFolders
 from scoring_assets.builders.run_tags import file_tags, tag_run
+from scoring_assets.core.csv_header import InputFileError
 from scoring_assets.core.folders import InputRegistration, UseCaseFolders
 from scoring_assets.core.ingest import validate_raw_parquet, write_raw_parquet
-from scoring_assets.core.input_csv import InputFileError
 from scoring_assets.core.manifest import drop_if_unchanged, set_aside
 from scoring_assets.core.output_paths import UnsafeOutputPathError, check_outputs_do_not_reach_input
 from scoring_assets.core.scoring import scored_columns

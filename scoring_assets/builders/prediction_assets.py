@@ -28,7 +28,7 @@ from scoring_assets.builders.run_tags import file_tags, tag_run
 from scoring_assets.core.drift import DriftAccumulator, FileDrift
 from scoring_assets.core.files import file_sha256
 from scoring_assets.core.folders import UseCaseFolders
-from scoring_assets.core.input_csv import lake_reader
+from scoring_assets.core.lake import lake_reader
 from scoring_assets.core.manifest import Publication, drift_report_path_for
 from scoring_assets.core.model_store import LoadedModel, ModelIntegrityError
 from scoring_assets.core.output_paths import UnsafeOutputPathError, check_scored_output_path

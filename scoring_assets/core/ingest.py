@@ -25,18 +25,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from scoring_assets.core.contract import ID, REJECT_RECORD_COLUMNS, reject_columns, validate_frame
+from scoring_assets.core.csv_header import InputFileError
+from scoring_assets.core.csv_records import RAGGED_SCHEMA, iter_record_batches
 from scoring_assets.core.csv_safety import SpreadsheetSafeCsvWriter
 from scoring_assets.core.files import atomic_path
-from scoring_assets.core.input_csv import (
-    BATCH_ROWS,
-    RAGGED_SCHEMA,
-    ROW_NUMBER,
-    InputFileError,
-    LakeWriter,
-    batch_to_frame,
-    iter_record_batches,
-    lake_reader,
-)
+from scoring_assets.core.lake import BATCH_ROWS, LakeWriter, batch_to_frame, lake_reader
+from scoring_assets.core.row_number import ROW_NUMBER
 from scoring_assets.core.use_case import UseCase
 
 FIELD_COUNT_RULE = "field_count"
@@ -235,23 +229,14 @@ def validate_raw_parquet(
     source = lake_reader(raw_path)
     names = source.schema_arrow.names
     schema = accepted_schema(use_case, use_case.label_column in names, carried_columns(names))
-    report_schema = reject_schema(use_case)
     repeated_ids = find_repeated_ids(raw_path, use_case.id_column) if use_case.id_column else frozenset()
     ragged = _RaggedRejects(ragged_rows_path(raw_path))
     summary = ValidationSummary()
     with atomic_path(accepted_path) as accepted_tmp, atomic_path(report_path) as report_tmp:
         with (
             LakeWriter(accepted_tmp, schema, _dictionary_columns(use_case)) as accepted_writer,
-            SpreadsheetSafeCsvWriter(report_tmp, report_schema) as report_writer,
+            SpreadsheetSafeCsvWriter(report_tmp, reject_schema(use_case)) as report_writer,
         ):
-
-            def report(rejects: pd.DataFrame) -> None:
-                if len(rejects):
-                    if use_case.id_column:
-                        rejects = rejects.rename(columns={ID: use_case.scored_id_column})
-                    named = rejects[report_schema.names]
-                    report_writer.write(pa.Table.from_pandas(named, schema=report_schema, preserve_index=False))
-
             for batch in source.iter_batches(batch_size=BATCH_ROWS):
                 raw = batch_to_frame(batch)
                 if raw.empty:
@@ -267,16 +252,31 @@ def validate_raw_parquet(
                 rejects = result.rejects
                 if len(ragged_rejects):
                     rejects = pd.concat([rejects, ragged_rejects]).sort_values(ROW_NUMBER, kind="stable")
-                report(rejects)
+                _write_rejects(report_writer, use_case, rejects)
             while len(ragged_rejects := ragged.up_to(None)):
                 summary.rows_in += len(ragged_rejects)
                 summary.rows_rejected += len(ragged_rejects)
                 summary.reject_counts.update(ragged_rejects["rule"].tolist())
-                report(ragged_rejects)
+                _write_rejects(report_writer, use_case, ragged_rejects)
             summary.report_cells_neutralised = report_writer.cells_neutralised
     if summary.rows_rejected == 0:
         Path(report_path).unlink(missing_ok=True)
     return summary
+
+
+def _write_rejects(report: SpreadsheetSafeCsvWriter, use_case: UseCase, rejects: pd.DataFrame) -> None:
+    """Reject records into the report, the id column named as in the scored file.
+
+    A NUL byte is written as the four characters ``\\x00``, so the report stays a text file.
+    """
+    if not len(rejects):
+        return
+    if use_case.id_column:
+        rejects = rejects.rename(columns={ID: use_case.scored_id_column})
+    schema = reject_schema(use_case)
+    texts = [name for name in schema.names if name != ROW_NUMBER]
+    shown = rejects[schema.names].assign(**{name: rejects[name].str.replace("\x00", "\\x00") for name in texts})
+    report.write(pa.Table.from_pandas(shown, schema=schema, preserve_index=False))
 
 
 class _RaggedRejects:

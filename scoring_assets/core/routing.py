@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from scoring_assets.core.csv_header import InputFileError, read_layout
 from scoring_assets.core.inbox import Decision
-from scoring_assets.core.input_csv import InputFileError, read_layout
 from scoring_assets.core.use_case import UseCase
 
 COLUMNS_NAMED_PER_USE_CASE = 4

@@ -22,10 +22,11 @@ from scoring_assets.core.features import CATEGORY_CODE_DTYPE, build_features
 from scoring_assets.core.files import atomic_path, file_sha256
 from scoring_assets.core.folders import UseCaseFolders
 from scoring_assets.core.ingest import CARRIED_PREFIX, carried_columns, read_accepted_frame
-from scoring_assets.core.input_csv import BATCH_ROWS, ROW_NUMBER, LakeWriter, batch_to_frame, lake_reader
+from scoring_assets.core.lake import BATCH_ROWS, LakeWriter, batch_to_frame, lake_reader
 from scoring_assets.core.manifest import Publication, drift_report_path_for, lineage_fields, publish_scored_file
 from scoring_assets.core.model_store import LoadedModel
 from scoring_assets.core.reports.drift import write_drift_report
+from scoring_assets.core.row_number import ROW_NUMBER
 from scoring_assets.core.use_case import UseCase
 
 # Columns of the feature matrix and scores files beside the model inputs, named so that no

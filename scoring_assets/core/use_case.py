@@ -17,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
+from scoring_assets.core.row_number import ROW_NUMBER
+
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"  # a use case name is an asset key prefix, a folder and a CLI word
 
 
@@ -118,7 +120,7 @@ class UseCase:
     model: ModelSource
     score_column: str  # e.g. churn_score: the probability of the label's positive class
     id_column: str | None = None  # unique within a file; None: rows are identified by their row number
-    scored_id_column: str = "row_number"  # the scored file's first column (the id's name there)
+    scored_id_column: str = ROW_NUMBER  # the scored file's first column (the id's name there)
     label: Label | None = None
     # Cross-field rules of the contract (its @dataframe_check names) -> the columns each reads, so a
     # broken row is reported once with the values that contradict each other.

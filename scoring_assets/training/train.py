@@ -40,10 +40,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from scoring_assets.core.contract import validate_frame
+from scoring_assets.core.csv_records import read_csv_frame
 from scoring_assets.core.drift import build_reference_profile
 from scoring_assets.core.features import CategoryCodes, build_features
 from scoring_assets.core.files import atomic_path, file_md5
-from scoring_assets.core.input_csv import read_csv_frame
 from scoring_assets.core.paths import REPO_ROOT, repo_relative
 from scoring_assets.core.use_case import FeatureSet, UseCase
 from scoring_assets.training import held_out_path, load_params, repo_path, trained_use_case

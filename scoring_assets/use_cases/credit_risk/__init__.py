@@ -5,6 +5,7 @@ their row number in the file; its label is ``class`` (good / bad), and ``bad`` i
 risk score is about. The contract has no cross-field rule (see its module docstring for why).
 """
 
+from scoring_assets.core.row_number import ROW_NUMBER
 from scoring_assets.core.use_case import Label, ModelSource, UseCase
 from scoring_assets.use_cases.credit_risk.contract import CreditApplication
 from scoring_assets.use_cases.credit_risk.features import FEATURES
@@ -22,7 +23,7 @@ USE_CASE = UseCase(
     ),
     score_column="risk_score",
     id_column=None,
-    scored_id_column="row_number",
+    scored_id_column=ROW_NUMBER,
     label=Label("class", positive="bad", negative="good"),
     cross_field_rules={},
     blank_allowed={},

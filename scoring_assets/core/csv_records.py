@@ -1,12 +1,8 @@
-"""Reading an input CSV exactly as written: every value as text, streamed in record batches.
+"""Reading an input CSV's records exactly as written: every value as text, streamed in record batches.
 
 Nothing is guessed: "0001" stays "0001" and a blank stays a blank, so the contract (not the
-CSV parser) decides what a value means. CSV is accepted as people and spreadsheets really write
-it (RFC 4180 and beyond): a UTF-8 byte-order mark; LF, CRLF, old-Mac CR or mixed line endings;
-quoted values holding delimiters, quotes or line breaks, at any file size; Excel's ``sep=,``
-first line; blank lines anywhere; padded or quoted header names; a delimiter at the end of every
-line; columns outside the contract (dropped, except the use case's label, kept for back-testing, and the
-columns a run carries through to the scored file).
+CSV parser) decides what a value means. Quoted values may hold delimiters, quotes or line
+breaks, at any file size; the header is read first (``csv_header``).
 
 Rows are numbered 1, 2, ... in the order of the file's data records. Blank lines,
 whitespace-only lines and lines of nothing but delimiters (spreadsheets append those) carry no
@@ -14,27 +10,21 @@ values: they are skipped and not numbered. A record with more or fewer fields th
 (a "ragged" row) keeps its number and is handed to the caller with its line number in the file
 and its raw text, to be rejected like any other bad row; every other row is read as usual.
 
-Every problem that makes the file as a whole unusable is raised as an ``InputFileError`` that
-names the file and says what to do (compressed, binary or UTF-16 files, text that is not UTF-8,
-another delimiter, missing or repeated columns, a quote that is never closed, a record longer
-than a read block).
+Every problem that makes the file as a whole unusable is raised as an ``InputFileError``
+(text that is not UTF-8, a quote that is never closed, a record longer than a read block). A NUL
+byte inside a value is read like any other character: the contract rejects that row alone.
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
 import io
-import itertools
 import re
 import sys
 import threading
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -43,18 +33,22 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
+from scoring_assets.core.csv_header import (
+    CsvLayout,
+    InputFileError,
+    check_header,
+    not_utf8_problem,
+    output_columns,
+    read_layout,
+    shortened,
+    split_fields,
+)
+from scoring_assets.core.lake import batch_to_frame
+from scoring_assets.core.row_number import ROW_NUMBER
 from scoring_assets.core.use_case import UseCase
 
-ROW_NUMBER = "row_number"
-# Rows per record batch in every stage (and per Parquet row group): memory is proportional to
-# this, not to the file. 64k rows of this schema is a few MB per column set.
-BATCH_ROWS = 64_000
-# Lake files are intermediates read back within seconds: favour write speed over size.
-PARQUET_COMPRESSION = "lz4"
 DEFAULT_BLOCK_BYTES = 8 << 20  # CSV bytes parsed at a time (~60k rows of a Telco extract); a record must fit
-_HEADER_PROBE_BYTES = 1 << 20
 RAGGED_TEXT_MAX_CHARS = 1_000  # of a ragged row's raw text kept for the reject report
 
 # A ragged row, as handed to ``on_ragged``: its data row number, the line it starts on, how many
@@ -70,188 +64,11 @@ RAGGED_SCHEMA = pa.schema(
         pa.field("text", pa.string(), nullable=False),
     ]
 )
-_UTF8_BOM = b"\xef\xbb\xbf"
 _LINE_BREAK = r"\r\n|\r|\n"
 _LINE_BREAK_BYTES = re.compile(rb"\r\n|\r|\n")
 _BLANK = r"^\s*$"
 _EMPTY_OR_WHITESPACE_BYTE = pa.array([b"", b" ", b"\t", b"\n", b"\f", b"\r", b"\v"], pa.binary())
 _ONLY_DELIMITERS = re.compile(r'[\s,"]*')  # a line with no value in any field: `,,,,` or `"",""`
-# One line of the header region. As in RFC 4180 (and pyarrow), a quote is special only at the start
-# of a field; a quoted field may hold delimiters and line breaks, "" is a quote.
-_FIELD = rb'(?:"(?:[^"]|"")*+"[^,\r\n]*+|(?!")[^,\r\n]*+)'
-_HEADER_LINE_BODY = re.compile(rb"(?:" + _FIELD + rb"(?:," + _FIELD + rb")*+)?+")
-_EXCEL_SEPARATOR_LINE = re.compile(rb"\s*sep=(.)\s*", re.IGNORECASE)
-_OTHER_DELIMITERS = {";": "';'", "\t": "tab", "|": "'|'"}
-# How other kinds of file start (checked in order), and what to do instead.
-_SIGNATURES = [
-    (rb"\x1f\x8b", "is gzip-compressed; decompress it (e.g. `gunzip`) and score the CSV inside"),
-    (rb"PK\x03\x04", "is a ZIP archive (an Excel .xlsx workbook is one); save the sheet as CSV UTF-8 and score that"),
-    (rb"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "is an Excel 97-2003 workbook (.xls); save the sheet as CSV UTF-8"),
-    (rb"\xfd7zXZ\x00", "is xz-compressed; decompress it (e.g. `unxz`) and score the CSV inside"),
-    (rb"\x28\xb5\x2f\xfd", "is zstd-compressed; decompress it (e.g. `unzstd`) and score the CSV inside"),
-    (rb"BZh[1-9]1AY&SY", "is bzip2-compressed; decompress it (e.g. `bunzip2`) and score the CSV inside"),
-    (rb"PAR1", "is a Parquet file, not CSV; export the table as CSV UTF-8"),
-    (rb"\xff\xfe\x00\x00|\x00\x00\xfe\xff", "is UTF-32 text, not UTF-8; save it as UTF-8 (in Excel: CSV UTF-8)"),
-    (rb"\xff\xfe|\xfe\xff", "is UTF-16 text, not UTF-8; save it as UTF-8 (in Excel: CSV UTF-8)"),
-]
-
-
-class InputFileError(ValueError):
-    """The file as a whole cannot be scored (unreadable, empty, not UTF-8, wrong columns)."""
-
-    def __init__(self, path: Path | str, problem: str):
-        super().__init__(f"{path}: {problem}")
-        self.path = str(path)
-        self.problem = problem
-
-
-@dataclass(frozen=True)
-class CsvLayout:
-    """Where a file's data starts: its column names and what comes before the first data record."""
-
-    names: list[str]
-    data_offset: int  # bytes before the first data record (byte-order mark, blank lines, sep=, header)
-    lines_before_data: int  # physical lines before the first data record
-
-
-def read_layout(path: Path) -> CsvLayout:
-    """The header (names trimmed) and where the data starts, or why the file is not a CSV we can read."""
-    head = _read_probe(path)
-    _refuse_non_text(path, head)
-    offset = len(_UTF8_BOM) if head.startswith(_UTF8_BOM) else 0
-    lines = 0
-    while True:
-        body, offset, complete = _next_line(path, head, offset)
-        lines += 1
-        if body.strip() == b"":
-            if offset >= len(head):
-                whole_file = len(head) < _HEADER_PROBE_BYTES
-                raise InputFileError(path, "file is empty" if whole_file else "its first 1 MiB is blank lines")
-            continue
-        separator = _EXCEL_SEPARATOR_LINE.fullmatch(body)
-        if separator is None:
-            break
-        if separator.group(1) != b",":
-            delimiter = separator.group(1).decode("latin-1")
-            raise InputFileError(
-                path,
-                f"its first line says sep={delimiter}: {_OTHER_DELIMITERS.get(delimiter, repr(delimiter))}-separated; "
-                "save it as comma-separated CSV (in Excel: CSV UTF-8)",
-            )
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InputFileError(path, _not_utf8_problem(lines, body[error.start])) from None
-    fields = _split_fields(text)
-    if fields is None:
-        raise InputFileError(path, f"its first line holds a value over {csv.field_size_limit():,} characters long")
-    names = [name.strip() for name in fields]
-    if complete and _every_row_ends_with_a_delimiter(head[offset:], len(names)):
-        names.append("")  # the empty field after that delimiter, dropped like any extra column
-    return CsvLayout(names=names, data_offset=offset, lines_before_data=lines)
-
-
-def _read_probe(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(_HEADER_PROBE_BYTES)
-    except FileNotFoundError:
-        raise InputFileError(path, "file not found") from None
-    except IsADirectoryError:
-        raise InputFileError(path, "is a directory, not a CSV file") from None
-    except OSError as error:
-        raise InputFileError(path, f"cannot be read ({error.strerror or error})") from None
-
-
-def _refuse_non_text(path: Path, head: bytes) -> None:
-    for signature, problem in _SIGNATURES:
-        if re.match(signature, head):
-            raise InputFileError(path, problem)
-    if b"\x00" in head:
-        if head[1::2].count(0) > len(head) // 4 or head[0::2].count(0) > len(head) // 4:
-            raise InputFileError(
-                path, "looks like UTF-16 text (no byte-order mark), not UTF-8; save it as UTF-8 (in Excel: CSV UTF-8)"
-            )
-        raise InputFileError(path, _nul_problem(head.index(b"\x00")))
-
-
-def _nul_problem(offset: int) -> str:
-    return f"contains a NUL byte (at byte {offset:,}): the file is binary or damaged, not CSV text"
-
-
-def _next_line(path: Path, head: bytes, offset: int) -> tuple[bytes, int, bool]:
-    """The line of the header region at ``offset``, the offset after its line break, and whether it had one."""
-    end = _HEADER_LINE_BODY.match(head, offset).end()
-    body = head[offset:end]
-    if head.startswith(b"\r\n", end):
-        return body, end + 2, True
-    if end < len(head) and head[end] in b"\r\n":
-        return body, end + 1, True
-    if len(head) == _HEADER_PROBE_BYTES:
-        raise InputFileError(path, f"its first line is over {_HEADER_PROBE_BYTES >> 20} MiB long; is this a CSV file?")
-    if end < len(head):  # stopped at a quote that is never closed
-        raise InputFileError(path, 'the header has a quote (") that is never closed')
-    return body, end, False
-
-
-def _every_row_ends_with_a_delimiter(data: bytes, header_fields: int, sample_lines: int = 50) -> bool:
-    """Whether the first complete lines all have one empty field more than the header (``a,b,c,``)."""
-    complete = data[: max(data.rfind(b"\n"), data.rfind(b"\r")) + 1]
-    rows = (row for row in csv.reader(io.StringIO(complete.decode("utf-8", "replace"), newline="")) if any(row))
-    try:
-        sample = list(itertools.islice(rows, sample_lines))
-    except csv.Error:  # a value over the csv module's size limit: not the simple file this is about
-        return False
-    return bool(sample) and all(len(row) == header_fields + 1 and not row[-1].strip() for row in sample)
-
-
-def _split_fields(text: str) -> list[str] | None:
-    """The fields of one CSV record, or None when a value is over the csv module's size limit."""
-    try:
-        return next(csv.reader(io.StringIO(text, newline="")), [])
-    except csv.Error:
-        return None
-
-
-def output_columns(use_case: UseCase, header: list[str], carried: tuple[str, ...] = ()) -> list[str]:
-    """The columns kept from a file: the contract's, the label when the file has one, then the carried ones."""
-    kept = [*use_case.contract_columns, *([use_case.label_column] if use_case.label_column in header else [])]
-    return kept + [name for name in carried if name not in kept]
-
-
-def check_header(path: Path, header: list[str], use_case: UseCase, carried: tuple[str, ...] = ()) -> None:
-    """Every contract column (and every column to carry through) once in the header, or why not."""
-    missing = [name for name in use_case.contract_columns if name not in header]
-    if missing:
-        raise InputFileError(path, _missing_columns_problem(use_case.contract_columns, header, missing))
-    absent = [name for name in carried if name not in header]
-    if absent:
-        raise InputFileError(
-            path,
-            f"column(s) to carry into the scored file are not in the file: {', '.join(absent)} "
-            f"(its columns: {_shortened(', '.join(header), 200)})",
-        )
-    kept = output_columns(use_case, header, carried)
-    repeated = sorted({name for name in header if header.count(name) > 1 and name in kept})
-    if repeated:
-        raise InputFileError(path, f"column(s) appear more than once in the header: {', '.join(repeated)}")
-
-
-def _missing_columns_problem(contract_columns: list[str], header: list[str], missing: list[str]) -> str:
-    """Why the contract's columns are not there, with the likely cause when there is one."""
-    line = ",".join(header)
-    for delimiter, described in _OTHER_DELIMITERS.items():
-        if sum(part.strip().strip('"') in contract_columns for part in line.split(delimiter)) > len(missing) // 2:
-            return f"looks like {described}-separated; save it as comma-separated CSV (in Excel: CSV UTF-8)"
-    lowered = {name.lower(): name for name in header}
-    near = [f"{lowered[name.lower()]!r} for {name!r}" for name in missing if name.lower() in lowered]
-    if len(missing) == len(contract_columns) and not near:
-        expected = ", ".join(contract_columns[:3])
-        return (
-            f"has no header row: its first line must name the columns ({expected}, ...), not {_shortened(line, 60)!r}"
-        )
-    hint = f" (column names are case-sensitive: found {', '.join(near)})" if near else ""
-    return f"missing required column(s): {', '.join(missing)}{hint}"
 
 
 def iter_record_batches(
@@ -275,28 +92,50 @@ def iter_record_batches(
     layout = read_layout(path)
     check_header(path, layout.names, use_case, carried)
     kept = output_columns(use_case, layout.names, carried)
+    schema = pa.schema([pa.field(ROW_NUMBER, pa.int64()), *(pa.field(name, pa.string()) for name in kept)])
+    rows_seen = 0
+    own_file = open(path, "rb") if reader is None else None
+    source = reader if reader is not None else own_file
+    try:
+        parse = _numbered_batches(path, source, layout, kept, use_case.id_column, block_bytes, on_ragged)
+        with closing(parse):  # should the caller stop half way, the parse stops before its file is closed
+            for batch in parse:
+                if batch.num_rows:
+                    rows_seen += batch.num_rows
+                    yield batch.select(schema.names)
+    finally:
+        if own_file is not None:
+            own_file.close()
+    if rows_seen == 0:
+        yield pa.RecordBatch.from_pylist([], schema)
+
+
+def _numbered_batches(
+    path: Path,
+    source: BinaryIO,
+    layout: CsvLayout,
+    kept: list[str],
+    id_column: str | None,
+    block_bytes: int,
+    on_ragged: Callable[[pa.RecordBatch], None] | None,
+) -> Iterator[pa.RecordBatch]:
+    """The parser's batches of the data in ``source``, numbered; ragged rows handed over (or refused)."""
     # Unique placeholder names for columns we drop, so odd or repeated extra headers cannot
     # confuse the reader; dropped columns are read as bytes, so their encoding does not matter.
     names = [name if name in kept else f"__ignored_{index}" for index, name in enumerate(layout.names)]
-    own_file = open(path, "rb") if reader is None else None
-    stream = _DataStream(reader if reader is not None else own_file, layout.data_offset)
+    stream = _DataStream(source, layout.data_offset)
     records = _RecordNumbering(
         layout,
         names,
-        use_case.id_column,
+        id_column,
         on_ragged or (lambda ragged: _refuse_ragged(path, ragged)),
         on_refused=stream.record_refused,
     )
-    schema = pa.schema([pa.field(ROW_NUMBER, pa.int64()), *(pa.field(name, pa.string()) for name in kept)])
-    rows_seen = 0
     try:
         with _undecodable_rows_kept_quiet(records.on_invalid_row):
             for batch in _open_parser(stream, names, kept, block_bytes, records.on_invalid_row):
                 stream.batch_taken()
-                numbered = records.number(batch, count_line_breaks=stream.saw_quote)
-                if numbered.num_rows:
-                    rows_seen += numbered.num_rows
-                    yield numbered.select(schema.names)
+                yield records.number(batch, count_line_breaks=stream.saw_quote)
             records.finish()
     except pa.ArrowInvalid as error:
         if records.failure is not None:  # raised while handing over ragged rows from inside the parser
@@ -304,11 +143,7 @@ def iter_record_batches(
         raise InputFileError(path, _explain_arrow_error(path, layout, str(error), block_bytes, records)) from None
     finally:
         stream.unthrottle()  # a parse abandoned half way must not leave the reading thread waiting
-        if own_file is not None:
-            own_file.close()
-    _check_the_whole_file_was_text(path, stream, records)
-    if rows_seen == 0:
-        yield pa.RecordBatch.from_pylist([], schema)
+    _refuse_a_quote_left_open(path, records)
 
 
 def _open_parser(
@@ -330,10 +165,8 @@ def _open_parser(
     )
 
 
-def _check_the_whole_file_was_text(path: Path, stream: _DataStream, records: _RecordNumbering) -> None:
-    """Refuse what the parser let through: NUL bytes, and a quoted value still open at the end of the file."""
-    if stream.nul_offset is not None:
-        raise InputFileError(path, _nul_problem(stream.nul_offset))
+def _refuse_a_quote_left_open(path: Path, records: _RecordNumbering) -> None:
+    """Refuse what the parser let through: a quoted value still open at the end of the file."""
     if not records.saw_end_of_input:
         raise InputFileError(
             path,
@@ -385,7 +218,6 @@ class _DataStream(io.RawIOBase):
     The bytes before the data (header and all) are read through ``source`` too, so a hashing
     source hashes the whole file; ``source`` is read to its end but not closed. ``saw_quote``
     tells whether any quote character has been read yet: until then no record can span lines.
-    ``nul_offset`` is where the first NUL byte was.
 
     pyarrow's streaming reader reads on a background thread and queues up to 32 blocks ahead of
     the batches taken from it: a whole 135 MB file was in memory a moment after the parse began.
@@ -404,20 +236,17 @@ class _DataStream(io.RawIOBase):
 
     def __init__(self, source: BinaryIO, skip: int):
         self._source = source
-        self._position = 0
         self._end_sent = False
         self._reads = self._batches = 0
         self._bounded = True
         self._refused_since_read = False
         self._progress = threading.Condition()
         self.saw_quote = False
-        self.nul_offset: int | None = None
         while skip > 0:
             skipped = source.read(min(skip, 1 << 20))
             if not skipped:
                 break
             skip -= len(skipped)
-            self._position += len(skipped)
 
     def readable(self) -> bool:
         return True
@@ -454,9 +283,6 @@ class _DataStream(io.RawIOBase):
             return _END_OF_INPUT
         if not self.saw_quote and b'"' in chunk:
             self.saw_quote = True
-        if self.nul_offset is None and b"\x00" in chunk:
-            self.nul_offset = self._position + chunk.index(b"\x00")
-        self._position += len(chunk)
         return chunk
 
 
@@ -571,7 +397,7 @@ class _RecordNumbering:
     def _ragged_batch(self, ragged: list, row_numbers: np.ndarray, lines: np.ndarray) -> pa.RecordBatch:
         rows = []
         for position, fields, text in ragged:
-            values = _split_fields(text) or []
+            values = split_fields(text) or []
             rows.append(
                 {
                     ROW_NUMBER: int(row_numbers[position]),
@@ -579,7 +405,7 @@ class _RecordNumbering:
                     "fields": fields,
                     "header_fields": self._header_fields,
                     "id": self._id_of(values),
-                    "text": _shortened(text),
+                    "text": shortened(text, RAGGED_TEXT_MAX_CHARS),
                 }
             )
         return pa.RecordBatch.from_pylist(rows, RAGGED_SCHEMA)
@@ -624,12 +450,6 @@ def _line_breaks(batch: pa.RecordBatch) -> np.ndarray:
     return total
 
 
-def _shortened(text: str, max_chars: int = RAGGED_TEXT_MAX_CHARS) -> str:
-    if len(text) <= max_chars:
-        return text
-    return f"{text[:max_chars]}... ({len(text) - max_chars:,} more characters)"
-
-
 def _explain_arrow_error(
     path: Path, layout: CsvLayout, message: str, block_bytes: int, records: _RecordNumbering
 ) -> str:
@@ -638,7 +458,7 @@ def _explain_arrow_error(
         # The parser cannot show a ragged row that is not UTF-8 either: both mean a non-UTF-8 byte.
         found = _first_non_utf8_byte(path, layout)
         if found is not None:
-            return _not_utf8_problem(*found)
+            return not_utf8_problem(*found)
     if "straddling" in message:
         return (
             f"a record after line {records.last_record_line} is longer than {block_bytes:,} bytes: usually a "
@@ -670,74 +490,6 @@ def _first_non_utf8_byte(path: Path, layout: CsvLayout) -> tuple[int, int] | Non
 def _count_line_breaks(data: bytes, after_cr: bool) -> int:
     """Line breaks in ``data``; a "\n" first, after a chunk that ended in "\r", ends no new line."""
     return len(_LINE_BREAK_BYTES.findall(data)) - (after_cr and data.startswith(b"\n"))
-
-
-def _not_utf8_problem(line: int, byte: int) -> str:
-    guess = bytes([byte]).decode("cp1252", errors="replace")
-    looks_like = f", which Windows-1252 / Latin-1 reads as {guess!r}" if guess != "\ufffd" else ""
-    return f"is not UTF-8 text (line {line} has byte 0x{byte:02X}{looks_like}); save it as UTF-8 (in Excel: CSV UTF-8)"
-
-
-def lake_reader(path: Path | str) -> pq.ParquetFile:
-    """A Parquet file opened for streaming in record batches with flat memory.
-
-    ``pre_buffer`` is off: with it on, pyarrow keeps every byte range it has read cached until
-    the file is closed, so reading a 10M-row file batch by batch grows by gigabytes.
-    """
-    return pq.ParquetFile(path, pre_buffer=False)
-
-
-class LakeWriter:
-    """A lake Parquet file written batch by batch, encoded and written on a second thread.
-
-    Encoding, compressing and writing a batch releases the GIL, so it overlaps with the Python
-    work on the next batch (parsing, validation, features, predict) and uses the machine's second
-    core. At most ``MAX_PENDING`` batches wait to be written, so memory stays bounded by the batch
-    size; batches are written in the order given. ``close`` (or leaving the ``with`` block) waits
-    for every write and raises the first error any of them met. Lake files are intermediates
-    read back within seconds, so they favour write speed: lz4, no column statistics (nothing
-    reads them) and dictionary encoding only for ``dictionary_columns`` (the low-cardinality text
-    columns: for ids and numbers a dictionary costs time and saves nothing).
-    """
-
-    MAX_PENDING = 2
-
-    def __init__(self, path: Path | str, schema: pa.Schema, dictionary_columns=()):
-        self.schema = schema
-        self._writer = pq.ParquetWriter(
-            path,
-            schema,
-            compression=PARQUET_COMPRESSION,
-            write_statistics=False,
-            use_dictionary=[name for name in dictionary_columns if name in schema.names],
-        )
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-writer")
-        self._pending: deque[Future] = deque()
-
-    def write(self, data: pa.RecordBatch | pa.Table) -> None:
-        while len(self._pending) >= self.MAX_PENDING:
-            self._pending.popleft().result()
-        self._pending.append(self._thread.submit(self._writer.write, data))
-
-    def close(self) -> None:
-        try:
-            while self._pending:
-                self._pending.popleft().result()
-        finally:
-            self._thread.shutdown(wait=True, cancel_futures=True)
-            self._writer.close()
-
-    def __enter__(self) -> LakeWriter:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-
-def batch_to_frame(batch: pa.RecordBatch | pa.Table) -> pd.DataFrame:
-    """A record batch as a pandas frame indexed by row number (text stays Arrow-backed)."""
-    frame = batch.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=float("nan"))}.get)
-    return frame.set_index(ROW_NUMBER)
 
 
 def read_csv_frame(path: Path, use_case: UseCase) -> pd.DataFrame:
