@@ -8,12 +8,12 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from conftest import valid_rows
 
 from scoring_assets.builders import asset_checks
 from scoring_assets.core.contract import validate_frame
 from scoring_assets.core.ingest import accepted_schema
 from scoring_assets.core.scoring import feature_schema, scores_schema
+from tests.support.batches import valid_rows
 
 # A value each use case's contract refuses, in a column the contract restricts to a value set.
 OUT_OF_SET = {"telco_churn": ("Contract", "Lifetime"), "credit_risk": ("purpose", "holiday")}

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SHIPPED_USE_CASES, TELCO, built_model, valid_rows, write_csv
 from dagster import AssetKey, DagsterInstance
 
 from scoring_assets.builders.model_assets import record_model_observation
@@ -24,6 +23,8 @@ from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.definitions import defs as load_code_location
 from scoring_assets.runs import model_store, register_file
 from scoring_assets.use_cases import use_case as declared_use_case
+from tests.support.batches import SHIPPED_USE_CASES, TELCO, valid_rows, write_csv
+from tests.support.model_roots import built_model
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
 PER_USE_CASE_ASSETS = (

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import CREDIT_RISK, REAL_EXTRACTS, TELCO, built_model, customer_rows, score_file, valid_rows, write_csv
 
 from scoring_assets.core.contract import NUL_BYTE_RULE, reject_columns
 from scoring_assets.core.csv_header import InputFileError
@@ -26,6 +25,9 @@ from scoring_assets.core.csv_records import iter_record_batches
 from scoring_assets.core.files import file_sha256
 from scoring_assets.core.ingest import FIELD_COUNT_RULE, validate_raw_parquet, write_raw_parquet
 from scoring_assets.core.use_case import UseCase
+from tests.support.batches import CREDIT_RISK, REAL_EXTRACTS, TELCO, customer_rows, valid_rows, write_csv
+from tests.support.model_roots import built_model
+from tests.support.scoring_runs import score_file
 
 ROWS = customer_rows(30, seed=3)
 IDS = ROWS["customerID"].tolist()

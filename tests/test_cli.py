@@ -21,24 +21,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import (
-    CREDIT_RISK,
-    REAL_EXTRACTS,
-    SHIPPED_USE_CASES,
-    TELCO,
-    Workspace,
-    built_model,
-    copy_dvc_project,
-    customer_rows,
-    install_new_model,
-    new_workspace,
-    reported,
-    reported_path,
-    reported_run_id,
-    valid_rows,
-    with_classes,
-    write_csv,
-)
 from dagster import DagsterInstance, DagsterRunStatus
 
 from scoring_assets.core.contract import reject_columns
@@ -47,6 +29,17 @@ from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.use_cases import EXTRA_MODULES_VARIABLE
 from scoring_assets.use_cases import use_case as declared_use_case
+from tests.support.batches import (
+    CREDIT_RISK,
+    REAL_EXTRACTS,
+    SHIPPED_USE_CASES,
+    TELCO,
+    customer_rows,
+    valid_rows,
+    write_csv,
+)
+from tests.support.cli_workspace import Workspace, new_workspace, reported, reported_path, reported_run_id
+from tests.support.model_roots import built_model, copy_dvc_project, install_new_model, with_classes
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 

@@ -11,7 +11,6 @@ import math
 
 import pandas as pd
 import pytest
-from conftest import CREDIT_RISK, REAL_EXTRACTS, TELCO, customer_rows, valid_rows
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +26,7 @@ from scoring_assets.core.csv_records import read_csv_frame
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.use_cases.credit_risk.contract import AGE_MAX_YEARS, CREDIT_AMOUNT_MAX, DURATION_MAX_MONTHS
 from scoring_assets.use_cases.telco_churn.contract import MONTHLY_CHARGES_MAX, TENURE_MAX_MONTHS, TOTAL_CHARGES_MAX
+from tests.support.batches import CREDIT_RISK, REAL_EXTRACTS, TELCO, customer_rows, valid_rows
 
 # An integer column holding a whole number beyond int64 (1e19, 1e308) fails the whole batch with
 # pandas' TypeError instead of one max_ reject (core/contract.py _parse_numbers, the Int64 cast).

@@ -8,11 +8,13 @@ import re
 
 import pyarrow as pa
 import pytest
-from conftest import CREDIT_RISK, built_model, customer_rows, score_file, valid_rows, write_csv
 
 from scoring_assets.core.csv_safety import SpreadsheetSafeCsvWriter, neutralise_formulas, neutralise_text_columns
 from scoring_assets.core.files import file_sha256
 from scoring_assets.core.manifest import lineage, manifest_path_for
+from tests.support.batches import CREDIT_RISK, customer_rows, valid_rows, write_csv
+from tests.support.model_roots import built_model
+from tests.support.scoring_runs import score_file
 
 
 @pytest.mark.parametrize(

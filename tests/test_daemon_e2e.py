@@ -26,20 +26,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import (
-    CREDIT_RISK,
-    TELCO,
-    built_model,
-    copy_dvc_project,
-    customer_rows,
-    install_new_model,
-    valid_rows,
-    write_csv,
-)
 
 from scoring_assets.core.paths import INSTANCE_CONFIG_PATH
 from scoring_assets.core.use_case import UseCase
+from tests.support.batches import CREDIT_RISK, TELCO, customer_rows, valid_rows, write_csv
 from tests.support.dev_server import FINISHED_STATUSES, DagsterDevServer
+from tests.support.model_roots import built_model, copy_dvc_project, install_new_model
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("model_artifact")]
 

@@ -18,18 +18,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import (
-    CREDIT_RISK,
-    TELCO,
-    Workspace,
-    copy_dvc_project,
-    customer_rows,
-    new_workspace,
-    run_config,
-    sensor_resources,
-    valid_rows,
-    write_csv,
-)
 from dagster import DagsterInstance, DagsterRunStatus, build_sensor_context
 
 from scoring_assets.core import manifest, scoring
@@ -43,6 +31,10 @@ from scoring_assets.core.output_paths import (
 from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.runs import execute_score_run, model_store, register_file
 from scoring_assets.use_cases.telco_churn.generate import write_extract
+from tests.support.batches import CREDIT_RISK, TELCO, customer_rows, valid_rows, write_csv
+from tests.support.cli_workspace import Workspace, new_workspace
+from tests.support.model_roots import copy_dvc_project
+from tests.support.scoring_runs import run_config, sensor_resources
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 

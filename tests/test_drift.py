@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import CREDIT_RISK, GENERATORS, TELCO
 
 from scoring_assets.core.contract import validate_frame
 from scoring_assets.core.csv_records import read_csv_frame
@@ -39,6 +38,7 @@ from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.reports.drift import write_drift_report
 from scoring_assets.core.scoring import positive_class_index
 from scoring_assets.core.use_case import FeatureSet, ModelSource, UseCase
+from tests.support.batches import CREDIT_RISK, GENERATORS, TELCO
 
 SHIPPED = (TELCO, CREDIT_RISK)
 FILE_ROWS = 3_000

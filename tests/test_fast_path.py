@@ -14,7 +14,6 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import score_file, valid_rows, write_csv
 
 from scoring_assets.core.contract import validate_frame
 from scoring_assets.core.features import build_features
@@ -22,6 +21,8 @@ from scoring_assets.core.lake import BATCH_ROWS
 from scoring_assets.core.model_store import load_model
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.scoring import PREDICT_ROWS, positive_class_index, scored_columns
+from tests.support.batches import valid_rows, write_csv
+from tests.support.scoring_runs import score_file
 
 ROWS = 2 * BATCH_ROWS + 22_000  # crosses two batch boundaries
 # Rows broken around the batch boundaries: 0-based index -> {column: value}. Telco also repeats an id

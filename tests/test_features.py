@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import CREDIT_RISK, REAL_EXTRACTS, TELCO, built_model, customer_rows, score_file, valid_rows
 
 from scoring_assets.core.contract import validate_frame
 from scoring_assets.core.csv_records import read_csv_frame
@@ -14,6 +13,9 @@ from scoring_assets.core.scoring import read_feature_frame
 from scoring_assets.core.use_case import FeatureSet, UseCase
 from scoring_assets.training import load_params, repo_path
 from scoring_assets.training.train import load_training_rows
+from tests.support.batches import CREDIT_RISK, REAL_EXTRACTS, TELCO, customer_rows, valid_rows
+from tests.support.model_roots import built_model
+from tests.support.scoring_runs import score_file
 
 
 def first_rows_of(path, rows: int, destination):

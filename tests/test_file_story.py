@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TELCO, built_model, customer_rows, score_file, valid_rows, write_csv
 from dagster import AssetCheckKey, AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInstance
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
@@ -24,6 +23,9 @@ from scoring_assets.builders.run_tags import MODEL_VERSION, SOURCE_FILE, SOURCE_
 from scoring_assets.core.manifest import lineage, manifest_path_for
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.runs import execute_score_run, model_store, register_file
+from tests.support.batches import TELCO, customer_rows, valid_rows, write_csv
+from tests.support.model_roots import built_model
+from tests.support.scoring_runs import score_file
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
-from conftest import CREDIT_RISK, TELCO, customer_rows, valid_rows, write_csv
 
 from scoring_assets.core.contract import validate_frame
 from scoring_assets.core.csv_header import InputFileError, read_layout
@@ -27,6 +26,7 @@ from scoring_assets.core.partition_keys import PartitionKeyError, checked_partit
 from scoring_assets.core.row_number import ROW_NUMBER
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.use_cases import use_cases_for_header
+from tests.support.batches import CREDIT_RISK, TELCO, customer_rows, valid_rows, write_csv
 
 
 def csv_text(rows) -> str:

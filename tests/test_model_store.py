@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 import sklearn
 import yaml
-from conftest import CREDIT_RISK, TELCO, built_model, copy_dvc_project, install_new_model, valid_rows, with_classes
 
 from scoring_assets.core.contract import validate_frame
 from scoring_assets.core.features import build_features
@@ -23,6 +22,8 @@ from scoring_assets.core.files import file_md5
 from scoring_assets.core.model_store import ModelIntegrityError, load_model, recorded_md5, verify_artifact
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.runs import model_store
+from tests.support.batches import CREDIT_RISK, TELCO, valid_rows
+from tests.support.model_roots import built_model, copy_dvc_project, install_new_model, with_classes
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from scoring_assets.builders.monitoring import DRIFT_ALERT_TAG, build_monitoring
 from scoring_assets.builders.resources import DriftAlerts
 from scoring_assets.core.drift import DRIFT_LEVELS
 from scoring_assets.core.monitoring import recent_file_records
-from tests.conftest import TELCO, score_file, valid_rows, write_csv
+from tests.support.batches import TELCO, valid_rows, write_csv
+from tests.support.scoring_runs import score_file
 
 MONITORING_JOB = "telco_churn__monitoring"
 

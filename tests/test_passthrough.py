@@ -15,16 +15,6 @@ import json
 import dagster as dg
 import pandas as pd
 import pytest
-from conftest import (
-    CREDIT_RISK,
-    TELCO,
-    copy_dvc_project,
-    install_new_model,
-    run_config,
-    score_file,
-    valid_rows,
-    write_csv,
-)
 
 from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.model_assets import record_model_observation
@@ -33,6 +23,9 @@ from scoring_assets.core.manifest import manifest_path_for
 from scoring_assets.core.scoring import scored_columns
 from scoring_assets.defs.resources import scoring_resources
 from scoring_assets.runs import execute_score_run, model_store, register_file
+from tests.support.batches import CREDIT_RISK, TELCO, valid_rows, write_csv
+from tests.support.model_roots import copy_dvc_project, install_new_model
+from tests.support.scoring_runs import run_config, score_file
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 

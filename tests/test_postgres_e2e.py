@@ -20,12 +20,13 @@ from contextlib import ExitStack
 import pandas as pd
 import pytest
 import yaml
-from conftest import CREDIT_RISK, TELCO, built_model, valid_rows, write_csv
 
 import tests.support.dev_server as dev_server
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.use_case import UseCase
+from tests.support.batches import CREDIT_RISK, TELCO, valid_rows, write_csv
 from tests.support.dev_server import FINISHED_STATUSES, DagsterDevServer
+from tests.support.model_roots import built_model
 from tests.support.postgres import PostgresUnavailable, temporary_postgres
 from tests.test_daemon_e2e import inbox_decisions, max_concurrent
 

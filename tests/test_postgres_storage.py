@@ -19,11 +19,12 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 import yaml
-from conftest import TELCO, new_workspace, reported_path, valid_rows, write_csv
 from dagster import DagsterInstance
 from dagster_postgres import DagsterPostgresStorage
 
 from scoring_assets.deploy.postgres_storage import close_process_engines, private_names_problem
+from tests.support.batches import TELCO, valid_rows, write_csv
+from tests.support.cli_workspace import new_workspace, reported_path
 from tests.support.postgres import PostgresServer
 from tests.test_postgres_e2e import POSTGRES_INSTANCE_CONFIG, start_postgres
 

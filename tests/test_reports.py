@@ -18,7 +18,6 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-from conftest import TELCO
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +27,7 @@ from scoring_assets.core.reports.charts import Curve, Level, Series, bar_pairs, 
 from scoring_assets.core.reports.drift import write_drift_report
 from scoring_assets.core.reports.evaluation import calibration_chart, confusion_chart, precision_recall_chart, roc_chart
 from scoring_assets.core.reports.trend import write_trend_report
+from tests.support.batches import TELCO
 
 HOSTILE = '<script>alert("x")</script>'
 COORDINATES = {"x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "width", "height"}

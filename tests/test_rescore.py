@@ -6,19 +6,11 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import (
-    CREDIT_RISK,
-    TELCO,
-    built_model,
-    copy_dvc_project,
-    customer_rows,
-    install_new_model,
-    reported_path,
-    valid_rows,
-    write_csv,
-)
 
 from scoring_assets.core.manifest import manifest_path_for
+from tests.support.batches import CREDIT_RISK, TELCO, customer_rows, valid_rows, write_csv
+from tests.support.cli_workspace import reported_path
+from tests.support.model_roots import built_model, copy_dvc_project, install_new_model
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 

@@ -11,19 +11,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import (
-    CREDIT_RISK,
-    REAL_EXTRACTS,
-    TELCO,
-    built_model,
-    copy_dvc_project,
-    customer_rows,
-    install_new_model,
-    score_file,
-    valid_rows,
-    with_classes,
-    write_csv,
-)
 from dagster import AssetKey, AssetObservation, AssetRecordsFilter, DagsterEventType, DataVersion
 
 from scoring_assets.builders.keys import keys_of
@@ -40,6 +27,9 @@ from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
 from scoring_assets.core.scoring import scored_columns
 from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.runs import execute_score_run, model_store, register_file
+from tests.support.batches import CREDIT_RISK, REAL_EXTRACTS, TELCO, customer_rows, valid_rows, write_csv
+from tests.support.model_roots import built_model, copy_dvc_project, install_new_model, with_classes
+from tests.support.scoring_runs import score_file
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 

@@ -16,19 +16,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import (
-    CREDIT_RISK,
-    SHIPPED_USE_CASES,
-    TELCO,
-    built_model,
-    copy_dvc_project,
-    customer_rows,
-    install_new_model,
-    score_file,
-    sensor_resources,
-    valid_rows,
-    write_csv,
-)
 from dagster import AssetKey, DagsterInstance, SensorResult, build_schedule_context, build_sensor_context
 from test_cli import write_use_case_module
 
@@ -44,6 +31,9 @@ from scoring_assets.core.use_case import UseCase
 from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.runs import execute_score_run, model_store
 from scoring_assets.use_cases import use_case as declared_use_case
+from tests.support.batches import CREDIT_RISK, SHIPPED_USE_CASES, TELCO, customer_rows, valid_rows, write_csv
+from tests.support.model_roots import built_model, copy_dvc_project, install_new_model
+from tests.support.scoring_runs import score_file, sensor_resources
 
 SHARED_INBOX = AssetKey("inbox")
 TELCO_INBOX = AssetKey(["telco_churn", "inbox"])

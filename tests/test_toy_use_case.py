@@ -25,7 +25,6 @@ import pandas as pd
 import pytest
 import sklearn
 import yaml
-from conftest import new_workspace, reported_path, score_file, sensor_resources, write_csv
 from dagster import AssetKey, SensorResult, build_sensor_context
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
@@ -37,6 +36,9 @@ from scoring_assets.core.files import file_md5, file_sha256
 from scoring_assets.core.manifest import read_manifest
 from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.use_cases import EXTRA_MODULES_VARIABLE, all_use_cases
+from tests.support.batches import write_csv
+from tests.support.cli_workspace import new_workspace, reported_path
+from tests.support.scoring_runs import score_file, sensor_resources
 
 TEMPLATE = Path(__file__).parent / "support" / "toy_use_case"
 MODULE = "toy_use_case"  # the copy's importable name
