@@ -91,7 +91,7 @@ def partitions_by_use_case(server: DagsterDevServer) -> dict[str, dict[str, list
     """use case -> partition -> its score_file runs."""
     runs: dict[str, dict[str, list[dict]]] = {TELCO.name: {}, CREDIT_RISK.name: {}}
     for run in server.runs():
-        use_case = run["jobName"].removesuffix(dev_server.SCORE_FILE_JOB_SUFFIX)
+        use_case = dev_server.score_file_jobs()[run["jobName"]]
         runs.setdefault(use_case, {}).setdefault(run["tags"].get("dagster/partition", ""), []).append(run)
     return runs
 

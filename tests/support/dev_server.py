@@ -19,11 +19,17 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from scoring_assets.builders.keys import keys_of
 from scoring_assets.core.paths import INSTANCE_CONFIG_PATH, REPO_ROOT
 from scoring_assets.defs.resources import DATA_DIR_VARIABLE
+from scoring_assets.use_cases import all_use_cases
 
 FINISHED_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}
-SCORE_FILE_JOB_SUFFIX = "__score_file"  # defs/jobs.py: each use case's job that scores one file
+
+
+def score_file_jobs() -> dict[str, str]:
+    """Each use case's job that scores one file (its name from ``UseCaseKeys``) -> the use case's name."""
+    return {keys_of(use_case).score_file_job: name for name, use_case in all_use_cases().items()}
 
 
 def free_port() -> int:
@@ -104,7 +110,7 @@ class DagsterDevServer:
         runs = self.graphql(query, {"filter": run_filter})["runsOrError"]["results"]
         for run in runs:
             run["tags"] = {tag["key"]: tag["value"] for tag in run["tags"]}
-        return [run for run in runs if job_name or run["jobName"].endswith(SCORE_FILE_JOB_SUFFIX)]
+        return [run for run in runs if job_name or run["jobName"] in score_file_jobs()]
 
     def wait_for_finished_runs(self, count: int, job_name: str | None = None, timeout: float = 300) -> list[dict]:
         """Block until at least ``count`` runs of ``job_name`` (default: any score_file job) exist, all finished."""
