@@ -340,24 +340,15 @@ def run_and_explain(instance, use_case, own, registration, args: argparse.Namesp
 
 def job_run_config(args: argparse.Namespace, use_case, verbose: bool):
     """The use case's score_file job's run config (``dagster.RunConfig``) from the command's options."""
-    from dagster import RunConfig
-
-    from scoring_assets.builders.ingest_assets import RawBatchConfig, ValidationConfig
+    from scoring_assets.builders.jobs import score_file_run_config
     from scoring_assets.builders.keys import keys_of
-    from scoring_assets.builders.prediction_assets import ScoringConfig
-    from scoring_assets.core.manifest import reject_report_path_for
 
-    output = args.output.expanduser().resolve() if args.output is not None else None
-    keys = keys_of(use_case)
-    return RunConfig(
-        ops={
-            keys.raw_batch_op: RawBatchConfig(carry_columns=args.carry or None),
-            keys.validated_batch_op: ValidationConfig(
-                max_reject_fraction=args.max_reject_fraction,
-                reject_report_path=str(reject_report_path_for(output)) if output else "",
-            ),
-            keys.score_and_publish_op: ScoringConfig(threshold=args.threshold, output_path=str(output or "")),
-        },
+    return score_file_run_config(
+        keys_of(use_case),
+        carry_columns=args.carry or None,
+        max_reject_fraction=args.max_reject_fraction,
+        threshold=args.threshold,
+        output=args.output.expanduser().resolve() if args.output is not None else None,
         loggers=logger_config(verbose),
     )
 

@@ -9,10 +9,14 @@ Both run in process: a per-file run has a few cheap steps; a process per step wo
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 import dagster as dg
 
+from scoring_assets.builders.ingest_assets import RawBatchConfig, ValidationConfig
 from scoring_assets.builders.keys import UseCaseKeys
+from scoring_assets.builders.prediction_assets import ScoringConfig
+from scoring_assets.core.manifest import reject_report_path_for
 
 
 @cache  # one job object per use case: the use case's definitions and the inbox router share it
@@ -31,3 +35,28 @@ def build_jobs(keys: UseCaseKeys) -> tuple[dg.UnresolvedAssetJobDefinition, ...]
         description=f"Re-score already scored {keys.use_case} files with the current model (scores, manifest).",
     )
     return score_file, rescore
+
+
+def score_file_run_config(
+    keys: UseCaseKeys,
+    carry_columns: list[str] | None = None,
+    max_reject_fraction: float = 0.05,
+    threshold: float | None = None,
+    output: Path | None = None,
+    loggers: dict | None = None,
+) -> dg.RunConfig:
+    """The score_file job's run config, typed by its ops' Config classes (the CLI's options, or a test's).
+
+    ``output`` puts the scored file there, with its reject report beside it (default: the data folder's).
+    """
+    return dg.RunConfig(
+        ops={
+            keys.raw_batch_op: RawBatchConfig(carry_columns=carry_columns),
+            keys.validated_batch_op: ValidationConfig(
+                max_reject_fraction=max_reject_fraction,
+                reject_report_path=str(reject_report_path_for(output)) if output else "",
+            ),
+            keys.score_and_publish_op: ScoringConfig(threshold=threshold, output_path=str(output or "")),
+        },
+        loggers=loggers or {},
+    )
