@@ -220,7 +220,7 @@ def test_a_brought_in_model_scores_a_file_through_every_core_stage(brought_in, t
     write_scored_csv(lake / "scores.parquet", tmp_path / "scored.csv")
 
     assert (validation.rows_accepted, validation.rows_rejected) == (39, 1)
-    assert summary.backtest()["rows_with_label"] == 39
+    assert summary.backtest().rows_with_label == 39
     scored = pd.read_csv(tmp_path / "scored.csv")
     assert list(scored.columns) == [
         "row_number",

@@ -36,7 +36,7 @@ from scoring_assets.core.files import file_md5
 from scoring_assets.core.model_store import ModelIntegrityError, load_model, verify_artifact
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.reports.drift import write_drift_report
-from scoring_assets.core.scoring import positive_class_index
+from scoring_assets.core.scoring import drift_figures, positive_class_index
 from scoring_assets.core.use_case import FeatureSet, ModelSource, UseCase
 from tests.support.batches import CREDIT_RISK, GENERATORS, TELCO
 
@@ -148,7 +148,10 @@ def test_per_feature_and_score_thresholds_change_the_levels_of_a_file(tmp_path):
     assert drift.features["gender"].level == "alert"
     assert drift.score.level == "alert"
     assert all(feature.level != "alert" for name, feature in drift.features.items() if name != "gender"), shown(drift)
-    assert drift.as_manifest("md5", None)["thresholds"]["per_feature"] == {"gender": [0.0, 0.0], "score": [0.0, 0.0]}
+    assert drift_figures(drift, "md5", None).as_dict()["thresholds"]["per_feature"] == {
+        "gender": [0.0, 0.0],
+        "score": [0.0, 0.0],
+    }
 
 
 # Binning
@@ -202,7 +205,7 @@ def test_the_result_does_not_depend_on_how_the_file_is_split_into_batches():
     for start in range(0, 997, 100):
         pieces.add(batch.iloc[start : start + 100], scores[start : start + 100])
     one, many = whole.result(), pieces.result()
-    assert one.as_manifest("md5", None) == many.as_manifest("md5", None)
+    assert drift_figures(one, "md5", None) == drift_figures(many, "md5", None)
     for name in ("x", "colour"):
         assert one.features[name].batch_fractions == many.features[name].batch_fractions  # counts: exact
         assert one.features[name].psi == pytest.approx(many.features[name].psi, rel=1e-12)
@@ -316,7 +319,7 @@ def test_overdrawn_long_term_credit_applications_alert_on_the_shifted_inputs_and
 @pytest.mark.parametrize("use_case", SHIPPED, ids=lambda use_case: use_case.name)
 def test_the_manifest_entry_has_a_key_for_every_model_input_and_the_score(use_case, tmp_path):
     drift = file_drift(use_case, generated_rows(use_case, 300), tmp_path)
-    manifest = drift.as_manifest("0123abcd", str(tmp_path / "report.html"))
+    manifest = drift_figures(drift, "0123abcd", str(tmp_path / "report.html")).as_dict()
     assert manifest["reference_md5"] == "0123abcd"
     assert list(manifest["features"]) == use_case.features.columns
     for entry in manifest["features"].values():

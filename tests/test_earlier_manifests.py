@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import sys
 import pytest
 
 from scoring_assets.core.manifest import lineage
+from scoring_assets.core.manifest_model import Manifest
 from scoring_assets.core.paths import REPO_ROOT
 
 EARLIER = REPO_ROOT / "tests" / "data" / "manifest_0.1.0"
@@ -40,3 +42,15 @@ def test_the_cli_still_answers_for_it_and_still_catches_a_change(earlier_scored_
         scored.write("tampered\n")
     changed = subprocess.run(command, capture_output=True, text=True, check=False)
     assert changed.returncode == 1 and "was modified after it was written" in changed.stderr
+
+
+def test_its_manifest_reads_as_a_typed_manifest_that_writes_back_the_same_json_byte_for_byte():
+    text = (EARLIER / "scored.manifest.json").read_text(encoding="utf-8")
+    earlier = json.loads(text)
+
+    manifest = Manifest.from_dict(earlier)
+
+    assert manifest.as_dict() == earlier
+    assert manifest.to_json() == text
+    assert manifest.output.rows == 393 and manifest.rejected.counts_by_rule["unique"] == 2
+    assert manifest.drift is not None and manifest.drift.features["tenure"].level == "ok"

@@ -23,6 +23,7 @@ from scoring_assets.builders.model_assets import (
 from scoring_assets.cli import explain
 from scoring_assets.core.contract import reject_columns
 from scoring_assets.core.manifest import manifest_path_for
+from scoring_assets.core.manifest_model import Manifest
 from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
 from scoring_assets.core.scoring import scored_columns
 from scoring_assets.defs.use_cases import scoring_definitions
@@ -125,7 +126,9 @@ def test_clean_file_is_scored_with_manifest_and_model_lineage(instance, folders,
     assert model_artifact.version == f"{use_case.name}_model-{model_artifact.md5[:12]}"
     assert scored["scoring_timestamp"].nunique() == 1 and scored["scoring_timestamp"].iloc[0].endswith("Z")
 
-    manifest = json.loads(manifest_path_for(scored_path).read_text())
+    manifest_text = manifest_path_for(scored_path).read_text()
+    manifest = json.loads(manifest_text)
+    assert Manifest.from_dict(manifest).to_json() == manifest_text  # what is written reads back losslessly
     assert manifest["partition_key"] == registration.partition_key
     assert manifest["run_id"] == result.run_id
     assert manifest["input"] == {
@@ -393,7 +396,7 @@ def test_a_model_whose_classes_lack_the_cards_positive_class_is_refused_as_a_mod
 
 def test_model_observation_reports_the_dvc_md5_as_data_version(instance, use_case):
     model_artifact = built_model(use_case)
-    observed = build_model_asset(use_case).observe_fn()
+    observed = build_model_asset(use_case).observe_fn(model_store=model_store())
     assert observed.data_version == DataVersion(model_artifact.md5)
     for key in ("path", "md5", "model_version", "threshold", "sklearn_version", "test_metrics"):
         assert key in observed.metadata

@@ -297,7 +297,7 @@ def test_a_new_toy_model_is_rescored_and_a_tampered_one_refused(toy_site, toy, t
     rescored = site.cli(workspace, "rescore", "--use-case", toy.name)
     assert rescored.returncode == 0, rescored.stderr
     assert f"1 of 1 file(s) re-scored with {toy.model_version(new_md5)}" in rescored.stdout
-    assert read_manifest(scored_path)["model"]["md5"] == new_md5
+    assert read_manifest(scored_path).model.md5 == new_md5
 
     model_path = site.package / toy.model.model_path
     model_path.write_bytes(model_path.read_bytes() + b"\0")  # bytes changed, .dvc not updated

@@ -4,6 +4,7 @@ A file that cannot be used, or has too many bad rows, is refused here: the step 
 one-line reason on the file's partition (see ``refusals``), and nothing downstream runs.
 """
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import dagster as dg
@@ -16,13 +17,13 @@ from scoring_assets.builders.column_schemas import (
     raw_batch_schema,
     validated_batch_schema,
 )
-from scoring_assets.builders.keys import keys_of
+from scoring_assets.builders.keys import UseCaseKeys, keys_of
 from scoring_assets.builders.refusals import RefusalKind, materialize_or_refuse, refusal
 from scoring_assets.builders.resources import ScoringFolders
 from scoring_assets.builders.run_tags import file_tags, tag_run
 from scoring_assets.core.csv_header import InputFileError
 from scoring_assets.core.folders import InputRegistration, UseCaseFolders
-from scoring_assets.core.ingest import validate_raw_parquet, write_raw_parquet
+from scoring_assets.core.ingest import RawSummary, ValidationSummary, validate_raw_parquet, write_raw_parquet
 from scoring_assets.core.manifest import drop_if_unchanged, set_aside
 from scoring_assets.core.output_paths import UnsafeOutputPathError, check_outputs_do_not_reach_input
 from scoring_assets.core.scoring import scored_columns
@@ -70,12 +71,15 @@ def carried_columns_problem(use_case: UseCase, carried: list[str]) -> str | None
 
 def build_ingest_assets(use_case: UseCase, partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     """``raw_batch`` and ``validated_batch`` for one use case, keyed ``[use case, asset]``."""
-    name, keys = use_case.name, keys_of(use_case)
+    keys = keys_of(use_case)
+    return [_raw_batch_asset(use_case, keys, partitions), _validated_batch_asset(use_case, keys, partitions)]
 
+
+def _raw_batch_asset(use_case: UseCase, keys: UseCaseKeys, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         key=keys.raw_batch,
         partitions_def=partitions,
-        group_name=name,
+        group_name=use_case.name,
         code_version=CODE_VERSION,
         metadata={COLUMN_SCHEMA_KEY: raw_batch_schema(use_case)},
         check_specs=[
@@ -85,54 +89,64 @@ def build_ingest_assets(use_case: UseCase, partitions: dg.PartitionsDefinition) 
         description=f"{use_case.title} The input file exactly as written (every value as text), as Parquet.",
     )
     def raw_batch(context: dg.AssetExecutionContext, config: RawBatchConfig, folders: ScoringFolders):
-        own = folders.of(name)
-        registration = registered_input(context, own)
-        carried = [c.strip() for c in (use_case.passthrough if config.carry_columns is None else config.carry_columns)]
-        problem = carried_columns_problem(use_case, carried)
-        if problem:
-            raise refusal(context, RefusalKind.RUN_CONFIG, problem)
-        raw_path = own.lake_file("raw_batch", context.partition_key)
-        try:
-            summary = write_raw_parquet(
-                use_case, registration.source_path, registration.sha256, raw_path, tuple(carried)
-            )
-        except InputFileError as error:
-            raise refusal(context, RefusalKind.INPUT_FILE, str(error), path=dg.MetadataValue.path(error.path)) from None
-        own.write_stage_summary(
-            "raw_batch",
-            context.partition_key,
-            {"path": registration.source_path, "sha256": summary.sha256, "bytes": summary.bytes, "rows": summary.rows},
-        )
-        yield from materialize_or_refuse(
-            context,
-            dg.MaterializeResult(
-                metadata={
-                    "source_path": dg.MetadataValue.path(registration.source_path),
-                    "sha256": summary.sha256,
-                    "bytes": summary.bytes,
-                    "rows": summary.rows,
-                    "ragged_rows": summary.ragged_rows,
-                    "columns": len(summary.columns),
-                    "has_label": summary.has_label,
-                    "carried_columns": ", ".join(summary.carried) or "none",
-                    "lake_path": dg.MetadataValue.path(str(raw_path)),
-                    ROW_COUNT_KEY: summary.rows,
-                },
-                check_results=[
-                    asset_checks.raw_required_columns_present(use_case, raw_path),
-                    asset_checks.raw_has_rows(use_case, raw_path),
-                ],
-            ),
-            kind=RefusalKind.INPUT_FILE,
-            reason=f"file: {registration.source_path}",
-        )
+        yield from parse_input_file(context, use_case, config, folders.of(use_case.name))
 
+    return raw_batch
+
+
+def parse_input_file(
+    context: dg.AssetExecutionContext, use_case: UseCase, config: RawBatchConfig, own: UseCaseFolders
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """``raw_batch``: the partition's file parsed into the lake, with the columns the run carries through."""
+    registration = registered_input(context, own)
+    carried = [c.strip() for c in (use_case.passthrough if config.carry_columns is None else config.carry_columns)]
+    problem = carried_columns_problem(use_case, carried)
+    if problem:
+        raise refusal(context, RefusalKind.RUN_CONFIG, problem)
+    raw_path = own.lake_file("raw_batch", context.partition_key)
+    try:
+        summary = write_raw_parquet(use_case, registration.source_path, registration.sha256, raw_path, tuple(carried))
+    except InputFileError as error:
+        raise refusal(context, RefusalKind.INPUT_FILE, str(error), path=dg.MetadataValue.path(error.path)) from None
+    own.write_stage_summary("raw_batch", context.partition_key, summary.as_record())
+    yield from materialize_or_refuse(
+        context,
+        dg.MaterializeResult(
+            metadata=raw_batch_metadata(summary, raw_path),
+            check_results=[
+                asset_checks.raw_required_columns_present(use_case, raw_path),
+                asset_checks.raw_has_rows(use_case, raw_path),
+            ],
+        ),
+        kind=RefusalKind.INPUT_FILE,
+        reason=f"file: {registration.source_path}",
+    )
+
+
+def raw_batch_metadata(summary: RawSummary, raw_path: Path) -> dict:
+    """The stage summary's figures (its ``path`` shown as ``source_path``), and what only the UI shows."""
+    record = summary.as_record()
+    return {
+        "source_path": dg.MetadataValue.path(record.pop("path")),
+        **record,
+        "ragged_rows": summary.ragged_rows,
+        "columns": len(summary.columns),
+        "has_label": summary.has_label,
+        "carried_columns": ", ".join(summary.carried) or "none",
+        "lake_path": dg.MetadataValue.path(str(raw_path)),
+        ROW_COUNT_KEY: summary.rows,
+    }
+
+
+def _validated_batch_asset(
+    use_case: UseCase, keys: UseCaseKeys, partitions: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
     @dg.asset(
         key=keys.validated_batch,
         partitions_def=partitions,
-        group_name=name,
+        group_name=use_case.name,
         code_version=CODE_VERSION,
-        deps=[raw_batch],
+        deps=[keys.raw_batch],
         metadata={COLUMN_SCHEMA_KEY: validated_batch_schema(use_case)},
         check_specs=[
             asset_checks.REJECT_FRACTION_WITHIN_LIMIT.spec(use_case, partitions),
@@ -141,59 +155,61 @@ def build_ingest_assets(use_case: UseCase, partitions: dg.PartitionsDefinition) 
         description="Rows that satisfy the input contract, typed; every rejected row is in the reject report.",
     )
     def validated_batch(context: dg.AssetExecutionContext, config: ValidationConfig, folders: ScoringFolders):
-        own, key = folders.of(name), context.partition_key
-        registration = registered_input(context, own)
-        raw_path = own.lake_file("raw_batch", key)
-        accepted_path = own.lake_file("validated_batch", key)
-        report_path = Path(config.reject_report_path) if config.reject_report_path else own.reject_report(key)
-        try:
-            check_outputs_do_not_reach_input(registration.source_path, [report_path], [folders.inbox])
-        except UnsafeOutputPathError as error:
-            raise refusal(context, RefusalKind.OUTPUT_PATH, str(error)) from None
-        earlier_report = set_aside(report_path)
-        summary = validate_raw_parquet(use_case, raw_path, accepted_path, report_path)
-        drop_if_unchanged(earlier_report, report_path)
-        report = str(report_path) if summary.rows_rejected else None
-        own.write_stage_summary(
-            "validated_batch",
-            key,
-            {
-                "rows_in": summary.rows_in,
-                "rows_accepted": summary.rows_accepted,
-                "rows_rejected": summary.rows_rejected,
-                "reject_counts": dict(summary.reject_counts.most_common()),
-                "reject_report": report,
-            },
-        )
-        fraction_check = asset_checks.reject_fraction_within_limit(
-            use_case, summary.rows_in, summary.rows_rejected, config.max_reject_fraction
-        )
-        yield from materialize_or_refuse(
-            context,
-            dg.MaterializeResult(
-                metadata={
-                    "rows_in": summary.rows_in,
-                    "rows_accepted": summary.rows_accepted,
-                    "rows_rejected": summary.rows_rejected,
-                    "reject_fraction": float(round(summary.reject_fraction, 6)),
-                    "max_reject_fraction": float(config.max_reject_fraction),
-                    "reject_counts_by_rule": reject_counts_table(summary.reject_counts),
-                    "report_cells_neutralised": summary.report_cells_neutralised,
-                    "reject_report": dg.MetadataValue.path(report) if report else "none (no rows rejected)",
-                    "lake_path": dg.MetadataValue.path(str(accepted_path)),
-                    ROW_COUNT_KEY: summary.rows_accepted,
-                },
-                check_results=[fraction_check, asset_checks.accepted_rows_satisfy_contract(use_case, accepted_path)],
-            ),
-            kind=RefusalKind.CHECK_FAILED if fraction_check.passed else RefusalKind.TOO_MANY_REJECTS,
-            reason=f"nothing was scored; reject report: {report}" if report else "nothing was scored",
-        )
+        yield from validate_input_file(context, use_case, config, folders)
 
-    return [raw_batch, validated_batch]
+    return validated_batch
 
 
-def reject_counts_table(counts) -> dg.MetadataValue:
+def validate_input_file(
+    context: dg.AssetExecutionContext, use_case: UseCase, config: ValidationConfig, folders: ScoringFolders
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """``validated_batch``: the raw batch split into accepted rows and the reject report; too many rejects refuse."""
+    own, key = folders.of(use_case.name), context.partition_key
+    registration = registered_input(context, own)
+    accepted_path = own.lake_file("validated_batch", key)
+    report_path = Path(config.reject_report_path) if config.reject_report_path else own.reject_report(key)
+    try:
+        check_outputs_do_not_reach_input(registration.source_path, [report_path], [folders.inbox])
+    except UnsafeOutputPathError as error:
+        raise refusal(context, RefusalKind.OUTPUT_PATH, str(error)) from None
+    earlier_report = set_aside(report_path)
+    summary = validate_raw_parquet(use_case, own.lake_file("raw_batch", key), accepted_path, report_path)
+    drop_if_unchanged(earlier_report, report_path)
+    own.write_stage_summary("validated_batch", key, summary.as_record())
+    fraction_check = asset_checks.reject_fraction_within_limit(
+        use_case, summary.rows_in, summary.rows_rejected, config.max_reject_fraction
+    )
+    report = summary.reject_report
+    yield from materialize_or_refuse(
+        context,
+        dg.MaterializeResult(
+            metadata=validated_batch_metadata(summary, config.max_reject_fraction, accepted_path),
+            check_results=[fraction_check, asset_checks.accepted_rows_satisfy_contract(use_case, accepted_path)],
+        ),
+        kind=RefusalKind.CHECK_FAILED if fraction_check.passed else RefusalKind.TOO_MANY_REJECTS,
+        reason=f"nothing was scored; reject report: {report}" if report else "nothing was scored",
+    )
+
+
+def validated_batch_metadata(summary: ValidationSummary, max_reject_fraction: float, accepted_path: Path) -> dict:
+    """The stage summary's figures (counts as a table, the report as a path), and what only the UI shows."""
+    record = summary.as_record()
+    counts, report = record.pop("reject_counts"), record.pop("reject_report")
+    return {
+        **record,
+        "reject_fraction": float(round(summary.reject_fraction, 6)),
+        "max_reject_fraction": float(max_reject_fraction),
+        "reject_counts_by_rule": reject_counts_table(counts),
+        "report_cells_neutralised": summary.report_cells_neutralised,
+        "reject_report": dg.MetadataValue.path(report) if report else "none (no rows rejected)",
+        "lake_path": dg.MetadataValue.path(str(accepted_path)),
+        ROW_COUNT_KEY: summary.rows_accepted,
+    }
+
+
+def reject_counts_table(counts: Mapping[str, int]) -> dg.MetadataValue:
+    """Rejects per rule, most common first (as the stage summary lists them)."""
     return dg.MetadataValue.table(
-        records=[dg.TableRecord({"rule": rule, "rejects": int(count)}) for rule, count in counts.most_common()],
+        records=[dg.TableRecord({"rule": rule, "rejects": int(count)}) for rule, count in counts.items()],
         schema=dg.TableSchema(columns=[dg.TableColumn("rule", "string"), dg.TableColumn("rejects", "int")]),
     )

@@ -6,6 +6,7 @@ its manifest are written by the same step, after the scores' checks pass, and wh
 replace is archived first. They never disagree.
 """
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,16 +21,16 @@ from scoring_assets.builders.column_schemas import (
     scores_schema,
 )
 from scoring_assets.builders.ingest_assets import CODE_VERSION, registered_input
-from scoring_assets.builders.keys import keys_of
+from scoring_assets.builders.keys import UseCaseKeys, keys_of
 from scoring_assets.builders.model_assets import latest_observed_model_md5
 from scoring_assets.builders.refusals import RefusalKind, materialize_or_refuse, refusal
 from scoring_assets.builders.resources import ModelStore, ScoringFolders
 from scoring_assets.builders.run_tags import file_tags, tag_run
 from scoring_assets.core.drift import DriftAccumulator, FileDrift
 from scoring_assets.core.files import file_sha256
-from scoring_assets.core.folders import UseCaseFolders
 from scoring_assets.core.lake import lake_reader
 from scoring_assets.core.manifest import Publication, drift_report_path_for
+from scoring_assets.core.manifest_model import Manifest, figures
 from scoring_assets.core.model_store import LoadedModel, ModelIntegrityError
 from scoring_assets.core.output_paths import UnsafeOutputPathError, check_scored_output_path
 from scoring_assets.core.scoring import (
@@ -72,12 +73,17 @@ def verified_model(context: dg.AssetExecutionContext, use_case: UseCase, model_s
 
 def build_prediction_assets(use_case: UseCase, partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     """``feature_matrix`` and the ``scores`` + ``scoring_manifest`` multi-asset for one use case."""
-    name, keys = use_case.name, keys_of(use_case)
+    keys = keys_of(use_case)
+    return [_feature_matrix_asset(use_case, keys, partitions), _score_and_publish_asset(use_case, keys, partitions)]
 
+
+def _feature_matrix_asset(
+    use_case: UseCase, keys: UseCaseKeys, partitions: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
     @dg.asset(
         key=keys.feature_matrix,
         partitions_def=partitions,
-        group_name=name,
+        group_name=use_case.name,
         code_version=CODE_VERSION,
         deps=[keys.validated_batch],
         metadata={COLUMN_SCHEMA_KEY: feature_matrix_schema(use_case)},
@@ -88,7 +94,7 @@ def build_prediction_assets(use_case: UseCase, partitions: dg.PartitionsDefiniti
         description="Model inputs for every accepted row, built by the same code training uses.",
     )
     def feature_matrix(context: dg.AssetExecutionContext, folders: ScoringFolders, model_store: ModelStore):
-        own, key = folders.of(name), context.partition_key
+        own, key = folders.of(use_case.name), context.partition_key
         features_path = own.lake_file("feature_matrix", key)
         rows = write_feature_parquet(use_case, own.lake_file("validated_batch", key), features_path)
         try:
@@ -106,97 +112,121 @@ def build_prediction_assets(use_case: UseCase, partitions: dg.PartitionsDefiniti
             ),
         )
 
-    scores_key, manifest_key = keys.scores, keys.scoring_manifest
+    return feature_matrix
 
+
+def _score_and_publish_asset(
+    use_case: UseCase, keys: UseCaseKeys, partitions: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name=keys.score_and_publish_op,
         specs=[
             dg.AssetSpec(
-                scores_key,
-                deps=[feature_matrix, keys.model],
+                keys.scores,
+                deps=[keys.feature_matrix, keys.model],
                 partitions_def=partitions,
-                group_name=name,
+                group_name=use_case.name,
                 code_version=CODE_VERSION,
                 metadata={COLUMN_SCHEMA_KEY: scores_schema(use_case)},
                 description=f"predict_proba for every accepted row ({use_case.score_column}); published as the "
                 "scored CSV once its checks pass.",
             ),
             dg.AssetSpec(
-                manifest_key,
-                deps=[scores_key],
+                keys.scoring_manifest,
+                deps=[keys.scores],
                 partitions_def=partitions,
-                group_name=name,
+                group_name=use_case.name,
                 code_version=CODE_VERSION,
                 description="<scored file>.manifest.json: its lineage (input, model, run, counts), written with it.",
             ),
         ],
-        check_specs=[
-            asset_checks.SCORES_MATCH_ACCEPTED_ROWS.spec(use_case, partitions),
-            asset_checks.SCORE_IS_PROBABILITY.spec(use_case, partitions),
-            asset_checks.OUTPUT_SHA256_MATCHES_MANIFEST.spec(use_case, partitions),
-            *(
-                [
-                    asset_checks.INPUT_DRIFT_BELOW_ALERT.spec(use_case, partitions),
-                    asset_checks.SCORE_DRIFT_BELOW_ALERT.spec(use_case, partitions),
-                ]
-                if use_case.model.profile_path
-                else []
-            ),
-        ],
+        check_specs=score_and_publish_check_specs(use_case, partitions),
         can_subset=False,
         partitions_def=partitions,
     )
     def score_and_publish(
         context: dg.AssetExecutionContext, config: ScoringConfig, folders: ScoringFolders, model_store: ModelStore
     ):
-        own, key = folders.of(name), context.partition_key
-        registration = registered_input(context, own)
-        model = verified_model(context, use_case, model_store)
-        tag_run(
-            context.instance,
-            context.run,
-            file_tags(Path(registration.source_path).name, registration.sha256, model.version),
-        )
-        output_path = Path(config.output_path).expanduser().resolve() if config.output_path else own.scored_file(key)
-        try:
-            check_scored_output_path(registration.source_path, output_path, [folders.inbox])
-        except UnsafeOutputPathError as error:
-            raise refusal(context, RefusalKind.OUTPUT_PATH, str(error)) from None
+        yield from score_and_publish_file(context, use_case, config, folders, model_store)
 
-        run = ScoringRun(
-            partition_key=key,
-            run_id=context.run.run_id,
-            source_path=registration.source_path,
-            model=model,
-            threshold=model.threshold if config.threshold is None else float(config.threshold),
-            threshold_source="model card" if config.threshold is None else "run config",
-            timestamp=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    return score_and_publish
+
+
+def score_and_publish_check_specs(use_case: UseCase, partitions: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
+    """The scores' checks and the manifest's, and the drift checks when the model has a reference profile."""
+    specs = [
+        asset_checks.SCORES_MATCH_ACCEPTED_ROWS.spec(use_case, partitions),
+        asset_checks.SCORE_IS_PROBABILITY.spec(use_case, partitions),
+        asset_checks.OUTPUT_SHA256_MATCHES_MANIFEST.spec(use_case, partitions),
+    ]
+    if use_case.model.profile_path:
+        specs += [
+            asset_checks.INPUT_DRIFT_BELOW_ALERT.spec(use_case, partitions),
+            asset_checks.SCORE_DRIFT_BELOW_ALERT.spec(use_case, partitions),
+        ]
+    return specs
+
+
+def score_and_publish_file(
+    context: dg.AssetExecutionContext,
+    use_case: UseCase,
+    config: ScoringConfig,
+    folders: ScoringFolders,
+    model_store: ModelStore,
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """Score the partition's features, then publish the scored file and its manifest once the scores' checks pass."""
+    own, key = folders.of(use_case.name), context.partition_key
+    registration = registered_input(context, own)
+    model = verified_model(context, use_case, model_store)
+    tag_run(
+        context.instance,
+        context.run,
+        file_tags(Path(registration.source_path).name, registration.sha256, model.version),
+    )
+    output_path = Path(config.output_path).expanduser().resolve() if config.output_path else own.scored_file(key)
+    try:
+        check_scored_output_path(registration.source_path, output_path, [folders.inbox])
+    except UnsafeOutputPathError as error:
+        raise refusal(context, RefusalKind.OUTPUT_PATH, str(error)) from None
+    run = scoring_run(context, registration.source_path, model, config.threshold)
+    scores_path = own.lake_file("scores", key)
+    drift = DriftAccumulator(use_case, model.reference_profile) if model.reference_profile else None
+    with own.one_run_at_a_time(key):  # another run of this file scores, publishes and checks before or after
+        summary = score_feature_parquet(
+            use_case, own.lake_file("feature_matrix", key), model, run.threshold, run.timestamp, scores_path, drift
         )
-        scores_path = own.lake_file("scores", key)
-        drift = DriftAccumulator(use_case, model.reference_profile) if model.reference_profile else None
-        with own.one_run_at_a_time(key):  # another run of this file scores, publishes and checks before or after
-            summary = score_feature_parquet(
-                use_case, own.lake_file("feature_matrix", key), model, run.threshold, run.timestamp, scores_path, drift
+        score_checks = [
+            asset_checks.scores_cover_accepted_rows(use_case, scores_path, own.lake_file("validated_batch", key)),
+            asset_checks.scores_are_probabilities(use_case, scores_path),
+        ]
+        if not all(check.passed for check in score_checks):
+            yield from materialize_or_refuse(
+                context,
+                dg.MaterializeResult(asset_key=keys_of(use_case).scores, check_results=score_checks),
+                reason=f"{output_path} was not written",
             )
-            score_checks = [
-                asset_checks.scores_cover_accepted_rows(use_case, scores_path, own.lake_file("validated_batch", key)),
-                asset_checks.scores_are_probabilities(use_case, scores_path),
-            ]
-            if not all(check.passed for check in score_checks):
-                yield from materialize_or_refuse(
-                    context,
-                    dg.MaterializeResult(asset_key=scores_key, check_results=score_checks),
-                    reason=f"{output_path} was not written",
-                )
-            file_drift = drift.result() if drift else None
-            publication = publish_scores(use_case, own, run, scores_path, output_path, summary, file_drift)
-            write_scores_summary(own, key, run.run_id, publication, summary.rows, run.threshold)
-            results = published_results(use_case, publication, scores_path, score_checks, file_drift)
-        if publication.archived_to is not None:
-            context.log.info(f"earlier results at {output_path} moved to {publication.archived_to}")
-        yield from materialize_or_refuse(context, *results, reason=f"{output_path} no longer matches its manifest")
+        file_drift = drift.result() if drift else None
+        publication = publish_scores(use_case, own, run, scores_path, output_path, summary, file_drift)
+        own.write_stage_summary("scores", key, publication.as_record())
+        results = published_results(use_case, publication, scores_path, score_checks, file_drift)
+    if publication.archived_to is not None:
+        context.log.info(f"earlier results at {output_path} moved to {publication.archived_to}")
+    yield from materialize_or_refuse(context, *results, reason=f"{output_path} no longer matches its manifest")
 
-    return [feature_matrix, score_and_publish]
+
+def scoring_run(
+    context: dg.AssetExecutionContext, source_path: str, model: LoadedModel, threshold: float | None
+) -> ScoringRun:
+    """This run of the partition's file: the model, the threshold (the card's unless the run sets one), the time."""
+    return ScoringRun(
+        partition_key=context.partition_key,
+        run_id=context.run.run_id,
+        source_path=source_path,
+        model=model,
+        threshold=model.threshold if threshold is None else float(threshold),
+        threshold_source="model card" if threshold is None else "run config",
+        timestamp=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    )
 
 
 def published_results(
@@ -226,7 +256,7 @@ def published_results(
         ),
         check_results=score_checks + drift_checks,
     )
-    recorded_sha256 = publication.manifest["output"]["sha256"]
+    recorded_sha256 = publication.manifest.output.sha256
     manifest = dg.MaterializeResult(
         asset_key=keys_of(use_case).scoring_manifest,
         metadata=manifest_metadata(publication),
@@ -237,52 +267,33 @@ def published_results(
     return scores, manifest
 
 
-def write_scores_summary(own: UseCaseFolders, key: str, run_id: str, publication, rows: int, threshold: float) -> None:
-    """What the CLI reports about a scored file, beside the scores in the lake."""
-    manifest = publication.manifest
-    own.write_stage_summary(
-        "scores",
-        key,
-        {
-            "run_id": run_id,
-            "output_path": str(publication.scored_path),
-            "manifest_path": str(publication.manifest_path),
-            "output_sha256": manifest["output"]["sha256"],
-            "rows": rows,
-            "threshold": threshold,
-            "model": manifest["model"],
-        },
-    )
-
-
-def scores_metadata(use_case: UseCase, manifest: dict, scores_path: Path, drift: dict) -> dict:
+def scores_metadata(use_case: UseCase, manifest: Manifest, scores_path: Path, drift: dict) -> dict:
     """What a person needs about a scored file: every figure a separate number, so Dagster plots it over time.
 
     ``drift`` (``drift_metadata``) comes right after the figures, before the preview.
     """
-    distribution, backtest = manifest["score_summary"], manifest["backtest"]
-    figures = {
+    output, backtest = manifest.output, manifest.backtest
+    distribution = {
         (name if name == "share_at_or_above_threshold" else f"score_{name}"): float(value)
-        for name, value in distribution.items()
+        for name, value in figures(manifest.score_summary).items()
     }
-    figures.update({f"backtest_{name}": value for name, value in (backtest or {}).items()})
-    figures.update({name: float(value) for name, value in (manifest.get("estimated_performance") or {}).items()})
-    rows = manifest["output"]["rows"]
     return {
-        "rows_scored": rows,
-        "cells_neutralised": manifest["output"]["cells_neutralised"],
-        **figures,
-        "threshold": round(manifest["threshold"], 4),
-        "output_path": dg.MetadataValue.path(manifest["output"]["path"]),
-        "model_version": manifest["model"]["version"],
-        "model_md5": manifest["model"]["md5"],
-        "scoring_timestamp": manifest["scoring_timestamp"],
+        "rows_scored": output.rows,
+        "cells_neutralised": output.cells_neutralised,
+        **distribution,
+        **{f"backtest_{name}": value for name, value in figures(backtest).items()},
+        **{name: float(value) for name, value in figures(manifest.estimated_performance).items()},
+        "threshold": round(manifest.threshold, 4),
+        "output_path": dg.MetadataValue.path(output.path),
+        "model_version": manifest.model.version,
+        "model_md5": manifest.model.md5,
+        "scoring_timestamp": manifest.scoring_timestamp,
         "backtest": "see the backtest_* entries"
         if backtest
         else f"no {use_case.label_column or 'label'} column in the file",
         **drift,
         "preview": preview_table(use_case, scores_path),
-        ROW_COUNT_KEY: rows,
+        ROW_COUNT_KEY: output.rows,
     }
 
 
@@ -324,20 +335,19 @@ def drift_metadata(file_drift, report_path: Path) -> dict:
     }
 
 
-def manifest_metadata(publication) -> dict:
-    manifest = publication.manifest
-    archived = publication.archived_to
+def manifest_metadata(publication: Publication) -> dict:
+    manifest, archived = publication.manifest, publication.archived_to
     return {
         "manifest_path": dg.MetadataValue.path(str(publication.manifest_path)),
         "scored_path": dg.MetadataValue.path(str(publication.scored_path)),
-        "input_path": dg.MetadataValue.path(manifest["input"]["path"]),
-        "input_sha256": manifest["input"]["sha256"],
-        "rows_in": manifest["input"]["rows"],
-        "rows_scored": manifest["output"]["rows"],
-        "rows_rejected": manifest["rejected"]["rows"],
-        "model_version": manifest["model"]["version"],
+        "input_path": dg.MetadataValue.path(manifest.input.path),
+        "input_sha256": manifest.input.sha256,
+        "rows_in": manifest.input.rows,
+        "rows_scored": manifest.output.rows,
+        "rows_rejected": manifest.rejected.rows,
+        "model_version": manifest.model.version,
         "previous_output_archived_to": dg.MetadataValue.path(str(archived)) if archived else "nothing replaced",
-        "manifest": dg.MetadataValue.json(manifest),
+        "manifest": dg.MetadataValue.json(manifest.as_dict()),
     }
 
 

@@ -263,37 +263,6 @@ class FileDrift:
         ranked = sorted(self.features.values(), key=lambda feature: (-feature.psi, feature.name))
         return [(feature.name, feature.psi, feature.level) for feature in ranked[:n]]
 
-    def as_manifest(self, reference_md5: str | None, report_path: str | None) -> dict[str, Any]:
-        """The manifest's ``drift`` object: a key for every model input, the score, the levels, the report."""
-        score = self.score
-        return {
-            "reference_md5": reference_md5,
-            "rows": self.rows,
-            "features": {
-                name: {
-                    "psi": _rounded(feature.psi),
-                    "level": feature.level,
-                    "missing_share": _rounded(feature.missing_share),
-                }
-                for name, feature in self.features.items()
-            },
-            "score": {
-                "psi": _rounded(score.psi),
-                "level": score.level,
-                "share_at_or_above_threshold": _rounded(score.share_at_or_above_threshold or 0.0),
-                "reference_share_at_or_above_threshold": _rounded(score.reference_share_at_or_above_threshold or 0.0),
-                "mean": None if score.batch_mean is None else _rounded(score.batch_mean),
-                "reference_mean": None if score.ref_mean is None else _rounded(score.ref_mean),
-            },
-            "input_level": self.input_level,
-            "report_path": None if report_path is None else str(report_path),
-            "thresholds": {
-                "warn": self.thresholds.warn,
-                "alert": self.thresholds.alert,
-                "per_feature": {name: list(pair) for name, pair in sorted(self.thresholds.per_feature.items())},
-            },
-        }
-
 
 class DriftAccumulator:
     """Bin counts of a file's model inputs and scores, batch by batch; ``result()`` compares them to the profile.

@@ -17,6 +17,7 @@ import io
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ from scoring_assets.core.csv_records import RAGGED_SCHEMA, iter_record_batches
 from scoring_assets.core.csv_safety import SpreadsheetSafeCsvWriter
 from scoring_assets.core.files import atomic_path
 from scoring_assets.core.lake import BATCH_ROWS, LakeWriter, batch_to_frame, lake_reader
+from scoring_assets.core.manifest_model import InputFile, RejectedRows
 from scoring_assets.core.row_number import ROW_NUMBER
 from scoring_assets.core.use_case import UseCase
 
@@ -42,6 +44,9 @@ WHOLE_ROW = "(whole row)"  # the reject report's column for a row that could not
 
 @dataclass(frozen=True)
 class RawSummary:
+    """What parsing a file found; ``as_record()`` is the ``raw_batch`` stage summary (the manifest's input)."""
+
+    path: str  # the input file
     rows: int  # rows in the raw Parquet (ragged rows not included)
     bytes: int
     sha256: str
@@ -50,18 +55,53 @@ class RawSummary:
     carried: list[str]  # input columns carried through to the scored file
     ragged_rows: int = 0  # rows with more or fewer fields than the header, in the side file
 
+    @property
+    def input_file(self) -> InputFile:
+        return InputFile(path=self.path, sha256=self.sha256, bytes=self.bytes, rows=self.rows)
+
+    def as_record(self) -> dict[str, Any]:
+        return self.input_file.as_dict()
+
 
 @dataclass
 class ValidationSummary:
+    """What validating a file found; ``as_record()`` is the ``validated_batch`` stage summary."""
+
     rows_in: int = 0  # every data row of the file, ragged ones included
     rows_accepted: int = 0
     rows_rejected: int = 0
     reject_counts: Counter = field(default_factory=Counter)
+    reject_report: str | None = None  # the reject report, written when rows were rejected
     report_cells_neutralised: int = 0  # reject report cells prefixed so a spreadsheet cannot run them
 
     @property
     def reject_fraction(self) -> float:
         return self.rows_rejected / self.rows_in if self.rows_in else 0.0
+
+    @property
+    def rejected(self) -> RejectedRows:
+        """The manifest's account of the rejected rows."""
+        return RejectedRows(path=self.reject_report, rows=self.rows_rejected, counts_by_rule=dict(self.reject_counts))
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "rows_in": self.rows_in,
+            "rows_accepted": self.rows_accepted,
+            "rows_rejected": self.rows_rejected,
+            "reject_counts": dict(self.reject_counts.most_common()),
+            "reject_report": self.reject_report,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ValidationSummary:
+        """A summary from its stage summary (which does not keep ``report_cells_neutralised``)."""
+        return cls(
+            rows_in=record["rows_in"],
+            rows_accepted=record["rows_accepted"],
+            rows_rejected=record["rows_rejected"],
+            reject_counts=Counter(record["reject_counts"]),
+            reject_report=record["reject_report"],
+        )
 
 
 class _HashingReader(io.RawIOBase):
@@ -137,6 +177,7 @@ def write_raw_parquet(
         schema = pq.read_schema(temporary)
     names = [name for name in schema.names if name != ROW_NUMBER]
     return RawSummary(
+        path=str(source),
         rows=rows,
         bytes=hashing.bytes_read,
         sha256=sha256,
@@ -261,6 +302,8 @@ def validate_raw_parquet(
             summary.report_cells_neutralised = report_writer.cells_neutralised
     if summary.rows_rejected == 0:
         Path(report_path).unlink(missing_ok=True)
+    else:
+        summary.reject_report = str(report_path)
     return summary
 
 

@@ -4,12 +4,12 @@ A manifest answers "where did this scored file come from": the input file and it
 the model artifact and its md5, the run, the threshold and the counts. The scored file and
 its manifest are published together by ``publish_scored_file``, and whatever they replace is
 archived first, so the two never disagree and no earlier result is lost. ``lineage`` also
-proves the scored file is still the one the manifest describes.
+proves the scored file is still the one the manifest describes. The manifest itself, and its
+JSON, are ``core.manifest_model.Manifest``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from collections.abc import Callable, Mapping
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from scoring_assets.core.files import file_sha256, write_text_atomically
+from scoring_assets.core.manifest_model import Manifest, RunLineage, ScoredOutput
 from scoring_assets.core.paths import REPO_ROOT
 
 MANIFEST_SUFFIX = ".manifest.json"
@@ -100,9 +101,9 @@ def _moved(path: Path, destination: Path) -> bool:
 
 def _archive_label(scored_csv: Path, present: list[Path]) -> str:
     try:
-        manifest = json.loads(manifest_path_for(scored_csv).read_text(encoding="utf-8"))
-        return f"{manifest['scoring_timestamp']}_{manifest['model']['version']}".replace(":", "")
-    except (OSError, ValueError, KeyError, TypeError):  # no manifest, or not one of ours
+        manifest = Manifest.from_json(manifest_path_for(scored_csv).read_text(encoding="utf-8"))
+        return f"{manifest.scoring_timestamp}_{manifest.model.version}".replace(":", "")
+    except (OSError, ValueError):  # no manifest, or not one of ours
         return "modified_" + _timestamp(max(_modified(path) for path in present))
 
 
@@ -186,52 +187,34 @@ def code_version() -> str:
     return f"{package}+g{commit}" if commit else package
 
 
-def json_text(document: dict) -> str:
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
-
-
-def lineage_fields(
-    partition_key: str,
-    run_id: str,
-    raw: dict[str, Any],
-    validated: dict[str, Any],
-    model: dict[str, str],
-    threshold: dict[str, Any],
-    scoring: dict[str, Any],
-) -> dict[str, Any]:
-    """Everything a manifest says besides its output: from the raw and validated stage summaries,
-    the model (version, md5, path), the threshold and its source, and the scoring figures."""
-    return {
-        "partition_key": partition_key,
-        "run_id": run_id,
-        "scores_run_id": run_id,  # the same step writes the scored file and its manifest
-        "input": {key: raw[key] for key in ("path", "sha256", "bytes", "rows")},
-        "rejected": {
-            "path": validated["reject_report"],
-            "rows": validated["rows_rejected"],
-            "counts_by_rule": validated["reject_counts"],
-        },
-        "model": model,
-        **threshold,
-        **scoring,
-    }
-
-
 @dataclass(frozen=True)
 class Publication:
     """A scored file and its manifest as published, and where the ones they replaced went."""
 
     scored_path: Path
     manifest_path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     archived_to: Path | None
+
+    def as_record(self) -> dict[str, Any]:
+        """The ``scores`` stage summary: where the scored file and its manifest are, and what the CLI reports."""
+        manifest = self.manifest
+        return {
+            "run_id": manifest.run_id,
+            "output_path": str(self.scored_path),
+            "manifest_path": str(self.manifest_path),
+            "output_sha256": manifest.output.sha256,
+            "rows": manifest.output.rows,
+            "threshold": manifest.threshold,
+            "model": manifest.model.as_dict(),
+        }
 
 
 def publish_scored_file(
     write_scored_csv,
     scored_csv: Path,
     rows: int,
-    lineage_fields: dict[str, Any],
+    run_lineage: RunLineage,
     companions: Mapping[str, Callable[[Path], None]] | None = None,
 ) -> Publication:
     """Archive what is there, write the scored file and its companions, then the manifest describing them.
@@ -239,7 +222,7 @@ def publish_scored_file(
     ``write_scored_csv(path) -> (sha256, cells neutralised)`` writes the ``rows`` scored rows
     atomically; ``companions`` maps the role of each other file published beside it (one of
     ``published_with``, e.g. "drift report") to the function that writes it atomically at the path
-    that role has; ``lineage_fields`` is the rest of the manifest (input, model, run, counts).
+    that role has; ``run_lineage`` is the rest of the manifest (input, model, run, counts).
     Everything ``published_with`` names is archived first, written this time or not, so no file
     of an earlier result is left beside the new one.
     """
@@ -250,14 +233,10 @@ def publish_scored_file(
     sha256, neutralised = write_scored_csv(scored_csv)
     for path, write in writers.items():
         write(path)
-    manifest = {
-        **lineage_fields,
-        "output": {"path": str(scored_csv), "sha256": sha256, "rows": rows, "cells_neutralised": neutralised},
-        "previous_output_archived_to": str(archived) if archived else None,
-        "code_version": code_version(),
-    }
+    output = ScoredOutput(path=str(scored_csv), sha256=sha256, rows=rows, cells_neutralised=neutralised)
+    manifest = Manifest.published(run_lineage, output, str(archived) if archived else None, code_version())
     manifest_path = beside["manifest"]
-    write_text_atomically(manifest_path, json_text(manifest))
+    write_text_atomically(manifest_path, manifest.to_json())
     return Publication(scored_csv, manifest_path, manifest, archived)
 
 
@@ -265,11 +244,11 @@ class LineageError(RuntimeError):
     """The scored file has no manifest, or no longer matches it."""
 
 
-def read_manifest(scored_csv: Path) -> dict[str, Any]:
+def read_manifest(scored_csv: Path) -> Manifest:
     path = manifest_path_for(scored_csv)
     if not path.exists():
         raise LineageError(f"{path} not found: {scored_csv} has no manifest beside it")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return Manifest.from_json(path.read_text(encoding="utf-8"))
 
 
 def lineage(scored_csv: Path) -> dict[str, Any]:
@@ -279,21 +258,20 @@ def lineage(scored_csv: Path) -> dict[str, Any]:
         raise LineageError(f"{scored_csv} not found")
     manifest = read_manifest(scored_csv)
     actual = file_sha256(scored_csv)
-    summary = {
+    return {
         "scored_file": str(scored_csv),
         "scored_sha256": actual,
-        "recorded_sha256": manifest["output"]["sha256"],
-        "matches_manifest": actual == manifest["output"]["sha256"],
-        "partition_key": manifest["partition_key"],
-        "run_id": manifest["run_id"],
-        "input": manifest["input"],
-        "model": manifest["model"],
-        "threshold": manifest["threshold"],
-        "scoring_timestamp": manifest["scoring_timestamp"],
+        "recorded_sha256": manifest.output.sha256,
+        "matches_manifest": actual == manifest.output.sha256,
+        "partition_key": manifest.partition_key,
+        "run_id": manifest.run_id,
+        "input": manifest.input.as_dict(),
+        "model": manifest.model.as_dict(),
+        "threshold": manifest.threshold,
+        "scoring_timestamp": manifest.scoring_timestamp,
         "counts": {
-            "input_rows": manifest["input"]["rows"],
-            "scored_rows": manifest["output"]["rows"],
-            "rejected_rows": manifest["rejected"]["rows"],
+            "input_rows": manifest.input.rows,
+            "scored_rows": manifest.output.rows,
+            "rejected_rows": manifest.rejected.rows,
         },
     }
-    return summary

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from scoring_assets.core.folders import UseCaseFolders
+from scoring_assets.core.manifest_model import Manifest
 
 ALERT = "alert"
 WEBHOOK_TIMEOUT_SECONDS = 5.0
@@ -39,40 +40,43 @@ def recent_file_records(folders: UseCaseFolders, limit: int = 30) -> list[dict[s
     return sorted(records, key=lambda record: record["scored_at"])
 
 
-def file_record(manifest: dict[str, Any]) -> dict[str, Any]:
+def file_record(manifest: Manifest) -> dict[str, Any]:
     """One scored file as flat figures (None where the file has none, e.g. no labels, no drift)."""
-    rows_in = _get(manifest, "input", "rows")
-    rows_rejected = _get(manifest, "rejected", "rows")
-    drift = manifest.get("drift") or {}
-    psi = {name: float(figures["psi"]) for name, figures in sorted((drift.get("features") or {}).items())}
-    levels = {name: figures.get("level") for name, figures in sorted((drift.get("features") or {}).items())}
+    rows_in, rows_rejected = manifest.input.rows, manifest.rejected.rows
+    distribution, backtest, estimated = manifest.score_summary, manifest.backtest, manifest.estimated_performance
+    drift = manifest.drift
+    score_drift = drift.score if drift else None
+    features = sorted(drift.features.items()) if drift else []
+    psi = {name: float(figures.psi) for name, figures in features}
     most_drifted = max(psi, key=psi.__getitem__) if psi else None
     return {
-        "partition": manifest.get("partition_key"),
-        "scored_at": manifest.get("scoring_timestamp") or "",
-        "model_version": _get(manifest, "model", "version"),
+        "partition": manifest.partition_key,
+        "scored_at": manifest.scoring_timestamp,
+        "model_version": manifest.model.version,
         "rows_in": rows_in,
         "rows_rejected": rows_rejected,
-        "rows_scored": _get(manifest, "output", "rows"),
-        "reject_rate": rows_rejected / rows_in if rows_in and rows_rejected is not None else None,
-        "threshold": manifest.get("threshold"),
-        "score_mean": _get(manifest, "score_summary", "mean"),
-        "share_at_or_above_threshold": _get(manifest, "score_summary", "share_at_or_above_threshold"),
-        "input_level": drift.get("input_level"),
-        "score_psi": _get(drift, "score", "psi"),
-        "score_level": _get(drift, "score", "level"),
-        "reference_share_at_or_above_threshold": _get(drift, "score", "reference_share_at_or_above_threshold"),
+        "rows_scored": manifest.output.rows,
+        "reject_rate": rows_rejected / rows_in if rows_in else None,
+        "threshold": manifest.threshold,
+        "score_mean": distribution.mean if distribution else None,
+        "share_at_or_above_threshold": distribution.share_at_or_above_threshold if distribution else None,
+        "input_level": drift.input_level if drift else None,
+        "score_psi": score_drift.psi if score_drift else None,
+        "score_level": score_drift.level if score_drift else None,
+        "reference_share_at_or_above_threshold": (
+            score_drift.reference_share_at_or_above_threshold if score_drift else None
+        ),
         "max_input_psi": psi[most_drifted] if most_drifted else None,
         "most_drifted_feature": most_drifted,
         "psi": psi,
-        "feature_levels": levels,
-        "backtest_roc_auc": _get(manifest, "backtest", "roc_auc"),
-        "backtest_precision": _get(manifest, "backtest", "precision"),
-        "backtest_recall": _get(manifest, "backtest", "recall"),
-        "expected_precision": _get(manifest, "estimated_performance", "expected_precision"),
-        "expected_recall": _get(manifest, "estimated_performance", "expected_recall"),
-        "scored_path": _get(manifest, "output", "path"),
-        "drift_report": drift.get("report_path"),
+        "feature_levels": {name: figures.level for name, figures in features},
+        "backtest_roc_auc": backtest.roc_auc if backtest else None,
+        "backtest_precision": backtest.precision if backtest else None,
+        "backtest_recall": backtest.recall if backtest else None,
+        "expected_precision": estimated.expected_precision if estimated else None,
+        "expected_recall": estimated.expected_recall if estimated else None,
+        "scored_path": manifest.output.path,
+        "drift_report": drift.report_path if drift else None,
     }
 
 
@@ -102,10 +106,8 @@ def post_alert(webhook_url: str, payload: dict[str, Any], timeout: float = WEBHO
 def _record_from_summary(summary_path: Path) -> dict[str, Any] | None:
     try:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        manifest = json.loads(Path(summary["manifest_path"]).read_text(encoding="utf-8"))
+        manifest = Manifest.from_json(Path(summary["manifest_path"]).read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError, TypeError):  # moved, deleted, half-migrated: not monitored
-        return None
-    if not isinstance(manifest, dict):
         return None
     record = file_record(manifest)
     record["partition"] = record["partition"] or summary_path.stem
@@ -117,8 +119,3 @@ def _modified_time(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return 0.0
-
-
-def _get(document: dict[str, Any], section: str, name: str) -> Any:
-    part = document.get(section)
-    return part.get(name) if isinstance(part, dict) else None

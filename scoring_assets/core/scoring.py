@@ -17,13 +17,25 @@ import pyarrow as pa
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
 from scoring_assets.core.csv_safety import SpreadsheetSafeCsvWriter
-from scoring_assets.core.drift import FileDrift
+from scoring_assets.core.drift import DIGITS, FileDrift
 from scoring_assets.core.features import CATEGORY_CODE_DTYPE, build_features
 from scoring_assets.core.files import atomic_path, file_sha256
 from scoring_assets.core.folders import UseCaseFolders
-from scoring_assets.core.ingest import CARRIED_PREFIX, carried_columns, read_accepted_frame
+from scoring_assets.core.ingest import CARRIED_PREFIX, ValidationSummary, carried_columns, read_accepted_frame
 from scoring_assets.core.lake import BATCH_ROWS, LakeWriter, batch_to_frame, lake_reader
-from scoring_assets.core.manifest import Publication, drift_report_path_for, lineage_fields, publish_scored_file
+from scoring_assets.core.manifest import Publication, drift_report_path_for, publish_scored_file
+from scoring_assets.core.manifest_model import (
+    Backtest,
+    DriftFigures,
+    DriftThresholdFigures,
+    EstimatedPerformance,
+    FeatureDriftFigures,
+    InputFile,
+    ModelUsed,
+    RunLineage,
+    ScoreDistribution,
+    ScoreDriftFigures,
+)
 from scoring_assets.core.model_store import LoadedModel
 from scoring_assets.core.reports.drift import write_drift_report
 from scoring_assets.core.row_number import ROW_NUMBER
@@ -144,25 +156,26 @@ class ScoreSummary:
             self.labelled_scores.append(scores)
             self.labels.append(labels)
 
-    def distribution(self) -> dict[str, float]:
+    def distribution(self) -> ScoreDistribution | None:
+        """The scores' mean, quantiles and share at or above the threshold; None for a file with no rows."""
         if not self.rows:
-            return {}
+            return None
         cumulative = np.cumsum(self.histogram)
 
         def quantile(q: float) -> float:
             return float((np.searchsorted(cumulative, q * self.rows) + 0.5) / HISTOGRAM_BINS)
 
-        return {
-            "mean": self.total / self.rows,
-            "p05": quantile(0.05),
-            "p25": quantile(0.25),
-            "median": quantile(0.5),
-            "p75": quantile(0.75),
-            "p95": quantile(0.95),
-            "share_at_or_above_threshold": self.at_or_above_threshold / self.rows,
-        }
+        return ScoreDistribution(
+            mean=self.total / self.rows,
+            p05=quantile(0.05),
+            p25=quantile(0.25),
+            median=quantile(0.5),
+            p75=quantile(0.75),
+            p95=quantile(0.95),
+            share_at_or_above_threshold=self.at_or_above_threshold / self.rows,
+        )
 
-    def estimated_performance(self) -> dict[str, float] | None:
+    def estimated_performance(self) -> EstimatedPerformance | None:
         """Precision and recall at the threshold expected from the scores alone, labels or not.
 
         If the model is calibrated, a row scored p is positive with probability p, so the expected
@@ -171,15 +184,15 @@ class ScoreSummary:
         """
         if not self.rows or not self.total:
             return None
-        return {
-            "expected_precision": (
+        return EstimatedPerformance(
+            expected_precision=(
                 self.total_at_or_above_threshold / self.at_or_above_threshold if self.at_or_above_threshold else 0.0
             ),
-            "expected_recall": self.total_at_or_above_threshold / self.total,
-            "expected_positive_rate": self.total / self.rows,
-        }
+            expected_recall=self.total_at_or_above_threshold / self.total,
+            expected_positive_rate=self.total / self.rows,
+        )
 
-    def backtest(self) -> dict[str, float] | None:
+    def backtest(self) -> Backtest | None:
         """Model quality on the file's own labels, when it has usable ones."""
         if not self.labels:
             return None
@@ -189,13 +202,13 @@ class ScoreSummary:
         if known.sum() == 0 or len(np.unique(labels[known])) < 2:
             return None
         predicted = (scores[known] >= self.threshold).astype(int)
-        return {
-            "rows_with_label": int(known.sum()),
-            "roc_auc": float(roc_auc_score(labels[known], scores[known])),
-            "precision": float(precision_score(labels[known], predicted, zero_division=0)),
-            "recall": float(recall_score(labels[known], predicted, zero_division=0)),
-            "observed_positive_rate": float(labels[known].mean()),
-        }
+        return Backtest(
+            rows_with_label=int(known.sum()),
+            roc_auc=float(roc_auc_score(labels[known], scores[known])),
+            precision=float(precision_score(labels[known], predicted, zero_division=0)),
+            recall=float(recall_score(labels[known], predicted, zero_division=0)),
+            observed_positive_rate=float(labels[known].mean()),
+        )
 
 
 def positive_class_index(model: LoadedModel) -> int:
@@ -325,28 +338,73 @@ def publish_scores(
     """
     report_path = drift_report_path_for(output_path)
     about = [f"{use_case.name} file {run.source_path} (partition {run.partition_key})", f"model {run.model.version}"]
-    model = run.model
+    drift = drift_figures(file_drift, run.model.reference_md5, str(report_path)) if file_drift else None
     return publish_scored_file(
         lambda path: write_scored_csv(scores_path, path),
         output_path,
         summary.rows,
-        lineage_fields(
-            run.partition_key,
-            run.run_id,
-            own.read_stage_summary("raw_batch", run.partition_key),
-            own.read_stage_summary("validated_batch", run.partition_key),
-            {"use_case": use_case.name, "version": model.version, "md5": model.md5, "path": str(model.path)},
-            {"threshold": run.threshold, "threshold_source": run.threshold_source},
-            {
-                "scoring_timestamp": run.timestamp,
-                "score_column": use_case.score_column,
-                "score_summary": summary.distribution(),
-                "backtest": summary.backtest(),
-                "estimated_performance": summary.estimated_performance(),
-                "drift": file_drift.as_manifest(model.reference_md5, str(report_path)) if file_drift else None,
-            },
-        ),
+        run_lineage(use_case, own, run, summary, drift),
         companions={"drift report": lambda path: write_drift_report(path, use_case, file_drift, about)}
         if file_drift
         else None,
     )
+
+
+def run_lineage(
+    use_case: UseCase, own: UseCaseFolders, run: ScoringRun, summary: ScoreSummary, drift: DriftFigures | None
+) -> RunLineage:
+    """What the manifest says besides its output: the raw and validated stage summaries, the run and the scores."""
+    model = run.model
+    return RunLineage(
+        partition_key=run.partition_key,
+        run_id=run.run_id,
+        scores_run_id=run.run_id,  # the same step writes the scored file and its manifest
+        input=InputFile.from_dict(own.read_stage_summary("raw_batch", run.partition_key)),
+        rejected=ValidationSummary.from_record(own.read_stage_summary("validated_batch", run.partition_key)).rejected,
+        model=ModelUsed(use_case=use_case.name, version=model.version, md5=model.md5, path=str(model.path)),
+        threshold=run.threshold,
+        threshold_source=run.threshold_source,
+        scoring_timestamp=run.timestamp,
+        score_column=use_case.score_column,
+        score_summary=summary.distribution(),
+        backtest=summary.backtest(),
+        estimated_performance=summary.estimated_performance(),
+        drift=drift,
+    )
+
+
+def drift_figures(file_drift: FileDrift, reference_md5: str | None, report_path: str | None) -> DriftFigures:
+    """The manifest's ``drift`` part: every model input and the score, with their levels, and the report.
+
+    PSIs and shares are rounded to ``core.drift.DIGITS`` decimals, as the reference profile is.
+    """
+    score = file_drift.score
+    return DriftFigures(
+        reference_md5=reference_md5,
+        rows=file_drift.rows,
+        features={
+            name: FeatureDriftFigures(
+                psi=_rounded(feature.psi), level=feature.level, missing_share=_rounded(feature.missing_share)
+            )
+            for name, feature in file_drift.features.items()
+        },
+        score=ScoreDriftFigures(
+            psi=_rounded(score.psi),
+            level=score.level,
+            share_at_or_above_threshold=_rounded(score.share_at_or_above_threshold or 0.0),
+            reference_share_at_or_above_threshold=_rounded(score.reference_share_at_or_above_threshold or 0.0),
+            mean=None if score.batch_mean is None else _rounded(score.batch_mean),
+            reference_mean=None if score.ref_mean is None else _rounded(score.ref_mean),
+        ),
+        input_level=file_drift.input_level,
+        report_path=None if report_path is None else str(report_path),
+        thresholds=DriftThresholdFigures(
+            warn=file_drift.thresholds.warn,
+            alert=file_drift.thresholds.alert,
+            per_feature={name: tuple(pair) for name, pair in sorted(file_drift.thresholds.per_feature.items())},
+        ),
+    )
+
+
+def _rounded(value: float) -> float:
+    return round(float(value), DIGITS)
