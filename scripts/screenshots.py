@@ -8,7 +8,8 @@ into the shared inbox, waits until the runs have finished and the monitoring sen
 refreshed the trend, adds a duplicate, an empty file, a non-CSV and a CSV of no use case, then
 photographs the use case groups, the Telco graph, a credit and a Telco `scores` partition, the
 refused file's partition and its reason, the per-file check status, the inbox table, the runs,
-the shifted file's drift metadata, the monitoring asset, and the drift and trend reports. Needs Debian's
+the shifted file's drift metadata, the monitoring asset, the drift alerts resource (its webhook
+URL, a secret, shown by its variable's name), and the drift and trend reports. Needs Debian's
 `chromium` package (`apt-get install chromium`) and Playwright for Python (`pip install -e
 '.[screenshots]'`), which drives that Chromium; no browser is downloaded.
 """
@@ -112,7 +113,12 @@ def main() -> None:
             scratch / "dagster_home",
             scratch / "data",
             scratch / "dagster_dev.log",
-            env={"SCORING_INBOX_INTERVAL_SECONDS": "2", "SCORING_INBOX_SETTLE_SECONDS": "2"},
+            env={
+                "SCORING_INBOX_INTERVAL_SECONDS": "2",
+                "SCORING_INBOX_SETTLE_SECONDS": "2",
+                # A secret, to show that the UI names its variable and never shows its value.
+                "SCORING_DRIFT_WEBHOOK_URL": "https://hooks.example.invalid/services/not-a-real-token",
+            },
         )
         with server:
             samples = sorted((REPO_ROOT / "data" / "samples").glob("*.csv"))
@@ -184,6 +190,7 @@ def main() -> None:
                 ),
                 ("/assets/inbox?view=events", "recent_files", "inbox_fates.png", 1100),
                 ("/runs", "score_file", "runs.png", 700),
+                ("/locations/scoring_assets/resources/drift_alerts", "webhook_url", "resource_settings.png", 800),
                 (
                     f"/assets/telco_churn/scores?view=partitions&partition={quote(shifted)}",
                     "drift_input_level",
