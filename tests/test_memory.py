@@ -46,16 +46,46 @@ def test_a_pool_chosen_with_the_arrow_variable_is_kept():
 
 
 @pytest.mark.skipif(not _has_jemalloc(), reason="this pyarrow build has no jemalloc pool")
-@pytest.mark.parametrize(
-    "entry",
-    [
-        "import sys; from scoring_assets import cli; sys.argv = ['scoring-assets', 'use-cases']; cli.console_main()",
-        "from scoring_assets.definitions import defs; defs()",  # what a run worker loads
-    ],
-    ids=["cli", "code-location"],
-)
-def test_the_command_and_the_code_location_apply_the_settings(entry):
+def test_the_command_applies_the_settings():
+    entry = "import sys; from scoring_assets import cli; sys.argv = ['scoring-assets', 'use-cases']; cli.console_main()"
     probe = f"{entry}\nimport pyarrow\nprint('POOL', pyarrow.default_memory_pool().backend_name)\n"
     environment = {key: value for key, value in os.environ.items() if key != "ARROW_DEFAULT_MEMORY_POOL"}
     done = subprocess.run([sys.executable, "-c", probe], env=environment, capture_output=True, text=True, check=True)
     assert "POOL jemalloc" in done.stdout.splitlines()
+
+
+# A run worker is a child the code server spawns; the servers themselves load the same definitions.
+RUN_WORKER_PROBE = """
+import multiprocessing
+
+
+def pool_after_loading(queue):
+    from scoring_assets.definitions import defs
+
+    defs()
+    import pyarrow
+
+    queue.put(pyarrow.default_memory_pool().backend_name)
+
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    worker = context.Process(target=pool_after_loading, args=(queue,))
+    worker.start()
+    print("WORKER", queue.get())
+    worker.join()
+    pool_after_loading(queue)
+    print("SERVER", queue.get())
+"""
+
+
+@pytest.mark.skipif(not _has_jemalloc(), reason="this pyarrow build has no jemalloc pool")
+def test_the_code_location_applies_the_settings_in_run_workers_only(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text(RUN_WORKER_PROBE)
+    environment = {key: value for key, value in os.environ.items() if key != "ARROW_DEFAULT_MEMORY_POOL"}
+    done = subprocess.run([sys.executable, str(probe)], env=environment, capture_output=True, text=True, check=True)
+    lines = done.stdout.splitlines()
+    assert "WORKER jemalloc" in lines
+    assert "SERVER jemalloc" not in lines, "a long-lived server keeps Arrow's default pool"

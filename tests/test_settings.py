@@ -13,8 +13,6 @@ import subprocess
 import sys
 
 import pytest
-from dagster._core.remote_representation.external_data import RepositorySnap
-from dagster._serdes import serialize_value
 
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.defs.resources import (
@@ -61,14 +59,28 @@ def test_the_ui_shows_the_webhook_url_by_its_variable_name_never_its_value(tmp_p
     assert DRIFT_WEBHOOK_VARIABLE in done.stdout, "the UI names the variable the URL comes from"
 
 
-def test_the_snapshot_would_show_a_secret_given_as_a_plain_value():
-    """The check above can fail: a URL given as a plain value is in the snapshot."""
-    import dagster as dg
+PLAIN_VALUE_PROBE = """
+import sys
+import dagster as dg
+from dagster._core.remote_representation.external_data import RepositorySnap
+from dagster._serdes import serialize_value
+from scoring_assets.builders.resources import DriftAlerts
+definitions = dg.Definitions(resources={"drift_alerts": DriftAlerts(webhook_url=sys.argv[1])})
+sys.stdout.write(serialize_value(RepositorySnap.from_def(definitions.get_repository_def())))
+"""
 
-    from scoring_assets.builders.resources import DriftAlerts
 
-    definitions = dg.Definitions(resources={"drift_alerts": DriftAlerts(webhook_url=SECRET)})
-    assert SECRET in serialize_value(RepositorySnap.from_def(definitions.get_repository_def()))
+def test_the_snapshot_would_show_a_secret_given_as_a_plain_value(tmp_path):
+    """The check above can fail: a URL given as a plain value is in the snapshot (in a fresh process, as above)."""
+    done = subprocess.run(
+        [sys.executable, "-c", PLAIN_VALUE_PROBE, SECRET],
+        cwd=REPO_ROOT,
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert SECRET in done.stdout
 
 
 def test_the_model_root_is_resolved_when_used_so_a_run_sees_a_change(monkeypatch, tmp_path):
