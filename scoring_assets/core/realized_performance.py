@@ -32,6 +32,7 @@ from scoring_assets.core.use_case import UseCase
 
 JOINED = "joined"  # lake/<use case>/outcomes/joined/<key>.parquet: one outcomes file's matched rows
 DECILES = 10
+REALIZED_IN_TREND = ("roc_auc", "precision", "recall")
 
 
 def write_joined_rows(own: UseCaseFolders, outcomes_key: str, matched: pd.DataFrame) -> None:
@@ -120,3 +121,15 @@ def realized_by_file(use_case: UseCase, own: UseCaseFolders, partitions: set[str
             )
         )
     return sorted(files, key=lambda each: each.scored_at)
+
+
+def with_realized(records: list[dict[str, Any]], files: list[FileRealized]) -> list[dict[str, Any]]:
+    """Monitoring records (``core.monitoring``) with each file's realized ROC AUC, precision and recall (None: none)."""
+    by_partition = {each.partition: each.realized for each in files}
+    return [
+        {
+            **record,
+            **{f"realized_{name}": by_partition.get(record["partition"], {}).get(name) for name in REALIZED_IN_TREND},
+        }
+        for record in records
+    ]
