@@ -42,9 +42,9 @@ REALIZED_TABLE_SCHEMA = dg.TableSchema(
 
 
 class OutcomesFileConfig(dg.Config):
-    """Which outcomes file the run registers."""
+    """Which outcomes file the run registers; none (a materialization from the UI): recompute from those kept."""
 
-    path: str
+    path: str = ""
 
 
 def outcomes_run_config(use_case: UseCase, path: Path | str, loggers: dict | None = None) -> dict[str, Any]:
@@ -81,12 +81,14 @@ def build_realized_performance_asset(use_case: UseCase) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, config: OutcomesFileConfig, folders: ScoringFolders
     ) -> dg.MaterializeResult:
         own = folders.of(use_case.name)
-        try:
-            report = register_outcomes(use_case, own, Path(config.path))
-        except InputFileError as error:
-            raise refusal(context, RefusalKind.INPUT_FILE, str(error)) from None
-        if report.refusal is not None:
-            raise refused(context, report)
+        report = None
+        if config.path:
+            try:
+                report = register_outcomes(use_case, own, Path(config.path))
+            except InputFileError as error:
+                raise refusal(context, RefusalKind.INPUT_FILE, str(error)) from None
+            if report.refusal is not None:
+                raise refused(context, report)
         return dg.MaterializeResult(metadata=realized_metadata(report, realized_by_file(use_case, own)))
 
     return realized_performance
@@ -115,8 +117,9 @@ def refused(context: dg.AssetExecutionContext, report: OutcomesReport) -> dg.Fai
     )
 
 
-def realized_metadata(report: OutcomesReport, files) -> dict[str, Any]:
-    """This file's counts, every scored file with outcomes as a table, the latest scored one's figures as numbers."""
+def realized_metadata(report: OutcomesReport | None, files) -> dict[str, Any]:
+    """This file's counts (if one was registered), every scored file with outcomes as a table, the latest scored
+    one's figures as numbers."""
     table = [
         dg.TableRecord(
             {
@@ -140,15 +143,21 @@ def realized_metadata(report: OutcomesReport, files) -> dict[str, Any]:
             {f"latest_expected_{name}": value for name, value in latest.expected.items() if value is not None}
         )
     return {
+        **(registration_metadata(report) if report else {"outcomes_file": "none: recomputed from the outcomes kept"}),
+        "files_with_outcomes": dg.MetadataValue.table(table, schema=REALIZED_TABLE_SCHEMA),
+        "latest_partition": latest.partition if latest else "none",
+        **{name: float(value) for name, value in numbers.items()},
+    }
+
+
+def registration_metadata(report: OutcomesReport) -> dict[str, Any]:
+    return {
         "outcomes_file": dg.MetadataValue.path(report.source_path),
         "outcomes_key": report.outcomes_key,
         "matched": report.matched,
         "unmatched": report.unmatched,
         "rejected": report.rejected,
         **({"reject_report": dg.MetadataValue.path(report.reject_report)} if report.reject_report else {}),
-        "files_with_outcomes": dg.MetadataValue.table(table, schema=REALIZED_TABLE_SCHEMA),
-        "latest_partition": latest.partition if latest else "none",
-        **{name: float(value) for name, value in numbers.items()},
     }
 
 
