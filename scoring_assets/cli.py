@@ -89,6 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
     rescore.add_argument("--partition", action="append", metavar="KEY", help="only this partition (repeatable)")
     rescore.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    add_outcomes_parser(commands)
+
+    lineage = commands.add_parser("lineage", help="print where a scored file came from; non-zero if it was modified")
+    lineage.add_argument("scored", type=Path, metavar="SCORED.csv")
+    lineage.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    listing = commands.add_parser("use-cases", help="list the use cases: model version, contract columns, folders")
+    listing.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return parser
+
+
+def add_outcomes_parser(commands) -> None:
+    """``outcomes FILE [--use-case NAME] [--json]``."""
     outcomes = commands.add_parser(
         "outcomes",
         help="register what really happened to scored rows (id and label columns); prints realized vs expected "
@@ -102,14 +115,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     outcomes.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     outcomes.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-
-    lineage = commands.add_parser("lineage", help="print where a scored file came from; non-zero if it was modified")
-    lineage.add_argument("scored", type=Path, metavar="SCORED.csv")
-    lineage.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-
-    listing = commands.add_parser("use-cases", help="list the use cases: model version, contract columns, folders")
-    listing.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    return parser
 
 
 def console_main() -> int:
