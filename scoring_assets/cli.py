@@ -5,13 +5,16 @@ satisfies), registers the file as a partition of it and executes its score_file 
 against the instance in ``$DAGSTER_HOME`` (``.dagster_home/`` in the repository when unset),
 so every scoring run is also a run in the UI (a model that fails its integrity check is
 refused before anything is registered or run). ``rescore`` runs each use case's rescore job for
-files scored with an older model; ``use-cases`` lists what can be scored. There is no second
+files scored with an older model; ``outcomes`` registers what really happened to scored rows
+(the use case's register_outcomes job) and prints realized against expected performance per
+scored file; ``use-cases`` lists what can be scored. There is no second
 scoring implementation here: this module only prepares config, runs the jobs and explains the
 outcome.
 
-Exit codes: 0 scored; 2 bad usage, input file not found, no single use case for the file, or an
---output that could overwrite the input; 3 batch refused by validation; 4 model missing or failed
-its integrity check; 1 anything else.
+Exit codes: 0 scored (outcomes registered); 2 bad usage, input file not found, no single use
+case for the file, an --output that could overwrite the input, or outcomes for a use case
+without ids; 3 batch (or outcomes file) refused; 4 model missing or failed its integrity check;
+1 anything else.
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     rescore.add_argument("--partition", action="append", metavar="KEY", help="only this partition (repeatable)")
     rescore.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    add_outcomes_parser(commands)
+
     lineage = commands.add_parser("lineage", help="print where a scored file came from; non-zero if it was modified")
     lineage.add_argument("scored", type=Path, metavar="SCORED.csv")
     lineage.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -93,6 +98,23 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("use-cases", help="list the use cases: model version, contract columns, folders")
     listing.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
+
+
+def add_outcomes_parser(commands) -> None:
+    """``outcomes FILE [--use-case NAME] [--json]``."""
+    outcomes = commands.add_parser(
+        "outcomes",
+        help="register what really happened to scored rows (id and label columns); prints realized vs expected "
+        "performance per scored file (runs its use case's register_outcomes job)",
+    )
+    outcomes.add_argument("input", type=Path, metavar="FILE.csv")
+    outcomes.add_argument(
+        "--use-case",
+        metavar="NAME",
+        help="outcomes of this use case (default: the one whose id and label the header has)",
+    )
+    outcomes.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    outcomes.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def console_main() -> int:
@@ -129,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
                 return score(args)
             if args.command == "rescore":
                 return rescore(args)
+            if args.command == "outcomes":
+                return register_outcomes(args)
             if args.command == "use-cases":
                 return list_use_cases(args)
             return show_lineage(args)
@@ -221,10 +245,11 @@ def prepared_model(verbose: bool, use_case):
         return None
 
 
-def chosen_use_case(source: Path, name: str | None):
+def chosen_use_case(source: Path, name: str | None, route=None):
     """The use case to score ``source`` as, or (exit code, problem) when there is not exactly one.
 
-    Without a name, the use case whose contract columns the file's header has, as the inbox router decides.
+    Without a name, the use case ``route`` picks by the file's header (default ``core.routing.route_by_header``: the
+    one whose contract columns the header has, as the inbox router decides).
     """
     from scoring_assets.core.routing import route_by_header
     from scoring_assets.core.use_case import UseCase
@@ -235,7 +260,7 @@ def chosen_use_case(source: Path, name: str | None):
             return use_case(name)
         except UseCaseError as error:
             return EXIT_USAGE, str(error)
-    routed = route_by_header(source, list(all_use_cases().values()))
+    routed = (route or route_by_header)(source, list(all_use_cases().values()))
     if isinstance(routed, UseCase):
         return routed
     if routed.file_unusable:
@@ -373,16 +398,20 @@ def explain(result, folders, registration) -> ScoreOutcome:
         if validated["rows_rejected"]:
             lines.append(f"rejected: {validated['rows_rejected']} rows, see {validated['reject_report']}")
         return ScoreOutcome(EXIT_OK, [*lines, run_line], [])
+    return failed_run(result, registration.source_path, [run_line])
 
+
+def failed_run(result, source_path: str, lines: list[str]) -> ScoreOutcome:
+    """A failed run's problems, one line per failed step, and the exit code of its first refusal (else 1)."""
     exit_codes, problems = [], []
     for step, failure in step_failures(result):
-        kind, line = refusal_line(step, failure, registration.source_path)
+        kind, line = refusal_line(step, failure, source_path)
         exit_codes.append(exit_code_for(kind))
         problems.append(line)
     if not problems:
         problems.append(f"run {result.run_id} failed; rerun with --verbose for Dagster's log")
     refusals = [code for code in exit_codes if code != EXIT_ERROR]  # a refusal says more than a crash
-    return ScoreOutcome(refusals[0] if refusals else EXIT_ERROR, [run_line], problems)
+    return ScoreOutcome(refusals[0] if refusals else EXIT_ERROR, lines, problems)
 
 
 def exit_code_for(refusal_kind: str | None) -> int:
@@ -497,6 +526,90 @@ def rescore_use_case(instance, use_case, known: list[str], args: argparse.Namesp
             _problem(f"re-scoring {key} failed (run {result.run_id}): {'; '.join(problems) or 'see the UI'}")
     print(f"{use_case.name}: {len(targets) - failed} of {len(targets)} file(s) re-scored with {model.version}")
     return EXIT_OK if not failed else EXIT_ERROR
+
+
+def register_outcomes(args: argparse.Namespace) -> int:
+    """Register an outcomes file through its use case's register_outcomes job and tell how the scored files did."""
+    from scoring_assets.core.outcomes import outcomes_problem
+    from scoring_assets.core.routing import route_outcomes_by_header
+
+    source = Path(os.path.abspath(args.input.expanduser()))
+    if not source.is_file():
+        _problem(f"{source}: {'not a regular file' if source.exists() else 'input file not found'}")
+        return EXIT_USAGE
+    use_case = chosen_use_case(source, args.use_case, route_outcomes_by_header)
+    if isinstance(use_case, tuple):
+        _problem(use_case[1])
+        return use_case[0]
+    problem = outcomes_problem(use_case)
+    if problem:
+        _problem(f"no outcomes for {use_case.name}: {problem}")
+        return EXIT_USAGE
+    if not args.verbose:
+        warnings.filterwarnings("ignore")
+    definitions_loaded()
+    ensure_dagster_home()
+    from dagster import DagsterInstance
+
+    from scoring_assets.builders.run_tags import Trigger, trigger_tags
+    from scoring_assets.core.outcomes import registered_outcomes_file
+    from scoring_assets.core.realized_performance import JOINED
+    from scoring_assets.runs import execute_outcomes_run, folders
+
+    own = folders().of(use_case.name)
+    registration = registered_outcomes_file(own, source)
+    result = execute_outcomes_run(
+        DagsterInstance.get(), use_case, source, logger_config(args.verbose), trigger_tags(Trigger.CLI)
+    )
+    run_line = f"run: {result.run_id} (outcomes {registration.partition_key})"
+    if not result.success:
+        outcome = failed_run(result, str(source), [] if args.json else [run_line])
+    else:
+        summary = own.outcomes.read_stage_summary(JOINED, registration.partition_key)
+        outcome = ScoreOutcome(EXIT_OK, outcomes_json(summary) if args.json else outcomes_lines(summary), [])
+        outcome.lines += [] if args.json else [run_line]
+    for line in outcome.lines:
+        print(line)
+    for problem in outcome.problems:
+        _problem(problem)
+    return outcome.exit_code
+
+
+def outcomes_json(summary: dict) -> list[str]:
+    """The one JSON object ``outcomes --json`` prints: counts, and per scored file realized vs expected."""
+    files = [
+        {
+            "partition": each["partition"],
+            "realized": {name: each["realized"][name] for name in ("roc_auc", "precision", "recall", "brier")},
+            "expected": {name: each["expected"][name] for name in ("precision", "recall")},
+        }
+        for each in summary["files"]
+    ]
+    counts = {name: summary[name] for name in ("matched", "unmatched", "rejected")}
+    return [json.dumps({**counts, "files": files}, sort_keys=True)]
+
+
+def outcomes_lines(summary: dict) -> list[str]:
+    """What ``outcomes`` prints: the counts, the reject report, one line per scored file it touched."""
+    lines = [
+        f"outcomes: {summary['matched']} matched, {summary['unmatched']} unmatched (never scored before their "
+        f"outcome), {summary['rejected']} rejected"
+    ]
+    if summary["reject_report"]:
+        lines.append(f"rejected: {summary['rejected']} rows, see {summary['reject_report']}")
+
+    def shown(value) -> str:
+        return "-" if value is None else f"{value:.4f}"
+
+    for each in summary["files"]:
+        realized, expected = each["realized"], each["expected"]
+        lines.append(
+            f"{each['partition']}: {each['rows_with_outcome']} rows with outcome; "
+            f"ROC AUC {shown(realized['roc_auc'])}, Brier {shown(realized['brier'])}, "
+            f"precision {shown(realized['precision'])} (expected {shown(expected['precision'])}), "
+            f"recall {shown(realized['recall'])} (expected {shown(expected['recall'])})"
+        )
+    return lines
 
 
 def list_use_cases(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ import dagster as dg
 
 from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.model_assets import record_model_observation
+from scoring_assets.builders.outcome_assets import outcomes_run_config
 from scoring_assets.builders.resources import ModelStore, ScoringFolders
 from scoring_assets.core.folders import InputRegistration, UseCaseFolders
 from scoring_assets.core.use_case import UseCase
@@ -57,7 +58,18 @@ def execute_score_run(
     model cannot be verified.
     """
     record_model_observation(instance, use_case, model_store())
-    job = scoring_definitions().resolve_job_def(job_name or keys_of(use_case).score_file_job)
+    return execute_job(instance, job_name or keys_of(use_case).score_file_job, run_config, tags, partition_key)
+
+
+def execute_job(
+    instance: dg.DagsterInstance,
+    job_name: str,
+    run_config: dg.RunConfig | dict | None = None,
+    tags: dict[str, str] | None = None,
+    partition_key: str | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Run one of the code location's jobs in this process, recorded in ``instance``; failures are in the result."""
+    job = scoring_definitions().resolve_job_def(job_name)
     return job.execute_in_process(
         instance=instance,
         partition_key=partition_key,
@@ -65,3 +77,11 @@ def execute_score_run(
         tags=tags or {},
         raise_on_error=False,
     )
+
+
+def execute_outcomes_run(
+    instance: dg.DagsterInstance, use_case: UseCase, source: Path, loggers: dict | None = None, tags=None
+) -> dg.ExecuteInProcessResult:
+    """Run the use case's register_outcomes job for ``source``, as the outcomes inbox sensor requests it."""
+    config = outcomes_run_config(use_case, source, loggers)
+    return execute_job(instance, keys_of(use_case).register_outcomes_job, config, tags)

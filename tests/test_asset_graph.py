@@ -37,6 +37,7 @@ PER_USE_CASE_ASSETS = (
     "scoring_manifest",
     "validated_batch",
 )
+OUTCOME_ASSETS = ("outcomes_inbox", "realized_performance")  # use cases whose rows have ids (UseCase.takes_outcomes)
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +90,12 @@ def test_asset_graph_matches_the_reviewed_snapshot(code_location):
 def test_every_shipped_use_case_has_the_same_graph_beside_the_shared_inbox(code_location):
     assets = graph_shape(code_location)["assets"]
     expected = {"inbox", *(f"{name}/{asset}" for name in SHIPPED_USE_CASES for asset in PER_USE_CASE_ASSETS)}
+    expected |= {
+        f"{name}/{asset}"
+        for name in SHIPPED_USE_CASES
+        if declared_use_case(name).takes_outcomes
+        for asset in OUTCOME_ASSETS
+    }
     assert set(assets) == expected
     for name in SHIPPED_USE_CASES:
         assert {assets[f"{name}/{asset}"]["group"] for asset in PER_USE_CASE_ASSETS} == {name}

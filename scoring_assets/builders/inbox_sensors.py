@@ -153,9 +153,8 @@ class InboxTick:
             )
         return problem is None
 
-    def decide_by_content(self, entry: SettledEntry, use_case: UseCase) -> None:
-        if not self.model_ready(entry, use_case):
-            return  # waits rather than fail a run per file; it goes once the model is back
+    def settled_sha256(self, entry: SettledEntry, use_case: UseCase) -> str | None:
+        """The sha256 of a file still as it settled; None if it is not (decided ``cannot read``, or left to settle)."""
         try:
             sha256 = file_sha256(entry.path)
             changed = signature_of(entry.path) != entry.signature
@@ -163,9 +162,15 @@ class InboxTick:
             self.decide(
                 entry, Decision.CANNOT_READ, f"{error.strerror or error}; retried every tick", use_case=use_case
             )
+            return None
+        return None if changed else sha256  # changed: still being written, it settles again before it is decided
+
+    def decide_by_content(self, entry: SettledEntry, use_case: UseCase) -> None:
+        if not self.model_ready(entry, use_case):
+            return  # waits rather than fail a run per file; it goes once the model is back
+        sha256 = self.settled_sha256(entry, use_case)
+        if sha256 is None:
             return
-        if changed:
-            return  # still being written: it settles again before it is decided
         own, keys = self.folders.of(use_case.name), keys_of(use_case)
         # Known content: registered in an earlier tick (its partition exists) or earlier in this one.
         # A content record without its partition means a tick died half-way: register again (the
@@ -263,8 +268,12 @@ def run_inbox_tick(
     inbox_key: dg.AssetKey,
     route,
     skip: frozenset[str] = frozenset(),
+    tick_type: type[InboxTick] = InboxTick,
 ) -> dg.SensorResult:
-    """One tick over ``inbox``: decide every settled file, within the hashing budget, and say so."""
+    """One tick over ``inbox``: decide every settled file, within the hashing budget, and say so.
+
+    ``tick_type`` decides a file by its content (``InboxTick`` scores it; the outcomes inbox registers it).
+    """
     inbox.mkdir(parents=True, exist_ok=True)
     state = InboxState.from_cursor(context.cursor)
     settle_seconds = resources.settings.settle_seconds
@@ -275,7 +284,7 @@ def run_inbox_tick(
         sleep(wait)
         now = time.time()
         settled = scan_inbox(inbox, state, now=now, settle_seconds=settle_seconds, skip=skip)
-    tick = InboxTick(context, state, resources, now, inbox_key)
+    tick = tick_type(context, state, resources, now, inbox_key)
     started = time.monotonic()
     for entry in settled:
         if entry.verdict is not None:
@@ -310,8 +319,10 @@ def build_inbox_sensor(use_case: UseCase, score_file_job, interval_seconds: int)
         model_store: ModelStore,
     ):
         resources = InboxResources(folders, inbox_settings, model_store)
-        own_inbox = folders.of(use_case.name).inbox
-        return run_inbox_tick(context, resources, own_inbox, keys_of(use_case).inbox, lambda entry: use_case)
+        own = folders.of(use_case.name)
+        # Its outcomes folder has a sensor of its own (outcome_sensors).
+        skip = frozenset({own.outcomes.inbox.name}) if use_case.takes_outcomes else frozenset()
+        return run_inbox_tick(context, resources, own.inbox, keys_of(use_case).inbox, lambda entry: use_case, skip)
 
     return inbox_sensor
 

@@ -66,6 +66,14 @@ class UseCaseKeys:
         return self.asset("monitoring")
 
     @property
+    def realized_performance(self) -> dg.AssetKey:
+        return self.asset("realized_performance")
+
+    @property
+    def outcomes_inbox(self) -> dg.AssetKey:
+        return self.asset("outcomes_inbox")
+
+    @property
     def scoring_assets(self) -> list[dg.AssetKey]:
         return [self.asset(name) for name in SCORING_ASSETS]
 
@@ -87,6 +95,10 @@ class UseCaseKeys:
     def monitoring_job(self) -> str:
         return self._named("monitoring")
 
+    @property
+    def register_outcomes_job(self) -> str:
+        return self._named("register_outcomes")
+
     # ops (the step keys a run config names)
     @property
     def raw_batch_op(self) -> str:
@@ -104,10 +116,18 @@ class UseCaseKeys:
     def refresh_monitoring_op(self) -> str:
         return self._named("refresh_monitoring")
 
+    @property
+    def join_outcomes_op(self) -> str:
+        return self._named("join_outcomes")
+
     # sensors and schedules
     @property
     def inbox_sensor(self) -> str:
         return self._named("inbox_sensor")
+
+    @property
+    def outcomes_sensor(self) -> str:
+        return self._named("outcomes_sensor")
 
     @property
     def model_sensor(self) -> str:

@@ -4,14 +4,15 @@
   manifest of the recent scored files (``core.monitoring``), writes the trend report
   (``monitoring/<use case>/trend.html`` in the data folder, ``core.reports.trend``) and shows a
   table of the files plus the latest file's figures as numbers, so the UI plots them across
-  materializations.
+  materializations; files with outcomes registered since (``outcome_assets``) show their realized
+  precision and recall beside the expected ones.
 - ``<use case>__monitoring_sensor`` (running): requests ``<use case>__monitoring`` whenever a
-  ``scores`` materialization is newer than the monitoring asset's latest one, so files scored
-  from the CLI while the daemon was off are caught up at its next tick. While files of the use
-  case wait in the run queue or are being scored, it waits for them (up to ``REFRESH_AT_LEAST_EVERY``
-  since the last refresh): one refresh after a burst of files covers them all, where a refresh
-  between every few files would take a run slot and CPU from scoring. Its runs also queue
-  behind scoring runs (``dagster/priority`` -1).
+  ``scores`` (or ``realized_performance``) materialization is newer than the monitoring asset's
+  latest one, so files scored from the CLI while the daemon was off are caught up at its next
+  tick. While files of the use case wait in the run queue or are being scored, it waits for them
+  (up to ``REFRESH_AT_LEAST_EVERY`` since the last refresh): one refresh after a burst of files
+  covers them all, where a refresh between every few files would take a run slot and CPU from
+  scoring. Its runs also queue behind scoring runs (``dagster/priority`` -1).
 - ``<use case>__drift_alert_sensor`` (running): for each new ``scores`` materialization whose
   inputs or score drifted to ``alert``, records an observation on the monitoring asset (tag
   ``scoring/drift_alert=alert``; its description names the file, the partition and the most
@@ -43,6 +44,7 @@ from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.resources import DriftAlerts, ScoringFolders
 from scoring_assets.builders.run_tags import Trigger, trigger_tags
 from scoring_assets.core.monitoring import ALERT, at_alert, post_alert, recent_file_records
+from scoring_assets.core.realized_performance import realized_by_file, with_realized
 from scoring_assets.core.reports.trend import write_trend_report
 from scoring_assets.core.use_case import UseCase
 
@@ -61,6 +63,9 @@ LATEST_FIGURES = (
     "backtest_precision",
     "backtest_recall",
     "backtest_roc_auc",
+    "realized_precision",
+    "realized_recall",
+    "realized_roc_auc",
 )
 
 RECENT_FILES_SCHEMA = dg.TableSchema(
@@ -80,6 +85,8 @@ RECENT_FILES_SCHEMA = dg.TableSchema(
         dg.TableColumn("expected_precision", "float", description="from the calibrated scores"),
         dg.TableColumn("backtest_recall", "float"),
         dg.TableColumn("expected_recall", "float"),
+        dg.TableColumn("realized_precision", "float", description="from outcomes registered later; empty: none yet"),
+        dg.TableColumn("realized_recall", "float"),
     ]
 )
 
@@ -129,7 +136,7 @@ def build_monitoring_asset(use_case: UseCase) -> dg.AssetsDefinition:
     @dg.multi_asset(name=keys.refresh_monitoring_op, specs=[spec])
     def monitoring(folders: ScoringFolders) -> dg.MaterializeResult:
         own = folders.of(use_case.name)
-        records = recent_file_records(own, RECENT_FILES)
+        records = with_realized(recent_file_records(own, RECENT_FILES), realized_by_file(use_case, own))
         report = write_trend_report(own.monitoring_report, use_case, records)
         return dg.MaterializeResult(metadata=monitoring_metadata(records, str(report)))
 
@@ -170,9 +177,11 @@ def build_monitoring_sensor(use_case: UseCase, job: dg.UnresolvedAssetJobDefinit
         "(from a sensor, the UI or the CLI, daemon running or not).",
     )
     def monitoring_sensor(context: dg.SensorEvaluationContext):
-        newest_scores = _latest_materialization(context.instance, keys.scores)
-        if newest_scores is None:
+        newest = [_latest_materialization(context.instance, key) for key in (keys.scores, keys.realized_performance)]
+        if newest[0] is None:
             return dg.SkipReason(f"no {use_case.name} file has been scored yet")
+        # Registered outcomes change the trend too (realized precision and recall).
+        newest_scores = max((record for record in newest if record is not None), key=lambda record: record.storage_id)
         refreshed = _latest_materialization(context.instance, keys.monitoring)
         if refreshed is not None and refreshed.storage_id > newest_scores.storage_id:
             return dg.SkipReason("the monitoring asset already includes the latest scored file")

@@ -48,7 +48,7 @@ def refusal(context: AssetExecutionContext, kind: RefusalKind, description: str,
         context.log_event(
             AssetObservation(
                 asset_key=asset_key,
-                partition=context.partition_key,
+                partition=context.partition_key if context.has_partition_key else None,
                 description=f"refused: {description}",
                 metadata={"outcome": "refused", **metadata},
             )

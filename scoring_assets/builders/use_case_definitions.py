@@ -16,6 +16,8 @@ from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.model_assets import build_model_asset
 from scoring_assets.builders.model_sensors import build_model_sensor, build_rescore_sensor
 from scoring_assets.builders.monitoring import build_monitoring_definitions
+from scoring_assets.builders.outcome_assets import build_outcomes_job, build_realized_performance_asset
+from scoring_assets.builders.outcome_sensors import build_outcomes_sensor, outcomes_inbox_spec
 from scoring_assets.builders.prediction_assets import build_prediction_assets
 from scoring_assets.builders.schedules import build_nightly_rescore
 from scoring_assets.core.use_case import UseCase
@@ -41,7 +43,23 @@ def build_use_case_definitions(use_case: UseCase, inbox_interval_seconds: int) -
         ],
         schedules=[build_nightly_rescore(use_case, rescore)],
     )
-    return dg.Definitions.merge(definitions, build_monitoring_definitions(use_case))
+    return dg.Definitions.merge(
+        definitions,
+        build_monitoring_definitions(use_case),
+        build_outcomes_definitions(use_case, inbox_interval_seconds),
+    )
+
+
+def build_outcomes_definitions(use_case: UseCase, inbox_interval_seconds: int) -> dg.Definitions:
+    """The realized performance asset and job, the outcomes inbox and its sensor; nothing for a use case without ids."""
+    if not use_case.takes_outcomes:
+        return dg.Definitions()
+    job = build_outcomes_job(use_case)
+    return dg.Definitions(
+        assets=[build_realized_performance_asset(use_case), outcomes_inbox_spec(use_case)],
+        jobs=[job],
+        sensors=[build_outcomes_sensor(use_case, job, inbox_interval_seconds)],
+    )
 
 
 def build_shared_inbox_definitions(use_cases: list[UseCase], inbox_interval_seconds: int) -> dg.Definitions:

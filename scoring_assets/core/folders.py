@@ -10,6 +10,8 @@ so this is the one place that knows the layout under the data folder (``$SCORING
     rejected/<use case>/<key>.csv          reject report
     scored/<use case>/<key>.csv            handoff file, with <key>.manifest.json beside it
     monitoring/<use case>/trend.html       the trend of the recent scored files
+    inbox/<use case>/outcomes/, lake/<use case>/outcomes/..., rejected/<use case>/outcomes/
+                                           what really happened to scored rows (``outcomes``)
 """
 
 from __future__ import annotations
@@ -35,6 +37,14 @@ class UseCaseFolders:
     @property
     def inbox(self) -> Path:
         return self.root / "inbox" / self.use_case
+
+    @property
+    def outcomes(self) -> UseCaseFolders:
+        """This use case's outcomes files' folders, laid out as a use case's own under ``<use case>/outcomes``.
+
+        So an outcomes file is registered, recognised by content and reported on exactly as an input file is.
+        """
+        return UseCaseFolders(self.root, f"{self.use_case}/outcomes")
 
     def lake_file(self, asset: str, partition_key: str, suffix: str = ".parquet") -> Path:
         return self.root / "lake" / self.use_case / asset / f"{checked_partition_key(partition_key)}{suffix}"

@@ -103,6 +103,11 @@ def post_alert(webhook_url: str, payload: dict[str, Any], timeout: float = WEBHO
         return response.status
 
 
+def scored_file_record(folders: UseCaseFolders, partition_key: str) -> dict[str, Any] | None:
+    """The record of one scored partition (as ``file_record``), None when its manifest cannot be read."""
+    return _record_from_summary(folders.lake_file("scores", partition_key, ".json"))
+
+
 def _record_from_summary(summary_path: Path) -> dict[str, Any] | None:
     try:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))

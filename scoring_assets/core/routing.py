@@ -60,3 +60,25 @@ def _lacking(header: list[str], use_cases: list[UseCase]) -> str:
         + (" ..." if len(missing[use_case.name]) > COLUMNS_NAMED_PER_USE_CASE else "")
         for use_case in closest
     )
+
+
+def route_outcomes_by_header(path: Path, use_cases: list[UseCase]) -> UseCase | Unrouted:
+    """The one use case whose id and label columns the header of an outcomes file has, else why there is none.
+
+    Only use cases that take outcomes (an id column and a label) are candidates; raises ``OSError`` as above.
+    """
+    try:
+        header = {name.strip() for name in read_layout(path).names}
+    except InputFileError as error:
+        return Unrouted(Decision.NO_USE_CASE, f"{error.problem} (so no use case can be chosen for it)", True)
+    candidates = [use_case for use_case in use_cases if use_case.takes_outcomes]
+    matching = [each for each in candidates if {each.id_column, each.label_column} <= header]
+    if len(matching) == 1:
+        return matching[0]
+    if matching:
+        names = ", ".join(use_case.name for use_case in matching)
+        return Unrouted(Decision.SEVERAL_USE_CASES, f"the header has the id and label columns of {names}")
+    lacking = [f"{each.name} needs {each.id_column} and {each.label_column}" for each in candidates] or [
+        "no use case has an id column and a label"
+    ]
+    return Unrouted(Decision.NO_USE_CASE, f"the header has no use case's id and label columns ({'; '.join(lacking)})")

@@ -131,6 +131,8 @@ class UseCase:
     passthrough: tuple[str, ...] = ()
     # PSI levels for the drift of each scored file from the training reference (rules of thumb by default).
     drift_thresholds: DriftThresholds = field(default_factory=DriftThresholds)
+    # Share of an outcomes file's rows (invalid label, duplicate id...) above which the file is refused.
+    max_reject_fraction: float = 0.05
 
     @cached_property
     def schema(self) -> pa.DataFrameSchema:
@@ -164,6 +166,11 @@ class UseCase:
     def model_version(self, md5: str) -> str:
         """The version written on every scored row: names the use case and the exact artifact."""
         return f"{self.model_name}-{md5[:12]}"
+
+    @property
+    def takes_outcomes(self) -> bool:
+        """Whether outcomes can arrive apart from the scored file: rows need an id to be found again, and a label."""
+        return self.id_column is not None and self.label is not None
 
     def matches_header(self, header: list[str]) -> bool:
         """Whether a file with this header (names stripped of surrounding spaces) has every contract column."""

@@ -3,8 +3,9 @@
 Written by the monitoring asset after each scored file (records from ``core.monitoring``):
 line charts of PSI per file for the score and the most drifted inputs (with the warn and alert
 levels as dashed lines), the score mean and the share at or above the threshold, the reject
-rate, the backtest precision and recall (files with labels) beside the precision and recall
-expected from the calibrated scores, then a table of the files. Charts are inline SVG and the
+rate, the backtest precision and recall (files with labels) and the realized ones (outcomes
+registered later, ``core.realized_performance``) beside the precision and recall expected from
+the calibrated scores, then a table of the files. Charts are inline SVG and the
 page names no external resource, so it opens offline, from a mail attachment or an archive.
 """
 
@@ -41,6 +42,9 @@ TABLE_COLUMNS = (  # (title, record key); the first column numbers the files as 
     ("backtest recall", "backtest_recall"),
     ("expected recall", "expected_recall"),
     ("ROC AUC", "backtest_roc_auc"),
+    ("realized precision", "realized_precision"),
+    ("realized recall", "realized_recall"),
+    ("realized ROC AUC", "realized_roc_auc"),
 )
 LEVEL_COLUMNS = frozenset({"input_level", "score_level"})
 TEXT_COLUMNS = frozenset({"partition", "scored_at", "most_drifted_feature", *LEVEL_COLUMNS})
@@ -98,9 +102,20 @@ def trend_charts(use_case: UseCase, records: list[dict[str, Any]]) -> list[Marku
                 Series("expected precision", _column(records, "expected_precision"), series_colour(0), True),
                 Series("backtest recall", _column(records, "backtest_recall"), series_colour(2)),
                 Series("expected recall", _column(records, "expected_recall"), series_colour(2), True),
+                *realized_series(records),
             ],
             y_max=1.0,
         ),
+    ]
+
+
+def realized_series(records: list[dict[str, Any]]) -> list[Series]:
+    """Realized precision and recall (from outcomes registered after scoring), only when some file has outcomes."""
+    if all(record.get("realized_precision") is None for record in records):
+        return []
+    return [
+        Series("realized precision", _column(records, "realized_precision"), series_colour(4)),
+        Series("realized recall", _column(records, "realized_recall"), series_colour(5)),
     ]
 
 
