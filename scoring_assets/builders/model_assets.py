@@ -23,8 +23,7 @@ DATA_VERSION_TAG = "dagster/data_version"  # how an observation carries its data
 
 def model_metadata(use_case: UseCase, artifact: ModelArtifact, model_store: ModelStore) -> dict[str, object]:
     """What a person needs to know about the model in the UI."""
-    source = use_case.model
-    metrics_path = model_store.root_of(use_case) / source.metrics_path if source.metrics_path else None
+    metrics_path = artifact.metrics_path  # the served model's own when it was promoted
     metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path and metrics_path.exists() else {}
     card = artifact.card
     return {
