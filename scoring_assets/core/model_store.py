@@ -273,12 +273,17 @@ def tracked_directory(root: Path, dvc_file: Path) -> TrackedDirectory | None:
     out = document["outs"][0]
     if out["path"] != dvc_file.stem:
         raise ModelIntegrityError(f"{dvc_file} tracks {out['path']!r}, not {dvc_file.stem!r}: it was written by hand")
-    md5 = out["md5"].removesuffix(DIRECTORY_SUFFIX)
-    listing_object = cache_object(root, out["md5"])
+    listing = cached_listing(root, out["md5"].removesuffix(DIRECTORY_SUFFIX), dvc_file)
+    return TrackedDirectory(dvc_file, Path(root), listing, document.get("meta") or {})
+
+
+def cached_listing(root: Path, md5: str, recorded_in: Path) -> DirectoryListing:
+    """The listing of directory ``md5`` (recorded in ``recorded_in``) from the DVC cache, verified by its md5."""
+    listing_object = cache_object(root, md5 + DIRECTORY_SUFFIX)
     if not listing_object.is_file():
         raise ModelIntegrityError(
-            f"{dvc_file} records directory {md5}, whose listing is not in the DVC cache ({listing_object}); "
-            f"run `dvc pull {dvc_file.relative_to(root)}` in {root}"
+            f"{recorded_in} records directory {md5}, whose listing is not in the DVC cache ({listing_object}); "
+            f"run `dvc pull` in {root}"
         )
     payload = listing_object.read_bytes()
     try:
@@ -287,7 +292,7 @@ def tracked_directory(root: Path, dvc_file: Path) -> TrackedDirectory | None:
         files = None
     if files is None or hashlib.md5(payload).hexdigest() != md5:
         raise ModelIntegrityError(f"the DVC cache object {listing_object} was altered; delete it and run `dvc pull`")
-    return TrackedDirectory(dvc_file, Path(root), DirectoryListing(files), document.get("meta") or {})
+    return DirectoryListing(files)
 
 
 def _directory_layout_problem(document: Any) -> str | None:
