@@ -340,8 +340,8 @@ def rollback(use_case: UseCase, root: Path, to: str | None = None) -> Switch:
 def _previous_target(files: ModelFiles, records: list[dict[str, Any]], current: Champion) -> str | None:
     """The directory md5 served before the current champion (None: the dvc.lock champion)."""
     sequence = served_sequence(records)
-    if sequence[-1] == current.dir_md5:
-        sequence.pop()  # else the history missed the latest switch (a killed process): its last entry came before
+    if current.dir_md5 in sequence:  # not there: a promotion the history missed (killed before writing it)
+        del sequence[len(sequence) - sequence[::-1].index(current.dir_md5) - 1 :]
     if not sequence:
         raise LifecycleRefused(
             Refusal.NOTHING_TO_ROLL_BACK,

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import yaml
 
-from scoring_assets.core.files import atomic_path, file_md5, write_text_atomically
 from scoring_assets.core.dvc_cache import add_file
+from scoring_assets.core.files import atomic_path, file_md5, write_text_atomically
 from scoring_assets.core.model_lifecycle import ModelFiles, record_gate_verdict, register_challenger
 from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
 from scoring_assets.core.paths import REPO_ROOT
