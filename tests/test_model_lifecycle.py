@@ -19,10 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from scoring_assets.builders.keys import keys_of
 from scoring_assets.core.dvc_cache import cache_object
 from scoring_assets.core.model_lifecycle import STEPS, ModelFiles, promote, rollback
 from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
 from scoring_assets.core.paths import REPO_ROOT
+from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.use_cases import use_case as declared_use_case
 from tests.support.batches import SHIPPED_USE_CASES, TELCO, valid_rows, write_csv
 from tests.support.cli_workspace import reported_path
@@ -278,3 +280,24 @@ def test_every_shipped_use_case_can_promote_and_roll_back(tmp_path, name):
     assert promote(use_case, root).served_md5 == challenger
     assert verify_artifact(use_case, root).md5 == challenger
     assert rollback(use_case, root).served_md5 == built.md5
+
+
+def run_lifecycle_job(instance, job_name: str, op_name: str, config: dict):
+    job = scoring_definitions().resolve_job_def(job_name)
+    return job.execute_in_process(
+        instance=instance, run_config={"ops": {op_name: {"config": config}}}, raise_on_error=False
+    )
+
+
+def test_the_ui_jobs_promote_and_roll_back_with_the_same_refusals_as_the_command(instance, monkeypatch, model_root):
+    monkeypatch.setenv("SCORING_MODEL_ROOT", str(model_root))
+    keys, champion = keys_of(TELCO), verify_artifact(TELCO, model_root).md5
+    challenger = new_challenger(model_root, passed=False)
+    refused = run_lifecycle_job(instance, keys.promote_job, keys.promote_op, {})
+    assert not refused.success
+    [failure] = [event for event in refused.all_events if event.is_step_failure]
+    assert "roc_auc = 0.71 (threshold 0.75)" in failure.step_failure_data.user_failure_data.description
+    forced = run_lifecycle_job(instance, keys.promote_job, keys.promote_op, {"force": True, "reason": "tested"})
+    assert forced.success and verify_artifact(TELCO, model_root).md5 == challenger
+    assert run_lifecycle_job(instance, keys.rollback_job, keys.rollback_op, {"to": champion[:12]}).success
+    assert verify_artifact(TELCO, model_root).md5 == champion

@@ -66,6 +66,10 @@ class UseCaseKeys:
         return self.asset("monitoring")
 
     @property
+    def model_history(self) -> dg.AssetKey:
+        return self.asset("model_history")
+
+    @property
     def scoring_assets(self) -> list[dg.AssetKey]:
         return [self.asset(name) for name in SCORING_ASSETS]
 
@@ -87,6 +91,14 @@ class UseCaseKeys:
     def monitoring_job(self) -> str:
         return self._named("monitoring")
 
+    @property
+    def promote_job(self) -> str:
+        return self._named("promote")
+
+    @property
+    def rollback_job(self) -> str:
+        return self._named("rollback")
+
     # ops (the step keys a run config names)
     @property
     def raw_batch_op(self) -> str:
@@ -103,6 +115,14 @@ class UseCaseKeys:
     @property
     def refresh_monitoring_op(self) -> str:
         return self._named("refresh_monitoring")
+
+    @property
+    def promote_op(self) -> str:
+        return self._named("promote_challenger")
+
+    @property
+    def rollback_op(self) -> str:
+        return self._named("roll_back_model")
 
     # sensors and schedules
     @property
