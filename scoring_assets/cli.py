@@ -11,10 +11,15 @@ scored file; ``use-cases`` lists what can be scored. There is no second
 scoring implementation here: this module only prepares config, runs the jobs and explains the
 outcome.
 
-Exit codes: 0 scored (outcomes registered); 2 bad usage, input file not found, no single use
-case for the file, an --output that could overwrite the input, or outcomes for a use case
-without ids; 3 batch (or outcomes file) refused; 4 model missing or failed its integrity check;
-1 anything else.
+``outcomes`` registers what really happened to scored rows (``core.outcomes``). ``promote``,
+``rollback``, ``discard`` and ``models`` switch and show a use case's served model in the model
+store's DVC project (``core.model_lifecycle``; the UI's promote and rollback jobs run the same
+functions).
+
+Exit codes: 0 scored (or done, outcomes registered); 2 bad usage, input file not found, no single
+use case for the file, an --output that could overwrite the input, outcomes for a use case without
+ids, no challenger or an unknown model; 3 batch (or outcomes file) refused; 4 model missing or
+failed its integrity check; 5 promotion refused by the gate; 1 anything else.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_REFUSED = 3
 EXIT_MODEL = 4
+EXIT_GATE = 5
 
 
 class _Parser(argparse.ArgumentParser):
@@ -97,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("use-cases", help="list the use cases: model version, contract columns, folders")
     listing.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    add_lifecycle_parsers(commands)
     return parser
 
 
@@ -115,6 +122,27 @@ def add_outcomes_parser(commands) -> None:
     )
     outcomes.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     outcomes.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def add_lifecycle_parsers(commands) -> None:
+    """promote, rollback, discard, models: each takes --use-case; all but discard print JSON with --json."""
+    helps = {
+        "promote": "serve the challenger (only if the gate passed it, unless --force --reason)",
+        "rollback": "serve again the champion served before the current one (or --to MD5)",
+        "discard": "drop the challenger",
+        "models": "show the champion, the challenger and the model history",
+    }
+    for name, text in helps.items():
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--use-case", metavar="NAME", required=True)
+        if name != "discard":
+            command.add_argument("--json", action="store_true", help="print one JSON object")
+        command.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    commands.choices["promote"].add_argument("--force", action="store_true", help="override the gate (needs --reason)")
+    commands.choices["promote"].add_argument("--reason", metavar="TEXT", default="", help="why (recorded)")
+    commands.choices["rollback"].add_argument(
+        "--to", metavar="MD5", help="the earlier champion to serve: its model md5, a prefix or its model version"
+    )
 
 
 def console_main() -> int:
@@ -155,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
                 return register_outcomes(args)
             if args.command == "use-cases":
                 return list_use_cases(args)
+            if args.command in ("promote", "rollback", "discard", "models"):
+                return model_lifecycle(args)
             return show_lineage(args)
     except KeyboardInterrupt:
         _problem("stopped before the end; nothing half-written was published")
@@ -643,6 +673,7 @@ def show_lineage(args: argparse.Namespace) -> int:
     except LineageError as error:
         _problem(str(error))
         return EXIT_USAGE
+    summary["still_the_champion"] = still_the_champion(summary["model"])
     print(json.dumps(summary, indent=2, sort_keys=True))
     if not summary["matches_manifest"]:
         _problem(
@@ -651,3 +682,84 @@ def show_lineage(args: argparse.Namespace) -> int:
         )
         return EXIT_ERROR
     return EXIT_OK
+
+
+def model_lifecycle(args: argparse.Namespace) -> int:
+    """promote, rollback, discard or models for one use case, in the model store's DVC project."""
+    from scoring_assets.core.model_lifecycle import LifecycleRefused, Refusal
+    from scoring_assets.core.model_store import ModelIntegrityError
+    from scoring_assets.defs.resources import scoring_resources
+    from scoring_assets.use_cases import UseCaseError, use_case
+
+    try:
+        chosen = use_case(args.use_case)
+    except UseCaseError as error:
+        _problem(str(error))
+        return EXIT_USAGE
+    if args.command == "promote" and args.force and not args.reason.strip():
+        _problem("--force needs --reason: say why the gate is overridden (it is recorded)")
+        return EXIT_USAGE
+    root = scoring_resources()["model_store"].root_of(chosen)
+    try:
+        outcome = lifecycle_outcome(args, chosen, root)
+    except LifecycleRefused as error:
+        _problem(f"{chosen.name}: {error}")
+        return EXIT_GATE if error.refusal == Refusal.GATE else EXIT_USAGE
+    except ModelIntegrityError as error:
+        _problem(f"{chosen.name} model: {error}")
+        return EXIT_MODEL
+    if getattr(args, "json", False):
+        print(json.dumps(outcome, indent=2))
+    else:
+        print_lifecycle_outcome(args.command, chosen, root, outcome)
+    return EXIT_OK
+
+
+def lifecycle_outcome(args: argparse.Namespace, use_case, root: Path) -> dict:
+    """Run the command's core function; what it did (or, for ``models``, what there is) as one JSON object."""
+    from scoring_assets.core import model_lifecycle
+
+    if args.command == "models":
+        return model_lifecycle.models_overview(use_case, root)
+    if args.command == "discard":
+        return {"discarded": model_lifecycle.discard(use_case, root)}
+    if args.command == "promote":
+        switch = model_lifecycle.promote(use_case, root, force=args.force, reason=args.reason)
+    else:
+        switch = model_lifecycle.rollback(use_case, root, to=args.to)
+    return switch.as_record()
+
+
+def print_lifecycle_outcome(command: str, use_case, root: Path, outcome: dict) -> None:
+    """What a person reads after a lifecycle command (``--json`` prints ``outcome`` itself)."""
+    if command == "discard":
+        print(f"discarded the challenger {use_case.model_version(outcome['discarded']['model_md5'])}")
+    elif command in ("promote", "rollback"):
+        served, previous = (
+            use_case.model_version(outcome["served_md5"]),
+            use_case.model_version(outcome["previous_md5"]),
+        )
+        print(f"{'promoted' if command == 'promote' else 'rolled back'}: serving {served} (was {previous})")
+        print(f"to commit: git -C {root} status (served.dvc, model_history.jsonl)")
+    else:
+        champion, challenger = outcome["champion"], outcome["challenger"]
+        print(f"champion:   {champion['version']} ({champion['source']})")
+        print(f"challenger: {challenger['version'] if challenger else '(none)'}")
+        for record in outcome["history"]:
+            print(
+                f"  {record['when']} {record['event']:<11} {use_case.model_version(record['model_md5'])} "
+                f"by {record['who']}: {record.get('why', '')}"
+            )
+
+
+def still_the_champion(model: dict) -> bool | None:
+    """Whether the model a manifest names is the one served now; None when that cannot be told."""
+    from scoring_assets.core.model_store import ModelIntegrityError
+    from scoring_assets.defs.resources import scoring_resources
+    from scoring_assets.use_cases import UseCaseError, use_case
+
+    try:
+        served = scoring_resources()["model_store"].verify(use_case(model.get("use_case", "")))
+    except (UseCaseError, ModelIntegrityError):
+        return None
+    return served.md5 == model.get("md5")

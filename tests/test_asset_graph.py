@@ -31,6 +31,7 @@ PER_USE_CASE_ASSETS = (
     "feature_matrix",
     "inbox",
     "model",
+    "model_history",
     "monitoring",
     "raw_batch",
     "scores",

@@ -26,13 +26,14 @@ from scoring_assets.builders.run_tags import TRIGGER, Trigger, trigger_tags
 from scoring_assets.builders.schedules import NIGHTLY_LATEST_PARTITIONS
 from scoring_assets.builders.scored_models import scored_with_model
 from scoring_assets.core.inbox import RECENT_DECISIONS, Decision
+from scoring_assets.core.model_lifecycle import promote, rollback
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.runs import execute_score_run, model_store
 from scoring_assets.use_cases import use_case as declared_use_case
 from tests.support.batches import CREDIT_RISK, SHIPPED_USE_CASES, TELCO, customer_rows, valid_rows, write_csv
-from tests.support.model_roots import built_model, copy_dvc_project, install_new_model
+from tests.support.model_roots import built_model, copy_dvc_project, dvc_model_root, install_new_model, new_challenger
 from tests.support.scoring_runs import score_file, sensor_resources
 
 SHARED_INBOX = AssetKey("inbox")
@@ -550,6 +551,25 @@ def test_model_sensor_observes_a_new_model_once_and_says_how_many_partitions_it_
     assert f"scoring-assets rescore --use-case {use_case.name}" in metadata["how_to_rescore"]
     assert f"{use_case.name}__rescore_on_model_change" in metadata["how_to_rescore"]
     assert model_sensor.tick().skip_reason
+
+
+def test_model_sensor_observes_a_promotion_and_a_rollback_and_marks_scored_files_stale(
+    instance, folders, monkeypatch, tmp_path
+):
+    root = dvc_model_root(tmp_path / "models")
+    monkeypatch.setenv("SCORING_MODEL_ROOT", str(root))
+    _, result = score_file(instance, folders, write_csv(customer_rows(20), tmp_path / "scored.csv"))
+    assert result.success
+    model_sensor = SensorDaemon(instance, sensor_named("telco_churn__model_sensor"))
+    model_sensor.tick()
+    challenger = new_challenger(root)
+    promote(TELCO, root)
+    [observation] = model_sensor.tick().asset_events
+    assert observation.data_version == challenger
+    assert observed_model(instance)["stale_partitions"] == 1
+    rollback(TELCO, root)
+    [observation] = model_sensor.tick().asset_events
+    assert observation.data_version == built_model(TELCO).md5
 
 
 def test_a_new_model_for_one_use_case_leaves_the_other_use_cases_scores_alone(instance, folders, monkeypatch, tmp_path):

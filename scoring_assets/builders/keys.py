@@ -74,6 +74,10 @@ class UseCaseKeys:
         return self.asset("outcomes_inbox")
 
     @property
+    def model_history(self) -> dg.AssetKey:
+        return self.asset("model_history")
+
+    @property
     def scoring_assets(self) -> list[dg.AssetKey]:
         return [self.asset(name) for name in SCORING_ASSETS]
 
@@ -99,6 +103,14 @@ class UseCaseKeys:
     def register_outcomes_job(self) -> str:
         return self._named("register_outcomes")
 
+    @property
+    def promote_job(self) -> str:
+        return self._named("promote")
+
+    @property
+    def rollback_job(self) -> str:
+        return self._named("rollback")
+
     # ops (the step keys a run config names)
     @property
     def raw_batch_op(self) -> str:
@@ -119,6 +131,14 @@ class UseCaseKeys:
     @property
     def join_outcomes_op(self) -> str:
         return self._named("join_outcomes")
+
+    @property
+    def promote_op(self) -> str:
+        return self._named("promote_challenger")
+
+    @property
+    def rollback_op(self) -> str:
+        return self._named("roll_back_model")
 
     # sensors and schedules
     @property

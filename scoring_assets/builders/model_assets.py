@@ -21,10 +21,9 @@ from scoring_assets.core.use_case import UseCase
 DATA_VERSION_TAG = "dagster/data_version"  # how an observation carries its data version
 
 
-def model_metadata(use_case: UseCase, artifact: ModelArtifact, model_store: ModelStore) -> dict[str, object]:
+def model_metadata(artifact: ModelArtifact) -> dict[str, object]:
     """What a person needs to know about the model in the UI."""
-    source = use_case.model
-    metrics_path = model_store.root_of(use_case) / source.metrics_path if source.metrics_path else None
+    metrics_path = artifact.metrics_path  # the served model's own when it was promoted
     metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path and metrics_path.exists() else {}
     card = artifact.card
     return {
@@ -54,9 +53,7 @@ def build_model_asset(use_case: UseCase) -> dg.AssetsDefinition:
         )
         def model(model_store: ModelStore) -> dg.ObserveResult:
             artifact = model_store.verify(use_case)
-            return dg.ObserveResult(
-                data_version=dg.DataVersion(artifact.md5), metadata=model_metadata(use_case, artifact, model_store)
-            )
+            return dg.ObserveResult(data_version=dg.DataVersion(artifact.md5), metadata=model_metadata(artifact))
 
     return model
 
@@ -80,7 +77,7 @@ def model_observation_if_changed(
         return None
     return dg.AssetObservation(
         asset_key=keys_of(use_case).model,
-        metadata=model_metadata(use_case, artifact, model_store),
+        metadata=model_metadata(artifact),
         tags={DATA_VERSION_TAG: artifact.md5},
     )
 

@@ -64,7 +64,8 @@ class ModelStore(dg.ConfigurableResource):
     """The DVC project holding ``dvc.lock`` and the models of every use case whose ``ModelSource`` names no root.
 
     ``root`` empty means this repository. Every model is verified against DVC's record before use
-    (``core.model_store``); a use case that brings its own root keeps it.
+    (``core.model_store``): the promoted ``served.dvc`` beside the model when there is one, else
+    ``dvc.lock``; promotion and rollback act on this root too. A use case that brings its own root keeps it.
     """
 
     root: str = ""

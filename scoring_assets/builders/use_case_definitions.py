@@ -14,6 +14,7 @@ from scoring_assets.builders.ingest_assets import build_ingest_assets
 from scoring_assets.builders.jobs import build_jobs
 from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.model_assets import build_model_asset
+from scoring_assets.builders.model_lifecycle import build_lifecycle_jobs, build_model_history_asset
 from scoring_assets.builders.model_sensors import build_model_sensor, build_rescore_sensor
 from scoring_assets.builders.monitoring import build_monitoring_definitions
 from scoring_assets.builders.outcome_assets import build_outcomes_job, build_realized_performance_asset
@@ -31,11 +32,12 @@ def build_use_case_definitions(use_case: UseCase, inbox_interval_seconds: int) -
     definitions = dg.Definitions(
         assets=[
             build_model_asset(use_case),
+            build_model_history_asset(use_case),
             *build_ingest_assets(use_case, partitions),
             *build_prediction_assets(use_case, partitions),
             inbox_asset_spec(use_case),
         ],
-        jobs=[score_file, rescore],
+        jobs=[score_file, rescore, *build_lifecycle_jobs(use_case)],
         sensors=[
             build_inbox_sensor(use_case, score_file, inbox_interval_seconds),
             build_model_sensor(use_case),

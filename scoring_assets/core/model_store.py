@@ -22,7 +22,7 @@ import hashlib
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import numpy as np
 import sklearn
 import yaml
 
+from scoring_assets.core.dvc_cache import DIRECTORY_SUFFIX, DirectoryListing, cache_object
 from scoring_assets.core.files import file_md5
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.use_case import UseCase
@@ -47,6 +48,9 @@ CARD_FIELDS = {
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # What git writes into a file it could not merge: <<<<<<< ours / ||||||| base / ======= / >>>>>>> theirs.
 _CONFLICT_MARKER = re.compile(r"^(?:<{7}|\|{7}|={7}|>{7})(?:[ \r]|$)", re.MULTILINE)
+_PROFILE = " (the model's reference profile)"
+SERVED = "served"  # the promoted model's folder and ``served.dvc``, beside the use case's model
+CHALLENGER = "challenger"  # the challenger's folder and ``challenger.dvc``, beside them
 REBUILD_HINT = "run `dvc repro` to rebuild it (or `dvc pull` to fetch it from the DVC remote)"
 
 
@@ -64,6 +68,7 @@ class ModelArtifact:
     version: str
     reference_profile: dict[str, Any] | None = None  # core.drift's reference, when the use case declares one
     reference_md5: str | None = None
+    metrics_path: Path | None = None  # the test metrics training wrote beside the model, when there are any
 
     @property
     def positive_class(self) -> Any:
@@ -215,31 +220,137 @@ def _added_layout_problem(document: Any) -> str | None:
     return None
 
 
+def lifecycle_file(root: Path, use_case: UseCase, name: str) -> Path:
+    """``<name>.dvc`` beside the use case's model in the DVC project ``root`` (``name``: SERVED or CHALLENGER)."""
+    return Path(root) / Path(use_case.model.model_path).parent / f"{name}.dvc"
+
+
+@dataclass(frozen=True)
+class TrackedDirectory:
+    """A directory that a ``.dvc`` file tracks (``served``, ``challenger``): its listing, read from the DVC cache."""
+
+    dvc_file: Path
+    root: Path
+    listing: DirectoryListing
+    meta: dict[str, Any]
+
+    @property
+    def folder(self) -> Path:
+        return self.dvc_file.with_suffix("")
+
+    @property
+    def md5(self) -> str:
+        return self.listing.md5
+
+    @property
+    def files(self) -> dict[str, str]:
+        return self.listing.files
+
+    def location(self, name: str) -> tuple[Path, str]:
+        """(where the bytes of ``name`` are, its md5): the checked-out copy if it matches, else the cache object."""
+        if name not in self.files:
+            raise ModelIntegrityError(f"{self.dvc_file} tracks no {name}: it is not a model directory of this use case")
+        md5 = self.files[name]
+        checked_out = self.folder / name
+        if checked_out.is_file() and _cached_md5(checked_out) == md5:
+            return checked_out, md5
+        cached = cache_object(self.root, md5)
+        if not cached.is_file():
+            raise ModelIntegrityError(
+                f"{checked_out} (md5 {md5}, recorded in {self.dvc_file}) is neither checked out nor in the DVC cache "
+                f"({cached}); run `dvc pull {self.dvc_file.relative_to(self.root)}` in {self.root}"
+            )
+        if _cached_md5(cached) != md5:
+            raise ModelIntegrityError(f"the DVC cache object {cached} was altered; delete it and run `dvc pull`")
+        return cached, md5
+
+
+def tracked_directory(root: Path, dvc_file: Path) -> TrackedDirectory | None:
+    """The directory ``dvc_file`` tracks, its listing verified by md5; None when there is no such file."""
+    if not dvc_file.exists():
+        return None
+    document = _parsed_lock(dvc_file, layout_problem=_directory_layout_problem)
+    out = document["outs"][0]
+    if out["path"] != dvc_file.stem:
+        raise ModelIntegrityError(f"{dvc_file} tracks {out['path']!r}, not {dvc_file.stem!r}: it was written by hand")
+    listing = cached_listing(root, out["md5"].removesuffix(DIRECTORY_SUFFIX), dvc_file)
+    return TrackedDirectory(dvc_file, Path(root), listing, document.get("meta") or {})
+
+
+def cached_listing(root: Path, md5: str, recorded_in: Path) -> DirectoryListing:
+    """The listing of directory ``md5`` (recorded in ``recorded_in``) from the DVC cache, verified by its md5."""
+    listing_object = cache_object(root, md5 + DIRECTORY_SUFFIX)
+    if not listing_object.is_file():
+        raise ModelIntegrityError(
+            f"{recorded_in} records directory {md5}, whose listing is not in the DVC cache ({listing_object}); "
+            f"run `dvc pull` in {root}"
+        )
+    payload = listing_object.read_bytes()
+    try:
+        files = {entry["relpath"]: entry["md5"] for entry in json.loads(payload)}
+    except (ValueError, TypeError, KeyError):
+        files = None
+    if files is None or hashlib.md5(payload).hexdigest() != md5:
+        raise ModelIntegrityError(f"the DVC cache object {listing_object} was altered; delete it and run `dvc pull`")
+    return DirectoryListing(files)
+
+
+def _directory_layout_problem(document: Any) -> str | None:
+    """What keeps a ``.dvc`` file from being DVC's record of one directory, if anything."""
+    problem = _added_layout_problem(document)
+    if problem is None and not document["outs"][0]["md5"].endswith(DIRECTORY_SUFFIX):
+        return "its `outs` entry is not a directory (md5 without .dir)"
+    if problem is None and not isinstance(document["outs"][0].get("path"), str):
+        return "its `outs` entry has no path"
+    meta = document.get("meta") if problem is None else None
+    return problem if meta is None or isinstance(meta, dict) else "its `meta` is not a mapping"
+
+
 def verify_artifact(use_case: UseCase, root: Path | None = None) -> ModelArtifact:
-    """Check the use case's model and card against DVC, the use case and the installed scikit-learn.
+    """Check the served model and its card against DVC, the use case and the installed scikit-learn.
 
     ``root`` is the DVC project (default: the use case's own, else this repository; the Dagster
-    wiring passes the ``ModelStore`` resource's root). Never unpickles anything; raises
+    wiring passes the ``ModelStore`` resource's root). The served model is the ``served``
+    directory when a ``served.dvc`` is beside the model (a promotion), else the champion
+    ``dvc.lock`` (or the model's own ``.dvc`` file) records. Never unpickles anything; raises
     ``ModelIntegrityError`` with what to run on failure.
     """
+    root = Path(root or use_case.model.root or REPO_ROOT)
+    return verify_files(use_case, root, tracked_directory(root, lifecycle_file(root, use_case, SERVED)))
+
+
+def verify_files(use_case: UseCase, root: Path, directory: TrackedDirectory | None) -> ModelArtifact:
+    """The artifact made of ``directory``'s files (a served or challenger model), or of the recorded champion's."""
     source = use_case.model
-    root = Path(root or source.root or REPO_ROOT)
-    checked: dict[str, str] = {}
-    for relative in (source.model_path, source.card_path):
-        path = root / relative
-        recorded = recorded_md5(root, relative)
-        _require_present(path)
-        checked[relative] = _require_recorded(path, _cached_md5(path), recorded)
-    card = _checked_card(use_case, root / source.card_path)
-    profile, profile_md5 = _checked_profile(use_case, root, card) if source.profile_path else (None, None)
+
+    def located(relative: str, described: str = "") -> tuple[Path, str]:
+        if directory is not None:
+            return directory.location(Path(relative).name)
+        path, recorded = root / relative, recorded_md5(root, relative)
+        _require_present(path, described)
+        return path, recorded
+
+    model_path, model_md5 = _verified(*located(source.model_path))
+    card = _checked_card(use_case, _verified(*located(source.card_path))[0])
+    profile, profile_md5 = None, None
+    if source.profile_path:
+        profile, profile_md5 = _checked_profile(use_case, *located(source.profile_path, _PROFILE), card)
+    metrics_path = root / source.metrics_path if source.metrics_path else None
+    if directory is not None and metrics_path is not None:
+        metrics_path = directory.location(metrics_path.name)[0] if metrics_path.name in directory.files else None
     return ModelArtifact(
-        path=root / source.model_path,
-        md5=checked[source.model_path],
+        path=model_path,
+        md5=model_md5,
         card=card,
-        version=use_case.model_version(checked[source.model_path]),
+        version=use_case.model_version(model_md5),
         reference_profile=profile,
         reference_md5=profile_md5,
+        metrics_path=metrics_path,
     )
+
+
+def _verified(path: Path, recorded: str) -> tuple[Path, str]:
+    return path, _require_recorded(path, _cached_md5(path), recorded)
 
 
 def _require_present(path: Path, described: str = "") -> None:
@@ -257,15 +368,11 @@ def _require_recorded(path: Path, actual: str, recorded: str, what: str = "the f
     return actual
 
 
-def _checked_profile(use_case: UseCase, root: Path, card: dict[str, Any]) -> tuple[dict[str, Any], str]:
+def _checked_profile(use_case: UseCase, path: Path, recorded: str, card: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The reference profile and its md5, provided DVC and the card vouch for it and it covers every model input.
 
     Parsed from the very bytes that were hashed, so the file cannot change in between.
     """
-    relative = use_case.model.profile_path
-    path = root / relative
-    recorded = recorded_md5(root, relative)
-    _require_present(path, " (the model's reference profile)")
     payload = path.read_bytes()
     actual = _require_recorded(path, hashlib.md5(payload).hexdigest(), recorded, "the reference profile", "use")
     carded = _field(card, "reference_profile.md5")
@@ -334,15 +441,7 @@ def load_model(use_case: UseCase, root: Path | None = None) -> LoadedModel:
     if not hasattr(pipeline, "predict_proba"):
         raise ModelIntegrityError(f"{artifact.path} holds a {type(pipeline).__name__}, which has no predict_proba")
     _require_positive_class(artifact, pipeline)
-    return LoadedModel(
-        path=artifact.path,
-        md5=artifact.md5,
-        card=artifact.card,
-        version=artifact.version,
-        reference_profile=artifact.reference_profile,
-        reference_md5=artifact.reference_md5,
-        pipeline=pipeline,
-    )
+    return LoadedModel(**{each.name: getattr(artifact, each.name) for each in fields(ModelArtifact)}, pipeline=pipeline)
 
 
 def _require_positive_class(artifact: ModelArtifact, pipeline: Any) -> None:

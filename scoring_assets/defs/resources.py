@@ -15,7 +15,8 @@ such. The two numbers are read once, when the definitions load (a change needs a
 code location): Dagster has no EnvVar for a float, and it fixes a sensor's
 ``minimum_interval_seconds`` when the definitions are built.
 Nothing else in the package reads the environment, except the use-case registry
-(``SCORING_USE_CASE_MODULES``) and the CLI's entry, which sets the defaults for the variables above.
+(``SCORING_USE_CASE_MODULES``), the CLI's entry, which sets the defaults for the variables above, and
+the model lifecycle's test seam (``SCORING_LIFECYCLE_PAUSE_AT``, ``core.model_lifecycle``).
 """
 
 from __future__ import annotations

@@ -24,13 +24,33 @@ class Workspace:
 
     def run(self, *args: str, console_script: bool = False, model_root: Path | None = None, timeout: float = 600):
         command = [str(CONSOLE_SCRIPT)] if console_script else [sys.executable, "-m", "scoring_assets"]
+        return subprocess.run(
+            [*command, *args],
+            cwd=self.cwd,
+            env=self.environment(model_root),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def start(self, *args: str, model_root: Path | None = None, **variables: str) -> subprocess.Popen:
+        """The command started, not awaited (stdout and stderr piped as text), with extra environment ``variables``."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "scoring_assets", *args],
+            cwd=self.cwd,
+            env={**self.environment(model_root), **variables},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def environment(self, model_root: Path | None = None) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if key != "SCORING_MODEL_ROOT"}
         env.update(SCORING_DATA_DIR=str(self.data_dir), DAGSTER_HOME=str(self.dagster_home))
         if model_root is not None:
             env["SCORING_MODEL_ROOT"] = str(model_root)
-        return subprocess.run(
-            [*command, *args], cwd=self.cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        return env
 
     def scored_files(self, use_case: UseCase = TELCO) -> list[Path]:
         return sorted((self.data_dir / "scored" / use_case.name).glob("*"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import joblib
@@ -10,7 +11,9 @@ import numpy as np
 import pytest
 import yaml
 
+from scoring_assets.core.dvc_cache import add_file
 from scoring_assets.core.files import atomic_path, file_md5, write_text_atomically
+from scoring_assets.core.model_lifecycle import ModelFiles, record_gate_verdict, register_challenger
 from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.use_case import UseCase
@@ -68,3 +71,50 @@ def with_classes(*classes):
         pipeline.steps[-1][1].classes_ = np.array(classes)
 
     return alter
+
+
+def dvc_model_root(root: Path, use_case: UseCase = TELCO, git: bool = False) -> Path:
+    """A DVC project of its own: ``copy_dvc_project`` plus ``.dvc/config`` and the champion's files in its cache.
+
+    ``git``: also a git repository with everything committed, so ``git status`` shows what a command changed.
+    """
+    copy_dvc_project(root, use_case)
+    (root / ".dvc").mkdir(exist_ok=True)
+    shutil.copyfile(REPO_ROOT / ".dvc" / "config", root / ".dvc" / "config")
+    (root / ".dvc" / ".gitignore").write_text("/config.local\n/tmp\n/cache\n")
+    for relative in ModelFiles(use_case, root).artifact_names().values():
+        add_file(root, root / relative)  # what `dvc repro` left in the cache (metrics are not cached there)
+    if git:
+        for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "model root"]):
+            subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *command], cwd=root, check=True)
+    return root
+
+
+def challenger_files(root: Path, use_case: UseCase = TELCO, compress: int = 3) -> dict[str, Path]:
+    """A challenger's artifacts: the champion's Pipeline re-pickled with compression (other md5, same predictions).
+
+    ``compress`` (1-9) gives each challenger its own bytes; the card, profile and metrics are the champion's.
+    """
+    files = ModelFiles(use_case, root)
+    scratch = root.parent / f"{root.name}_challenger_{compress}"
+    scratch.mkdir(exist_ok=True)
+    artifacts = {name: root / relative for name, relative in files.artifact_names().items()}
+    artifacts[files.model_name] = scratch / files.model_name
+    joblib.dump(joblib.load(root / use_case.model.model_path), artifacts[files.model_name], compress=compress)
+    return artifacts
+
+
+def new_challenger(root: Path, use_case: UseCase = TELCO, compress: int = 3, passed: bool | None = True) -> str:
+    """Register a challenger (``challenger_files``) with a gate verdict (``passed`` None: none); returns its md5."""
+    record = register_challenger(
+        use_case,
+        root,
+        challenger_files(root, use_case, compress),
+        training_set={"md5": "0" * 32, "rows": 100, "date_range": ["2026-01-01", "2026-06-30"]},
+        metrics={"roc_auc": 0.84},
+    )
+    if passed is not None:
+        figure = 0.84 if passed else 0.71
+        criteria = [{"name": "roc_auc", "value": figure, "threshold": 0.75, "passed": passed}]
+        record_gate_verdict(use_case, root, record["model_md5"], passed, criteria)
+    return record["model_md5"]

@@ -1,0 +1,127 @@
+"""Writing what ``dvc add <folder>`` writes, without importing dvc: cache objects, directory listings, ``.dvc`` files.
+
+DVC 3 keeps every file it tracks as a read-only object ``.dvc/cache/files/md5/<2 hex>/<30 hex>``
+named by the md5 of its bytes. A tracked directory is one more object, ``<md5>.dir``: the JSON
+list ``[{"md5": ..., "relpath": ...}]`` sorted by path (``json.dumps(..., sort_keys=True)``), whose
+own md5 is the directory's. Its ``.dvc`` file says ``outs: [{md5: <md5>.dir, size, nfiles, hash:
+md5, path}]``. These are the formats ``dvc add`` wrote in a scratch project with DVC 3.67, and the
+tests hold them against the real ``dvc status``. Every object is complete before it has its name
+(``core.files.atomic_path``), so a killed writer never leaves a truncated object behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from scoring_assets.core.files import atomic_path, file_md5, write_text_atomically
+
+CACHE_FILES = Path(".dvc") / "cache" / "files" / "md5"  # DVC 3's default cache, relative to the project root
+DIRECTORY_SUFFIX = ".dir"
+
+
+def cache_object(root: Path, md5: str) -> Path:
+    """Where DVC keeps the object named ``md5`` (``<md5>.dir`` for a directory listing) in the project ``root``."""
+    return Path(root) / CACHE_FILES / md5[:2] / md5[2:]
+
+
+def add_file(root: Path, source: Path) -> str:
+    """Copy ``source`` into the cache unless its object is already there; returns its md5."""
+    md5 = file_md5(source)
+    target = cache_object(root, md5)
+    if not target.is_file() or file_md5(target) != md5:
+        with atomic_path(target) as temporary:
+            shutil.copyfile(source, temporary)
+            os.chmod(temporary, 0o444)
+    return md5
+
+
+@dataclass(frozen=True)
+class DirectoryListing:
+    """A tracked directory's content: file name -> md5, and the directory's own md5 (without ``.dir``)."""
+
+    files: dict[str, str]
+
+    @property
+    def payload(self) -> bytes:
+        entries = [{"md5": md5, "relpath": name} for name, md5 in sorted(self.files.items())]
+        return json.dumps(entries, sort_keys=True).encode("utf-8")
+
+    @property
+    def md5(self) -> str:
+        return hashlib.md5(self.payload).hexdigest()
+
+
+def add_directory(root: Path, files: dict[str, Path]) -> DirectoryListing:
+    """Put every file and then the directory's listing into the cache (file name -> source path)."""
+    listing = DirectoryListing({name: add_file(root, source) for name, source in files.items()})
+    target = cache_object(root, listing.md5 + DIRECTORY_SUFFIX)
+    if not target.is_file() or target.read_bytes() != listing.payload:
+        with atomic_path(target) as temporary:
+            temporary.write_bytes(listing.payload)
+            os.chmod(temporary, 0o444)
+    return listing
+
+
+def write_directory_record(root: Path, dvc_file: Path, listing: DirectoryListing, meta: dict | None = None) -> None:
+    """Replace ``dvc_file`` at once by the record of ``listing`` as the directory beside it named like the file.
+
+    Sizes are read from the cache objects, which must be there (``add_directory`` first).
+    """
+    size = sum(cache_object(root, md5).stat().st_size for md5 in listing.files.values())
+    record: dict = {
+        "outs": [
+            {
+                "md5": listing.md5 + DIRECTORY_SUFFIX,
+                "size": size,
+                "nfiles": len(listing.files),
+                "hash": "md5",
+                "path": dvc_file.stem,
+            }
+        ]
+    }
+    if meta:
+        record["meta"] = meta
+    write_text_atomically(dvc_file, yaml.safe_dump(record, sort_keys=False, allow_unicode=True))
+
+
+def checkout_directory(root: Path, listing: DirectoryListing, folder: Path, after_each=None) -> None:
+    """Make ``folder`` hold exactly the listed files, copied from the cache, each replaced at once.
+
+    A file whose bytes already match is left alone; files the listing does not name are removed.
+    ``after_each(name)`` is called after each file is put in place.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, md5 in sorted(listing.files.items()):
+        target = folder / name
+        if not (target.is_file() and file_md5(target) == md5):
+            with atomic_path(target) as temporary:
+                shutil.copyfile(cache_object(root, md5), temporary)
+        if after_each is not None:
+            after_each(name)
+    for extra in folder.iterdir():
+        if extra.name not in listing.files and extra.is_file():
+            extra.unlink()
+
+
+def remove_directory(folder: Path) -> None:
+    """Remove a checked-out directory (its objects stay in the cache)."""
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def ensure_ignored(folder: Path, *names: str) -> None:
+    """List ``/<name>`` in ``folder/.gitignore`` as ``dvc add`` does, keeping what the file already says."""
+    gitignore = folder / ".gitignore"
+    text = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
+    present = set(text.splitlines())
+    missing = [f"/{name}" for name in names if f"/{name}" not in present]
+    if missing:
+        if text and not text.endswith("\n"):
+            text += "\n"
+        write_text_atomically(gitignore, text + "".join(f"{line}\n" for line in missing))
