@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance
+from dagster._core.storage.defs_state.base import set_defs_state_storage
 
 from scoring_assets.builders.resources import ScoringFolders
 from scoring_assets.core.paths import REPO_ROOT
@@ -37,6 +38,20 @@ def data_folder_outside_the_repository(tmp_path_factory):
             os.environ.pop(variable, None)
         else:
             os.environ[variable] = value
+
+
+@pytest.fixture(autouse=True)
+def no_state_storage_left_by_an_earlier_test():
+    """Each test starts with no "current" Dagster defs-state storage.
+
+    A Dagster instance used as a context manager makes its defs-state storage the current one (a
+    ContextVar); instances entered and left out of order (sensor and schedule contexts built on a
+    test's instance) can leave a disposed instance's storage current, and a later test's
+    ``Definitions.get_repository_def()`` then fails with "Attempted to resolve undefined
+    DagsterInstance weakref". Resetting it per test keeps tests independent of their order.
+    """
+    with set_defs_state_storage(None):
+        yield
 
 
 @pytest.fixture(params=SHIPPED_USE_CASES)
