@@ -686,10 +686,13 @@ def show_lineage(args: argparse.Namespace) -> int:
 
 def model_lifecycle(args: argparse.Namespace) -> int:
     """promote, rollback, discard or models for one use case, in the model store's DVC project."""
+    from scoring_assets.core import model_lifecycle as lifecycle
     from scoring_assets.core.model_lifecycle import LifecycleRefused, Refusal
     from scoring_assets.core.model_store import ModelIntegrityError
     from scoring_assets.defs.resources import scoring_resources
     from scoring_assets.use_cases import UseCaseError, use_case
+
+    lifecycle.pause_at = os.environ.get(lifecycle.PAUSE_VARIABLE)  # the kill -9 tests' seam (core.model_lifecycle)
 
     try:
         chosen = use_case(args.use_case)

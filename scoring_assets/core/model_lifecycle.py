@@ -18,7 +18,6 @@ Test seam: when the environment variable ``SCORING_LIFECYCLE_PAUSE_AT`` names a 
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -61,11 +60,13 @@ from scoring_assets.core.use_case import UseCase
 
 PAUSE_VARIABLE = "SCORING_LIFECYCLE_PAUSE_AT"
 STEPS = ("cached", "switched", "materializing", "materialized", "recorded")
+# The step to pause at, set by the CLI's entry from ``SCORING_LIFECYCLE_PAUSE_AT`` (this module reads no environment).
+pause_at: str | None = None
 
 
 def pause_point(step: str) -> None:
-    """The test seam: stop here (saying so on stderr) when ``SCORING_LIFECYCLE_PAUSE_AT`` names ``step``."""
-    if os.environ.get(PAUSE_VARIABLE) == step:
+    """The test seam: stop here (saying so on stderr) when ``pause_at`` names ``step``."""
+    if pause_at == step:
         print(f"paused at {step}", file=sys.stderr, flush=True)
         time.sleep(3600)
 
