@@ -128,6 +128,11 @@ def adverse_impact_ratio(predicted_labels, groups) -> float | None:
     return float(favourable.min() / favourable.max())
 
 
+def four_fifths_passes(challenger: float | None, champion: float | None) -> bool:
+    """The challenger's ratio is at least 4/5, or no lower than the champion's (None: nothing to compare, passes)."""
+    return challenger is None or challenger >= FOUR_FIFTHS or (champion is not None and challenger >= champion)
+
+
 def _figure(value: float | None) -> float | None:
     return None if value is None else round(float(value), 6)
 
@@ -175,7 +180,7 @@ def adverse_impact_criterion(use_case: UseCase, evidence: GateEvidence) -> Crite
     groups = pd.concat([segment.groups(each.rows) for each in judged], ignore_index=True)
     champion = adverse_impact_ratio(np.concatenate([each.champion_predicted for each in judged]), groups)
     challenger = adverse_impact_ratio(np.concatenate([each.challenger_predicted for each in judged]), groups)
-    passed = challenger is None or challenger >= FOUR_FIFTHS or (champion is not None and challenger >= champion)
+    passed = four_fifths_passes(challenger, champion)
     note = f"across {segment.column}; champion {'n/a' if champion is None else f'{champion:.4f}'}"
     return Criterion("adverse_impact_ratio", _figure(challenger), FOUR_FIFTHS, passed, note)
 

@@ -52,6 +52,7 @@ class ChallengerTrained:
     metrics: dict[str, Any]
     verdict: GateVerdict
     promoted: bool
+    card: dict[str, Any]
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -133,4 +134,4 @@ def train_challenger(use_case: UseCase, root: Path, own: UseCaseFolders, trainin
     promoted = use_case.promotion.auto_promote and verdict.passed
     if promoted:
         promote(use_case, root)  # records the gate's figures as the reason
-    return ChallengerTrained(record["model_md5"], metrics, verdict, promoted)
+    return ChallengerTrained(record["model_md5"], metrics, verdict, promoted, trained.card)
