@@ -107,16 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("use-cases", help="list the use cases: model version, contract columns, folders")
     listing.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     add_lifecycle_parsers(commands)
-    train = commands.add_parser("train", help="train a challenger model and run the promotion gate on it")
-    train.add_argument("--use-case", metavar="NAME", required=True)
-    train.add_argument(
-        "--training-set",
-        metavar="production|generated|FILE",
-        default="generated",
-        help="labelled production rows, the generated extract (as dvc repro) or a labelled extract (%(default)s)",
-    )
-    train.add_argument("--json", action="store_true", help="print one JSON object")
-    train.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    add_train_parser(commands)
     return parser
 
 
@@ -135,6 +126,20 @@ def add_outcomes_parser(commands) -> None:
     )
     outcomes.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     outcomes.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def add_train_parser(commands) -> None:
+    """train: a challenger on production rows, the generated extract or a labelled file, then the gate."""
+    train = commands.add_parser("train", help="train a challenger model and run the promotion gate on it")
+    train.add_argument("--use-case", metavar="NAME", required=True)
+    train.add_argument(
+        "--training-set",
+        metavar="production|generated|FILE",
+        default="generated",
+        help="labelled production rows, the generated extract (as dvc repro) or a labelled extract (%(default)s)",
+    )
+    train.add_argument("--json", action="store_true", help="print one JSON object")
+    train.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def add_lifecycle_parsers(commands) -> None:

@@ -44,7 +44,8 @@ def build_challenger_asset(use_case: UseCase) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=keys.challenger,
-        group_name=use_case.name,
+        # Its own group: materializing the use case's group (a file's scoring) must not train a model.
+        group_name=f"{use_case.name}_challenger",
         description=f"A {use_case.name} model trained to challenge the served one, judged by the promotion gate.",
         check_specs=[dg.AssetCheckSpec(keys.challenger_check, asset=keys.challenger, blocking=True)],
     )
