@@ -23,7 +23,7 @@ from scoring_assets.core.promotion_gate import adverse_impact_ratio, four_fifths
 from scoring_assets.core.use_case import Segment
 from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.use_cases.telco_churn.generate import write_extract
-from tests.support.batches import TELCO
+from tests.support.batches import TELCO, valid_rows, write_csv
 from tests.support.model_roots import dvc_model_root
 
 CRITERIA = {
@@ -119,3 +119,22 @@ def test_training_on_production_rows_before_any_outcome_exits_2(workspace, model
     assert result.returncode == 2
     assert "no labelled production rows" in result.stderr
     assert models_overview(TELCO, model_root)["challenger"] is None
+
+
+def test_a_challenger_trained_on_production_rows_leaves_the_latest_outcomes_to_the_gate(
+    tmp_path, workspace, model_root
+):
+    labelled = valid_rows(TELCO, 1200, seed=5, labelled=True)
+    unlabelled = write_csv(labelled.drop(columns=[TELCO.label_column]), tmp_path / "batch.csv")
+    assert workspace.run("score", str(unlabelled), *USE_CASE, model_root=model_root).returncode == 0
+    outcomes = write_csv(labelled[[TELCO.id_column, TELCO.label_column]], tmp_path / "outcomes.csv")
+    assert workspace.run("outcomes", str(outcomes), *USE_CASE, model_root=model_root).returncode == 0
+
+    result = workspace.run("train", *USE_CASE, "--training-set", "production", "--json", model_root=model_root)
+
+    assert result.returncode == 0, result.stderr
+    figures = {each["name"]: each["value"] for each in json.loads(result.stdout)["gate"]["criteria"]}
+    assert figures["roc_auc_gain_production"] is not None and figures["decision_flip_share"] is not None
+    training_set = models_overview(TELCO, model_root)["challenger"]["training_set"]
+    assert training_set["source"] == "production" and training_set["date_range"] is not None
+    assert training_set["rows"] == 1200 - TELCO.promotion.holdout_rows
