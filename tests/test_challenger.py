@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from scoring_assets.core.model_store import verify_artifact
 from scoring_assets.core.promotion_gate import adverse_impact_ratio, four_fifths_passes, judge_challenger
 from scoring_assets.core.use_case import Segment
 from scoring_assets.defs.use_cases import scoring_definitions
+from scoring_assets.training.challenger import train_challenger
 from scoring_assets.use_cases.telco_churn.generate import write_extract
 from tests.support.batches import TELCO, valid_rows, write_csv
 from tests.support.model_roots import dvc_model_root
@@ -138,3 +140,14 @@ def test_a_challenger_trained_on_production_rows_leaves_the_latest_outcomes_to_t
     training_set = models_overview(TELCO, model_root)["challenger"]["training_set"]
     assert training_set["source"] == "production" and training_set["date_range"] is not None
     assert training_set["rows"] == 1200 - TELCO.promotion.holdout_rows
+
+
+def test_with_auto_promote_a_challenger_the_gate_passed_is_served_with_the_gate_figures_as_the_reason(
+    tmp_path, model_root
+):
+    promoting = replace(TELCO, promotion=replace(TELCO.promotion, auto_promote=True))
+    trained = train_challenger(promoting, model_root, UseCaseFolders(tmp_path / "data", TELCO.name), "generated")
+    assert trained.verdict.passed and trained.promoted
+    assert verify_artifact(TELCO, model_root).md5 == trained.challenger_md5
+    [*_, promoted] = models_overview(TELCO, model_root)["history"]
+    assert promoted["event"] == "promoted" and promoted["why"].startswith("gate passed: roc_auc_gain_production")
