@@ -14,7 +14,9 @@ outcome.
 ``outcomes`` registers what really happened to scored rows (``core.outcomes``). ``promote``,
 ``rollback``, ``discard`` and ``models`` switch and show a use case's served model in the model
 store's DVC project (``core.model_lifecycle``; the UI's promote and rollback jobs run the same
-functions).
+functions). ``train`` trains a challenger on production rows, the generated extract or a labelled
+file and runs the promotion gate on it (``training.challenger``, as the train_challenger job does);
+it exits 0 whatever the gate says (2: no such training set, or no labelled production rows yet).
 
 Exit codes: 0 scored (or done, outcomes registered); 2 bad usage, input file not found, no single
 use case for the file, an --output that could overwrite the input, outcomes for a use case without
@@ -25,6 +27,7 @@ failed its integrity check; 5 promotion refused by the gate; 1 anything else.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -104,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("use-cases", help="list the use cases: model version, contract columns, folders")
     listing.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     add_lifecycle_parsers(commands)
+    add_train_parser(commands)
     return parser
 
 
@@ -122,6 +126,20 @@ def add_outcomes_parser(commands) -> None:
     )
     outcomes.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     outcomes.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def add_train_parser(commands) -> None:
+    """train: a challenger on production rows, the generated extract or a labelled file, then the gate."""
+    train = commands.add_parser("train", help="train a challenger model and run the promotion gate on it")
+    train.add_argument("--use-case", metavar="NAME", required=True)
+    train.add_argument(
+        "--training-set",
+        metavar="production|generated|FILE",
+        default="generated",
+        help="labelled production rows, the generated extract (as dvc repro) or a labelled extract (%(default)s)",
+    )
+    train.add_argument("--json", action="store_true", help="print one JSON object")
+    train.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def add_lifecycle_parsers(commands) -> None:
@@ -185,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
                 return list_use_cases(args)
             if args.command in ("promote", "rollback", "discard", "models"):
                 return model_lifecycle(args)
+            if args.command == "train":
+                return train_challenger(args)
             return show_lineage(args)
     except KeyboardInterrupt:
         _problem("stopped before the end; nothing half-written was published")
@@ -716,6 +736,53 @@ def model_lifecycle(args: argparse.Namespace) -> int:
     else:
         print_lifecycle_outcome(args.command, chosen, root, outcome)
     return EXIT_OK
+
+
+def train_challenger(args: argparse.Namespace) -> int:
+    """Train a challenger, register it and run the gate (``training.challenger``, as the train_challenger job does)."""
+    from scoring_assets.core.model_lifecycle import LifecycleRefused
+    from scoring_assets.core.model_store import ModelIntegrityError
+    from scoring_assets.defs.resources import scoring_resources
+    from scoring_assets.training.challenger import NoTrainingRows
+    from scoring_assets.training.challenger import train_challenger as train
+    from scoring_assets.use_cases import UseCaseError, use_case
+
+    try:
+        chosen = use_case(args.use_case)
+    except UseCaseError as error:
+        _problem(str(error))
+        return EXIT_USAGE
+    resources = scoring_resources()
+    root, own = resources["model_store"].root_of(chosen), resources["folders"].of(chosen.name)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # training's progress lines; stdout is the outcome
+            trained = train(chosen, root, own, args.training_set)
+    except (NoTrainingRows, LifecycleRefused) as error:
+        _problem(f"{chosen.name}: {error}")
+        return EXIT_USAGE
+    except ModelIntegrityError as error:
+        _problem(f"{chosen.name} model: {error}")
+        return EXIT_MODEL
+    if args.json:
+        print(json.dumps(trained.as_record(), indent=2))
+    else:
+        print_trained(chosen, trained.as_record())
+    return EXIT_OK
+
+
+def print_trained(use_case, outcome: dict) -> None:
+    """What a person reads after ``train``: the challenger, its test metrics and each gate criterion."""
+    gate = outcome["gate"]
+    print(f"challenger: {use_case.model_version(outcome['challenger_md5'])}")
+    print("metrics on its test split: " + ", ".join(f"{k} {v}" for k, v in sorted(outcome["metrics"].items())))
+    print(f"gate: {'passed' if gate['passed'] else 'refused'}")
+    for each in gate["criteria"]:
+        note = f" ({each['note']})" if each.get("note") else ""
+        verdict = "pass" if each["passed"] else "FAIL"
+        print(f"  {verdict} {each['name']} = {each['value']} (threshold {each['threshold']}){note}")
+    print(f"impact report: {outcome['impact_report']}")
+    if outcome["promoted"]:
+        print("promoted (the use case's policy promotes a challenger the gate passed)")
 
 
 def lifecycle_outcome(args: argparse.Namespace, use_case, root: Path) -> dict:

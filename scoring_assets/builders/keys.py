@@ -78,6 +78,10 @@ class UseCaseKeys:
         return self.asset("model_history")
 
     @property
+    def challenger(self) -> dg.AssetKey:
+        return self.asset("challenger")
+
+    @property
     def scoring_assets(self) -> list[dg.AssetKey]:
         return [self.asset(name) for name in SCORING_ASSETS]
 
@@ -111,6 +115,10 @@ class UseCaseKeys:
     def rollback_job(self) -> str:
         return self._named("rollback")
 
+    @property
+    def train_challenger_job(self) -> str:
+        return self._named("train_challenger")
+
     # ops (the step keys a run config names)
     @property
     def raw_batch_op(self) -> str:
@@ -139,6 +147,16 @@ class UseCaseKeys:
     @property
     def rollback_op(self) -> str:
         return self._named("roll_back_model")
+
+    @property
+    def challenger_op(self) -> str:
+        """The op of the ``challenger`` asset (Dagster names an asset's op after its key)."""
+        return self._named("challenger")
+
+    # checks
+    @property
+    def challenger_check(self) -> str:
+        return "challenger_beats_champion"
 
     # sensors and schedules
     @property

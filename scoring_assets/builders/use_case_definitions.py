@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from scoring_assets.builders.challenger import build_challenger_asset, build_train_challenger_job
 from scoring_assets.builders.inbox_sensors import (
     build_inbox_router,
     build_inbox_sensor,
@@ -33,11 +34,12 @@ def build_use_case_definitions(use_case: UseCase, inbox_interval_seconds: int) -
         assets=[
             build_model_asset(use_case),
             build_model_history_asset(use_case),
+            build_challenger_asset(use_case),
             *build_ingest_assets(use_case, partitions),
             *build_prediction_assets(use_case, partitions),
             inbox_asset_spec(use_case),
         ],
-        jobs=[score_file, rescore, *build_lifecycle_jobs(use_case)],
+        jobs=[score_file, rescore, *build_lifecycle_jobs(use_case), build_train_challenger_job(use_case)],
         sensors=[
             build_inbox_sensor(use_case, score_file, inbox_interval_seconds),
             build_model_sensor(use_case),

@@ -67,6 +67,10 @@ class UseCaseFolders:
         """The trend report of the recent scored files, rewritten by the monitoring asset."""
         return self.root / "monitoring" / self.use_case / "trend.html"
 
+    def model_change_report(self, challenger_md5: str) -> Path:
+        """The promotion gate's model change impact report on one challenger (champion -> challenger)."""
+        return self.root / "monitoring" / self.use_case / f"model_change_{challenger_md5[:12]}.html"
+
     @contextmanager
     def one_run_at_a_time(self, partition_key: str) -> Iterator[None]:
         """Hold the partition's lock for the block: runs of one file (CLI, sensor, UI, in any process) take turns.

@@ -432,7 +432,19 @@ def _field(card: Any, dotted: str) -> Any:
 
 def load_model(use_case: UseCase, root: Path | None = None) -> LoadedModel:
     """The use case's verified model; the only way any part of the project loads one."""
-    artifact = verify_artifact(use_case, root)
+    return loaded(verify_artifact(use_case, root))
+
+
+def load_challenger(use_case: UseCase, root: Path) -> LoadedModel:
+    """The use case's challenger (``challenger.dvc`` in the DVC project ``root``), verified like the served model."""
+    directory = tracked_directory(Path(root), lifecycle_file(root, use_case, CHALLENGER))
+    if directory is None:
+        raise ModelIntegrityError(f"{use_case.name} has no challenger in {root}: train one first")
+    return loaded(verify_files(use_case, Path(root), directory))
+
+
+def loaded(artifact: ModelArtifact) -> LoadedModel:
+    """A verified artifact unpickled; its Pipeline must score and have the card's positive class."""
     # Unpickle the very bytes that are hashed here, so the file cannot change in between.
     payload = artifact.path.read_bytes()
     if hashlib.md5(payload).hexdigest() != artifact.md5:

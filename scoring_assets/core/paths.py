@@ -10,6 +10,10 @@ home, ``defs/resources.py``: nothing here reads the environment.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scoring_assets.core.use_case import UseCase
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,3 +31,8 @@ def default_data_dir() -> Path:
 def repo_relative(path: Path) -> str:
     """The POSIX path of ``path`` relative to the repository, as DVC writes it in dvc.lock."""
     return path.resolve().relative_to(REPO_ROOT).as_posix()
+
+
+def held_out_path(use_case: UseCase) -> Path:
+    """The test split: the rows training holds out for ``evaluate`` (and the promotion gate) and never looks at."""
+    return REPO_ROOT / "data" / "training" / use_case.name / "test_split.parquet"

@@ -110,6 +110,43 @@ class ModelSource:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """The groups the adverse-impact criterion compares: a column's values, or below / at or above ``cut``."""
+
+    column: str
+    cut: float | None = None
+
+    def groups(self, rows: pd.DataFrame) -> pd.Series:
+        """Each row's group name, e.g. ``age < 25`` / ``age >= 25``, or ``SeniorCitizen = 1``."""
+        values = rows[self.column]
+        if self.cut is None:
+            return values.astype(str).radd(f"{self.column} = ")
+        below = pd.to_numeric(values, errors="coerce") < self.cut
+        return below.map({True: f"{self.column} < {self.cut:g}", False: f"{self.column} >= {self.cut:g}"})
+
+
+@dataclass(frozen=True)
+class PromotionPolicy:
+    """What a challenger must show before it may replace the champion (``core.promotion_gate``).
+
+    AUC gain on the latest labelled production rows (the last ``holdout_rows``, which no model
+    trained on), AUC and Brier losses on the champion's held-out test split, the share of
+    decisions that would flip on the last ``flip_files`` scored files, and the four-fifths
+    adverse-impact rule across ``segment``. ``auto_promote``: the train job promotes a challenger
+    the gate passed.
+    """
+
+    min_auc_gain: float = 0.0
+    max_test_auc_loss: float = 0.01
+    max_brier_loss: float = 0.005
+    max_flip_share: float = 0.2
+    flip_files: int = 5
+    holdout_rows: int = 500
+    segment: Segment | None = None
+    auto_promote: bool = False
+
+
+@dataclass(frozen=True)
 class UseCase:
     """One scoring use case, declared once."""
 
@@ -133,6 +170,8 @@ class UseCase:
     drift_thresholds: DriftThresholds = field(default_factory=DriftThresholds)
     # Share of an outcomes file's rows (invalid label, duplicate id...) above which the file is refused.
     max_reject_fraction: float = 0.05
+    # What a challenger model must show to be promoted (core.promotion_gate).
+    promotion: PromotionPolicy = field(default_factory=PromotionPolicy)
 
     @cached_property
     def schema(self) -> pa.DataFrameSchema:

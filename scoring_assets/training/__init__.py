@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from scoring_assets.core.paths import PARAMS_PATH, REPO_ROOT
+from scoring_assets.core.paths import held_out_path as held_out_path  # the promotion gate reads it too
 from scoring_assets.core.use_case import UseCase
 
 
@@ -85,11 +86,6 @@ def trained_use_case(name: str) -> UseCase:
     if declared.label is None:
         raise SystemExit(f"use case {name} declares no label: there is nothing to train a model on")
     return declared
-
-
-def held_out_path(use_case: UseCase) -> Path:
-    """The test split: the rows ``train`` holds out for ``evaluate`` and never looks at."""
-    return REPO_ROOT / "data" / "training" / use_case.name / "test_split.parquet"
 
 
 def metrics_path(use_case: UseCase) -> Path:

@@ -57,7 +57,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("use_case", help="the use case whose model to train, e.g. telco_churn")
     use_case = trained_use_case(parser.parse_args(argv).use_case)
     params = load_params(use_case.name, "train")
-    extract_path = repo_path(params["extract"])
+    train_model(use_case, repo_path(params["extract"]), params, repo_outputs(use_case))
+
+
+@dataclass(frozen=True)
+class TrainingOutputs:
+    """Where one training writes the model, its held-out test split, its card and its reference profile."""
+
+    model: Path
+    test_split: Path
+    card: Path
+    profile: Path | None
+
+
+def repo_outputs(use_case: UseCase) -> TrainingOutputs:
+    """The champion's outputs: the paths the use case declares in this repository's DVC project."""
+    source = use_case.model
+    profile = repo_path(source.profile_path) if source.profile_path else None
+    return TrainingOutputs(repo_path(source.model_path), held_out_path(use_case), repo_path(source.card_path), profile)
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """What ``train_model`` fitted: the Pipeline, its card, and the held-out test rows it never looked at."""
+
+    model: Pipeline
+    card: dict[str, Any]
+    test_rows: pd.DataFrame
+
+
+def train_model(use_case: UseCase, extract_path: Path, params: dict, outputs: TrainingOutputs) -> TrainedModel:
+    """Train on ``extract_path`` exactly as the DVC stage does (``params``: its section) and write ``outputs``."""
     accepted, rows_read, rows_rejected = load_training_rows(use_case, extract_path, params["max_rejected_fraction"])
     features = build_features(use_case.features, accepted)
     labels = binary_labels(use_case.label, accepted)
@@ -71,14 +101,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"chose {fitted.chosen}; on the validation split: {describe_metrics(validation_metrics)}")
 
     positive_rate = round(float(labels.mean()), 6)
-    written = write_model_and_held_out_split(use_case, fitted.model, accepted.iloc[parts["test"]])
+    written = write_model_and_held_out_split(use_case, fitted.model, accepted.iloc[parts["test"]], outputs)
     reference_profile = None
-    if use_case.model.profile_path:
+    if outputs.profile is not None:
         profile = build_reference_profile(
             use_case, features.iloc[parts["train"]], validation_scores, threshold, positive_rate
         )
-        reference_profile = write_json(repo_path(use_case.model.profile_path), profile)
-        written.append(repo_path(use_case.model.profile_path))
+        reference_profile = write_json(outputs.profile, profile)
+        written.append(outputs.profile)
     training_data = {
         "path": _display_path(extract_path),
         "md5": file_md5(extract_path),
@@ -99,9 +129,9 @@ def main(argv: list[str] | None = None) -> None:
         reference_profile=reference_profile,
         params=params,
     )
-    card_path = repo_path(use_case.model.card_path)
-    write_json(card_path, card)
-    print(f"wrote {', '.join(_display_path(path) for path in (*written, card_path))}")
+    write_json(outputs.card, card)
+    print(f"wrote {', '.join(_display_path(path) for path in (*written, outputs.card))}")
+    return TrainedModel(fitted.model, card, accepted.iloc[parts["test"]])
 
 
 @dataclass(frozen=True)
@@ -127,9 +157,11 @@ def fit_best_candidate(use_case: UseCase, train_features: pd.DataFrame, train_la
     return FittedCandidate(chosen, candidates[chosen].fit(train_features, train_labels), candidates, cv_scores)
 
 
-def write_model_and_held_out_split(use_case: UseCase, model: Pipeline, test_rows: pd.DataFrame) -> list[Path]:
+def write_model_and_held_out_split(
+    use_case: UseCase, model: Pipeline, test_rows: pd.DataFrame, outputs: TrainingOutputs
+) -> list[Path]:
     """The fitted model and the held-out test rows (contract columns and label), written atomically."""
-    model_path, test_split_path = repo_path(use_case.model.model_path), held_out_path(use_case)
+    model_path, test_split_path = outputs.model, outputs.test_split
     with atomic_path(model_path) as temporary:
         joblib.dump(model, temporary)
     with atomic_path(test_split_path) as temporary:

@@ -6,7 +6,7 @@ risk score is about. The contract has no cross-field rule (see its module docstr
 """
 
 from scoring_assets.core.row_number import ROW_NUMBER
-from scoring_assets.core.use_case import Label, ModelSource, UseCase
+from scoring_assets.core.use_case import Label, ModelSource, PromotionPolicy, Segment, UseCase
 from scoring_assets.use_cases.credit_risk.contract import CreditApplication
 from scoring_assets.use_cases.credit_risk.features import FEATURES
 
@@ -28,4 +28,5 @@ USE_CASE = UseCase(
     cross_field_rules={},
     blank_allowed={},
     passthrough=(),
+    promotion=PromotionPolicy(segment=Segment("age", cut=25)),  # young applicants vs the rest
 )

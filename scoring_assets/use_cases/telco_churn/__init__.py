@@ -1,6 +1,6 @@
 """Telco customer churn: the IBM Telco extract, scored with the probability that a customer leaves."""
 
-from scoring_assets.core.use_case import Label, ModelSource, UseCase
+from scoring_assets.core.use_case import Label, ModelSource, PromotionPolicy, Segment, UseCase
 from scoring_assets.use_cases.telco_churn.contract import CROSS_FIELD_RULES, CustomerBatch
 from scoring_assets.use_cases.telco_churn.features import FEATURES
 
@@ -21,4 +21,5 @@ USE_CASE = UseCase(
     label=Label("Churn", positive="Yes", negative="No"),
     cross_field_rules=CROSS_FIELD_RULES,
     blank_allowed={"TotalCharges": "only when tenure is 0 (read as 0)"},
+    promotion=PromotionPolicy(segment=Segment("SeniorCitizen")),
 )

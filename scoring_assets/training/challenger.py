@@ -1,0 +1,137 @@
+"""Train a challenger with the use case's own training (the candidates, CV and threshold rule of ``dvc repro``).
+
+The training set is ``generated`` (the extract ``params.yaml`` ``<use case>.train.extract`` names,
+what ``dvc repro`` trains on), a labelled extract FILE in the contract's format, or ``production``:
+the labelled production rows (``core.production_rows``) except the time-ordered holdout the gate
+judges on. It is copied to ``challenger_training_set.csv`` beside the model in the DVC project, so
+the md5 recorded with the challenger names bytes that exist. The artifacts (model, card, reference
+profile, test metrics, under the champion's file names) go through ``register_challenger``, then
+the promotion gate judges the challenger (``core.promotion_gate``); with the policy's
+``auto_promote`` a challenger the gate passed is promoted. The CLI's ``train`` and the Dagster job
+``<use case>__train_challenger`` both call ``train_challenger``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from scoring_assets.core.dvc_cache import ensure_ignored
+from scoring_assets.core.features import build_features
+from scoring_assets.core.files import atomic_path, file_md5
+from scoring_assets.core.folders import UseCaseFolders
+from scoring_assets.core.model_lifecycle import ModelFiles, promote, register_challenger
+from scoring_assets.core.outcome_join import KNOWN_AT
+from scoring_assets.core.production_rows import labelled_production_rows, production_split
+from scoring_assets.core.promotion_gate import GateVerdict, judge_challenger
+from scoring_assets.core.use_case import UseCase
+from scoring_assets.training import load_params, repo_path
+from scoring_assets.training.metrics import binary_labels, classification_metrics
+from scoring_assets.training.train import TrainedModel, TrainingOutputs, train_model
+
+GENERATED = "generated"
+PRODUCTION = "production"
+TRAINING_SET_FILE = "challenger_training_set.csv"
+
+
+class NoTrainingRows(ValueError):
+    """The chosen training set has no rows to learn from (e.g. no outcomes came back yet)."""
+
+
+@dataclass(frozen=True)
+class ChallengerTrained:
+    """A challenger registered and judged: its model md5, test metrics, the gate's verdict, whether it was promoted."""
+
+    challenger_md5: str
+    metrics: dict[str, Any]
+    verdict: GateVerdict
+    promoted: bool
+    card: dict[str, Any]
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "challenger_md5": self.challenger_md5,
+            "metrics": self.metrics,
+            "gate": self.verdict.as_record(),
+            "impact_report": str(self.verdict.report),
+            "promoted": self.promoted,
+        }
+
+
+def write_training_set(use_case: UseCase, own: UseCaseFolders, training_set: str, destination: Path) -> list | None:
+    """Copy the chosen training set to ``destination``; returns the date range of production rows (else None)."""
+    if training_set != PRODUCTION:
+        source = repo_path(load_params(use_case.name, "train")["extract"]) if training_set == GENERATED else None
+        source = source or Path(training_set).expanduser()
+        if not source.is_file():
+            raise NoTrainingRows(f"{source}: no such labelled extract (--training-set production|generated|FILE)")
+        with atomic_path(destination) as temporary:
+            shutil.copyfile(source, temporary)
+        return None
+    rows, _ = production_split(labelled_production_rows(use_case, own), use_case.promotion.holdout_rows)
+    if rows.empty:
+        raise NoTrainingRows(
+            f"{use_case.name} has no labelled production rows to train on yet (beyond the "
+            f"{use_case.promotion.holdout_rows} held out for the gate): register outcomes first"
+        )
+    with atomic_path(destination) as temporary:
+        rows[[*use_case.contract_columns, use_case.label.column]].to_csv(temporary, index=False)
+    known = pd.to_datetime(rows[KNOWN_AT], utc=True)
+    return [known.min().isoformat(), known.max().isoformat()]
+
+
+def test_metrics(use_case: UseCase, trained: TrainedModel) -> dict[str, Any]:
+    """The challenger on its own held-out rows, as ``evaluate`` measures the champion."""
+    labels = binary_labels(use_case.label, trained.test_rows)
+    scores = trained.model.predict_proba(build_features(use_case.features, trained.test_rows))[:, 1]
+    return {**classification_metrics(labels, scores, trained.card["threshold"]), "n_test": len(labels)}
+
+
+def fit_challenger(use_case: UseCase, training_file: Path, scratch: Path) -> tuple[dict[str, Path], TrainedModel, dict]:
+    """Train on ``training_file`` into ``scratch``: artifacts (by the champion's file names), model, metrics."""
+    source = use_case.model
+    names = {kind: Path(path).name for kind, path in (("model", source.model_path), ("card", source.card_path))}
+    profile = scratch / Path(source.profile_path).name if source.profile_path else None
+    outputs = TrainingOutputs(
+        scratch / names["model"], scratch / "test_split.parquet", scratch / names["card"], profile
+    )
+    trained = train_model(use_case, training_file, load_params(use_case.name, "train"), outputs)
+    metrics = test_metrics(use_case, trained)
+    artifacts = {path.name: path for path in (outputs.model, outputs.card, profile) if path is not None}
+    if source.metrics_path:
+        metrics_file = scratch / Path(source.metrics_path).name
+        metrics_file.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        artifacts[metrics_file.name] = metrics_file
+    return artifacts, trained, metrics
+
+
+def train_challenger(use_case: UseCase, root: Path, own: UseCaseFolders, training_set: str) -> ChallengerTrained:
+    """Train, register and judge a challenger on ``training_set`` (production, generated or a file path)."""
+    files = ModelFiles(use_case, Path(root))
+    training_file = files.folder / TRAINING_SET_FILE
+    date_range = write_training_set(use_case, own, training_set, training_file)
+    ensure_ignored(files.folder, TRAINING_SET_FILE)
+    scratch_parent = Path(root) / ".dvc" / "tmp"
+    scratch_parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch_parent) as scratch:
+        artifacts, trained, metrics = fit_challenger(use_case, training_file, Path(scratch))
+        described = {
+            "source": training_set,
+            "path": str(training_file),
+            "md5": file_md5(training_file),
+            "rows": trained.card["training_data"]["rows_accepted"],
+            "label_balance": trained.card["training_data"]["positive_rate"],
+            "date_range": date_range,
+        }
+        record = register_challenger(use_case, root, artifacts, training_set=described, metrics=metrics)
+    verdict = judge_challenger(use_case, root, own)
+    promoted = use_case.promotion.auto_promote and verdict.passed
+    if promoted:
+        promote(use_case, root)  # records the gate's figures as the reason
+    return ChallengerTrained(record["model_md5"], metrics, verdict, promoted, trained.card)
