@@ -23,9 +23,10 @@ from scoring_assets.core.files import file_sha256
 from scoring_assets.core.ingest import validate_raw_parquet, write_raw_parquet
 from scoring_assets.core.lake import lake_reader
 from scoring_assets.core.partition_keys import PartitionKeyError, checked_partition_key, partition_key_for, safe_stem
+from scoring_assets.core.routing import route_by_header
 from scoring_assets.core.row_number import ROW_NUMBER
 from scoring_assets.core.use_case import UseCase
-from scoring_assets.use_cases import use_cases_for_header
+from scoring_assets.use_cases import all_use_cases
 from tests.support.batches import CREDIT_RISK, TELCO, customer_rows, valid_rows, write_csv
 
 
@@ -77,7 +78,7 @@ def test_header_names_with_leading_spaces_are_matched_after_trimming(tmp_path):
     header = path.read_text().splitlines()[0].split(",")
     frame = read_csv_frame(path, CREDIT_RISK)
 
-    assert [case.name for case in use_cases_for_header(header)] == ["credit_risk"]
+    assert route_by_header(path, list(all_use_cases().values())) == CREDIT_RISK
     assert read_layout(path).names == [name.strip() for name in header]
     assert list(frame.columns) == [*CREDIT_RISK.contract_columns, "class"]
     assert frame["foreign_worker"].tolist() == rows[" foreign_worker"].tolist()

@@ -55,8 +55,3 @@ def use_case(name: str) -> UseCase:
     if name not in known:
         raise UseCaseError(f"no use case named {name!r}; use cases: {', '.join(known)}")
     return known[name]
-
-
-def use_cases_for_header(header: list[str]) -> list[UseCase]:
-    """The use cases whose contract columns are all in ``header``: how an unlabelled file is routed."""
-    return [candidate for candidate in all_use_cases().values() if candidate.matches_header(header)]
