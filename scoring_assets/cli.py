@@ -143,7 +143,7 @@ def add_train_parser(commands) -> None:
 
 
 def add_lifecycle_parsers(commands) -> None:
-    """promote, rollback, discard, models: each takes --use-case; all but discard print JSON with --json."""
+    """promote, rollback, discard, models: each takes --use-case and prints one JSON object with --json."""
     helps = {
         "promote": "serve the challenger (only if the gate passed it, unless --force --reason)",
         "rollback": "serve again the champion served before the current one (or --to MD5)",
@@ -153,8 +153,7 @@ def add_lifecycle_parsers(commands) -> None:
     for name, text in helps.items():
         command = commands.add_parser(name, help=text)
         command.add_argument("--use-case", metavar="NAME", required=True)
-        if name != "discard":
-            command.add_argument("--json", action="store_true", help="print one JSON object")
+        command.add_argument("--json", action="store_true", help="print one JSON object")
         command.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     commands.choices["promote"].add_argument("--force", action="store_true", help="override the gate (needs --reason)")
     commands.choices["promote"].add_argument("--reason", metavar="TEXT", default="", help="why (recorded)")
@@ -739,12 +738,8 @@ def model_lifecycle(args: argparse.Namespace) -> int:
 
 
 def train_challenger(args: argparse.Namespace) -> int:
-    """Train a challenger, register it and run the gate (``training.challenger``, as the train_challenger job does)."""
-    from scoring_assets.core.model_lifecycle import LifecycleRefused
-    from scoring_assets.core.model_store import ModelIntegrityError
-    from scoring_assets.defs.resources import scoring_resources
-    from scoring_assets.training.challenger import NoTrainingRows
-    from scoring_assets.training.challenger import train_challenger as train
+    """Run the use case's train_challenger job (training set, challenger, gate) in process; print the outcome."""
+    from scoring_assets.training.challenger import GENERATED, PRODUCTION
     from scoring_assets.use_cases import UseCaseError, use_case
 
     try:
@@ -752,22 +747,64 @@ def train_challenger(args: argparse.Namespace) -> int:
     except UseCaseError as error:
         _problem(str(error))
         return EXIT_USAGE
-    resources = scoring_resources()
-    root, own = resources["model_store"].root_of(chosen), resources["folders"].of(chosen.name)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):  # training's progress lines; stdout is the outcome
-            trained = train(chosen, root, own, args.training_set)
-    except (NoTrainingRows, LifecycleRefused) as error:
-        _problem(f"{chosen.name}: {error}")
-        return EXIT_USAGE
-    except ModelIntegrityError as error:
-        _problem(f"{chosen.name} model: {error}")
-        return EXIT_MODEL
+    training_set = args.training_set
+    if training_set not in (PRODUCTION, GENERATED):
+        training_set = str(Path(training_set).expanduser().resolve())
+    if not args.verbose:
+        warnings.filterwarnings("ignore")
+    definitions_loaded()
+    ensure_dagster_home()
+    result = run_train_challenger_job(chosen, training_set, args.verbose)
+    trained = trained_outcome(result, chosen)
+    if trained is None:
+        outcome = failed_run(result, training_set, [])
+        for problem in outcome.problems:
+            _problem(problem)
+        return outcome.exit_code
     if args.json:
-        print(json.dumps(trained.as_record(), indent=2))
+        print(json.dumps(trained, indent=2))
     else:
-        print_trained(chosen, trained.as_record())
+        print_trained(chosen, trained)
+    print(f"run: {result.run_id}", file=sys.stderr)
     return EXIT_OK
+
+
+def run_train_challenger_job(use_case, training_set: str, verbose: bool):
+    """The train_challenger job, run here and recorded in the instance; training's progress lines go to stderr."""
+    from dagster import DagsterInstance
+
+    from scoring_assets.builders.challenger import train_challenger_run_config
+    from scoring_assets.builders.keys import keys_of
+    from scoring_assets.builders.run_tags import Trigger, trigger_tags
+    from scoring_assets.runs import execute_job
+
+    run_config = train_challenger_run_config(use_case, training_set, logger_config(verbose))
+    with contextlib.redirect_stdout(sys.stderr):  # stdout is the outcome
+        return execute_job(
+            DagsterInstance.get(), keys_of(use_case).train_challenger_job, run_config, trigger_tags(Trigger.CLI)
+        )
+
+
+def trained_outcome(result, use_case) -> dict | None:
+    """What ``train --json`` prints, read from the challenger's materialization (None: none was trained).
+
+    A challenger the gate refused is materialized all the same: its blocking check then fails the
+    run (nothing downstream may use it), but training did what was asked, so ``train`` exits 0.
+    """
+    from scoring_assets.builders.keys import keys_of
+
+    materializations = result.asset_materializations_for_node(keys_of(use_case).challenger_op)
+    if not materializations:
+        return None
+    meta = {name: value.value for name, value in materializations[-1].metadata.items()}
+    return {
+        "challenger_md5": meta["challenger_md5"],
+        "metrics": meta["metrics"],
+        "gate": meta["gate"],
+        "impact_report": meta["impact_report"],
+        "promoted": meta["promoted"],
+        "run_id": result.run_id,
+    }
 
 
 def print_trained(use_case, outcome: dict) -> None:
@@ -792,7 +829,8 @@ def lifecycle_outcome(args: argparse.Namespace, use_case, root: Path) -> dict:
     if args.command == "models":
         return model_lifecycle.models_overview(use_case, root)
     if args.command == "discard":
-        return {"discarded": model_lifecycle.discard(use_case, root)}
+        record = model_lifecycle.discard(use_case, root)
+        return {"discarded_md5": record["model_md5"], "record": record}
     if args.command == "promote":
         switch = model_lifecycle.promote(use_case, root, force=args.force, reason=args.reason)
     else:
@@ -803,7 +841,7 @@ def lifecycle_outcome(args: argparse.Namespace, use_case, root: Path) -> dict:
 def print_lifecycle_outcome(command: str, use_case, root: Path, outcome: dict) -> None:
     """What a person reads after a lifecycle command (``--json`` prints ``outcome`` itself)."""
     if command == "discard":
-        print(f"discarded the challenger {use_case.model_version(outcome['discarded']['model_md5'])}")
+        print(f"discarded the challenger {use_case.model_version(outcome['discarded_md5'])}")
     elif command in ("promote", "rollback"):
         served, previous = (
             use_case.model_version(outcome["served_md5"]),

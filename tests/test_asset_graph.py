@@ -88,10 +88,13 @@ def test_asset_graph_matches_the_reviewed_snapshot(code_location):
     assert shape == json.loads(SNAPSHOT.read_text())
 
 
+CHALLENGER_ASSETS = ("training_set", "challenger")
+
+
 def test_every_shipped_use_case_has_the_same_graph_beside_the_shared_inbox(code_location):
     assets = graph_shape(code_location)["assets"]
     expected = {"inbox", *(f"{name}/{asset}" for name in SHIPPED_USE_CASES for asset in PER_USE_CASE_ASSETS)}
-    expected |= {f"{name}/challenger" for name in SHIPPED_USE_CASES}
+    expected |= {f"{name}/{asset}" for name in SHIPPED_USE_CASES for asset in CHALLENGER_ASSETS}
     expected |= {
         f"{name}/{asset}"
         for name in SHIPPED_USE_CASES
@@ -103,7 +106,8 @@ def test_every_shipped_use_case_has_the_same_graph_beside_the_shared_inbox(code_
         assert {assets[f"{name}/{asset}"]["group"] for asset in PER_USE_CASE_ASSETS} == {name}
         assert assets[f"{name}/scores"]["deps"] == [f"{name}/feature_matrix", f"{name}/model"]
         # apart, so materializing the use case's group (scoring a file) never trains a challenger
-        assert assets[f"{name}/challenger"]["group"] == f"{name}_challenger"
+        assert {assets[f"{name}/{asset}"]["group"] for asset in CHALLENGER_ASSETS} == {f"{name}_challenger"}
+        assert assets[f"{name}/challenger"]["deps"] == [f"{name}/training_set"]
     assert assets["inbox"]["group"] == "inbox"
 
 

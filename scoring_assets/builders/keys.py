@@ -82,6 +82,10 @@ class UseCaseKeys:
         return self.asset("challenger")
 
     @property
+    def training_set(self) -> dg.AssetKey:
+        return self.asset("training_set")
+
+    @property
     def scoring_assets(self) -> list[dg.AssetKey]:
         return [self.asset(name) for name in SCORING_ASSETS]
 

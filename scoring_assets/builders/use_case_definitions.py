@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from scoring_assets.builders.challenger import build_challenger_asset, build_train_challenger_job
+from scoring_assets.builders.challenger import (
+    build_challenger_asset,
+    build_train_challenger_job,
+    build_training_set_asset,
+)
 from scoring_assets.builders.inbox_sensors import (
     build_inbox_router,
     build_inbox_sensor,
@@ -34,6 +38,7 @@ def build_use_case_definitions(use_case: UseCase, inbox_interval_seconds: int) -
         assets=[
             build_model_asset(use_case),
             build_model_history_asset(use_case),
+            build_training_set_asset(use_case),
             build_challenger_asset(use_case),
             *build_ingest_assets(use_case, partitions),
             *build_prediction_assets(use_case, partitions),

@@ -91,6 +91,16 @@ def write_directory_record(root: Path, dvc_file: Path, listing: DirectoryListing
     write_text_atomically(dvc_file, yaml.safe_dump(record, sort_keys=False, allow_unicode=True))
 
 
+def write_file_record(root: Path, dvc_file: Path, tracked: Path, md5: str, meta: dict | None = None) -> None:
+    """Replace ``dvc_file`` at once by the record ``dvc add <tracked>`` writes for one file (``add_file`` first)."""
+    record: dict = {
+        "outs": [{"md5": md5, "size": cache_object(root, md5).stat().st_size, "hash": "md5", "path": tracked.name}]
+    }
+    if meta:
+        record["meta"] = meta
+    write_text_atomically(dvc_file, yaml.safe_dump(record, sort_keys=False, allow_unicode=True))
+
+
 def checkout_directory(root: Path, listing: DirectoryListing, folder: Path, after_each=None) -> None:
     """Make ``folder`` hold exactly the listed files, copied from the cache, each replaced at once.
 

@@ -40,12 +40,6 @@ def labelled_production_rows(use_case: UseCase, own: UseCaseFolders) -> pd.DataF
     return rows.sort_values(KNOWN_AT, kind="stable").reset_index(drop=True)
 
 
-def production_split(rows: pd.DataFrame, holdout_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(rows a challenger may train on, the time-ordered holdout: the last ``holdout_rows`` no model trains on)."""
-    cut = max(len(rows) - holdout_rows, 0)
-    return rows.iloc[:cut], rows.iloc[cut:]
-
-
 def latest_scored_inputs(use_case: UseCase, own: UseCaseFolders, files: int) -> pd.DataFrame:
     """The validated input rows of the last ``files`` scored files (by when they were scored), one frame."""
     summaries = {key: own.lake_file("scores", key, ".json") for key in scored_partitions(own)}

@@ -2,7 +2,7 @@
 
 The evidence (``GateEvidence``) is both models' scores and decisions on the champion's held-out
 test split, on the time-ordered production holdout (the last ``holdout_rows`` labelled production
-rows, ``core.production_rows``) and on the last ``flip_files`` scored files. The criteria and
+rows, ``core.training_set``) and on the last ``flip_files`` scored files. The criteria and
 their thresholds are the use case's ``PromotionPolicy``; every criterion keeps its figure and its
 threshold, so a refusal says by how much. ``judge_challenger`` records the verdict on the
 challenger (``model_lifecycle.record_gate_verdict``: ``promote`` reads it) and writes the model
@@ -24,8 +24,9 @@ from scoring_assets.core.folders import UseCaseFolders
 from scoring_assets.core.model_lifecycle import record_gate_verdict
 from scoring_assets.core.model_store import LoadedModel, load_challenger, load_model
 from scoring_assets.core.paths import held_out_path
-from scoring_assets.core.production_rows import labelled_production_rows, latest_scored_inputs, production_split
+from scoring_assets.core.production_rows import latest_scored_inputs
 from scoring_assets.core.reports.model_change import write_model_change_report
+from scoring_assets.core.training_set import production_holdout
 from scoring_assets.core.use_case import PromotionPolicy, UseCase
 
 FOUR_FIFTHS = 0.8  # the adverse-impact rule: the least favoured group gets at least 4/5 of the most favoured's rate
@@ -107,7 +108,7 @@ def decisions(use_case: UseCase, champion: LoadedModel, challenger: LoadedModel,
 def gather_evidence(use_case: UseCase, root: Path, own: UseCaseFolders) -> GateEvidence:
     champion, challenger = load_model(use_case, root), load_challenger(use_case, root)
     policy = use_case.promotion
-    _, holdout = production_split(labelled_production_rows(use_case, own), policy.holdout_rows)
+    holdout = production_holdout(use_case, own)
     return GateEvidence(
         champion,
         challenger,

@@ -1,14 +1,15 @@
 """Train a challenger with the use case's own training (the candidates, CV and threshold rule of ``dvc repro``).
 
-The training set is ``generated`` (the extract ``params.yaml`` ``<use case>.train.extract`` names,
-what ``dvc repro`` trains on), a labelled extract FILE in the contract's format, or ``production``:
-the labelled production rows (``core.production_rows``) except the time-ordered holdout the gate
-judges on. It is copied to ``challenger_training_set.csv`` beside the model in the DVC project, so
-the md5 recorded with the challenger names bytes that exist. The artifacts (model, card, reference
+The training set is ``production``: the ``<use case>/training_set`` asset's DVC-tracked file
+(``core.training_set``: labelled production rows before the gate's holdout, within the declared
+window), verified by its md5; or ``generated`` (the extract ``params.yaml``
+``<use case>.train.extract`` names, what ``dvc repro`` trains on) or a labelled extract FILE, copied
+to ``challenger_training_set.csv`` beside the model so the md5 recorded with the challenger names
+bytes that exist. The artifacts (model, card, reference
 profile, test metrics, under the champion's file names) go through ``register_challenger``, then
 the promotion gate judges the challenger (``core.promotion_gate``); with the policy's
-``auto_promote`` a challenger the gate passed is promoted. The CLI's ``train`` and the Dagster job
-``<use case>__train_challenger`` both call ``train_challenger``.
+``auto_promote`` a challenger the gate passed is promoted. ``train_challenger`` is what the Dagster
+job ``<use case>__train_challenger`` runs, whoever starts it (the UI, the CLI's ``train``, a trigger).
 """
 
 from __future__ import annotations
@@ -20,16 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from scoring_assets.core.dvc_cache import ensure_ignored
 from scoring_assets.core.features import build_features
 from scoring_assets.core.files import atomic_path, file_md5
 from scoring_assets.core.folders import UseCaseFolders
 from scoring_assets.core.model_lifecycle import ModelFiles, promote, register_challenger
-from scoring_assets.core.outcome_join import KNOWN_AT
-from scoring_assets.core.production_rows import labelled_production_rows, production_split
 from scoring_assets.core.promotion_gate import GateVerdict, judge_challenger
+from scoring_assets.core.training_set import TrainingWindow, published_training_set, training_set_path
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.training import load_params, repo_path
 from scoring_assets.training.metrics import binary_labels, classification_metrics
@@ -37,7 +35,7 @@ from scoring_assets.training.train import TrainedModel, TrainingOutputs, train_m
 
 GENERATED = "generated"
 PRODUCTION = "production"
-TRAINING_SET_FILE = "challenger_training_set.csv"
+EXTRACT_COPY = "challenger_training_set.csv"  # a chosen extract, copied so its md5 names bytes that exist
 
 
 class NoTrainingRows(ValueError):
@@ -64,26 +62,46 @@ class ChallengerTrained:
         }
 
 
-def write_training_set(use_case: UseCase, own: UseCaseFolders, training_set: str, destination: Path) -> list | None:
-    """Copy the chosen training set to ``destination``; returns the date range of production rows (else None)."""
-    if training_set != PRODUCTION:
-        source = repo_path(load_params(use_case.name, "train")["extract"]) if training_set == GENERATED else None
-        source = source or Path(training_set).expanduser()
-        if not source.is_file():
-            raise NoTrainingRows(f"{source}: no such labelled extract (--training-set production|generated|FILE)")
-        with atomic_path(destination) as temporary:
-            shutil.copyfile(source, temporary)
-        return None
-    rows, _ = production_split(labelled_production_rows(use_case, own), use_case.promotion.holdout_rows)
-    if rows.empty:
+def training_window(use_case: UseCase) -> TrainingWindow:
+    """The window ``params.yaml`` ``<use case>.training_set`` declares (no section: no limit)."""
+    try:
+        section = load_params(use_case.name, "training_set")
+    except KeyError:
+        return TrainingWindow()
+    return TrainingWindow.from_params(section)
+
+
+def production_training_set(use_case: UseCase, root: Path) -> tuple[Path, dict[str, Any]]:
+    """The published ``training_set`` (``core.training_set``), verified by md5; NoTrainingRows when empty or absent."""
+    described = published_training_set(use_case, root)
+    if described is None:
+        raise NoTrainingRows(
+            f"{use_case.name} has no published training set in {root} (or its file no longer matches its .dvc "
+            f"record): materialize {use_case.name}/training_set first (the train_challenger job does)"
+        )
+    if not described["rows"]:
         raise NoTrainingRows(
             f"{use_case.name} has no labelled production rows to train on yet (beyond the "
-            f"{use_case.promotion.holdout_rows} held out for the gate): register outcomes first"
+            f"{described['holdout_rows']} held out for the gate): register outcomes or score labelled extracts first"
         )
+    return training_set_path(use_case, root), described
+
+
+def chosen_training_set(use_case: UseCase, root: Path, training_set: str) -> tuple[Path, dict[str, Any]]:
+    """The file to train on and what the challenger's record says about it (source, path, md5, rows, dates)."""
+    if training_set == PRODUCTION:
+        path, described = production_training_set(use_case, root)
+        keep = ("md5", "rows", "label_balance", "date_range", "holdout_cut", "rows_by_source")
+        return path, {"source": PRODUCTION, "path": described["path"], **{k: described.get(k) for k in keep}}
+    source = repo_path(load_params(use_case.name, "train")["extract"]) if training_set == GENERATED else None
+    source = source or Path(training_set).expanduser()
+    if not source.is_file():
+        raise NoTrainingRows(f"{source}: no such labelled extract (--training-set production|generated|FILE)")
+    destination = ModelFiles(use_case, Path(root)).folder / EXTRACT_COPY
     with atomic_path(destination) as temporary:
-        rows[[*use_case.contract_columns, use_case.label.column]].to_csv(temporary, index=False)
-    known = pd.to_datetime(rows[KNOWN_AT], utc=True)
-    return [known.min().isoformat(), known.max().isoformat()]
+        shutil.copyfile(source, temporary)
+    ensure_ignored(destination.parent, EXTRACT_COPY)
+    return destination, {"source": training_set, "path": str(source), "md5": file_md5(destination), "date_range": None}
 
 
 def test_metrics(use_case: UseCase, trained: TrainedModel) -> dict[str, Any]:
@@ -113,21 +131,15 @@ def fit_challenger(use_case: UseCase, training_file: Path, scratch: Path) -> tup
 
 def train_challenger(use_case: UseCase, root: Path, own: UseCaseFolders, training_set: str) -> ChallengerTrained:
     """Train, register and judge a challenger on ``training_set`` (production, generated or a file path)."""
-    files = ModelFiles(use_case, Path(root))
-    training_file = files.folder / TRAINING_SET_FILE
-    date_range = write_training_set(use_case, own, training_set, training_file)
-    ensure_ignored(files.folder, TRAINING_SET_FILE)
+    training_file, described = chosen_training_set(use_case, root, training_set)
     scratch_parent = Path(root) / ".dvc" / "tmp"
     scratch_parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=scratch_parent) as scratch:
         artifacts, trained, metrics = fit_challenger(use_case, training_file, Path(scratch))
         described = {
-            "source": training_set,
-            "path": str(training_file),
-            "md5": file_md5(training_file),
+            **described,
             "rows": trained.card["training_data"]["rows_accepted"],
             "label_balance": trained.card["training_data"]["positive_rate"],
-            "date_range": date_range,
         }
         record = register_challenger(use_case, root, artifacts, training_set=described, metrics=metrics)
     verdict = judge_challenger(use_case, root, own)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,6 +19,8 @@ from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.use_case import UseCase
 from tests.support.batches import TELCO
+
+DVC = REPO_ROOT / ".venv-dvc" / "bin" / "dvc"
 
 
 def built_model(use_case: UseCase):
@@ -118,3 +121,12 @@ def new_challenger(root: Path, use_case: UseCase = TELCO, compress: int = 3, pas
         criteria = [{"name": "roc_auc", "value": figure, "threshold": 0.75, "passed": passed}]
         record_gate_verdict(use_case, root, record["model_md5"], passed, criteria)
     return record["model_md5"]
+
+
+def dvc_status(root: Path) -> str:
+    """What the real ``dvc status`` says in the DVC project ``root`` (it must not fail)."""
+    result = subprocess.run(
+        [str(DVC), "status"], cwd=root, capture_output=True, text=True, env={**os.environ, "DVC_NO_ANALYTICS": "1"}
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
