@@ -191,6 +191,14 @@ class UseCaseKeys:
     def nightly_rescore_schedule(self) -> str:
         return self._named("nightly_rescore")
 
+    @property
+    def retrain_schedule(self) -> str:
+        return self._named("retrain_schedule")
+
+    @property
+    def retrain_on_drift_sensor(self) -> str:
+        return self._named("retrain_on_drift")
+
     # tags
     @property
     def model_used_tag(self) -> str:

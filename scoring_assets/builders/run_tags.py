@@ -1,7 +1,8 @@
 """The tags every scoring run carries, so the Runs page can be filtered by file, model and trigger.
 
-One vocabulary for every entry point: the CLI, the inbox sensor, the rescore sensor and the
-schedule set ``TRIGGER`` when they create a run; the first step of every run adds the file and
+One vocabulary for every entry point: the CLI, the inbox sensor, the rescore sensor, the
+schedule and the retraining triggers (which start challenger training, not scoring) set
+``TRIGGER`` when they create a run; the first step of every run adds the file and
 model tags (a run launched from the UI gets ``trigger=ui``). Tag values are what Dagster shows
 and filters on, so they are plain strings.
 """
@@ -25,6 +26,8 @@ class Trigger(StrEnum):
     UI = "ui"
     RESCORE = "rescore"
     SCHEDULE = "schedule"
+    RETRAIN_SCHEDULE = "retrain_schedule"  # the weekly challenger training
+    DRIFT_ALERTS = "drift_alerts"  # consecutive scored files at drift level alert
 
 
 def trigger_tags(trigger: Trigger) -> dict[str, str]:

@@ -25,6 +25,7 @@ from scoring_assets.builders.monitoring import build_monitoring_definitions
 from scoring_assets.builders.outcome_assets import build_outcomes_job, build_realized_performance_asset
 from scoring_assets.builders.outcome_sensors import build_outcomes_sensor, outcomes_inbox_spec
 from scoring_assets.builders.prediction_assets import build_prediction_assets
+from scoring_assets.builders.retrain_triggers import build_retrain_triggers
 from scoring_assets.builders.schedules import build_nightly_rescore
 from scoring_assets.core.use_case import UseCase
 
@@ -56,6 +57,7 @@ def build_use_case_definitions(use_case: UseCase, inbox_interval_seconds: int) -
         definitions,
         build_monitoring_definitions(use_case),
         build_outcomes_definitions(use_case, inbox_interval_seconds),
+        build_retrain_triggers(use_case),
     )
 
 

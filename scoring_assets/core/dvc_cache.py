@@ -7,10 +7,16 @@ own md5 is the directory's. Its ``.dvc`` file says ``outs: [{md5: <md5>.dir, siz
 md5, path}]``. These are the formats ``dvc add`` wrote in a scratch project with DVC 3.67, and the
 tests hold them against the real ``dvc status``. Every object is complete before it has its name
 (``core.files.atomic_path``), so a killed writer never leaves a truncated object behind.
+
+The cache is where the project's DVC config puts it: ``cache.dir`` of ``.dvc/config.local``, else of
+``.dvc/config`` (a relative path is relative to ``.dvc/``, as DVC resolves it), else ``.dvc/cache``;
+objects are under ``<cache dir>/files/md5`` either way (``cache_object`` is the one place that says so).
+The user's and the machine's DVC config (``dvc config --global`` / ``--system``) are not read.
 """
 
 from __future__ import annotations
 
+import configparser
 import hashlib
 import json
 import os
@@ -22,13 +28,56 @@ import yaml
 
 from scoring_assets.core.files import atomic_path, file_md5, write_text_atomically
 
-CACHE_FILES = Path(".dvc") / "cache" / "files" / "md5"  # DVC 3's default cache, relative to the project root
+DVC_FOLDER = ".dvc"
+DEFAULT_CACHE = "cache"  # DVC's default cache directory, in .dvc/
+CACHE_FILES = Path("files") / "md5"  # DVC 3's objects, under the cache directory
+CONFIG_FILES = ("config.local", "config")  # in .dvc/, the first that sets cache.dir wins (as in DVC)
 DIRECTORY_SUFFIX = ".dir"
+
+
+class DvcConfigError(ValueError):
+    """A project's DVC config file cannot be read (DVC itself refuses such a project)."""
+
+
+def cache_dir(root: Path) -> Path:
+    """The DVC cache directory of the project ``root``: its configured ``cache.dir``, else ``.dvc/cache``."""
+    dvc_folder = Path(root) / DVC_FOLDER
+    for name in CONFIG_FILES:
+        configured = configured_cache_dir(dvc_folder / name)
+        if configured is not None:
+            # Relative to the config file's folder; an absolute (or ~) path stays as it is.
+            return Path(os.path.normpath(dvc_folder / Path(configured).expanduser()))
+    return dvc_folder / DEFAULT_CACHE
 
 
 def cache_object(root: Path, md5: str) -> Path:
     """Where DVC keeps the object named ``md5`` (``<md5>.dir`` for a directory listing) in the project ``root``."""
-    return Path(root) / CACHE_FILES / md5[:2] / md5[2:]
+    return cache_dir(root) / CACHE_FILES / md5[:2] / md5[2:]
+
+
+def configured_cache_dir(config_file: Path) -> str | None:
+    """``cache.dir`` as one DVC config file (an INI file as configobj writes it) sets it; None when it does not."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(config_file.read_text(encoding="utf-8"), source=str(config_file))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, configparser.Error) as error:
+        raise DvcConfigError(f"cannot read the DVC config {config_file}: {error}") from None
+    # DVC lower-cases section and option names; configparser lower-cases option names only.
+    sections = [name for name in parser.sections() if name.strip().lower() == "cache"]
+    values = [parser.get(name, "dir") for name in sections if parser.has_option(name, "dir")]
+    return (_configobj_value(values[-1]) or None) if values else None  # empty: treated as unset
+
+
+def _configobj_value(raw: str) -> str:
+    """A value as configobj reads it: the text inside its quotes (``'``, ``"`` or tripled), else up to a ``#``."""
+    text = raw.strip()
+    for quote in ('"""', "'''", '"', "'"):
+        end = text.find(quote, len(quote)) if text.startswith(quote) else -1
+        if end >= len(quote):
+            return text[len(quote) : end]
+    return text.split("#", 1)[0].strip()
 
 
 def add_file(root: Path, source: Path) -> str:

@@ -85,6 +85,20 @@ def at_alert(record: dict[str, Any]) -> bool:
     return ALERT in (record.get("input_level"), record.get("score_level"))
 
 
+def alerting_streak(records: list[dict[str, Any]], scored_after: str | None = None) -> list[dict[str, Any]]:
+    """The newest files of ``records`` (oldest first) that are all at ``alert``, back to the first that is not.
+
+    Only files scored after ``scored_after`` (a scoring timestamp) count, so files that already
+    answered for a streak are not counted twice.
+    """
+    streak: list[dict[str, Any]] = []
+    for record in reversed(records):
+        if not at_alert(record) or (scored_after is not None and record["scored_at"] <= scored_after):
+            break
+        streak.append(record)
+    return streak[::-1]
+
+
 def post_alert(webhook_url: str, payload: dict[str, Any], timeout: float = WEBHOOK_TIMEOUT_SECONDS) -> int:
     """POST ``payload`` as JSON to ``webhook_url``; returns the HTTP status, raises ``OSError`` on failure.
 

@@ -16,10 +16,12 @@ and recall expected from its calibrated scores when it was scored (its manifest'
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 from sklearn.metrics import brier_score_loss, precision_score, recall_score, roc_auc_score
 
 from scoring_assets.core.files import atomic_path
@@ -41,10 +43,19 @@ def write_joined_rows(own: UseCaseFolders, outcomes_key: str, matched: pd.DataFr
         matched.to_parquet(temporary, index=False)
 
 
+def joined_files(own: UseCaseFolders) -> list[Path]:
+    """The lake files of every registered outcomes file's matched rows, by key."""
+    return sorted((own.root / "lake" / own.outcomes.use_case / JOINED).glob("*.parquet"))
+
+
+def joined_rows_at_most(own: UseCaseFolders) -> int:
+    """How many matched rows are kept, counted from the Parquet footers alone (repeated outcomes included)."""
+    return sum(pq.ParquetFile(path).metadata.num_rows for path in joined_files(own))
+
+
 def all_joined_rows(own: UseCaseFolders) -> pd.DataFrame:
     """The matched rows of every registered outcomes file, one per scored row (the last outcome about it)."""
-    paths = sorted((own.root / "lake" / own.outcomes.use_case / JOINED).glob("*.parquet"))
-    parts = [pd.read_parquet(path) for path in paths]
+    parts = [pd.read_parquet(path) for path in joined_files(own)]
     if not parts:
         return pd.DataFrame(columns=[PARTITION, SCORED_ROW_NUMBER, KNOWN_AT, ARRIVED_AT, ROW_NUMBER, OUTCOME])
     rows = pd.concat(parts, ignore_index=True).sort_values([KNOWN_AT, ARRIVED_AT, ROW_NUMBER], kind="stable")

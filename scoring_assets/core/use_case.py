@@ -133,7 +133,10 @@ class PromotionPolicy:
     trained on), AUC and Brier losses on the champion's held-out test split, the share of
     decisions that would flip on the last ``flip_files`` scored files, and the four-fifths
     adverse-impact rule across ``segment``. ``auto_promote``: the train job promotes a challenger
-    the gate passed.
+    the gate passed (whoever started it: the CLI, the UI or a retraining trigger).
+    ``retrain_after_alerts``: how many consecutive scored files at drift level ``alert`` (inputs or
+    score) make the ``<use case>__retrain_on_drift`` sensor train a challenger on production rows;
+    it asks once per such run of files, and a file below ``alert`` starts the count again.
     """
 
     min_auc_gain: float = 0.0
@@ -144,6 +147,11 @@ class PromotionPolicy:
     holdout_rows: int = 500
     segment: Segment | None = None
     auto_promote: bool = False
+    retrain_after_alerts: int = 3
+
+    def __post_init__(self) -> None:
+        if self.retrain_after_alerts < 1:
+            raise ValueError(f"retrain_after_alerts must be at least 1, got {self.retrain_after_alerts}")
 
 
 @dataclass(frozen=True)
