@@ -3,7 +3,8 @@
 Use cases come from the registry. Files are slices of each use case's own generated training
 extract (the one ``dvc repro`` trains on), scored through the real ``score_file`` job; a drifted
 file keeps only the rows of one level of a categorical model input, which puts that input at drift
-level ``alert`` whatever the table. Production rows come from outcomes registered for a calm file.
+level ``alert`` whatever the table. Production rows come from outcomes registered for a calm file, or
+from a file scored with its label column (a labelled extract).
 Policies are shortened with ``dataclasses.replace`` (two alerts in a row, a small holdout) so the
 tests score few files; the triggers read their numbers from the policy, never from a constant.
 """
@@ -62,9 +63,9 @@ class Files:
         column = next(name for name in use_case.features.categorical if name in use_case.value_sets)
         self.drifted_rows = self.rows[self.rows[column] == self.rows[column].mode()[0]]
 
-    def _score(self, rows: pd.DataFrame, name: str) -> tuple[str, pd.DataFrame]:
+    def _score(self, rows: pd.DataFrame, name: str, labelled: bool = False) -> tuple[str, pd.DataFrame]:
         path = self.tmp_path / f"{name}.csv"
-        rows.drop(columns=[self.use_case.label_column]).to_csv(path, index=False)
+        (rows if labelled else rows.drop(columns=[self.use_case.label_column])).to_csv(path, index=False)
         registration, result = score_file(self.instance, self.folders, path, use_case=self.use_case)
         assert result.success
         return registration.partition_key, rows
@@ -78,6 +79,10 @@ class Files:
         partition, rows = self._score(self._take(self.rows), name)
         assert not at_alert(scored_file_record(self.folders.of(self.use_case.name), partition))
         return partition, rows
+
+    def labelled(self, name: str) -> str:
+        """A calm file scored with its label column: a labelled extract, production rows to train on."""
+        return self._score(self._take(self.rows), name, labelled=True)[0]
 
     def drifted(self, name: str) -> str:
         partition, _ = self._score(self._take(self.drifted_rows), name)
@@ -133,7 +138,7 @@ def test_the_schedule_trains_on_production_once_there_are_rows_and_no_training_i
     schedule = build_retrain_schedule(policy)
     files = Files(use_case, instance, folders, tmp_path)
     _, rows = files.calm("monday")
-    assert "register outcomes first" in schedule_tick(schedule, instance, folders).skip_message
+    assert "no labelled production rows" in schedule_tick(schedule, instance, folders).skip_message
 
     files.outcomes_of(rows)
     [request] = schedule_tick(schedule, instance, folders).run_requests
@@ -191,12 +196,15 @@ def test_the_drift_sensor_asks_once_per_run_of_alerting_files_and_a_calm_file_st
 
 
 @pytest.mark.parametrize("use_case", WITHOUT_OUTCOMES, ids=lambda use_case: use_case.name)
-def test_a_use_case_without_outcomes_is_not_retrained_and_the_triggers_say_why(use_case, instance, folders, tmp_path):
+def test_a_use_case_without_outcomes_is_retrained_on_its_labelled_extracts_only(use_case, instance, folders, tmp_path):
     policy = shortened(use_case, alerts=1)
     files = Files(use_case, instance, folders, tmp_path)
     files.drifted("drifted")
     tick = sensor_tick(build_retrain_on_drift_sensor(policy), instance, folders, None)
     assert tick.run_requests == [] and "no labelled production rows to train on" in tick.skip_message
-    assert (
-        "no labelled production rows" in schedule_tick(build_retrain_schedule(policy), instance, folders).skip_message
-    )
+    schedule = build_retrain_schedule(policy)
+    assert "no labelled production rows" in schedule_tick(schedule, instance, folders).skip_message
+
+    files.labelled("labelled_extract")
+    [request] = schedule_tick(schedule, instance, folders).run_requests
+    assert_trains_a_challenger_on_production(use_case, request, Trigger.RETRAIN_SCHEDULE)

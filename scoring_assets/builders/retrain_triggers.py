@@ -11,7 +11,7 @@ trigger. They only train a challenger: it is served only when someone promotes i
 case whose policy sets ``auto_promote``, when the gate passes it (``training.challenger`` decides,
 as for every other way a challenger is trained). Neither asks while a ``train_challenger`` run of
 the use case is queued or running, nor while the use case has no production rows to train on
-beyond the gate's holdout (told without reading them: ``core.production_rows``).
+beyond the gate's holdout (told without reading them: ``core.training_set``).
 """
 
 from __future__ import annotations
@@ -20,21 +20,17 @@ import json
 
 import dagster as dg
 
+from scoring_assets.builders.challenger import train_challenger_run_config
 from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.monitoring import SCORING_IN_PROGRESS as IN_PROGRESS
 from scoring_assets.builders.resources import ScoringFolders
 from scoring_assets.builders.run_tags import Trigger, trigger_tags
 from scoring_assets.core.monitoring import alerting_streak, recent_file_records
-from scoring_assets.core.production_rows import production_training_problem
+from scoring_assets.core.training_set import production_training_problem
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.training.challenger import PRODUCTION
 
 RETRAIN_CRON = "0 3 * * 1"  # Mondays 03:00 UTC: after the nightly re-score (02:00)
-
-
-def train_challenger_run_config(use_case: UseCase, training_set: str = PRODUCTION) -> dict:
-    """The ``<use case>__train_challenger`` run config that trains on ``training_set``."""
-    return {"ops": {keys_of(use_case).challenger_op: {"config": {"training_set": training_set}}}}
 
 
 def training_in_progress(context, use_case: UseCase) -> str | None:
@@ -75,7 +71,7 @@ def build_retrain_schedule(use_case: UseCase) -> dg.ScheduleDefinition:
         week = context.scheduled_execution_time.strftime("%Y-%m-%d")
         return dg.RunRequest(
             run_key=f"retrain@{week}",
-            run_config=train_challenger_run_config(use_case),
+            run_config=train_challenger_run_config(use_case, PRODUCTION),
             tags=trigger_tags(Trigger.RETRAIN_SCHEDULE),
         )
 
@@ -116,7 +112,7 @@ def build_retrain_on_drift_sensor(use_case: UseCase) -> dg.SensorDefinition:
         )
         request = dg.RunRequest(
             run_key=f"drift@{last['partition']}@{last['scored_at']}",
-            run_config=train_challenger_run_config(use_case),
+            run_config=train_challenger_run_config(use_case, PRODUCTION),
             tags=trigger_tags(Trigger.DRIFT_ALERTS),
         )
         return dg.SensorResult(run_requests=[request], cursor=cursor)

@@ -17,8 +17,7 @@ from scoring_assets.core.folders import UseCaseFolders
 from scoring_assets.core.lake import batch_to_frame, lake_reader
 from scoring_assets.core.outcome_files import OUTCOME
 from scoring_assets.core.outcome_join import KNOWN_AT, PARTITION, SCORED_ROW_NUMBER, scored_partitions
-from scoring_assets.core.outcomes import outcomes_problem
-from scoring_assets.core.realized_performance import all_joined_rows, joined_rows_at_most
+from scoring_assets.core.realized_performance import all_joined_rows
 from scoring_assets.core.use_case import UseCase
 
 
@@ -53,21 +52,3 @@ def latest_scored_inputs(use_case: UseCase, own: UseCaseFolders, files: int) -> 
     if not parts:
         return pd.DataFrame(columns=use_case.contract_columns)
     return pd.concat(parts, ignore_index=True)
-
-
-def production_training_problem(use_case: UseCase, own: UseCaseFolders) -> str | None:
-    """Why a challenger cannot be trained on production rows yet, told without reading them; None: it may be.
-
-    The count is an upper bound (an outcome repeated about one row counts twice; rows whose inputs
-    left the lake count too), so None does not promise rows: training then says what it found.
-    """
-    problem = outcomes_problem(use_case)
-    if problem is not None:
-        return f"{problem}: no labelled production rows to train on"
-    at_most, held_out = joined_rows_at_most(own), use_case.promotion.holdout_rows
-    if at_most <= held_out:
-        return (
-            f"{use_case.name} has {at_most} labelled production row(s), all held out for the promotion gate "
-            f"(holdout_rows = {held_out}): register outcomes first"
-        )
-    return None

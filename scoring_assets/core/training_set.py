@@ -30,6 +30,7 @@ from scoring_assets.core.folders import UseCaseFolders
 from scoring_assets.core.lake import batch_to_frame, lake_reader
 from scoring_assets.core.outcome_join import KNOWN_AT, scored_partitions
 from scoring_assets.core.production_rows import labelled_production_rows
+from scoring_assets.core.realized_performance import joined_rows_at_most
 from scoring_assets.core.use_case import UseCase
 
 ROW_KEY = "row_key"  # the id, or "<file sha256>:<row number>" for a use case without ids
@@ -57,13 +58,17 @@ class TrainingWindow:
         return {"max_rows": self.max_rows, "max_days": self.max_days}
 
 
+def has_label_column(use_case: UseCase, path: Path) -> bool:
+    return use_case.label.column in lake_reader(path).schema_arrow.names
+
+
 def labelled_extract_rows(use_case: UseCase, own: UseCaseFolders) -> pd.DataFrame:
     """The validated rows of every scored file that carried the label column, with a declared label value."""
     label = use_case.label.column
     parts = []
     for key in scored_partitions(own):
         path = own.lake_file("validated_batch", key)
-        if not Path(path).exists() or label not in lake_reader(path).schema.names:
+        if not Path(path).exists() or not has_label_column(use_case, path):
             continue
         rows = batch_to_frame(lake_reader(path).read())
         rows = rows[rows[label].isin([use_case.label.positive, use_case.label.negative])]
@@ -103,6 +108,30 @@ def labelled_rows(use_case: UseCase, own: UseCaseFolders) -> pd.DataFrame:
     rows[KNOWN_AT] = pd.to_datetime(rows[KNOWN_AT], utc=True)
     rows = rows.sort_values(KNOWN_AT, kind="stable").drop_duplicates(ROW_KEY, keep="last")
     return rows.reset_index(drop=True)
+
+
+def labelled_rows_at_most(use_case: UseCase, own: UseCaseFolders) -> int:
+    """How many labelled rows there may be, from Parquet footers alone (an upper bound: no dedup, no label check)."""
+    extracts = 0
+    for key in scored_partitions(own):
+        path = own.lake_file("validated_batch", key)
+        if Path(path).exists() and has_label_column(use_case, path):
+            extracts += lake_reader(path).metadata.num_rows
+    return extracts + (joined_rows_at_most(own) if use_case.takes_outcomes else 0)
+
+
+def production_training_problem(use_case: UseCase, own: UseCaseFolders) -> str | None:
+    """Why a challenger cannot be trained on production rows yet, told without reading them; None: it may be.
+
+    ``labelled_rows_at_most`` is an upper bound, so None does not promise rows: training then says what it found.
+    """
+    at_most, held_out = labelled_rows_at_most(use_case, own), use_case.promotion.holdout_rows
+    if at_most <= held_out:
+        return (
+            f"{use_case.name} has no labelled production rows to train on: at most {at_most}, all held out for "
+            f"the promotion gate (holdout_rows = {held_out}); register outcomes or score labelled extracts first"
+        )
+    return None
 
 
 @dataclass(frozen=True)
