@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -30,10 +31,18 @@ def labelled_extract() -> pd.DataFrame:
     return valid_rows(TELCO, 3000, seed=17, labelled=True)
 
 
-def lineage_model_md5(workspace, scored, model_root) -> str:
+def lineage_of(workspace, scored, model_root) -> dict:
     shown = workspace.run("lineage", str(scored), model_root=model_root)
     assert shown.returncode == 0, shown.stderr
-    return json.loads(shown.stdout)["model"]["md5"]
+    return json.loads(shown.stdout)
+
+
+def lineage_model_md5(workspace, scored, model_root) -> str:
+    return lineage_of(workspace, scored, model_root)["model"]["md5"]
+
+
+def still_the_champion(workspace, scored, model_root) -> bool:
+    return lineage_of(workspace, scored, model_root)["still_the_champion"]
 
 
 def score(workspace, path, model_root):
@@ -73,12 +82,43 @@ def test_score_outcomes_train_promote_rescore_and_roll_back(tmp_path, workspace,
 
     rescored = score(workspace, write_csv(second_half.drop(columns=[label]), tmp_path / "second.csv"), model_root)
     assert lineage_model_md5(workspace, rescored, model_root) == challenger
+    assert still_the_champion(workspace, rescored, model_root)
+    assert not still_the_champion(workspace, scored, model_root), "the first file was scored by the old champion"
 
     rolled_back = workspace.run("rollback", *USE_CASE, "--json", model_root=model_root)
     assert rolled_back.returncode == 0, rolled_back.stderr
     assert json.loads(rolled_back.stdout)["served_md5"] == champion
     third = write_csv(second_half.drop(columns=[label]).iloc[:300], tmp_path / "third.csv")
     assert lineage_model_md5(workspace, score(workspace, third, model_root), model_root) == champion
+    assert still_the_champion(workspace, scored, model_root) and not still_the_champion(workspace, rescored, model_root)
 
     history = json.loads(workspace.run("models", *USE_CASE, "--json", model_root=model_root).stdout)["history"]
     assert [record["event"] for record in history][-2:] == ["promoted", "rolled_back"]
+
+
+def test_poisoned_outcomes_train_a_challenger_the_gate_refuses_and_the_served_model_stays(
+    tmp_path, workspace, model_artifact
+):
+    model_root = dvc_model_root(tmp_path / "models")
+    extract = labelled_extract().iloc[:2000]
+    label, id_column = TELCO.label.column, TELCO.id_column
+    score(workspace, write_csv(extract.drop(columns=[label]), tmp_path / "batch.csv"), model_root)
+    poisoned = extract[[id_column, label]].assign(
+        **{label: np.random.default_rng(3).permutation(extract[label].to_numpy())}
+    )
+    registered = workspace.run(
+        "outcomes", str(write_csv(poisoned, tmp_path / "poisoned.csv")), *USE_CASE, model_root=model_root
+    )
+    assert registered.returncode == 0, registered.stderr
+    served = json.loads(workspace.run("models", *USE_CASE, "--json", model_root=model_root).stdout)["champion"]["md5"]
+
+    trained = workspace.run("train", *USE_CASE, "--training-set", "production", "--json", model_root=model_root)
+
+    assert trained.returncode == 0, trained.stderr  # trained; the verdict is in the output
+    gate = json.loads(trained.stdout)["gate"]
+    failed = [each["name"] for each in gate["criteria"] if not each["passed"]]
+    assert not gate["passed"] and "roc_auc_loss_test" in failed
+    refused = workspace.run("promote", *USE_CASE, model_root=model_root)
+    assert refused.returncode == 5 and "roc_auc_loss_test = " in refused.stderr
+    after = json.loads(workspace.run("models", *USE_CASE, "--json", model_root=model_root).stdout)["champion"]["md5"]
+    assert after == served

@@ -17,20 +17,21 @@ import subprocess
 import time
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from scoring_assets.builders.keys import keys_of
+from scoring_assets.builders.model_lifecycle import build_model_history_asset
 from scoring_assets.core.dvc_cache import cache_object
 from scoring_assets.core.model_lifecycle import STEPS, ModelFiles, promote, rollback
 from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
-from scoring_assets.core.paths import REPO_ROOT
+from scoring_assets.defs.resources import scoring_resources
 from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.use_cases import use_case as declared_use_case
 from tests.support.batches import SHIPPED_USE_CASES, TELCO, valid_rows, write_csv
 from tests.support.cli_workspace import reported_path
-from tests.support.model_roots import built_model, dvc_model_root, new_challenger
+from tests.support.model_roots import built_model, dvc_model_root, dvc_status, new_challenger
 
-DVC = REPO_ROOT / ".venv-dvc" / "bin" / "dvc"
 USE_CASE = ["--use-case", TELCO.name]
 
 
@@ -55,14 +56,6 @@ def changed_in_git(root: Path) -> list[str]:
         ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "switch"], cwd=root, check=True
     )
     return names
-
-
-def dvc_status(root: Path) -> str:
-    result = subprocess.run(
-        [str(DVC), "status"], cwd=root, capture_output=True, text=True, env={**os.environ, "DVC_NO_ANALYTICS": "1"}
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
 
 
 def manifest_model_md5(workspace, root: Path, tmp_path: Path, name: str) -> str:
@@ -301,3 +294,28 @@ def test_the_ui_jobs_promote_and_roll_back_with_the_same_refusals_as_the_command
     assert forced.success and verify_artifact(TELCO, model_root).md5 == challenger
     assert run_lifecycle_job(instance, keys.rollback_job, keys.rollback_op, {"to": champion[:12]}).success
     assert verify_artifact(TELCO, model_root).md5 == champion
+
+
+def test_the_model_history_asset_shows_the_champion_the_challenger_and_who_did_what(instance, monkeypatch, model_root):
+    monkeypatch.setenv("SCORING_MODEL_ROOT", str(model_root))
+    first = new_challenger(model_root)
+    promote(TELCO, model_root)
+    second = new_challenger(model_root, compress=5)
+
+    history = keys_of(TELCO).model_history
+    observing = dg.Definitions(
+        assets=[build_model_history_asset(TELCO)],
+        jobs=[dg.define_asset_job("observe_history", selection=[history])],
+        resources=scoring_resources(),
+    )
+    observed = observing.resolve_job_def("observe_history").execute_in_process(instance=instance)
+
+    assert observed.success
+    [observation] = [
+        event.asset_observation_data.asset_observation for event in observed.get_asset_observation_events()
+    ]
+    metadata = {name: value.value for name, value in observation.metadata.items()}
+    assert (metadata["champion_md5"], metadata["challenger_md5"]) == (first, second)
+    table = metadata["history"]
+    assert table.index("challenged") < table.index("promoted") < table.rindex("challenged"), "newest first"
+    assert TELCO.model_version(first) in table and TELCO.model_version(second) in table
