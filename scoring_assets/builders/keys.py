@@ -82,6 +82,11 @@ class UseCaseKeys:
         return self.asset("challenger")
 
     @property
+    def shadow_scores(self) -> dg.AssetKey:
+        """The challenger's scores of a file, kept in the lake beside the champion's (never published)."""
+        return self.asset("shadow_scores")
+
+    @property
     def scoring_assets(self) -> list[dg.AssetKey]:
         return [self.asset(name) for name in SCORING_ASSETS]
 
