@@ -10,6 +10,7 @@ Use cases come from the registry.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,11 +23,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring_assets.core.drift import score_band_counts, score_shift_psi
+from scoring_assets.core.folders import UseCaseFolders
 from scoring_assets.core.manifest import manifest_path_for
 from scoring_assets.core.model_lifecycle import ModelFiles, register_challenger
 from scoring_assets.core.model_store import verify_artifact
 from scoring_assets.core.promotion_gate import flip_criterion, gather_evidence, judge_challenger
-from scoring_assets.core.shadow_scores import SHADOW_SCORES, ShadowFigures
+from scoring_assets.core.shadow_scores import SHADOW_SCORES, ShadowFigures, ShadowSummary, shadow_summaries
 from scoring_assets.defs.resources import MODEL_ROOT_VARIABLE
 from scoring_assets.use_cases import all_use_cases
 from tests.support.batches import GENERATORS, valid_rows, write_csv
@@ -212,3 +214,32 @@ def test_shadow_figures_are_the_mean_of_flipped_decisions_and_the_score_psi_of_t
     identical.add(champion, champion, champion_label, champion_label)
     assert identical.as_record()["score_psi"] == pytest.approx(0.0, abs=1e-9)
     assert identical.as_record()["flip_share"] == 0.0
+
+
+def test_the_gate_reads_the_latest_files_shadow_scored_by_this_challenger_against_this_champion(tmp_path):
+    own = UseCaseFolders(tmp_path, next(iter(all_use_cases())))
+    shadowed_by = {
+        "a": ("new", "served", 0.5),
+        "b": ("old", "served", 0.5),
+        "c": ("new", "served", 0.5),
+        "d": ("new", "served", 0.3),
+        "e": ("new", "before", 0.5),
+        "f": ("new", "served", 0.5),
+        "g": None,
+    }
+    for when, (name, models) in enumerate(shadowed_by.items()):  # scored in this order, a second apart
+        key = f"{'zyxwvut'[when]}{name}-0000000{when}"  # names sort against the scoring order
+        own.write_stage_summary("scores", key, {"run_id": key})
+        os.utime(own.lake_file("scores", key, ".json"), ns=(when * 10**9, when * 10**9))
+        if models is not None:
+            challenger, champion, threshold = models
+            figures = {"rows": 10, "flipped_rows": 1, "flip_share": 0.1, "score_psi": 0.0}
+            shares = {"share_above_threshold_champion": 0.2, "share_above_threshold_challenger": 0.3}
+            summary = ShadowSummary(
+                key, challenger, challenger, champion, champion, threshold, 0.4, key, "", **figures, **shares
+            )
+            own.write_stage_summary(SHADOW_SCORES, key, summary.as_record())
+
+    assert [each.partition_key[1] for each in shadow_summaries(own, "new", "served", 0.5, 2)] == ["c", "f"]
+    assert [each.partition_key[1] for each in shadow_summaries(own, "new", "served", 0.5, 5)] == ["a", "c", "f"]
+    assert shadow_summaries(own, "other", "served", 0.5, 5) == []

@@ -193,16 +193,17 @@ def shadow_summaries(
     the ones promoting the challenger would bring; a file shadow-scored by another challenger, or
     against another champion, does not.
     """
-    found = []
-    for key in scored_partitions_by_time(own):
-        path = own.lake_file(SHADOW_SCORES, key, ".json")
-        if not path.exists():
+    found: list[ShadowSummary] = []
+    for key in reversed(scored_partitions_by_time(own)):  # the latest first: stop once there are enough
+        if len(found) >= files:
+            break
+        if not own.lake_file(SHADOW_SCORES, key, ".json").exists():
             continue
         summary = ShadowSummary.from_record(own.read_stage_summary(SHADOW_SCORES, key))
         same_models = (summary.challenger_md5, summary.champion_md5) == (challenger_md5, champion_md5)
         if same_models and summary.threshold_champion == champion_threshold:
             found.append(summary)
-    return found[-files:] if files else []
+    return found[::-1]
 
 
 def pooled_flip_share(summaries: list[ShadowSummary]) -> float | None:
