@@ -36,6 +36,7 @@ PER_USE_CASE_ASSETS = (
     "raw_batch",
     "scores",
     "scoring_manifest",
+    "shadow_scores",
     "validated_batch",
 )
 OUTCOME_ASSETS = ("outcomes_inbox", "realized_performance")  # use cases whose rows have ids (UseCase.takes_outcomes)
@@ -105,6 +106,7 @@ def test_every_shipped_use_case_has_the_same_graph_beside_the_shared_inbox(code_
     for name in SHIPPED_USE_CASES:
         assert {assets[f"{name}/{asset}"]["group"] for asset in PER_USE_CASE_ASSETS} == {name}
         assert assets[f"{name}/scores"]["deps"] == [f"{name}/feature_matrix", f"{name}/model"]
+        assert assets[f"{name}/shadow_scores"]["deps"] == [f"{name}/feature_matrix", f"{name}/scores"]
         # apart, so materializing the use case's group (scoring a file) never trains a challenger
         assert {assets[f"{name}/{asset}"]["group"] for asset in CHALLENGER_ASSETS} == {f"{name}_challenger"}
         assert assets[f"{name}/challenger"]["deps"] == [f"{name}/training_set"]

@@ -3,6 +3,7 @@
 - ``<use case>__score_file``: the whole graph for one file (partition), from the CSV to the manifest.
 - ``<use case>__rescore``: ``scores`` and ``scoring_manifest`` only, for partitions already scored,
   after a model change (features do not depend on the model, so they are not rebuilt).
+Both end with ``shadow_scores``: the same run scores the file with the challenger too, when there is one.
 Both run in process: a per-file run has a few cheap steps; a process per step would cost ~3 s each.
 """
 
@@ -23,16 +24,17 @@ from scoring_assets.core.manifest import reject_report_path_for
 def build_jobs(keys: UseCaseKeys) -> tuple[dg.UnresolvedAssetJobDefinition, ...]:
     score_file = dg.define_asset_job(
         name=keys.score_file_job,
-        selection=dg.AssetSelection.assets(*keys.scoring_assets),
+        selection=dg.AssetSelection.assets(*keys.scoring_assets, keys.shadow_scores),
         executor_def=dg.in_process_executor,
         description=f"Score one {keys.use_case} file: raw_batch -> validated_batch -> feature_matrix -> scores "
-        "-> scoring_manifest.",
+        "-> scoring_manifest; shadow_scores while a challenger exists.",
     )
     rescore = dg.define_asset_job(
         name=keys.rescore_job,
-        selection=dg.AssetSelection.assets(keys.scores, keys.scoring_manifest),
+        selection=dg.AssetSelection.assets(keys.scores, keys.scoring_manifest, keys.shadow_scores),
         executor_def=dg.in_process_executor,
-        description=f"Re-score already scored {keys.use_case} files with the current model (scores, manifest).",
+        description=f"Re-score already scored {keys.use_case} files with the current model (scores, manifest; "
+        "shadow_scores while a challenger exists).",
     )
     return score_file, rescore
 

@@ -86,6 +86,11 @@ class UseCaseKeys:
         return self.asset("training_set")
 
     @property
+    def shadow_scores(self) -> dg.AssetKey:
+        """The challenger's scores of a file, kept in the lake beside the champion's (never published)."""
+        return self.asset("shadow_scores")
+
+    @property
     def scoring_assets(self) -> list[dg.AssetKey]:
         return [self.asset(name) for name in SCORING_ASSETS]
 

@@ -12,7 +12,15 @@ from pathlib import Path
 import dagster as dg
 
 from scoring_assets.core.folders import UseCaseFolders
-from scoring_assets.core.model_store import LoadedModel, ModelArtifact, load_model, verify_artifact
+from scoring_assets.core.model_store import (
+    CHALLENGER,
+    LoadedModel,
+    ModelArtifact,
+    lifecycle_file,
+    load_challenger,
+    load_model,
+    verify_artifact,
+)
 from scoring_assets.core.paths import REPO_ROOT, default_data_dir
 from scoring_assets.core.use_case import UseCase
 
@@ -85,3 +93,11 @@ class ModelStore(dg.ConfigurableResource):
     def load(self, use_case: UseCase) -> LoadedModel:
         """The verified, loaded model; raises ``ModelIntegrityError``."""
         return load_model(use_case, self.root_of(use_case))
+
+    def has_challenger(self, use_case: UseCase) -> bool:
+        """Whether a challenger is registered (its ``challenger.dvc``), usable or not."""
+        return lifecycle_file(self.root_of(use_case), use_case, CHALLENGER).exists()
+
+    def load_challenger(self, use_case: UseCase) -> LoadedModel:
+        """The verified, loaded challenger; raises ``ModelIntegrityError`` (also when there is none)."""
+        return load_challenger(use_case, self.root_of(use_case))

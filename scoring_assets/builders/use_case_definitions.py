@@ -27,6 +27,7 @@ from scoring_assets.builders.outcome_sensors import build_outcomes_sensor, outco
 from scoring_assets.builders.prediction_assets import build_prediction_assets
 from scoring_assets.builders.retrain_triggers import build_retrain_triggers
 from scoring_assets.builders.schedules import build_nightly_rescore
+from scoring_assets.builders.shadow_assets import build_shadow_scores_asset
 from scoring_assets.core.use_case import UseCase
 
 
@@ -43,6 +44,7 @@ def build_use_case_definitions(use_case: UseCase, inbox_interval_seconds: int) -
             build_challenger_asset(use_case),
             *build_ingest_assets(use_case, partitions),
             *build_prediction_assets(use_case, partitions),
+            build_shadow_scores_asset(use_case, partitions),
             inbox_asset_spec(use_case),
         ],
         jobs=[score_file, rescore, *build_lifecycle_jobs(use_case), build_train_challenger_job(use_case)],

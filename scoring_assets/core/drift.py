@@ -48,8 +48,11 @@ __all__ = [
     "FeatureDrift",
     "FileDrift",
     "build_reference_profile",
+    "SCORE_BANDS",
     "level",
     "psi",
+    "score_band_counts",
+    "score_shift_psi",
 ]
 
 PROFILE_VERSION = 1
@@ -59,6 +62,7 @@ SCORE = "score"  # the key of the score's thresholds in DriftThresholds.per_feat
 DECILES = tuple(q / 10 for q in range(1, 10))
 QUANTILES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
 DIGITS = 6  # as the model card rounds: readable JSON that only changes when the data does
+SCORE_BANDS = np.linspace(0.0, 1.0, 11)  # ten equal score bands: two models' scores on the same rows compared
 
 
 # Reference, at training time
@@ -181,6 +185,22 @@ def _smoothed(weights: np.ndarray, smoothing: float) -> np.ndarray:
     fractions = weights / total if total > 0 else np.full(len(weights), 1.0 / len(weights))
     floored = np.maximum(fractions, smoothing)
     return floored / floored.sum()
+
+
+def score_band_counts(scores) -> np.ndarray:
+    """Rows per ``SCORE_BANDS`` band (the last band includes 1.0); counts of batches add up to the file's."""
+    return np.histogram(np.asarray(scores, dtype=np.float64), SCORE_BANDS)[0].astype(np.int64)
+
+
+def score_shift_psi(champion_counts, challenger_counts) -> float:
+    """PSI of a challenger's scores against the champion's on the same rows (``score_band_counts`` of each).
+
+    The model change report's and shadow scoring's one figure; 0 when there are no rows.
+    """
+    champion = np.asarray(champion_counts, dtype=np.float64)
+    if champion.sum() <= 0:
+        return 0.0
+    return psi(champion / champion.sum(), challenger_counts)
 
 
 def level(psi_value: float, warn: float, alert: float) -> str:

@@ -37,6 +37,12 @@ def scored_partitions(own: UseCaseFolders) -> list[str]:
     return sorted(path.stem for path in (own.root / "lake" / own.use_case / "scores").glob("*.json"))
 
 
+def scored_partitions_by_time(own: UseCaseFolders) -> list[str]:
+    """The partitions scored so far, the last scored last (by their scores stage summaries' times, then name)."""
+    summaries = {key: own.lake_file("scores", key, ".json") for key in scored_partitions(own)}
+    return sorted(summaries, key=lambda key: (summaries[key].stat().st_mtime_ns, key))
+
+
 def scored_rows(use_case: UseCase, own: UseCaseFolders, ids: pd.Series) -> pd.DataFrame:
     """Every scored row of the use case whose id is in ``ids``: id, score, predicted label, partition, scored_at."""
     wanted = pa.array(pd.unique(ids), pa.string())

@@ -16,7 +16,7 @@ import pandas as pd
 from scoring_assets.core.folders import UseCaseFolders
 from scoring_assets.core.lake import batch_to_frame, lake_reader
 from scoring_assets.core.outcome_files import OUTCOME
-from scoring_assets.core.outcome_join import KNOWN_AT, PARTITION, SCORED_ROW_NUMBER, scored_partitions
+from scoring_assets.core.outcome_join import KNOWN_AT, PARTITION, SCORED_ROW_NUMBER, scored_partitions_by_time
 from scoring_assets.core.realized_performance import all_joined_rows
 from scoring_assets.core.use_case import UseCase
 
@@ -42,8 +42,7 @@ def labelled_production_rows(use_case: UseCase, own: UseCaseFolders) -> pd.DataF
 
 def latest_scored_inputs(use_case: UseCase, own: UseCaseFolders, files: int) -> pd.DataFrame:
     """The validated input rows of the last ``files`` scored files (by when they were scored), one frame."""
-    summaries = {key: own.lake_file("scores", key, ".json") for key in scored_partitions(own)}
-    latest = sorted(summaries, key=lambda key: (summaries[key].stat().st_mtime_ns, key))[-files:] if files else []
+    latest = scored_partitions_by_time(own)[-files:] if files else []
     parts = [
         batch_to_frame(lake_reader(own.lake_file("validated_batch", key)).read()).reset_index(drop=True)
         for key in latest

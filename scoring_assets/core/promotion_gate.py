@@ -2,8 +2,9 @@
 
 The evidence (``GateEvidence``) is both models' scores and decisions on the champion's held-out
 test split, on the time-ordered production holdout (the last ``holdout_rows`` labelled production
-rows, ``core.training_set``) and on the last ``flip_files`` scored files. The criteria and
-their thresholds are the use case's ``PromotionPolicy``; every criterion keeps its figure and its
+rows, ``core.training_set``) and on the last ``flip_files`` scored files (this challenger's
+shadow scores of them when there are some, ``core.shadow_scores``). The criteria and their
+thresholds are the use case's ``PromotionPolicy``; every criterion keeps its figure and its
 threshold, so a refusal says by how much. ``judge_challenger`` records the verdict on the
 challenger (``model_lifecycle.record_gate_verdict``: ``promote`` reads it) and writes the model
 change impact report (``core.reports.model_change``).
@@ -26,6 +27,7 @@ from scoring_assets.core.model_store import LoadedModel, load_challenger, load_m
 from scoring_assets.core.paths import held_out_path
 from scoring_assets.core.production_rows import latest_scored_inputs
 from scoring_assets.core.reports.model_change import write_model_change_report
+from scoring_assets.core.shadow_scores import ShadowSummary, pooled_flip_share, shadow_summaries
 from scoring_assets.core.training_set import production_holdout
 from scoring_assets.core.use_case import PromotionPolicy, UseCase
 
@@ -81,13 +83,18 @@ class Decisions:
 
 @dataclass(frozen=True)
 class GateEvidence:
-    """Both models on the test split, the production holdout and the latest scored files' rows."""
+    """Both models on the test split, the production holdout and the latest scored files' rows.
+
+    ``shadow``: the latest scored files' shadow summaries by this challenger against this champion
+    (empty when none was shadow-scored); the flip criterion prefers them to ``recent``.
+    """
 
     champion: LoadedModel
     challenger: LoadedModel
     test: Decisions
     holdout: Decisions
     recent: Decisions
+    shadow: tuple[ShadowSummary, ...] = ()
 
 
 def decisions(use_case: UseCase, champion: LoadedModel, challenger: LoadedModel, rows: pd.DataFrame) -> Decisions:
@@ -115,6 +122,7 @@ def gather_evidence(use_case: UseCase, root: Path, own: UseCaseFolders) -> GateE
         test=decisions(use_case, champion, challenger, pd.read_parquet(held_out_path(use_case))),
         holdout=decisions(use_case, champion, challenger, holdout),
         recent=decisions(use_case, champion, challenger, latest_scored_inputs(use_case, own, policy.flip_files)),
+        shadow=tuple(shadow_summaries(own, challenger.md5, champion.md5, champion.threshold, policy.flip_files)),
     )
 
 
@@ -165,6 +173,16 @@ def brier_criterion(policy: PromotionPolicy, evidence: GateEvidence) -> Criterio
 
 
 def flip_criterion(policy: PromotionPolicy, evidence: GateEvidence) -> Criterion:
+    """The share of decisions that would flip on the latest scored files.
+
+    From this challenger's shadow scores of them when there are some (the note says of how many
+    files), else from scoring the latest files' validated rows with both models.
+    """
+    shadowed = pooled_flip_share(list(evidence.shadow))
+    if shadowed is not None:
+        note = f"from shadow scores of {len(evidence.shadow)} files"
+        passed = shadowed <= policy.max_flip_share
+        return Criterion("decision_flip_share", _figure(shadowed), policy.max_flip_share, passed, note)
     recent = evidence.recent
     if recent.rows.empty:
         return Criterion("decision_flip_share", None, policy.max_flip_share, True, "skipped: no scored file yet")

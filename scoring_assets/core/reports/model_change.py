@@ -17,7 +17,7 @@ import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_curve
 
-from scoring_assets.core.drift import psi
+from scoring_assets.core.drift import SCORE_BANDS, score_band_counts, score_shift_psi
 from scoring_assets.core.reports.charts import Curve
 from scoring_assets.core.reports.evaluation import calibration_chart, roc_chart
 from scoring_assets.core.reports.pages import Badge, Table, write_page
@@ -25,7 +25,6 @@ from scoring_assets.core.reports.palette import SERIES_COLOURS
 from scoring_assets.core.use_case import UseCase
 
 TEMPLATE = "model_change_report.html.j2"
-SCORE_BANDS = np.linspace(0.0, 1.0, 11)  # ten equal bands of the champion's score
 CALIBRATION_BINS = 10
 
 
@@ -115,9 +114,7 @@ def _score_psi(decisions: Any) -> float:
     """PSI of the challenger's scores against the champion's, on ten equal score bands."""
     if decisions.rows.empty:
         return 0.0
-    champion = np.histogram(decisions.champion_scores, SCORE_BANDS)[0]
-    challenger = np.histogram(decisions.challenger_scores, SCORE_BANDS)[0]
-    return psi(champion / champion.sum(), challenger)
+    return score_shift_psi(score_band_counts(decisions.champion_scores), score_band_counts(decisions.challenger_scores))
 
 
 def _criteria_table(verdict: Any) -> Table:
