@@ -22,6 +22,7 @@ import pytest
 
 from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.model_lifecycle import build_model_history_asset
+from scoring_assets.builders.model_sensors import build_model_sensor
 from scoring_assets.core.dvc_cache import cache_object
 from scoring_assets.core.model_lifecycle import STEPS, ModelFiles, promote, rollback
 from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
@@ -319,3 +320,24 @@ def test_the_model_history_asset_shows_the_champion_the_challenger_and_who_did_w
     table = metadata["history"]
     assert table.index("challenged") < table.index("promoted") < table.rindex("challenged"), "newest first"
     assert TELCO.model_version(first) in table and TELCO.model_version(second) in table
+
+
+def test_the_model_sensor_observes_the_history_once_per_change(instance, monkeypatch, model_root):
+    monkeypatch.setenv("SCORING_MODEL_ROOT", str(model_root))
+    sensor, history = build_model_sensor(TELCO), keys_of(TELCO).model_history
+
+    def tick() -> list:
+        context = dg.build_sensor_context(instance=instance, resources=scoring_resources())
+        result = sensor.evaluate_tick(context)
+        for event in result.asset_events:
+            instance.report_runless_asset_event(event)  # what the daemon does with a tick's events
+        return [event for event in result.asset_events if event.asset_key == history]
+
+    assert len(tick()) == 1 and tick() == [], "observed once, then only after a change"
+    challenger = new_challenger(model_root)
+    [after_challenge] = tick()
+    assert after_challenge.metadata["challenger_md5"].value == challenger
+    promote(TELCO, model_root)
+    [after_promotion] = tick()
+    assert after_promotion.metadata["champion_md5"].value == challenger
+    assert tick() == []

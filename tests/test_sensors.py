@@ -528,6 +528,11 @@ def observed_model(instance: DagsterInstance, use_case: UseCase = TELCO) -> dict
     return {key: value.value for key, value in record.asset_observation.metadata.items()}
 
 
+def model_events(tick, use_case) -> list:
+    """The tick's observations of the model (it may also observe the model history)."""
+    return [event for event in tick.asset_events if event.asset_key == keys_of(use_case).model]
+
+
 def test_model_sensor_observes_a_new_model_once_and_says_how_many_partitions_it_made_stale(
     use_case, instance, folders, monkeypatch, tmp_path
 ):
@@ -540,7 +545,7 @@ def test_model_sensor_observes_a_new_model_once_and_says_how_many_partitions_it_
     assert model_sensor.tick().skip_reason
     monkeypatch.setenv("SCORING_MODEL_ROOT", str(retrained_root(tmp_path / "retrained", use_case)))
     observing_tick = model_sensor.tick()
-    [observation] = observing_tick.asset_events
+    [observation] = model_events(observing_tick, use_case)
     assert observation.asset_key == keys_of(use_case).model
     assert "2 of 2 scored partition(s) were scored with another model" in observing_tick.skip_reason.skip_message
     assert observation.data_version != built.md5
@@ -564,11 +569,11 @@ def test_model_sensor_observes_a_promotion_and_a_rollback_and_marks_scored_files
     model_sensor.tick()
     challenger = new_challenger(root)
     promote(TELCO, root)
-    [observation] = model_sensor.tick().asset_events
+    [observation] = model_events(model_sensor.tick(), TELCO)
     assert observation.data_version == challenger
     assert observed_model(instance)["stale_partitions"] == 1
     rollback(TELCO, root)
-    [observation] = model_sensor.tick().asset_events
+    [observation] = model_events(model_sensor.tick(), TELCO)
     assert observation.data_version == built_model(TELCO).md5
 
 

@@ -12,6 +12,7 @@ import warnings
 import dagster as dg
 
 from scoring_assets.builders.keys import keys_of
+from scoring_assets.builders.model_assets import DATA_VERSION_TAG
 from scoring_assets.builders.resources import ModelStore
 from scoring_assets.core.model_lifecycle import LifecycleRefused, models_overview, promote, rollback
 from scoring_assets.core.model_store import ModelIntegrityError
@@ -38,8 +39,39 @@ def history_table(use_case: UseCase, records: list[dict]) -> str:
     return "\n".join(rows)
 
 
+def model_history_state(use_case: UseCase, root) -> tuple[str, dict]:
+    """The history's data version (champion, challenger and records hashed) and the metadata the UI shows."""
+    overview = models_overview(use_case, root)
+    challenger = overview["challenger"]
+    state = json.dumps([overview["champion"]["md5"], challenger and challenger["md5"], overview["history"]])
+    return hashlib.md5(state.encode()).hexdigest(), {
+        "champion_md5": overview["champion"]["md5"],
+        "champion_source": overview["champion"]["source"],
+        "challenger_md5": challenger["md5"] if challenger else "none",
+        "events": dg.MetadataValue.int(len(overview["history"])),
+        "history": dg.MetadataValue.md(history_table(use_case, overview["history"])),
+    }
+
+
+def history_observation_if_changed(
+    instance: dg.DagsterInstance, use_case: UseCase, model_store: ModelStore
+) -> dg.AssetObservation | None:
+    """An observation of ``model_history`` when it changed since the last one (the model sensor emits it)."""
+    key = keys_of(use_case).model_history
+    version, metadata = model_history_state(use_case, model_store.root_of(use_case))
+    record = instance.get_latest_data_version_record(key, is_source=True)
+    known = record.event_log_entry.asset_observation if record is not None else None
+    if known is not None and known.data_version == version:
+        return None
+    return dg.AssetObservation(asset_key=key, metadata=metadata, tags={DATA_VERSION_TAG: version})
+
+
 def build_model_history_asset(use_case: UseCase) -> dg.AssetsDefinition:
-    """The observable ``[use case, model_history]``: champion, challenger and the history file as a table."""
+    """The observable ``[use case, model_history]``: champion, challenger and the history file as a table.
+
+    Observed by the model sensor whenever it changes (a promotion, rollback, new or discarded
+    challenger), and by hand with Observe in the UI.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)  # observable source assets: see model_assets.py
 
@@ -50,18 +82,8 @@ def build_model_history_asset(use_case: UseCase) -> dg.AssetsDefinition:
             "(model_history.jsonl beside the model); promote and roll back with the jobs of the same name.",
         )
         def model_history(model_store: ModelStore) -> dg.ObserveResult:
-            overview = models_overview(use_case, model_store.root_of(use_case))
-            challenger = overview["challenger"]
-            state = json.dumps([overview["champion"]["md5"], challenger and challenger["md5"], overview["history"]])
-            return dg.ObserveResult(
-                data_version=dg.DataVersion(hashlib.md5(state.encode()).hexdigest()),
-                metadata={
-                    "champion_md5": overview["champion"]["md5"],
-                    "champion_source": overview["champion"]["source"],
-                    "challenger_md5": challenger["md5"] if challenger else "none",
-                    "history": dg.MetadataValue.md(history_table(use_case, overview["history"])),
-                },
-            )
+            version, metadata = model_history_state(use_case, model_store.root_of(use_case))
+            return dg.ObserveResult(data_version=dg.DataVersion(version), metadata=metadata)
 
     return model_history
 

@@ -1,7 +1,8 @@
 """A new model is noticed by itself: the model sensor observes it, the rescore sensor (when on) re-scores.
 
 ``<use case>__model_sensor`` observes the model whenever DVC records a new md5, so scored
-partitions show as stale in the UI, and says how many and how to re-score them;
+partitions show as stale in the UI, and says how many and how to re-score them; it also observes
+``<use case>/model_history`` whenever a challenger, promotion or rollback changed it;
 ``<use case>__rescore_on_model_change`` (stopped by default) re-scores every partition scored
 with another model than the current one, including partitions that were already stale when it
 was switched on.
@@ -16,6 +17,7 @@ import dagster as dg
 
 from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.model_assets import latest_observed_model_md5, model_observation_if_changed
+from scoring_assets.builders.model_lifecycle import history_observation_if_changed
 from scoring_assets.builders.resources import ModelStore
 from scoring_assets.builders.run_tags import Trigger, trigger_tags
 from scoring_assets.builders.scored_models import count_stale_partitions, latest_scores_storage_ids, models_used
@@ -75,18 +77,22 @@ def build_model_sensor(use_case: UseCase) -> dg.SensorDefinition:
         name=keys_of(use_case).model_sensor,
         minimum_interval_seconds=15,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Observes {use_case.name}/model whenever DVC records a new md5 (after dvc repro, dvc add or "
-        "dvc pull), and says how many scored partitions it made stale.",
+        description=f"Observes {use_case.name}/model whenever DVC records a new md5 (after dvc repro, dvc add, "
+        "dvc pull, a promotion or a rollback), and says how many scored partitions it made stale; observes "
+        f"{use_case.name}/model_history whenever it changed.",
     )
     def model_sensor(context: dg.SensorEvaluationContext, model_store: ModelStore):
         try:
             observation = observe_new_model(context, use_case, model_store)
+            history = history_observation_if_changed(context.instance, use_case, model_store)
         except ModelIntegrityError as error:
             return dg.SkipReason(str(error))
-        if observation is None:
-            return dg.SkipReason("the model DVC records is the one already observed")
+        events = [event for event in (observation, history) if event is not None]
+        if not events:
+            return dg.SkipReason("the model served and its history are the ones already observed")
         # A tick that only observes is shown as skipped: its reason says what was observed.
-        return dg.SensorResult(asset_events=[observation], skip_reason=observation.description)
+        said = observation.description if observation else "observed a change in the model history"
+        return dg.SensorResult(asset_events=events, skip_reason=said)
 
     return model_sensor
 
