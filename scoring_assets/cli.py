@@ -803,6 +803,7 @@ def trained_outcome(result, use_case) -> dict | None:
         "gate": meta["gate"],
         "impact_report": meta["impact_report"],
         "promoted": meta["promoted"],
+        "training_set": meta["trained_on"],
         "run_id": result.run_id,
     }
 
@@ -811,6 +812,7 @@ def print_trained(use_case, outcome: dict) -> None:
     """What a person reads after ``train``: the challenger, its test metrics and each gate criterion."""
     gate = outcome["gate"]
     print(f"challenger: {use_case.model_version(outcome['challenger_md5'])}")
+    print(f"trained on: {described_training_set(outcome['training_set'])}")
     print("metrics on its test split: " + ", ".join(f"{k} {v}" for k, v in sorted(outcome["metrics"].items())))
     print(f"gate: {'passed' if gate['passed'] else 'refused'}")
     for each in gate["criteria"]:
@@ -854,10 +856,28 @@ def print_lifecycle_outcome(command: str, use_case, root: Path, outcome: dict) -
         print(f"champion:   {champion['version']} ({champion['source']})")
         print(f"challenger: {challenger['version'] if challenger else '(none)'}")
         for record in outcome["history"]:
+            why = record.get("why") or f"trained on {described_training_set(record.get('training_set'))}"
             print(
                 f"  {record['when']} {record['event']:<11} {use_case.model_version(record['model_md5'])} "
-                f"by {record['who']}: {record.get('why', '')}"
+                f"by {record['who']}: {why}"
             )
+
+
+def described_training_set(training_set: dict | None) -> str:
+    """One line on what a challenger was trained on: source, rows, md5 and, for production rows, when known."""
+    if not training_set:
+        return "(not recorded)"
+    rows = training_set.get("rows")
+    line = (
+        f"{training_set.get('source', '?')}, {rows:,} rows"
+        if isinstance(rows, int)
+        else str(training_set.get("source"))
+    )
+    line += f", md5 {str(training_set.get('md5', '?'))[:12]}"
+    if training_set.get("date_range"):
+        first, last = training_set["date_range"]
+        line += f", labels known {first} to {last}"
+    return line
 
 
 def still_the_champion(model: dict) -> bool | None:

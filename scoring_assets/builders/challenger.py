@@ -84,6 +84,7 @@ def challenger_metadata(use_case: UseCase, trained, training_set: str) -> dict:
         "challenger_md5": trained.challenger_md5,
         "version": use_case.model_version(trained.challenger_md5),
         "training_set": training_set,
+        "trained_on": dg.MetadataValue.json(trained.training_set),
         "metrics": dg.MetadataValue.json(trained.metrics),
         "model_card": dg.MetadataValue.json(trained.card),
         "gate": dg.MetadataValue.json(trained.verdict.as_record()),

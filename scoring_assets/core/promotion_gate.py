@@ -180,7 +180,8 @@ def flip_criterion(policy: PromotionPolicy, evidence: GateEvidence) -> Criterion
     """
     shadowed = pooled_flip_share(list(evidence.shadow))
     if shadowed is not None:
-        note = f"from shadow scores of {len(evidence.shadow)} files"
+        files = len(evidence.shadow)
+        note = f"from shadow scores of {files} file{'' if files == 1 else 's'}"
         passed = shadowed <= policy.max_flip_share
         return Criterion("decision_flip_share", _figure(shadowed), policy.max_flip_share, passed, note)
     recent = evidence.recent

@@ -51,6 +51,7 @@ class ChallengerTrained:
     verdict: GateVerdict
     promoted: bool
     card: dict[str, Any]
+    training_set: dict[str, Any]  # what it was trained on: source, path, md5, rows, label balance, date range
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -59,6 +60,7 @@ class ChallengerTrained:
             "gate": self.verdict.as_record(),
             "impact_report": str(self.verdict.report),
             "promoted": self.promoted,
+            "training_set": self.training_set,
         }
 
 
@@ -146,4 +148,4 @@ def train_challenger(use_case: UseCase, root: Path, own: UseCaseFolders, trainin
     promoted = use_case.promotion.auto_promote and verdict.passed
     if promoted:
         promote(use_case, root)  # records the gate's figures as the reason
-    return ChallengerTrained(record["model_md5"], metrics, verdict, promoted, trained.card)
+    return ChallengerTrained(record["model_md5"], metrics, verdict, promoted, trained.card, described)
