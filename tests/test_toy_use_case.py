@@ -1,10 +1,12 @@
 """Adding a third use case touches only its own new files: a toy one, declared outside the product.
 
-The toy (``tests/support/toy_use_case``: declaration, contract, features) is copied into a
-temporary folder, put on ``PYTHONPATH`` and named in ``$SCORING_USE_CASE_MODULES``; its model
-is trained here and brought in the way a team would, as files with a ``<file>.dvc`` beside
+The toy (``tests/support/toy_use_case``: declaration, contract, features, params.yaml) is copied
+into a temporary folder, put on ``PYTHONPATH`` and named in ``$SCORING_USE_CASE_MODULES``; its
+model is trained here and brought in the way a team would, as files with a ``<file>.dvc`` beside
 each, in the toy's own folder. Nothing under ``scoring_assets`` knows it, yet the CLI, the
-Dagster job, the inbox sensors, lineage and re-scoring all work for it.
+Dagster job, the inbox sensors, lineage, re-scoring and the whole model lifecycle loop (outcomes,
+a challenger trained on production rows with the toy's own ``params.yaml``, the gate, promotion,
+rollback) all work for it.
 """
 
 from __future__ import annotations
@@ -31,19 +33,24 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from scoring_assets.core.dvc_cache import add_file
 from scoring_assets.core.features import CategoryCodes, build_features
 from scoring_assets.core.files import file_md5, file_sha256
 from scoring_assets.core.manifest import read_manifest
+from scoring_assets.core.model_lifecycle import register_challenger
+from scoring_assets.core.promotion_gate import CHALLENGER_SPLIT, judge_challenger
 from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.use_cases import EXTRA_MODULES_VARIABLE, all_use_cases
 from tests.support.batches import write_csv
 from tests.support.cli_workspace import new_workspace, reported_path
+from tests.support.model_roots import challenger_files, dvc_status
 from tests.support.scoring_runs import score_file, sensor_resources
 
 TEMPLATE = Path(__file__).parent / "support" / "toy_use_case"
 MODULE = "toy_use_case"  # the copy's importable name
 EXIT_MODEL = 4
 SCORED_FIXED_COLUMNS = ["predicted_label", "model_version", "scoring_timestamp"]
+CRITERION_FIELDS = {"name", "value", "threshold", "passed"}
 
 
 def toy_rows(n_rows: int, seed: int, labelled: bool = True) -> pd.DataFrame:
@@ -305,3 +312,105 @@ def test_a_new_toy_model_is_rescored_and_a_tampered_one_refused(toy_site, toy, t
     refused = site.cli(workspace, "score", "toy.csv")
     assert refused.returncode == EXIT_MODEL, refused.stderr
     assert f"{toy.name} model" in refused.stderr and new_md5 in refused.stderr
+
+
+def make_dvc_project(folder: Path, use_case) -> Path:
+    """The toy's folder as the DVC project it would be (``dvc init --no-scm``), its brought-in files in the cache.
+
+    ``dvc add`` leaves a file's bytes in the cache too (``dvc_add`` above only writes the ``.dvc`` file).
+    """
+    (folder / ".dvc").mkdir(exist_ok=True)
+    (folder / ".dvc" / "config").write_text("[core]\n    analytics = false\n    no_scm = True\n")
+    (folder / ".dvc" / ".gitignore").write_text("/config.local\n/tmp\n/cache\n")
+    for relative in (use_case.model.model_path, use_case.model.card_path):
+        add_file(folder, folder / relative)
+    return folder
+
+
+def served_md5_in_lineage(site: Toy, workspace, scored: Path) -> tuple[str, bool]:
+    shown = site.cli(workspace, "lineage", str(scored))
+    assert shown.returncode == 0, shown.stderr
+    told = json.loads(shown.stdout)
+    return told["model"]["md5"], told["still_the_champion"]
+
+
+def scored_with(site: Toy, workspace, rows: pd.DataFrame, name: str, use_case) -> Path:
+    write_csv(rows, workspace.cwd / name)
+    scored = site.cli(workspace, "score", name, "--use-case", use_case.name)
+    assert scored.returncode == 0, scored.stderr
+    return reported_path(scored.stdout, "scored")
+
+
+@pytest.mark.e2e
+def test_the_toy_goes_round_the_model_lifecycle_loop_through_the_cli(toy_site, toy, tmp_path):
+    """Score, outcomes, train on production, the gate, promote, a new file on the challenger, roll back."""
+    site = Toy(copy_site(toy_site, tmp_path / "site"))  # promotion changes the toy's folder: its own copy
+    make_dvc_project(site.package, toy)  # params.yaml (its training settings) came with the package
+    workspace = new_workspace(tmp_path / "workspace")
+    use_case_args = ["--use-case", toy.name]
+    extract = toy_rows(2000, seed=6)
+    first, second = extract.iloc[:1400], extract.iloc[1400:]
+    label = toy.label.column
+    champion = file_md5(site.package / toy.model.model_path)
+
+    scored = scored_with(site, workspace, first.drop(columns=[label]), "first.csv", toy)
+    assert served_md5_in_lineage(site, workspace, scored) == (champion, True)
+    write_csv(first[[toy.id_column, label]], workspace.cwd / "outcomes.csv")
+    registered = site.cli(workspace, "outcomes", "outcomes.csv", *use_case_args, "--json")
+    assert registered.returncode == 0, registered.stderr
+    assert json.loads(registered.stdout)["matched"] == len(first)
+
+    trained = site.cli(workspace, "train", *use_case_args, "--training-set", "production", "--json")
+    assert trained.returncode == 0, trained.stderr
+    verdict = json.loads(trained.stdout)
+    challenger = verdict["challenger_md5"]
+    assert challenger != champion
+    criteria = {each["name"]: each for each in verdict["gate"]["criteria"]}
+    assert criteria and all(set(each) >= CRITERION_FIELDS for each in criteria.values())
+    for name in ("roc_auc_loss_test", "brier_loss_test"):  # the brought-in champion has no test split
+        assert criteria[name]["value"] is not None and CHALLENGER_SPLIT in criteria[name]["note"]
+
+    promote = ["promote", *use_case_args, "--json"]
+    reason = "toy loop test: serve the challenger the gate refused"
+    if not verdict["gate"]["passed"]:
+        refused = site.cli(workspace, *promote)
+        assert refused.returncode == 5 and "failed the gate" in refused.stderr
+        promote += ["--force", "--reason", reason]
+    promoted = site.cli(workspace, *promote)
+    assert promoted.returncode == 0, promoted.stderr
+    assert json.loads(promoted.stdout)["served_md5"] == challenger
+
+    rescored = scored_with(site, workspace, second.drop(columns=[label]).iloc[:300], "second.csv", toy)
+    assert served_md5_in_lineage(site, workspace, rescored) == (challenger, True)
+
+    rolled_back = site.cli(workspace, "rollback", *use_case_args, "--json")
+    assert rolled_back.returncode == 0, rolled_back.stderr
+    assert json.loads(rolled_back.stdout)["served_md5"] == champion
+    third = scored_with(site, workspace, second.drop(columns=[label]).iloc[300:], "third.csv", toy)
+    assert served_md5_in_lineage(site, workspace, third) == (champion, True)
+
+    models = site.cli(workspace, "models", *use_case_args, "--json")
+    assert models.returncode == 0, models.stderr
+    history = json.loads(models.stdout)["history"]
+    assert [record["event"] for record in history][-3:] == ["challenged", "promoted", "rolled_back"]
+    assert verdict["gate"]["passed"] or reason in history[-2]["why"]
+    assert dvc_status(site.package) == "Data and pipelines are up to date."
+
+
+def test_without_a_champion_test_split_the_gate_judges_on_the_challengers_or_says_it_skipped(
+    toy_site, toy, folders, tmp_path
+):
+    root = make_dvc_project(copy_site(toy_site, tmp_path / "site") / MODULE, toy)
+    challenger = challenger_files(root, toy)  # the champion re-pickled: other md5, same scores
+    register_challenger(toy, root, challenger, training_set={"rows": 0}, metrics={})
+    own = folders.of(toy.name)
+
+    skipped = {each.name: each for each in judge_challenger(toy, root, own).criteria}
+    for name in ("roc_auc_loss_test", "brier_loss_test"):
+        assert skipped[name].value is None and skipped[name].passed
+        assert skipped[name].note.startswith("skipped: the champion has no held-out test split")
+
+    held_out = toy_rows(200, seed=8).astype({"balance": "float64"})
+    judged = {each.name: each for each in judge_challenger(toy, root, own, held_out).criteria}
+    for name in ("roc_auc_loss_test", "brier_loss_test"):
+        assert judged[name].value == 0.0 and judged[name].passed and judged[name].note == f"on {CHALLENGER_SPLIT}"

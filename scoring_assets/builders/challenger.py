@@ -58,7 +58,7 @@ def build_training_set_asset(use_case: UseCase) -> dg.AssetsDefinition:
     )
     def training_set(model_store: ModelStore, folders: ScoringFolders) -> dg.MaterializeResult:
         root = model_store.root_of(use_case)
-        described = publish_training_set(use_case, root, folders.of(use_case.name), training_window(use_case))
+        described = publish_training_set(use_case, root, folders.of(use_case.name), training_window(use_case, root))
         dates = described["date_range"] or [None, None]
         return dg.MaterializeResult(
             data_version=dg.DataVersion(described["md5"]),

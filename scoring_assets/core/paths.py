@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-PARAMS_PATH = REPO_ROOT / "params.yaml"
+PARAMS_FILE = "params.yaml"  # at the top of a DVC project: its stages' settings
 # The instance settings every Dagster home of this project gets (not at the repository root, where
 # Dagster would warn that a dagster.yaml outside DAGSTER_HOME is ignored).
 INSTANCE_CONFIG_PATH = REPO_ROOT / "deploy" / "dagster.yaml"

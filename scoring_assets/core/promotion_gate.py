@@ -3,8 +3,13 @@
 The evidence (``GateEvidence``) is both models' scores and decisions on the champion's held-out
 test split, on the time-ordered production holdout (the last ``holdout_rows`` labelled production
 rows, ``core.training_set``) and on the last ``flip_files`` scored files (this challenger's
-shadow scores of them when there are some, ``core.shadow_scores``). The criteria and their
-thresholds are the use case's ``PromotionPolicy``; every criterion keeps its figure and its
+shadow scores of them when there are some, ``core.shadow_scores``). A champion trained
+elsewhere (a model brought in with ``dvc add``) has no held-out test split here: the test-split
+criteria are then judged on the challenger's own held-out test split, which training kept from
+it and the champion never trained on either (when the champion learnt from any of those rows, it
+can only look better there: the gate is stricter, never laxer), and each such criterion's note
+says so; with neither split they are skipped, saying why. The criteria and
+their thresholds are the use case's ``PromotionPolicy``; every criterion keeps its figure and its
 threshold, so a refusal says by how much. ``judge_challenger`` records the verdict on the
 challenger (``model_lifecycle.record_gate_verdict``: ``promote`` reads it) and writes the model
 change impact report (``core.reports.model_change``).
@@ -32,6 +37,9 @@ from scoring_assets.core.training_set import production_holdout
 from scoring_assets.core.use_case import PromotionPolicy, UseCase
 
 FOUR_FIFTHS = 0.8  # the adverse-impact rule: the least favoured group gets at least 4/5 of the most favoured's rate
+CHAMPION_SPLIT = "the champion's held-out test split"
+CHALLENGER_SPLIT = "the challenger's held-out test split (the champion has none: a brought-in model)"
+NO_TEST_SPLIT = "skipped: the champion has no held-out test split (a brought-in model) and none was given"
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,8 @@ class GateEvidence:
 
     ``shadow``: the latest scored files' shadow summaries by this challenger against this champion
     (empty when none was shadow-scored); the flip criterion prefers them to ``recent``.
+    ``test_split``: which held-out test split ``test`` is (``CHAMPION_SPLIT`` or ``CHALLENGER_SPLIT``;
+    empty: none, ``test`` has no rows).
     """
 
     champion: LoadedModel
@@ -95,6 +105,7 @@ class GateEvidence:
     holdout: Decisions
     recent: Decisions
     shadow: tuple[ShadowSummary, ...] = ()
+    test_split: str = CHAMPION_SPLIT
 
 
 def decisions(use_case: UseCase, champion: LoadedModel, challenger: LoadedModel, rows: pd.DataFrame) -> Decisions:
@@ -112,17 +123,31 @@ def decisions(use_case: UseCase, champion: LoadedModel, challenger: LoadedModel,
     return Decisions(rows, labels, scores[0], scores[1], predicted[0], predicted[1])
 
 
-def gather_evidence(use_case: UseCase, root: Path, own: UseCaseFolders) -> GateEvidence:
+def test_split_rows(use_case: UseCase, challenger_test_rows: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
+    """The held-out test rows to judge on and which split they are: the champion's, else the challenger's, else none."""
+    champion_split = held_out_path(use_case)
+    if champion_split.is_file():
+        return pd.read_parquet(champion_split), CHAMPION_SPLIT
+    if challenger_test_rows is not None and not challenger_test_rows.empty:
+        return challenger_test_rows, CHALLENGER_SPLIT
+    return pd.DataFrame(columns=[*use_case.contract_columns, use_case.label.column]), ""
+
+
+def gather_evidence(
+    use_case: UseCase, root: Path, own: UseCaseFolders, challenger_test_rows: pd.DataFrame | None = None
+) -> GateEvidence:
     champion, challenger = load_model(use_case, root), load_challenger(use_case, root)
     policy = use_case.promotion
     holdout = production_holdout(use_case, own)
+    test_rows, test_split = test_split_rows(use_case, challenger_test_rows)
     return GateEvidence(
         champion,
         challenger,
-        test=decisions(use_case, champion, challenger, pd.read_parquet(held_out_path(use_case))),
+        test=decisions(use_case, champion, challenger, test_rows),
         holdout=decisions(use_case, champion, challenger, holdout),
         recent=decisions(use_case, champion, challenger, latest_scored_inputs(use_case, own, policy.flip_files)),
         shadow=tuple(shadow_summaries(own, challenger.md5, champion.md5, champion.threshold, policy.flip_files)),
+        test_split=test_split,
     )
 
 
@@ -146,8 +171,15 @@ def _figure(value: float | None) -> float | None:
     return None if value is None else round(float(value), 6)
 
 
+def test_split_note(evidence: GateEvidence) -> str:
+    """What a test-split criterion's note says: nothing on the champion's split, which split otherwise."""
+    if evidence.test_split == CHAMPION_SPLIT:
+        return ""
+    return f"on {evidence.test_split}" if evidence.test_split else NO_TEST_SPLIT
+
+
 def auc_criteria(policy: PromotionPolicy, evidence: GateEvidence) -> list[Criterion]:
-    """AUC gain on the production holdout (skipped without one) and AUC loss on the test split."""
+    """AUC gain on the production holdout (skipped without one) and AUC loss on the test split (skipped without one)."""
     holdout, test = evidence.holdout, evidence.test
     if holdout.labels is not None and len(np.unique(holdout.labels)) == 2:
         gain = roc_auc_score(holdout.labels, holdout.challenger_scores) - roc_auc_score(
@@ -159,17 +191,20 @@ def auc_criteria(policy: PromotionPolicy, evidence: GateEvidence) -> list[Criter
     else:
         why = "skipped: no labelled production rows with both outcomes yet"
         production = Criterion("roc_auc_gain_production", None, policy.min_auc_gain, True, why)
+    note = test_split_note(evidence)
+    if test.rows.empty:
+        return [production, Criterion("roc_auc_loss_test", None, policy.max_test_auc_loss, True, note)]
     loss = roc_auc_score(test.labels, test.champion_scores) - roc_auc_score(test.labels, test.challenger_scores)
-    return [
-        production,
-        Criterion("roc_auc_loss_test", _figure(loss), policy.max_test_auc_loss, loss <= policy.max_test_auc_loss),
-    ]
+    passed = loss <= policy.max_test_auc_loss
+    return [production, Criterion("roc_auc_loss_test", _figure(loss), policy.max_test_auc_loss, passed, note)]
 
 
 def brier_criterion(policy: PromotionPolicy, evidence: GateEvidence) -> Criterion:
-    test = evidence.test
+    test, note = evidence.test, test_split_note(evidence)
+    if test.rows.empty:
+        return Criterion("brier_loss_test", None, policy.max_brier_loss, True, note)
     loss = brier_score_loss(test.labels, test.challenger_scores) - brier_score_loss(test.labels, test.champion_scores)
-    return Criterion("brier_loss_test", _figure(loss), policy.max_brier_loss, loss <= policy.max_brier_loss)
+    return Criterion("brier_loss_test", _figure(loss), policy.max_brier_loss, loss <= policy.max_brier_loss, note)
 
 
 def flip_criterion(policy: PromotionPolicy, evidence: GateEvidence) -> Criterion:
@@ -197,11 +232,18 @@ def adverse_impact_criterion(use_case: UseCase, evidence: GateEvidence) -> Crite
     if segment is None:
         return Criterion("adverse_impact_ratio", None, FOUR_FIFTHS, True, "skipped: the use case declares no segment")
     judged = [each for each in (evidence.test, evidence.holdout) if not each.rows.empty]
+    if not judged:
+        why = "skipped: no held-out test split and no labelled production rows yet"
+        return Criterion("adverse_impact_ratio", None, FOUR_FIFTHS, True, why)
     groups = pd.concat([segment.groups(each.rows) for each in judged], ignore_index=True)
     champion = adverse_impact_ratio(np.concatenate([each.champion_predicted for each in judged]), groups)
     challenger = adverse_impact_ratio(np.concatenate([each.challenger_predicted for each in judged]), groups)
     passed = four_fifths_passes(challenger, champion)
     note = f"across {segment.column}; champion {'n/a' if champion is None else f'{champion:.4f}'}"
+    if evidence.test_split != CHAMPION_SPLIT:  # say which rows, when they are not the usual ones
+        named = zip((evidence.test_split, "the production holdout"), (evidence.test, evidence.holdout), strict=True)
+        note += f"; on {' and '.join(name for name, each in named if not each.rows.empty)}"
+        note += "" if evidence.test_split else " alone (the champion has no held-out test split: a brought-in model)"
     return Criterion("adverse_impact_ratio", _figure(challenger), FOUR_FIFTHS, passed, note)
 
 
@@ -215,9 +257,15 @@ def gate_criteria(use_case: UseCase, evidence: GateEvidence) -> tuple[Criterion,
     )
 
 
-def judge_challenger(use_case: UseCase, root: Path, own: UseCaseFolders) -> GateVerdict:
-    """Judge the challenger against the champion, record the verdict on it and write the impact report."""
-    evidence = gather_evidence(use_case, root, own)
+def judge_challenger(
+    use_case: UseCase, root: Path, own: UseCaseFolders, challenger_test_rows: pd.DataFrame | None = None
+) -> GateVerdict:
+    """Judge the challenger against the champion, record the verdict on it and write the impact report.
+
+    ``challenger_test_rows``: the rows the challenger's training held out, judged on when the
+    champion has no held-out test split of its own.
+    """
+    evidence = gather_evidence(use_case, root, own, challenger_test_rows)
     verdict = GateVerdict(evidence.challenger.md5, gate_criteria(use_case, evidence))
     report = write_model_change_report(own.model_change_report(verdict.challenger_md5), use_case, evidence, verdict)
     record_gate_verdict(use_case, root, verdict.challenger_md5, verdict.passed, verdict.as_record()["criteria"])

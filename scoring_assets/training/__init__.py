@@ -3,7 +3,10 @@
 Each stage is a module run as ``python -m <module> <use case>`` (the generator is the use case's
 own ``generate`` module); this package holds only what all of them share: their configuration
 (``params.yaml``, the one home of training settings, one section per use case and stage) and
-where a use case's training outputs live. Outputs are written all-or-nothing with
+where a use case's training outputs live. A DVC project keeps its ``params.yaml`` at its top: the
+DVC stages here read this repository's; a challenger reads the one of the DVC project that holds
+its use case's model (a use case's own ``ModelSource.root``, or the model store's) when that
+project has one, else this repository's. Outputs are written all-or-nothing with
 ``scoring_assets.core.files``.
 """
 
@@ -17,24 +20,30 @@ from typing import Any
 
 import yaml
 
-from scoring_assets.core.paths import PARAMS_PATH, REPO_ROOT
+from scoring_assets.core.paths import PARAMS_FILE, REPO_ROOT
 from scoring_assets.core.paths import held_out_path as held_out_path  # the promotion gate reads it too
 from scoring_assets.core.use_case import UseCase
 
 
-def load_params(use_case_name: str, stage: str) -> dict[str, Any]:
-    """One stage's settings for one use case: ``params.yaml`` section ``<use case>.<stage>``."""
-    params = yaml.safe_load(PARAMS_PATH.read_text(encoding="utf-8")) or {}
+def params_project(root: Path | None = None) -> Path:
+    """The DVC project whose ``params.yaml`` holds the settings: ``root`` if it keeps one at its top, else this repo."""
+    return Path(root) if root is not None and (Path(root) / PARAMS_FILE).is_file() else REPO_ROOT
+
+
+def load_params(use_case_name: str, stage: str, root: Path | None = None) -> dict[str, Any]:
+    """One stage's settings for one use case: section ``<use case>.<stage>`` of ``params_project(root)``'s file."""
+    params_path = params_project(root) / PARAMS_FILE
+    params = yaml.safe_load(params_path.read_text(encoding="utf-8")) or {}
     section = params.get(use_case_name)
     if not isinstance(section, dict) or stage not in section:
-        raise KeyError(f"{PARAMS_PATH} has no '{use_case_name}.{stage}' section")
+        raise KeyError(f"{params_path} has no '{use_case_name}.{stage}' section")
     return section[stage]
 
 
-def repo_path(configured: str | Path) -> Path:
-    """A path from ``params.yaml``: relative ones are from the repository root, where DVC runs the stages."""
+def repo_path(configured: str | Path, root: Path | None = None) -> Path:
+    """A path from ``params.yaml``: relative ones are from the top of its DVC project, where DVC runs the stages."""
     path = Path(configured).expanduser()
-    return path if path.is_absolute() else REPO_ROOT / path
+    return path if path.is_absolute() else params_project(root) / path
 
 
 def generator_command(

@@ -1,13 +1,16 @@
 """Train a challenger with the use case's own training (the candidates, CV and threshold rule of ``dvc repro``).
 
-The training set is ``production``: the ``<use case>/training_set`` asset's DVC-tracked file
-(``core.training_set``: labelled production rows before the gate's holdout, within the declared
-window), verified by its md5; or ``generated`` (the extract ``params.yaml``
-``<use case>.train.extract`` names, what ``dvc repro`` trains on) or a labelled extract FILE, copied
-to ``challenger_training_set.csv`` beside the model so the md5 recorded with the challenger names
-bytes that exist. The artifacts (model, card, reference
+The settings are the ``params.yaml`` of the DVC project holding the model (``root``: a use case's
+own project, or the model store's) when it has one, else this repository's
+(``training.load_params``). The training set is ``production``: the ``<use case>/training_set``
+asset's DVC-tracked file (``core.training_set``: labelled production rows before the gate's
+holdout, within the declared window), verified by its md5; or ``generated`` (the extract
+``params.yaml`` ``<use case>.train.extract`` names, what ``dvc repro`` trains on) or a labelled
+extract FILE, copied to ``challenger_training_set.csv`` beside the model so the md5 recorded with
+the challenger names bytes that exist. The artifacts (model, card, reference
 profile, test metrics, under the champion's file names) go through ``register_challenger``, then
-the promotion gate judges the challenger (``core.promotion_gate``); with the policy's
+the promotion gate judges the challenger (``core.promotion_gate``; on the rows its training held
+out when the champion has no held-out test split, e.g. a brought-in model); with the policy's
 ``auto_promote`` a challenger the gate passed is promoted. ``train_challenger`` is what the Dagster
 job ``<use case>__train_challenger`` runs, whoever starts it (the UI, the CLI's ``train``, a trigger).
 """
@@ -64,10 +67,10 @@ class ChallengerTrained:
         }
 
 
-def training_window(use_case: UseCase) -> TrainingWindow:
+def training_window(use_case: UseCase, root: Path) -> TrainingWindow:
     """The window ``params.yaml`` ``<use case>.training_set`` declares (no section: no limit)."""
     try:
-        section = load_params(use_case.name, "training_set")
+        section = load_params(use_case.name, "training_set", root)
     except KeyError:
         return TrainingWindow()
     return TrainingWindow.from_params(section)
@@ -89,14 +92,21 @@ def production_training_set(use_case: UseCase, root: Path) -> tuple[Path, dict[s
     return training_set_path(use_case, root), described
 
 
+def generated_extract(use_case: UseCase, root: Path) -> Path:
+    """The extract ``params.yaml`` ``<use case>.train.extract`` names (relative: to its DVC project)."""
+    extract = load_params(use_case.name, "train", root).get("extract")
+    if not extract:
+        raise NoTrainingRows(f"params.yaml names no {use_case.name}.train.extract: there is no generated extract")
+    return repo_path(extract, root)
+
+
 def chosen_training_set(use_case: UseCase, root: Path, training_set: str) -> tuple[Path, dict[str, Any]]:
     """The file to train on and what the challenger's record says about it (source, path, md5, rows, dates)."""
     if training_set == PRODUCTION:
         path, described = production_training_set(use_case, root)
         keep = ("md5", "rows", "label_balance", "date_range", "holdout_cut", "rows_by_source")
         return path, {"source": PRODUCTION, "path": described["path"], **{k: described.get(k) for k in keep}}
-    source = repo_path(load_params(use_case.name, "train")["extract"]) if training_set == GENERATED else None
-    source = source or Path(training_set).expanduser()
+    source = generated_extract(use_case, root) if training_set == GENERATED else Path(training_set).expanduser()
     if not source.is_file():
         raise NoTrainingRows(f"{source}: no such labelled extract (--training-set production|generated|FILE)")
     destination = ModelFiles(use_case, Path(root)).folder / EXTRACT_COPY
@@ -113,15 +123,17 @@ def test_metrics(use_case: UseCase, trained: TrainedModel) -> dict[str, Any]:
     return {**classification_metrics(labels, scores, trained.card["threshold"]), "n_test": len(labels)}
 
 
-def fit_challenger(use_case: UseCase, training_file: Path, scratch: Path) -> tuple[dict[str, Path], TrainedModel, dict]:
-    """Train on ``training_file`` into ``scratch``: artifacts (by the champion's file names), model, metrics."""
+def fit_challenger(
+    use_case: UseCase, root: Path, training_file: Path, scratch: Path
+) -> tuple[dict[str, Path], TrainedModel, dict]:
+    """Train on ``training_file`` into ``scratch`` with ``root``'s settings: artifacts (champion's names), metrics."""
     source = use_case.model
     names = {kind: Path(path).name for kind, path in (("model", source.model_path), ("card", source.card_path))}
     profile = scratch / Path(source.profile_path).name if source.profile_path else None
     outputs = TrainingOutputs(
         scratch / names["model"], scratch / "test_split.parquet", scratch / names["card"], profile
     )
-    trained = train_model(use_case, training_file, load_params(use_case.name, "train"), outputs)
+    trained = train_model(use_case, training_file, load_params(use_case.name, "train", root), outputs)
     metrics = test_metrics(use_case, trained)
     artifacts = {path.name: path for path in (outputs.model, outputs.card, profile) if path is not None}
     if source.metrics_path:
@@ -137,14 +149,14 @@ def train_challenger(use_case: UseCase, root: Path, own: UseCaseFolders, trainin
     scratch_parent = Path(root) / ".dvc" / "tmp"
     scratch_parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=scratch_parent) as scratch:
-        artifacts, trained, metrics = fit_challenger(use_case, training_file, Path(scratch))
+        artifacts, trained, metrics = fit_challenger(use_case, root, training_file, Path(scratch))
         described = {
             **described,
             "rows": trained.card["training_data"]["rows_accepted"],
             "label_balance": trained.card["training_data"]["positive_rate"],
         }
         record = register_challenger(use_case, root, artifacts, training_set=described, metrics=metrics)
-    verdict = judge_challenger(use_case, root, own)
+    verdict = judge_challenger(use_case, root, own, challenger_test_rows=trained.test_rows)
     promoted = use_case.promotion.auto_promote and verdict.passed
     if promoted:
         promote(use_case, root)  # records the gate's figures as the reason

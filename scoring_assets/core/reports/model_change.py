@@ -1,7 +1,8 @@
 """The model change impact report: what replacing the champion by the challenger would change, on one offline page.
 
 Built by the promotion gate (``core.promotion_gate``) from its evidence: ROC and calibration curves
-of both models on the champion's held-out test split, decisions that would flip (by segment and by
+of both models on the held-out test split the gate judged on (the champion's, else the
+challenger's; none: no curves), decisions that would flip (by segment and by
 score band) on the latest scored files (else the test split), the score PSI champion -> challenger,
 and the gate's criteria with its verdict. Inline SVG and CSS only (``templates/base.html.j2``), no
 timestamp: the same evidence renders the same bytes.
@@ -31,6 +32,7 @@ CALIBRATION_BINS = 10
 def write_model_change_report(path: Path, use_case: UseCase, evidence: Any, verdict: Any) -> Path:
     """Write the report for ``evidence`` (a ``promotion_gate.GateEvidence``) and its ``GateVerdict`` to ``path``."""
     flips_on = evidence.recent if not evidence.recent.rows.empty else evidence.test
+    test = evidence.test if not evidence.test.rows.empty else None
     return write_page(
         path,
         TEMPLATE,
@@ -39,11 +41,12 @@ def write_model_change_report(path: Path, use_case: UseCase, evidence: Any, verd
         challenger=evidence.challenger.version,
         passed=verdict.passed,
         verdict=Badge("ok" if verdict.passed else "alert", "passed" if verdict.passed else "refused"),
-        roc=_roc(evidence.test),
-        calibration=_calibration(use_case, evidence.test),
+        test_split=evidence.test_split,
+        roc=_roc(test) if test else None,
+        calibration=_calibration(use_case, test) if test else None,
         flips_source="the latest scored files"
         if flips_on is evidence.recent
-        else "the test split (no scored file yet)",
+        else f"{evidence.test_split or 'no rows'} (no scored file yet)",
         flip_rows=len(flips_on.rows),
         flip_share=float(flips_on.flipped.mean()) if len(flips_on.rows) else 0.0,
         flips_by_segment=_flips_by_segment(use_case, flips_on),

@@ -1,11 +1,12 @@
 """A toy use case kept outside the product: what a team adds to score a third table.
 
-Three files and nothing else: this declaration, its contract and its features; the model and
-its card are brought in beside them with ``dvc add`` (a ``<file>.dvc`` beside each), so
-``ModelSource.root`` is this folder. ``tests/test_toy_use_case.py`` copies the package into a
-temporary folder, puts it on ``PYTHONPATH`` and names it in ``$SCORING_USE_CASE_MODULES``;
-nothing in ``scoring_assets`` changes for it. Imports are relative, so the copy can be named
-anything.
+Three files and nothing else: this declaration, its contract and its features, plus the
+``params.yaml`` a challenger's training reads (this folder is the toy's DVC project, and a DVC
+project keeps its settings at its top); the model and its card are brought in beside them with
+``dvc add`` (a ``<file>.dvc`` beside each), so ``ModelSource.root`` is this folder.
+``tests/test_toy_use_case.py`` copies the package into a temporary folder, puts it on
+``PYTHONPATH`` and names it in ``$SCORING_USE_CASE_MODULES``; nothing in ``scoring_assets``
+changes for it. Imports are relative, so the copy can be named anything.
 """
 
 from pathlib import Path
