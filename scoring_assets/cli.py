@@ -335,6 +335,14 @@ def score(args: argparse.Namespace) -> int:
     if isinstance(use_case, tuple):
         _problem(use_case[1])
         return use_case[0]
+    if args.use_case is not None:  # named by hand: is it that use case's file at all? (not registered if not)
+        from scoring_assets.core.routing import header_mismatch
+        from scoring_assets.use_cases import all_use_cases
+
+        mismatch = header_mismatch(source, use_case, list(all_use_cases().values()))
+        if mismatch:
+            _problem(f"{source}: {mismatch}")
+            return EXIT_REFUSED
     from scoring_assets.core.files import remove_dead_writers_temporaries
     from scoring_assets.runs import folders as scoring_folders
 

@@ -27,10 +27,11 @@ from scoring_assets.core.contract import reject_columns
 from scoring_assets.core.model_store import recorded_md5
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.use_case import UseCase
-from scoring_assets.use_cases import EXTRA_MODULES_VARIABLE
+from scoring_assets.use_cases import EXTRA_MODULES_VARIABLE, all_use_cases
 from scoring_assets.use_cases import use_case as declared_use_case
 from tests.support.batches import (
     CREDIT_RISK,
+    GENERATORS,
     REAL_EXTRACTS,
     SHIPPED_USE_CASES,
     TELCO,
@@ -303,7 +304,11 @@ def test_verbose_shows_dagster_log_and_stack_for_a_failing_run(workspace, refuse
     [
         (b"", [], "file is empty (so no use case can be chosen for it)"),
         (b"", ["--use-case", "telco_churn"], "file is empty"),
-        (b"customerID,gender\nA,Male\n", ["--use-case", "telco_churn"], "missing required column(s): SeniorCitizen"),
+        (
+            b"customerID,gender\nA,Male\n",
+            ["--use-case", "telco_churn"],
+            "missing required column(s): SeniorCitizen",
+        ),
     ],
     ids=["empty", "empty_as_telco", "missing_columns_as_telco"],
 )
@@ -317,6 +322,22 @@ def test_unusable_file_is_refused_naming_the_file_without_traceback(workspace, c
     assert_no_traceback(result)
     assert f"{source.resolve()}: {problem}" in result.stderr
     assert workspace.scored_files(TELCO) == []
+
+
+@pytest.mark.parametrize(
+    "own, named",
+    [(a, b) for a in all_use_cases() for b in all_use_cases() if a != b and a in GENERATORS],
+)
+def test_a_file_scored_as_another_use_case_is_turned_away_before_it_is_registered(workspace, own, named):
+    source = write_csv(valid_rows(declared_use_case(own), 10), workspace.cwd / f"{own}.csv")
+
+    result = workspace.run("score", str(source), "--use-case", named)
+
+    assert result.returncode == EXIT_REFUSED
+    assert_no_traceback(result)
+    assert f"{source}: not a {named} file, missing required column(s): " in result.stderr
+    assert f"its header fits {own}: score it with --use-case {own}" in result.stderr
+    assert not (workspace.data_dir / "lake" / named).exists(), "nothing registered for the wrong use case"
 
 
 def test_input_file_not_found_is_a_usage_error(workspace):

@@ -31,8 +31,17 @@ from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.runs import execute_score_run, model_store
+from scoring_assets.use_cases import all_use_cases
 from scoring_assets.use_cases import use_case as declared_use_case
-from tests.support.batches import CREDIT_RISK, SHIPPED_USE_CASES, TELCO, customer_rows, valid_rows, write_csv
+from tests.support.batches import (
+    CREDIT_RISK,
+    GENERATORS,
+    SHIPPED_USE_CASES,
+    TELCO,
+    customer_rows,
+    valid_rows,
+    write_csv,
+)
 from tests.support.model_roots import built_model, copy_dvc_project, dvc_model_root, install_new_model, new_challenger
 from tests.support.scoring_runs import score_file, sensor_resources
 
@@ -150,6 +159,24 @@ def test_a_file_dropped_in_a_use_cases_inbox_gets_one_tagged_run_after_it_is_see
 
     assert execute_score_run(instance, use_case, key).success
     assert own.scored_file(key).exists()
+
+
+def test_another_use_cases_file_in_a_use_cases_folder_is_not_registered_there(instance, folders):
+    for own, named in [(a, b) for a in GENERATORS for b in all_use_cases() if a != b]:
+        folder = folders.of(named).inbox
+        daemon = SensorDaemon(instance, sensor_named(f"{named}__inbox_sensor"), sensor_resources(folders))
+        drop(folder, f"{own}_file.csv", valid_rows(declared_use_case(own), 10))
+        daemon.tick()
+        assert requested(daemon.tick()) == []
+        [row] = [
+            row
+            for row in inbox_table(instance, inbox_key(declared_use_case(named)))
+            if row["file"] == f"{own}_file.csv"
+        ]
+        assert row["decision"] == Decision.OTHER_USE_CASE
+        assert f"not a {named} file, missing required column(s): " in row["reason"]
+        assert f"its header fits {own}" in row["reason"]
+        assert instance.get_dynamic_partitions(keys_of(named).partitions) == []
 
 
 @pytest.mark.parametrize("sensor_name", ["telco_churn__inbox_sensor", "credit_risk__inbox_sensor", "inbox_router"])

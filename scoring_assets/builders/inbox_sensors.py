@@ -37,8 +37,9 @@ from scoring_assets.core.inbox import (
     signature_of,
 )
 from scoring_assets.core.model_store import ModelIntegrityError
-from scoring_assets.core.routing import route_by_header
+from scoring_assets.core.routing import header_mismatch, route_by_header
 from scoring_assets.core.use_case import UseCase
+from scoring_assets.use_cases import all_use_cases
 
 # Hashing stops for this tick once this much time is spent (Dagster ends ticks at 60 s); the
 # remaining files are picked up by the next tick.
@@ -170,6 +171,10 @@ class InboxTick:
             return  # waits rather than fail a run per file; it goes once the model is back
         sha256 = self.settled_sha256(entry, use_case)
         if sha256 is None:
+            return
+        mismatch = header_mismatch(entry.path, use_case, list(all_use_cases().values()))
+        if mismatch:  # another use case's file dropped into this one's folder: never registered here
+            self.decide(entry, Decision.OTHER_USE_CASE, mismatch, sha256, use_case=use_case)
             return
         own, keys = self.folders.of(use_case.name), keys_of(use_case)
         # Known content: registered in an earlier tick (its partition exists) or earlier in this one.

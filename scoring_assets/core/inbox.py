@@ -17,8 +17,9 @@ clock lags is still caught:
   lineage: the file waits until renamed); any other name not ending in ``.csv`` is
   ``not a csv``; a 0-byte ``.csv`` is ``empty`` (it waits until it has content);
 - decided by the sensor from its content: ``requested`` (a run for a new partition),
-  ``duplicate`` (same bytes as an existing partition), ``waiting for model`` or
-  ``cannot read`` (both retried every tick until they resolve).
+  ``duplicate`` (same bytes as an existing partition), ``another use case`` (in a use case's
+  folder, a header that fits another use case and not this one: not registered here),
+  ``waiting for model`` or ``cannot read`` (both retried every tick until they resolve).
 A decision is made again only when the file changes. The state is a small JSON document kept
 in the sensor's cursor, so it survives daemon restarts; files that disappear from the inbox
 are forgotten, and only the latest ``RECENT_DECISIONS`` decisions are kept for the UI.
@@ -58,6 +59,7 @@ class Decision(StrEnum):
     CANNOT_READ = "cannot read"
     NO_USE_CASE = "no use case"  # in the shared inbox: the header matches no use case's contract
     SEVERAL_USE_CASES = "several use cases"  # in the shared inbox: the header matches more than one
+    OTHER_USE_CASE = "another use case"  # in a use case's folder: the header is another use case's, not registered
 
 
 def is_being_written(name: str) -> bool:

@@ -82,3 +82,27 @@ def route_outcomes_by_header(path: Path, use_cases: list[UseCase]) -> UseCase | 
         "no use case has an id column and a label"
     ]
     return Unrouted(Decision.NO_USE_CASE, f"the header has no use case's id and label columns ({'; '.join(lacking)})")
+
+
+def header_mismatch(path: Path, chosen: UseCase, use_cases: list[UseCase]) -> str | None:
+    """Why a file named for ``chosen`` is another use case's file (the columns it lacks, the use case it fits).
+
+    None when its header fits ``chosen``, fits no other use case (then it is ``chosen``'s file with
+    a defect, which scoring reports in detail: a separator, a missing column) or cannot be read. So
+    a file sent to the wrong use case is turned away before it is registered there, instead of
+    leaving a refused partition in that use case's graph.
+    """
+    try:
+        header = read_layout(path).names
+    except InputFileError:
+        return None
+    fits = [use_case.name for use_case in use_cases if use_case.name != chosen.name and use_case.matches_header(header)]
+    if chosen.matches_header(header) or not fits:
+        return None
+    names = {name.strip() for name in header}
+    missing = [column for column in chosen.contract_columns if column not in names]
+    shown = ", ".join(missing[: COLUMNS_NAMED_PER_USE_CASE * 2]) + (" ..." if len(missing) > 8 else "")
+    return (
+        f"not a {chosen.name} file, missing required column(s): {shown} ({len(missing)} in all); its header fits "
+        f"{' and '.join(fits)}: score it with --use-case {fits[0]}, or without --use-case"
+    )
