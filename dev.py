@@ -67,7 +67,10 @@ def ensure_venv(environment: Path, requirements: list[str], stamp_source: Path) 
         venv.EnvBuilder(with_pip=True, clear=True).create(environment)
     python = str(bin_path(environment, "python"))
     run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-    run([python, "-m", "pip", "install", "--quiet", *requirements])
+    # setuptools warns on every editable install that a folder named like the package could shadow
+    # it: true of any checkout, and no action to take, so it is not shown on a newcomer's setup.
+    quiet = {**project_env(), "PYTHONWARNINGS": "ignore:Editable installation"}
+    run([python, "-m", "pip", "install", "--quiet", *requirements], env=quiet)
     stamp.write_text(wanted)
 
 

@@ -47,6 +47,7 @@ EXIT_USAGE = 2
 EXIT_REFUSED = 3
 EXIT_MODEL = 4
 EXIT_GATE = 5
+VERBOSE_HELP = "show Dagster's log and full tracebacks"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,9 +63,14 @@ def _fraction(text: str) -> float:
     return value
 
 
+def add_verbose(parser: argparse.ArgumentParser) -> None:
+    """--verbose after a command too, listed in its --help (SUPPRESS: it does not reset the top-level one)."""
+    parser.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="scoring-assets", description="Batch scoring with DVC-tracked models, run by Dagster.")
-    parser.add_argument("--verbose", action="store_true", help="show Dagster's log and full tracebacks")
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     score = commands.add_parser("score", help="validate and score one CSV file (runs its use case's score_file job)")
@@ -88,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument(
         "--max-reject-fraction", type=_fraction, default=0.05, metavar="F", help="refuse the batch above this (0.05)"
     )
-    score.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    add_verbose(score)
 
     rescore = commands.add_parser(
         "rescore", help="re-score files already scored with an older model (runs the rescore job per file)"
@@ -96,16 +102,16 @@ def build_parser() -> argparse.ArgumentParser:
     rescore.add_argument("--use-case", metavar="NAME", help="only this use case (default: every use case)")
     rescore.add_argument("--all", action="store_true", help="re-score every scored file, not only stale ones")
     rescore.add_argument("--partition", action="append", metavar="KEY", help="only this partition (repeatable)")
-    rescore.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    add_verbose(rescore)
 
     add_outcomes_parser(commands)
 
     lineage = commands.add_parser("lineage", help="print where a scored file came from; non-zero if it was modified")
     lineage.add_argument("scored", type=Path, metavar="SCORED.csv")
-    lineage.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    add_verbose(lineage)
 
     listing = commands.add_parser("use-cases", help="list the use cases: model version, contract columns, folders")
-    listing.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    add_verbose(listing)
     add_lifecycle_parsers(commands)
     add_train_parser(commands)
     return parser
@@ -125,7 +131,7 @@ def add_outcomes_parser(commands) -> None:
         help="outcomes of this use case (default: the one whose id and label the header has)",
     )
     outcomes.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    outcomes.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    add_verbose(outcomes)
 
 
 def add_train_parser(commands) -> None:
@@ -139,7 +145,7 @@ def add_train_parser(commands) -> None:
         help="labelled production rows, the generated extract (as dvc repro) or a labelled extract (%(default)s)",
     )
     train.add_argument("--json", action="store_true", help="print one JSON object")
-    train.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    add_verbose(train)
 
 
 def add_lifecycle_parsers(commands) -> None:
@@ -154,7 +160,7 @@ def add_lifecycle_parsers(commands) -> None:
         command = commands.add_parser(name, help=text)
         command.add_argument("--use-case", metavar="NAME", required=True)
         command.add_argument("--json", action="store_true", help="print one JSON object")
-        command.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        add_verbose(command)
     commands.choices["promote"].add_argument("--force", action="store_true", help="override the gate (needs --reason)")
     commands.choices["promote"].add_argument("--reason", metavar="TEXT", default="", help="why (recorded)")
     commands.choices["rollback"].add_argument(
