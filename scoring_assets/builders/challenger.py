@@ -12,6 +12,7 @@ fails the step with ``refusal_kind`` metadata, as scoring's refusals do, so the 
 
 import dagster as dg
 
+from scoring_assets.builders.figures import figure
 from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.refusals import RefusalKind, refusal
 from scoring_assets.builders.resources import ModelStore, ScoringFolders
@@ -65,7 +66,7 @@ def build_training_set_asset(use_case: UseCase) -> dg.AssetsDefinition:
             metadata={
                 "md5": described["md5"],
                 "rows": dg.MetadataValue.int(described["rows"]),
-                "label_balance": dg.MetadataValue.float(described["label_balance"] or 0.0),
+                "label_balance": dg.MetadataValue.float(figure(described["label_balance"] or 0.0)),
                 "first_known_at": dates[0] or "none",
                 "last_known_at": dates[1] or "none",
                 "rows_by_source": dg.MetadataValue.json(described["rows_by_source"]),

@@ -13,6 +13,7 @@ import warnings
 
 import dagster as dg
 
+from scoring_assets.builders.figures import figure
 from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.resources import ModelStore
 from scoring_assets.core.model_store import ModelArtifact
@@ -30,7 +31,7 @@ def model_metadata(artifact: ModelArtifact) -> dict[str, object]:
         "path": dg.MetadataValue.path(str(artifact.path)),
         "md5": artifact.md5,
         "model_version": artifact.version,
-        "threshold": float(artifact.threshold),
+        "threshold": figure(artifact.threshold),
         "sklearn_version": artifact.sklearn_version,
         "model_kind": str(card.get("model", {}).get("kind", "not in the card")),
         "training_data": dg.MetadataValue.json(card.get("training_data", {})),

@@ -40,6 +40,7 @@ from typing import Any
 
 import dagster as dg
 
+from scoring_assets.builders.figures import figure
 from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.resources import DriftAlerts, ScoringFolders
 from scoring_assets.builders.run_tags import Trigger, trigger_tags
@@ -155,7 +156,7 @@ def monitoring_metadata(records: list[dict[str, Any]], report_path: str) -> dict
         "files": len(records),
         "files_at_alert": sum(at_alert(record) for record in records),
         "latest_partition": latest.get("partition") or "no file scored yet",
-        **{f"latest_{name}": float(latest[name]) for name in LATEST_FIGURES if latest.get(name) is not None},
+        **{f"latest_{name}": figure(latest[name]) for name in LATEST_FIGURES if latest.get(name) is not None},
         "trend_report": dg.MetadataValue.path(report_path),
     }
 

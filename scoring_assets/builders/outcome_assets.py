@@ -15,6 +15,7 @@ from typing import Any
 
 import dagster as dg
 
+from scoring_assets.builders.figures import figure
 from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.refusals import RefusalKind, refusal
 from scoring_assets.builders.resources import ScoringFolders
@@ -146,7 +147,7 @@ def realized_metadata(report: OutcomesReport | None, files) -> dict[str, Any]:
         **(registration_metadata(report) if report else {"outcomes_file": "none: recomputed from the outcomes kept"}),
         "files_with_outcomes": dg.MetadataValue.table(table, schema=REALIZED_TABLE_SCHEMA),
         "latest_partition": latest.partition if latest else "none",
-        **{name: float(value) for name, value in numbers.items()},
+        **{name: figure(value) for name, value in numbers.items()},
     }
 
 

@@ -20,6 +20,7 @@ from scoring_assets.builders.column_schemas import (
     feature_matrix_schema,
     scores_schema,
 )
+from scoring_assets.builders.figures import figure
 from scoring_assets.builders.ingest_assets import CODE_VERSION, registered_input
 from scoring_assets.builders.keys import UseCaseKeys, keys_of
 from scoring_assets.builders.model_assets import latest_observed_model_md5
@@ -274,7 +275,7 @@ def scores_metadata(use_case: UseCase, manifest: Manifest, scores_path: Path, dr
     """
     output, backtest = manifest.output, manifest.backtest
     distribution = {
-        (name if name == "share_at_or_above_threshold" else f"score_{name}"): float(value)
+        (name if name == "share_at_or_above_threshold" else f"score_{name}"): figure(value)
         for name, value in figures(manifest.score_summary).items()
     }
     return {
@@ -282,7 +283,7 @@ def scores_metadata(use_case: UseCase, manifest: Manifest, scores_path: Path, dr
         "cells_neutralised": output.cells_neutralised,
         **distribution,
         **{f"backtest_{name}": value for name, value in figures(backtest).items()},
-        **{name: float(value) for name, value in figures(manifest.estimated_performance).items()},
+        **{name: figure(value) for name, value in figures(manifest.estimated_performance).items()},
         "threshold": round(manifest.threshold, 4),
         "output_path": dg.MetadataValue.path(output.path),
         "model_version": manifest.model.version,
@@ -328,9 +329,9 @@ def drift_metadata(file_drift, report_path: Path) -> dict:
         "drift": dg.MetadataValue.table(rows, schema=DRIFT_TABLE_SCHEMA),
         "drift_input_level": file_drift.input_level,
         "drift_score_level": file_drift.score.level,
-        "drift_score_psi": float(file_drift.score.psi),
-        "drift_max_input_psi": max((float(f.psi) for f in file_drift.features.values()), default=0.0),
-        **{f"psi/{name}": float(feature.psi) for name, feature in file_drift.features.items()},
+        "drift_score_psi": figure(file_drift.score.psi),
+        "drift_max_input_psi": max((figure(f.psi) for f in file_drift.features.values()), default=0.0),
+        **{f"psi/{name}": figure(feature.psi) for name, feature in file_drift.features.items()},
         "drift_report": dg.MetadataValue.path(str(report_path)),
     }
 

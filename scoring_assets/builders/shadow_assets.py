@@ -21,6 +21,7 @@ a full disk) fails the step loudly, after the scored file was handed off.
 import dagster as dg
 
 from scoring_assets.builders.column_schemas import ROW_COUNT_KEY
+from scoring_assets.builders.figures import figure
 from scoring_assets.builders.ingest_assets import CODE_VERSION
 from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.resources import ModelStore, ScoringFolders
@@ -91,12 +92,12 @@ def shadow_metadata(summary: ShadowSummary) -> dict:
         "champion_md5": summary.champion_md5,
         "rows": summary.rows,
         "flipped_rows": summary.flipped_rows,
-        "flip_share": float(summary.flip_share),
-        "score_psi": float(summary.score_psi),
-        "share_above_threshold_champion": float(summary.share_above_threshold_champion),
-        "share_above_threshold_challenger": float(summary.share_above_threshold_challenger),
-        "threshold_champion": float(summary.threshold_champion),
-        "threshold_challenger": float(summary.threshold_challenger),
+        "flip_share": figure(summary.flip_share),
+        "score_psi": figure(summary.score_psi),
+        "share_above_threshold_champion": figure(summary.share_above_threshold_champion),
+        "share_above_threshold_challenger": figure(summary.share_above_threshold_challenger),
+        "threshold_champion": figure(summary.threshold_champion),
+        "threshold_challenger": figure(summary.threshold_challenger),
         "scores_run_id": summary.scores_run_id,
         "lake_path": dg.MetadataValue.path(summary.lake_path),
         ROW_COUNT_KEY: summary.rows,
