@@ -26,6 +26,7 @@ from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.reports.charts import Curve, Level, Series, bar_pairs, curve_chart, line_chart
 from scoring_assets.core.reports.drift import write_drift_report
 from scoring_assets.core.reports.evaluation import calibration_chart, confusion_chart, precision_recall_chart, roc_chart
+from scoring_assets.core.reports.palette import LEVEL_COLOURS
 from scoring_assets.core.reports.trend import write_trend_report
 from tests.support.batches import TELCO
 
@@ -233,3 +234,10 @@ def test_a_constant_single_point_or_empty_series_still_draws_axes():
         chart = line_chart("title", [Series("only", values)])
         assert_valid_svg(chart)
         assert chart.count("<text") >= 6  # title, five axis ticks, the caption
+
+
+def test_the_drift_legend_shows_every_level_colour_a_file_can_be_drawn_in(tmp_path):
+    page = drift_page(tmp_path / "drift.html")
+    legend = page[page.index('<p class="legend">') :].split("</p>")[0]
+    for level, colour in LEVEL_COLOURS.items():
+        assert colour in legend and level in legend
