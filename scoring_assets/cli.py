@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_verbose(listing)
     add_lifecycle_parsers(commands)
     add_train_parser(commands)
+    add_status_parser(commands)
     return parser
 
 
@@ -132,6 +133,24 @@ def add_outcomes_parser(commands) -> None:
     )
     outcomes.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     add_verbose(outcomes)
+
+
+def add_status_parser(commands) -> None:
+    """status: the daemon's heartbeats and the sensors' last ticks; exit 1 when any is stale (for monitoring)."""
+    from scoring_assets.service_status import DEFAULT_MAX_AGE_SECONDS
+
+    status = commands.add_parser(
+        "status", help="is the service alive: daemon heartbeats and sensor ticks (exit 1: stale)"
+    )
+    status.add_argument(
+        "--max-age",
+        type=float,
+        default=DEFAULT_MAX_AGE_SECONDS,
+        metavar="SECONDS",
+        help="a heartbeat or tick older than this is stale (%(default)s)",
+    )
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    add_verbose(status)
 
 
 def add_train_parser(commands) -> None:
@@ -210,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                 return model_lifecycle(args)
             if args.command == "train":
                 return train_challenger(args)
+            if args.command == "status":
+                return service_status(args)
             return show_lineage(args)
     except KeyboardInterrupt:
         _problem("stopped before the end; nothing half-written was published")
@@ -892,6 +913,24 @@ def described_training_set(training_set: dict | None) -> str:
         first, last = training_set["date_range"]
         line += f", labels known {first} to {last}"
     return line
+
+
+def service_status(args: argparse.Namespace) -> int:
+    """Print the daemon's heartbeats and the running sensors' last ticks; exit 1 when any is stale or missing."""
+    ensure_dagster_home()
+    from dagster import DagsterInstance
+
+    from scoring_assets.service_status import service_liveness, status_record
+
+    found = service_liveness(DagsterInstance.get(), args.max_age)
+    record = status_record(found, args.max_age)
+    if args.json:
+        print(json.dumps(record, indent=2))
+    else:
+        print(f"service: {'healthy' if record['healthy'] else 'STALE'} (max age {args.max_age:g} s)")
+        for each in found:
+            print(f"  {each.line()}")
+    return EXIT_OK if record["healthy"] else EXIT_ERROR
 
 
 def still_the_champion(model: dict) -> bool | None:

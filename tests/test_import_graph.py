@@ -26,7 +26,12 @@ LAYERS = (
     ("scoring_assets.use_cases",),
     ("scoring_assets.builders", "scoring_assets.deploy"),
     ("scoring_assets.defs",),
-    ("scoring_assets.runs", "scoring_assets.definitions", "scoring_assets.process_memory"),
+    (
+        "scoring_assets.runs",
+        "scoring_assets.definitions",
+        "scoring_assets.process_memory",
+        "scoring_assets.service_status",
+    ),
     ("scoring_assets.cli", "scoring_assets.__main__"),
 )
 LONGEST_FUNCTION_LINES = 60
