@@ -215,6 +215,9 @@ def definitions_loaded() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from scoring_assets.use_cases import report_broken_use_cases
+
+    report_broken_use_cases()  # a broken package is named once; the command goes on with the other use cases
     try:
         with _terminate_like_interrupt():
             if args.command == "score":

@@ -15,13 +15,14 @@ import dagster as dg
 
 from scoring_assets.builders.use_case_definitions import build_shared_inbox_definitions, build_use_case_definitions
 from scoring_assets.defs.resources import inbox_interval_seconds, scoring_resources
-from scoring_assets.use_cases import all_use_cases
+from scoring_assets.use_cases import all_use_cases, report_broken_use_cases
 
 
 @cache
 def scoring_definitions() -> dg.Definitions:
     """The whole code location: every use case, the shared inbox and its router, the resources."""
     use_cases = list(all_use_cases().values())
+    report_broken_use_cases()  # on stderr, which dg check defs and dg dev show; the other use cases load
     interval = inbox_interval_seconds()
     return dg.Definitions.merge(
         *(build_use_case_definitions(use_case, interval) for use_case in use_cases),
