@@ -20,6 +20,7 @@ from dagster import AssetKey, DagsterInstance, SensorResult, build_schedule_cont
 from test_cli import write_use_case_module
 
 from scoring_assets.builders import inbox_sensors, model_sensors, scored_models
+from scoring_assets.builders.jobs import build_jobs
 from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.model_assets import latest_observed_model_md5, record_model_observation
 from scoring_assets.builders.run_tags import TRIGGER, Trigger, trigger_tags
@@ -516,6 +517,28 @@ def test_a_file_matching_several_use_cases_is_refused_naming_them(instance, fold
     reported = inbox_observation_count(instance, SHARED_INBOX)
     assert "no new complete files" in router.tick().skip_reason.skip_message
     assert inbox_observation_count(instance, SHARED_INBOX) == reported, "decided again without a change"
+
+
+def test_a_file_that_fitted_no_use_case_is_decided_again_once_one_it_fits_is_loaded(instance, folders, tenure_only):
+    known = list(all_use_cases().values())
+    jobs = [build_jobs(keys_of(each))[0] for each in [*known, tenure_only]]
+    daemon = SensorDaemon(instance, inbox_sensors.build_inbox_router(known, jobs[:-1], 5), sensor_resources(folders))
+    drop(folders.inbox, "tenure.csv", customer_rows(10)[["customerID", "tenure"]])
+    daemon.tick()
+    assert requested(daemon.tick()) == []
+    assert inbox_table(instance, SHARED_INBOX)[0]["decision"] == Decision.NO_USE_CASE
+
+    # The code location reloaded with one more use case: the same cursor, no touch to the file.
+    daemon.sensor = inbox_sensors.build_inbox_router([*known, tenure_only], jobs, 5)
+    daemon.tick()
+    daemon.tick()
+    latest = inbox_table(instance, SHARED_INBOX)[0]
+    # Routed to the new use case (which, declared for this test only, has no model to score with yet).
+    assert (latest["file"], latest["use_case"], latest["decision"]) == (
+        "tenure.csv",
+        tenure_only.name,
+        Decision.WAITING_FOR_MODEL,
+    )
 
 
 def test_the_use_cases_own_folders_in_the_shared_inbox_are_not_taken_for_files(router, daemon, folders, instance):

@@ -11,6 +11,8 @@ skip reason and, as a table of recent files and their fate, on the inbox assets 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -257,6 +259,12 @@ class InboxTick:
         )
 
 
+def use_cases_fingerprint(use_cases: list[UseCase]) -> str:
+    """Which use cases (names and contract columns) decide files now; a change re-decides the files they refused."""
+    declared = sorted([use_case.name, use_case.contract_columns] for use_case in use_cases)
+    return hashlib.sha256(json.dumps(declared).encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class InboxResources:
     """What an inbox tick needs from the code location's resources."""
@@ -274,13 +282,20 @@ def run_inbox_tick(
     route,
     skip: frozenset[str] = frozenset(),
     tick_type: type[InboxTick] = InboxTick,
+    deciding: list[UseCase] | None = None,
 ) -> dg.SensorResult:
     """One tick over ``inbox``: decide every settled file, within the hashing budget, and say so.
+
+    ``deciding``: the use cases files are decided among (default: the registry's); when they change
+    since the last tick, the files they refused are decided again (``InboxState.use_cases_changed``).
 
     ``tick_type`` decides a file by its content (``InboxTick`` scores it; the outcomes inbox registers it).
     """
     inbox.mkdir(parents=True, exist_ok=True)
     state = InboxState.from_cursor(context.cursor)
+    forgotten = state.use_cases_changed(use_cases_fingerprint(deciding or list(all_use_cases().values())))
+    if forgotten:
+        context.log.info(f"the use cases changed: deciding again {', '.join(forgotten[:FILES_NAMED_IN_A_SUMMARY])}")
     settle_seconds = resources.settings.settle_seconds
     now = time.time()
     settled = scan_inbox(inbox, state, now=now, settle_seconds=settle_seconds, skip=skip)
@@ -365,6 +380,8 @@ def build_inbox_router(use_cases: list[UseCase], score_file_jobs: list, interval
     ):
         resources = InboxResources(folders, inbox_settings, model_store)
         route = partial(route_entry, use_cases=use_cases)
-        return run_inbox_tick(context, resources, folders.inbox, SHARED_INBOX, route, skip=own_folders)
+        return run_inbox_tick(
+            context, resources, folders.inbox, SHARED_INBOX, route, skip=own_folders, deciding=use_cases
+        )
 
     return inbox_router

@@ -153,6 +153,7 @@ class InboxState:
     pending: dict[str, Signature] = field(default_factory=dict)
     handled: dict[str, Signature] = field(default_factory=dict)
     recent: list[DecisionRecord] = field(default_factory=list)
+    use_cases: str = ""  # fingerprint of the use cases the decisions were made with (``use_cases_changed``)
 
     @classmethod
     def from_cursor(cls, cursor: str | None) -> InboxState:
@@ -166,12 +167,36 @@ class InboxState:
                 DecisionRecord(**{**record, "signature": tuple(record["signature"])})
                 for record in data.get("recent", [])
             ],
+            use_cases=data.get("use_cases", ""),
         )
 
     def to_cursor(self) -> str:
         """JSON with non-ASCII escaped: names with surrogate escapes survive the round trip."""
-        data = {"pending": self.pending, "handled": self.handled, "recent": [asdict(r) for r in self.recent]}
+        data = {
+            "pending": self.pending,
+            "handled": self.handled,
+            "recent": [asdict(r) for r in self.recent],
+            "use_cases": self.use_cases,
+        }
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    def use_cases_changed(self, fingerprint: str) -> list[str]:
+        """Forget the decisions the use cases decided (no use case, several, another's) when they changed.
+
+        So a file refused for fitting no use case is decided again once a use case it fits is
+        loaded, without anyone touching it. Returns the names forgotten.
+        """
+        if fingerprint == self.use_cases:
+            return []
+        by_use_cases = {Decision.NO_USE_CASE, Decision.SEVERAL_USE_CASES, Decision.OTHER_USE_CASE}
+        latest = {record.name: record for record in self.recent}
+        forgotten = [
+            name for name, record in latest.items() if record.decision in by_use_cases and name in self.handled
+        ]
+        for name in forgotten:
+            del self.handled[name]
+        self.use_cases = fingerprint
+        return forgotten
 
     def mark_handled(self, path: Path, signature: Signature) -> None:
         self.pending.pop(path.name, None)
