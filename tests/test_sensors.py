@@ -230,6 +230,31 @@ def test_every_decision_is_shown_in_the_inbox_table_and_the_skip_reason(daemon, 
     assert "empty.csv empty: 0 bytes, waits until it has content" in skip
 
 
+def test_the_inbox_table_shows_each_requested_files_final_fate_once_its_run_has_finished(daemon, telco_inbox, instance):
+    drop(telco_inbox, "good.csv", customer_rows(20))
+    mostly_bad = customer_rows(20, seed=4).assign(gender="M")  # every row breaks the contract: refused
+    drop(telco_inbox, "bad.csv", mostly_bad)
+    daemon.tick()
+    keys = requested(daemon.tick())
+    assert len(keys) == 2
+    assert daemon.tick().skip_reason, "nothing to settle while the runs have not run"
+    assert {row["decision"] for row in inbox_table(instance)} == {Decision.REQUESTED}
+    for key in keys:
+        execute_score_run(instance, TELCO, key)  # what the daemon's run launcher does
+
+    result = daemon.tick()
+
+    rows = {row["file"]: row for row in inbox_table(instance)}
+    assert rows["good.csv"]["decision"] == Decision.SCORED
+    assert rows["good.csv"]["reason"].startswith("20 rows scored, 0 rejected: ")
+    assert rows["bad.csv"]["decision"] == Decision.REFUSED
+    assert "rejected" in rows["bad.csv"]["reason"] and "(run " in rows["bad.csv"]["reason"]
+    assert "good.csv scored" in result.skip_reason.skip_message
+    count = inbox_observation_count(instance)
+    daemon.tick()
+    assert inbox_observation_count(instance) == count, "a fate is told once"
+
+
 def test_an_empty_file_is_reported_once_and_scored_when_its_content_arrives(daemon, telco_inbox, instance):
     empty = telco_inbox / "late.csv"
     empty.parent.mkdir(parents=True)

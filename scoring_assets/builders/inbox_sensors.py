@@ -23,6 +23,7 @@ from time import sleep  # its own name, so a test can stand in for the writer du
 
 import dagster as dg
 
+from scoring_assets.builders.inbox_fates import settle_fates
 from scoring_assets.builders.keys import INBOX_ROUTER, SHARED_INBOX, keys_of
 from scoring_assets.builders.model_sensors import observe_new_model
 from scoring_assets.builders.resources import InboxSettings, ModelStore, ScoringFolders
@@ -49,8 +50,8 @@ HASHING_BUDGET_SECONDS = 20.0
 FILES_NAMED_IN_A_SUMMARY = 10  # skip reasons and descriptions name this many files, then count the rest
 
 INBOX_FATES = (
-    "requested (partition), duplicate (of which partition), empty, not a csv, unreadable name, not a file, "
-    "waiting for model, cannot read"
+    "requested (partition) until its run finished, then scored, refused (and why) or failed; duplicate (of which "
+    "partition), another use case, empty, not a csv, unreadable name, not a file, waiting for model, cannot read"
 )
 
 INBOX_TABLE_SCHEMA = dg.TableSchema(
@@ -247,6 +248,14 @@ class InboxTick:
             },
         )
 
+    def settle_fates(self) -> None:
+        """Show the final fate of each requested file whose run has finished (``inbox_fates``)."""
+        for position in settle_fates(self.context.instance, self.folders, self.state.recent):
+            record = self.state.recent[position]
+            self.decisions.append(record)
+            self.new_decisions.append(record)
+            self.context.log.info(record.summary)
+
     def result(self) -> dg.SensorResult:
         return dg.SensorResult(
             run_requests=self.run_requests,
@@ -318,6 +327,7 @@ def run_inbox_tick(
             tick.decide_by_content(entry, routed)
         else:
             tick.decide(entry, *routed)
+    tick.settle_fates()
     return tick.result()
 
 

@@ -39,6 +39,9 @@ def outcomes_inbox_spec(use_case: UseCase) -> dg.AssetSpec:
 class OutcomesTick(InboxTick):
     """An inbox tick over outcomes files: each new content is registered and its register_outcomes run requested."""
 
+    def settle_fates(self) -> None:
+        """Not here: an outcomes file's run is not a scoring partition's; its fate is on realized_performance."""
+
     def decide_by_content(self, entry: SettledEntry, use_case: UseCase) -> None:
         sha256 = self.settled_sha256(entry, use_case)
         if sha256 is None:

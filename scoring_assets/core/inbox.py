@@ -49,7 +49,10 @@ FOLDER_SIGNATURE: Signature = (0, 0)  # a folder is decided once while it exists
 class Decision(StrEnum):
     """What happened to a file: the words the inbox table, the tick log and skip reasons use."""
 
-    REQUESTED = "requested"
+    REQUESTED = "requested"  # until its run has finished; then one of the three below
+    SCORED = "scored"
+    REFUSED = "refused"  # the run refused the file (unreadable, too many bad rows, ...): the reason says why
+    FAILED = "failed"  # the run crashed or was cancelled: its run id says where to look
     DUPLICATE = "duplicate"
     EMPTY = "empty"
     UNREADABLE_NAME = "unreadable name"
