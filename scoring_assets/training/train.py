@@ -7,9 +7,10 @@ validated exactly as scoring reads it, so the model never learns from rows scori
 refuse. Labels are 1 for the label's positive value, 0 for its negative one. Rows are split
 once, deterministically and stratified, into train / validation / test parts:
 - candidates are compared by cross-validated ROC AUC on the train part only;
-- the winner is fitted on the train part and its decision threshold maximises F1 on the
-  validation part. The model is not refitted on train + validation afterwards: the threshold
-  was tuned against exactly this model's scores;
+- the winner is fitted on the train part and its decision threshold is chosen on the
+  validation part by the rule ``params.yaml`` names (``training.thresholds``: F1 by default, a
+  target precision, a top share of rows or a cost ratio). The model is not refitted on train +
+  validation afterwards: the threshold was tuned against exactly this model's scores;
 - the test part is written for ``evaluate`` and never looked at here.
 The reference profile for drift checks (``core.drift.build_reference_profile``: bins of the
 train part's model inputs, the validation part's scores) is written beside the model when the
@@ -34,7 +35,6 @@ import sklearn
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import precision_recall_curve
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -48,6 +48,7 @@ from scoring_assets.core.paths import REPO_ROOT, repo_relative
 from scoring_assets.core.use_case import FeatureSet, UseCase
 from scoring_assets.training import held_out_path, load_params, repo_path, trained_use_case
 from scoring_assets.training.metrics import binary_labels, classification_metrics, describe_metrics
+from scoring_assets.training.thresholds import ThresholdRule
 
 POSITIVE_CLASS = 1  # labels are encoded 0/1: the score is the probability of class 1, the label's positive value
 
@@ -96,7 +97,8 @@ def train_model(use_case: UseCase, extract_path: Path, params: dict, outputs: Tr
 
     validation_labels = labels[parts["validation"]]
     validation_scores = fitted.model.predict_proba(features.iloc[parts["validation"]])[:, 1]
-    threshold = f1_maximising_threshold(validation_labels, validation_scores)
+    rule = ThresholdRule.from_params(params.get("threshold"))
+    threshold = rule.choose(validation_labels, validation_scores)
     validation_metrics = classification_metrics(validation_labels, validation_scores, threshold)
     print(f"chose {fitted.chosen}; on the validation split: {describe_metrics(validation_metrics)}")
 
@@ -124,6 +126,7 @@ def train_model(use_case: UseCase, extract_path: Path, params: dict, outputs: Tr
         candidates=fitted.candidates,
         cv_scores=fitted.cv_scores,
         threshold=threshold,
+        threshold_rule=rule,
         validation_metrics=validation_metrics,
         training_data=training_data,
         reference_profile=reference_profile,
@@ -274,14 +277,6 @@ def cross_validated_roc_auc(
     return [float(score) for score in cross_val_score(pipeline, features, labels, cv=splitter, scoring="roc_auc")]
 
 
-def f1_maximising_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
-    """The score at or above which a row is predicted positive, chosen for the best F1."""
-    precision, recall, thresholds = precision_recall_curve(labels, scores)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f1 = np.nan_to_num(2 * precision * recall / (precision + recall))
-    return float(thresholds[np.argmax(f1[:-1])])  # the last point has no threshold
-
-
 def model_card(
     *,
     use_case: UseCase,
@@ -289,6 +284,7 @@ def model_card(
     candidates: dict[str, Pipeline],
     cv_scores: dict[str, list[float]],
     threshold: float,
+    threshold_rule: ThresholdRule,
     validation_metrics: dict[str, float],
     training_data: dict[str, Any],
     params: dict[str, Any],
@@ -315,9 +311,10 @@ def model_card(
         "positive_class": POSITIVE_CLASS,
         "threshold": threshold,
         "threshold_rule": (
-            f"maximises F1 on the validation split; predict {label.column} = {label.positive} "
+            f"{threshold_rule.describe()}; predict {label.column} = {label.positive} "
             f"(class {POSITIVE_CLASS}) when score >= threshold"
         ),
+        "threshold_policy": threshold_rule.as_record(),
         "validation_metrics": validation_metrics,
         "feature_contract": {
             "input_columns": list(use_case.contract_columns),
