@@ -17,11 +17,13 @@ store's DVC project (``core.model_lifecycle``; the UI's promote and rollback job
 functions). ``train`` trains a challenger on production rows, the generated extract or a labelled
 file and runs the promotion gate on it (``training.challenger``, as the train_challenger job does);
 it exits 0 whatever the gate says (2: no such training set, or no labelled production rows yet).
+``retire`` takes a file that was a mistake out of its use case: its outputs archived, why recorded,
+its partition deleted (``builders.retirement.retire_file``, which the UI's retire_file job runs too).
 
 Exit codes: 0 scored (or done, outcomes registered); 2 bad usage, input file not found, no single
 use case for the file, an --output that could overwrite the input, outcomes for a use case without
-ids, no challenger or an unknown model; 3 batch (or outcomes file) refused; 4 model missing or
-failed its integrity check; 5 promotion refused by the gate; 1 anything else.
+ids, no challenger, an unknown model or partition, a blank --reason; 3 batch (or outcomes file)
+refused; 4 model missing or failed its integrity check; 5 promotion refused by the gate; 1 anything else.
 """
 
 from __future__ import annotations
@@ -115,7 +117,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_lifecycle_parsers(commands)
     add_train_parser(commands)
     add_status_parser(commands)
+    add_retire_parser(commands)
     return parser
+
+
+def add_retire_parser(commands) -> None:
+    """``retire --use-case NAME --partition KEY --reason TEXT [--json]``."""
+    retire = commands.add_parser(
+        "retire",
+        help="take a file scored by mistake out of its use case: outputs archived, partition removed, why recorded",
+    )
+    retire.add_argument("--use-case", metavar="NAME", required=True)
+    retire.add_argument("--partition", metavar="KEY", required=True, help="the file's partition (<name>-<8 hex>)")
+    retire.add_argument("--reason", metavar="TEXT", required=True, help="why it is retired (recorded)")
+    retire.add_argument("--json", action="store_true", help="print one JSON object")
+    add_verbose(retire)
 
 
 def add_outcomes_parser(commands) -> None:
@@ -234,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
                 return train_challenger(args)
             if args.command == "status":
                 return service_status(args)
+            if args.command == "retire":
+                return retire(args)
             return show_lineage(args)
     except KeyboardInterrupt:
         _problem("stopped before the end; nothing half-written was published")
@@ -722,15 +740,58 @@ def list_use_cases(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def show_lineage(args: argparse.Namespace) -> int:
-    from scoring_assets.core.manifest import LineageError, lineage
+def retire(args: argparse.Namespace) -> int:
+    """Retire one partition of a use case (``builders.retirement.retire_file``) and say what was kept where."""
+    from scoring_assets.use_cases import UseCaseError, use_case
 
     try:
-        summary = lineage(args.scored)
+        chosen = use_case(args.use_case)
+    except UseCaseError as error:
+        _problem(str(error))
+        return EXIT_USAGE
+    if not args.reason.strip():
+        _problem("--reason may not be blank: say why the file is retired (it is recorded)")
+        return EXIT_USAGE
+    if not args.verbose:
+        warnings.filterwarnings("ignore")
+    ensure_dagster_home()
+    from dagster import DagsterInstance
+
+    from scoring_assets.builders.retirement import UnknownPartition, retire_file
+    from scoring_assets.defs.resources import scoring_resources
+
+    folders = scoring_resources()["folders"]
+    try:
+        retirement = retire_file(DagsterInstance.get(), chosen, folders, args.partition, args.reason)
+    except UnknownPartition as error:
+        _problem(str(error))
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps({"retired": retirement.as_record()}, indent=2, sort_keys=True))
+        return EXIT_OK
+    print(f"retired: {chosen.name} {retirement.partition} ({retirement.source_path or 'no registered file'})")
+    print(f"archived: {len(retirement.archived)} file(s) under {retirement.archive_folder}")
+    print(f"recorded in: {folders.of(chosen.name).retired_ledger}")
+    return EXIT_OK
+
+
+def show_lineage(args: argparse.Namespace) -> int:
+    from scoring_assets.core.manifest import LineageError, lineage
+    from scoring_assets.core.retirement import retired_scored_file
+    from scoring_assets.defs.resources import scoring_resources
+    from scoring_assets.use_cases import all_use_cases
+
+    folders = scoring_resources()["folders"]
+    scored, retirement = retired_scored_file([folders.of(name) for name in all_use_cases()], args.scored)
+    try:
+        summary = lineage(scored)
     except LineageError as error:
         _problem(str(error))
         return EXIT_USAGE
     summary["still_the_champion"] = still_the_champion(summary["model"])
+    summary["retired"] = (
+        {name: retirement[name] for name in ("when", "who", "why", "archive_folder")} if retirement else None
+    )
     print(json.dumps(summary, indent=2, sort_keys=True))
     if not summary["matches_manifest"]:
         _problem(

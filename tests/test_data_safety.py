@@ -363,14 +363,14 @@ def test_two_runs_of_the_same_file_at_once_both_succeed_and_keep_both_results(in
 @pytest.fixture
 def another_run_moves_it_first(monkeypatch):
     """Whatever is being moved aside is moved away by another run right after it was looked at."""
-    new_folder = manifest._new_folder
+    new_folder = manifest.new_archive_folder
 
     def folder_made_while_another_run_moves(parent: Path, label: str) -> Path:
         for earlier in [path for path in parent.parent.parent.iterdir() if path.is_file()]:
             earlier.rename(earlier.with_name(f"moved_by_another_run_{earlier.name}"))
         return new_folder(parent, label)
 
-    monkeypatch.setattr(manifest, "_new_folder", folder_made_while_another_run_moves)
+    monkeypatch.setattr(manifest, "new_archive_folder", folder_made_while_another_run_moves)
 
 
 @pytest.mark.usefixtures("another_run_moves_it_first")

@@ -128,6 +128,10 @@ class UseCaseKeys:
     def train_challenger_job(self) -> str:
         return self._named("train_challenger")
 
+    @property
+    def retire_file_job(self) -> str:
+        return self._named("retire_file")
+
     # ops (the step keys a run config names)
     @property
     def raw_batch_op(self) -> str:
@@ -156,6 +160,10 @@ class UseCaseKeys:
     @property
     def rollback_op(self) -> str:
         return self._named("roll_back_model")
+
+    @property
+    def retire_file_op(self) -> str:
+        return self._named("retire_one_file")
 
     @property
     def challenger_op(self) -> str:

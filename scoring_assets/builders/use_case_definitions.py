@@ -25,6 +25,7 @@ from scoring_assets.builders.monitoring import build_monitoring_definitions
 from scoring_assets.builders.outcome_assets import build_outcomes_job, build_realized_performance_asset
 from scoring_assets.builders.outcome_sensors import build_outcomes_sensor, outcomes_inbox_spec
 from scoring_assets.builders.prediction_assets import build_prediction_assets
+from scoring_assets.builders.retirement import build_retire_file_job
 from scoring_assets.builders.retrain_triggers import build_retrain_triggers
 from scoring_assets.builders.schedules import build_nightly_rescore
 from scoring_assets.builders.shadow_assets import build_shadow_scores_asset
@@ -47,7 +48,13 @@ def build_use_case_definitions(use_case: UseCase, inbox_interval_seconds: int) -
             build_shadow_scores_asset(use_case, partitions),
             inbox_asset_spec(use_case),
         ],
-        jobs=[score_file, rescore, *build_lifecycle_jobs(use_case), build_train_challenger_job(use_case)],
+        jobs=[
+            score_file,
+            rescore,
+            *build_lifecycle_jobs(use_case),
+            build_train_challenger_job(use_case),
+            build_retire_file_job(use_case),
+        ],
         sensors=[
             build_inbox_sensor(use_case, score_file, inbox_interval_seconds),
             build_model_sensor(use_case),

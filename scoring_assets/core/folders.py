@@ -7,6 +7,9 @@ so this is the one place that knows the layout under the data folder (``$SCORING
     lake/<use case>/inputs/<key>.json      registration: which source file a partition stands for
     lake/<use case>/<asset>/<key>.parquet  intermediate assets
     lake/<use case>/locks/<key>.lock       taken by a run while it scores and publishes the file
+    lake/<use case>/retired.jsonl          every retired file: what, when, by whom, why, where its files went
+    lake/<use case>/inputs/retired/<key>.json  the content a retired key stood for (a key never changes content)
+    archive/<use case>/retired/<key>/      a retired file's outputs, one folder per retirement
     rejected/<use case>/<key>.csv          reject report
     scored/<use case>/<key>.csv            handoff file, with <key>.manifest.json beside it
     monitoring/<use case>/trend.html       the trend of the recent scored files
@@ -24,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from scoring_assets.core.files import exclusive_lock, file_sha256, write_text_atomically
-from scoring_assets.core.partition_keys import checked_partition_key, partition_key_for
+from scoring_assets.core.partition_keys import PartitionKeyError, checked_partition_key, partition_key_for
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,19 @@ class UseCaseFolders:
             raise FileNotFoundError(f"{path} is missing: materialize {asset} for partition {partition_key} first")
         return json.loads(path.read_text(encoding="utf-8"))
 
+    @property
+    def retired_ledger(self) -> Path:
+        """``retired.jsonl``: one JSON line per retired file (``core.retirement``)."""
+        return self.root / "lake" / self.use_case / "retired.jsonl"
+
+    def retired_key_record(self, partition_key: str) -> Path:
+        """The registration a retired key had: its content is the only content that key may stand for again."""
+        return self.lake_file("inputs/retired", partition_key, ".json")
+
+    def retirement_archive(self, partition_key: str) -> Path:
+        """Where a retired file's outputs are kept, one folder per retirement below it."""
+        return self.root / "archive" / self.use_case / "retired" / checked_partition_key(partition_key)
+
     def content_record(self, sha256: str) -> Path:
         """Marker of content already registered: how a re-delivered copy is recognised."""
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
@@ -126,11 +142,21 @@ class UseCaseFolders:
         ``sha256`` may be passed when the caller has just hashed the file.
         """
         registration = self.registration_for(source, sha256)
+        self._refuse_retired_key_for_other_content(registration)
         text = json.dumps(registration.as_dict(), indent=2, sort_keys=True) + "\n"
         write_text_atomically(self.registration_file(registration.partition_key), text)
         if not self.content_record(registration.sha256).exists():
             write_text_atomically(self.content_record(registration.sha256), text)
         return registration
+
+    def _refuse_retired_key_for_other_content(self, registration: InputRegistration) -> None:
+        """A retired key may come back only for the bytes it stood for (its name and lineage say so)."""
+        record = self.retired_key_record(registration.partition_key)
+        if record.exists() and json.loads(record.read_text(encoding="utf-8"))["sha256"] != registration.sha256:
+            raise PartitionKeyError(
+                f"partition key {registration.partition_key!r} was retired for other content (see {record}); "
+                f"rename {Path(registration.source_path).name} to register it"
+            )
 
     def registered_input(self, partition_key: str) -> InputRegistration:
         record = self.registration_file(partition_key)

@@ -82,15 +82,15 @@ def archive_previous(scored_csv: Path, *others: Path) -> Path | None:
     present = [path for path in (scored_csv, *published_with(scored_csv).values(), *others) if path.exists()]
     if not present:
         return None
-    destination = _new_folder(archive_folder_for(scored_csv), _archive_label(scored_csv, present))
-    moved = [path for path in present if _moved(path, destination / path.name)]
+    destination = new_archive_folder(archive_folder_for(scored_csv), _archive_label(scored_csv, present))
+    moved = [path for path in present if move_unless_gone(path, destination / path.name)]
     if not moved:
         _remove_empty(destination)
         return None
     return destination
 
 
-def _moved(path: Path, destination: Path) -> bool:
+def move_unless_gone(path: Path, destination: Path) -> bool:
     """Move ``path`` to ``destination``; False if it is gone already (another run moved it aside first)."""
     try:
         os.replace(path, destination)
@@ -119,7 +119,7 @@ def _timestamp(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H%M%S.%fZ")
 
 
-def _new_folder(parent: Path, label: str) -> Path:
+def new_archive_folder(parent: Path, label: str) -> Path:
     """``parent/label``, or ``parent/label-2``, ``-3``... if taken: an archive never merges two versions."""
     parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(1, 10_000):
@@ -140,8 +140,8 @@ def set_aside(path: Path) -> Path | None:
     path = Path(path)
     if not path.exists():
         return None
-    destination = _new_folder(archive_folder_for(path), f"replaced_{_timestamp(_modified(path))}") / path.name
-    if not _moved(path, destination):
+    destination = new_archive_folder(archive_folder_for(path), f"replaced_{_timestamp(_modified(path))}") / path.name
+    if not move_unless_gone(path, destination):
         _remove_empty(destination.parent)
         return None
     return destination
