@@ -19,6 +19,8 @@ file and runs the promotion gate on it (``training.challenger``, as the train_ch
 it exits 0 whatever the gate says (2: no such training set, or no labelled production rows yet).
 ``retire`` takes a file that was a mistake out of its use case: its outputs archived, why recorded,
 its partition deleted (``builders.retirement.retire_file``, which the UI's retire_file job runs too).
+``serve-reports`` serves the reports read-only over HTTP (``report_server``) until Ctrl-C or
+SIGTERM, then exits 0.
 
 Exit codes: 0 scored (or done, outcomes registered); 2 bad usage, input file not found, no single
 use case for the file, an --output that could overwrite the input, outcomes for a use case without
@@ -118,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(commands)
     add_status_parser(commands)
     add_retire_parser(commands)
+    add_serve_reports_parser(commands)
     return parser
 
 
@@ -167,6 +170,19 @@ def add_status_parser(commands) -> None:
     )
     status.add_argument("--json", action="store_true", help="print one JSON object")
     add_verbose(status)
+
+
+def add_serve_reports_parser(commands) -> None:
+    """serve-reports: the read-only report server, in the foreground until Ctrl-C or SIGTERM."""
+    serve = commands.add_parser(
+        "serve-reports", help="serve the drift, trend, impact and reject reports read-only over HTTP (foreground)"
+    )
+    serve.add_argument(
+        "--reports-address",
+        metavar="HOST:PORT",
+        help="where to listen (default: SCORING_REPORTS_ADDRESS, else 127.0.0.1:3001)",
+    )
+    add_verbose(serve)
 
 
 def add_train_parser(commands) -> None:
@@ -252,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
                 return service_status(args)
             if args.command == "retire":
                 return retire(args)
+            if args.command == "serve-reports":
+                return serve_reports(args)
             return show_lineage(args)
     except KeyboardInterrupt:
         _problem("stopped before the end; nothing half-written was published")
@@ -995,6 +1013,26 @@ def service_status(args: argparse.Namespace) -> int:
         for each in found:
             print(f"  {each.line()}")
     return EXIT_OK if record["healthy"] else EXIT_ERROR
+
+
+def serve_reports(args: argparse.Namespace) -> int:
+    """Serve the reports until Ctrl-C or SIGTERM (then exit 0); 2 when the address is not HOST:PORT."""
+    from scoring_assets.report_server import configured_report_server
+
+    try:
+        server = configured_report_server(args.reports_address)
+    except ValueError as error:
+        _problem(f"--reports-address: {error}")
+        return EXIT_USAGE
+    host, port = server.server_address[:2]
+    print(f"serving the reports of {server.data_dir} at http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("report server stopped", flush=True)
+    finally:
+        server.server_close()
+    return EXIT_OK
 
 
 def still_the_champion(model: dict) -> bool | None:

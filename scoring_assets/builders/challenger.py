@@ -28,7 +28,7 @@ class TrainChallengerConfig(dg.Config):
     training_set: str = GENERATED  # production | generated | the path of a labelled extract
 
 
-def gate_check_result(use_case: UseCase, verdict: GateVerdict) -> dg.AssetCheckResult:
+def gate_check_result(use_case: UseCase, verdict: GateVerdict, folders: ScoringFolders) -> dg.AssetCheckResult:
     """The gate's verdict as the blocking check's result: every criterion's figure, threshold and verdict."""
     table = ["| criterion | figure | threshold | passed |", "| --- | --- | --- | --- |"]
     table += [f"| {c.name} | {c.value} | {c.threshold} | {c.passed} |" for c in verdict.criteria]
@@ -40,7 +40,7 @@ def gate_check_result(use_case: UseCase, verdict: GateVerdict) -> dg.AssetCheckR
             "challenger_md5": verdict.challenger_md5,
             "criteria": dg.MetadataValue.md("\n".join(table)),
             "failed": ", ".join(c.name for c in verdict.criteria if not c.passed) or "none",
-            "impact_report": dg.MetadataValue.path(str(verdict.report)),
+            **folders.report_metadata("impact_report", verdict.report),
         },
     )
 
@@ -80,7 +80,7 @@ def build_training_set_asset(use_case: UseCase) -> dg.AssetsDefinition:
     return training_set
 
 
-def challenger_metadata(use_case: UseCase, trained, training_set: str) -> dict:
+def challenger_metadata(use_case: UseCase, trained, training_set: str, folders: ScoringFolders) -> dict:
     return {
         "challenger_md5": trained.challenger_md5,
         "version": use_case.model_version(trained.challenger_md5),
@@ -91,7 +91,7 @@ def challenger_metadata(use_case: UseCase, trained, training_set: str) -> dict:
         "gate": dg.MetadataValue.json(trained.verdict.as_record()),
         "gate_passed": trained.verdict.passed,
         "promoted": trained.promoted,
-        "impact_report": dg.MetadataValue.path(str(trained.verdict.report)),
+        **folders.report_metadata("impact_report", trained.verdict.report),
     }
 
 
@@ -120,8 +120,8 @@ def build_challenger_asset(use_case: UseCase) -> dg.AssetsDefinition:
             raise refusal(context, RefusalKind.MODEL, f"{use_case.name} model: {error}") from None
         return dg.MaterializeResult(
             data_version=dg.DataVersion(trained.challenger_md5),
-            metadata=challenger_metadata(use_case, trained, config.training_set),
-            check_results=[gate_check_result(use_case, trained.verdict)],
+            metadata=challenger_metadata(use_case, trained, config.training_set, folders),
+            check_results=[gate_check_result(use_case, trained.verdict, folders)],
         )
 
     return challenger

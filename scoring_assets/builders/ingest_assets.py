@@ -183,7 +183,7 @@ def validate_input_file(
     yield from materialize_or_refuse(
         context,
         dg.MaterializeResult(
-            metadata=validated_batch_metadata(summary, config.max_reject_fraction, accepted_path),
+            metadata=validated_batch_metadata(summary, config.max_reject_fraction, accepted_path, folders),
             check_results=[fraction_check, asset_checks.accepted_rows_satisfy_contract(use_case, accepted_path)],
         ),
         kind=RefusalKind.CHECK_FAILED if fraction_check.passed else RefusalKind.TOO_MANY_REJECTS,
@@ -191,7 +191,9 @@ def validate_input_file(
     )
 
 
-def validated_batch_metadata(summary: ValidationSummary, max_reject_fraction: float, accepted_path: Path) -> dict:
+def validated_batch_metadata(
+    summary: ValidationSummary, max_reject_fraction: float, accepted_path: Path, folders: ScoringFolders
+) -> dict:
     """The stage summary's figures (counts as a table, the report as a path), and what only the UI shows."""
     record = summary.as_record()
     counts, report = record.pop("reject_counts"), record.pop("reject_report")
@@ -201,7 +203,9 @@ def validated_batch_metadata(summary: ValidationSummary, max_reject_fraction: fl
         "max_reject_fraction": float(max_reject_fraction),
         "reject_counts_by_rule": reject_counts_table(counts),
         "report_cells_neutralised": summary.report_cells_neutralised,
-        "reject_report": dg.MetadataValue.path(report) if report else "none (no rows rejected)",
+        **(
+            folders.report_metadata("reject_report", report) if report else {"reject_report": "none (no rows rejected)"}
+        ),
         "lake_path": dg.MetadataValue.path(str(accepted_path)),
         ROW_COUNT_KEY: summary.rows_accepted,
     }

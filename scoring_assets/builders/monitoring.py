@@ -139,12 +139,12 @@ def build_monitoring_asset(use_case: UseCase) -> dg.AssetsDefinition:
         own = folders.of(use_case.name)
         records = with_realized(recent_file_records(own, RECENT_FILES), realized_by_file(use_case, own))
         report = write_trend_report(own.monitoring_report, use_case, records)
-        return dg.MaterializeResult(metadata=monitoring_metadata(records, str(report)))
+        return dg.MaterializeResult(metadata=monitoring_metadata(records, str(report), folders))
 
     return monitoring
 
 
-def monitoring_metadata(records: list[dict[str, Any]], report_path: str) -> dict[str, Any]:
+def monitoring_metadata(records: list[dict[str, Any]], report_path: str, folders: ScoringFolders) -> dict[str, Any]:
     """The files as a table, the latest file's figures as separate numbers (plotted over time), the report."""
     table = [
         dg.TableRecord({column.name: _shown(record.get(column.name)) for column in RECENT_FILES_SCHEMA.columns})
@@ -157,7 +157,7 @@ def monitoring_metadata(records: list[dict[str, Any]], report_path: str) -> dict
         "files_at_alert": sum(at_alert(record) for record in records),
         "latest_partition": latest.get("partition") or "no file scored yet",
         **{f"latest_{name}": figure(latest[name]) for name in LATEST_FIGURES if latest.get(name) is not None},
-        "trend_report": dg.MetadataValue.path(report_path),
+        **folders.report_metadata("trend_report", report_path),
     }
 
 

@@ -209,7 +209,7 @@ def score_and_publish_file(
         file_drift = drift.result() if drift else None
         publication = publish_scores(use_case, own, run, scores_path, output_path, summary, file_drift)
         own.write_stage_summary("scores", key, publication.as_record())
-        results = published_results(use_case, publication, scores_path, score_checks, file_drift)
+        results = published_results(use_case, publication, scores_path, score_checks, file_drift, folders)
     if publication.archived_to is not None:
         context.log.info(f"earlier results at {output_path} moved to {publication.archived_to}")
     yield from materialize_or_refuse(context, *results, reason=f"{output_path} no longer matches its manifest")
@@ -231,7 +231,12 @@ def scoring_run(
 
 
 def published_results(
-    use_case: UseCase, publication: Publication, scores_path: Path, score_checks: list, file_drift: FileDrift | None
+    use_case: UseCase,
+    publication: Publication,
+    scores_path: Path,
+    score_checks: list,
+    file_drift: FileDrift | None,
+    folders: ScoringFolders,
 ) -> tuple[dg.MaterializeResult, dg.MaterializeResult]:
     """The ``scores`` and ``scoring_manifest`` materializations of a published file, with their checks.
 
@@ -253,7 +258,7 @@ def published_results(
             use_case,
             publication.manifest,
             scores_path,
-            drift_metadata(file_drift, report_path) if file_drift else {},
+            drift_metadata(file_drift, report_path, folders) if file_drift else {},
         ),
         check_results=score_checks + drift_checks,
     )
@@ -310,7 +315,7 @@ DRIFT_TABLE_SCHEMA = dg.TableSchema(
 )
 
 
-def drift_metadata(file_drift, report_path: Path) -> dict:
+def drift_metadata(file_drift, report_path: Path, folders: ScoringFolders) -> dict:
     """The drift table (most drifted first), one plottable PSI per input, the score's, and the report."""
     rows = [
         dg.TableRecord(
@@ -332,7 +337,7 @@ def drift_metadata(file_drift, report_path: Path) -> dict:
         "drift_score_psi": figure(file_drift.score.psi),
         "drift_max_input_psi": max((figure(f.psi) for f in file_drift.features.values()), default=0.0),
         **{f"psi/{name}": figure(feature.psi) for name, feature in file_drift.features.items()},
-        "drift_report": dg.MetadataValue.path(str(report_path)),
+        **folders.report_metadata("drift_report", report_path),
     }
 
 

@@ -22,6 +22,7 @@ from scoring_assets.core.model_store import (
     verify_artifact,
 )
 from scoring_assets.core.paths import REPO_ROOT, default_data_dir
+from scoring_assets.core.report_files import report_url
 from scoring_assets.core.use_case import UseCase
 
 
@@ -33,10 +34,13 @@ def resolved(setting: str | dg.EnvVar) -> str:
 class ScoringFolders(dg.ConfigurableResource):
     """The data folder holding every use case's inbox, lake, rejected and scored folders.
 
-    ``data_dir`` empty means the repository's ``data/``.
+    ``data_dir`` empty means the repository's ``data/``. ``reports_url``, when set, is where the
+    report server (``scoring-assets serve-reports``) is reached: report paths in metadata then come
+    with a link people on other machines can open.
     """
 
     data_dir: str = ""
+    reports_url: str = ""
 
     @property
     def root(self) -> Path:
@@ -50,6 +54,11 @@ class ScoringFolders(dg.ConfigurableResource):
 
     def of(self, use_case: str) -> UseCaseFolders:
         return UseCaseFolders(self.root, use_case)
+
+    def report_metadata(self, name: str, path: str | Path) -> dict[str, dg.MetadataValue]:
+        """``name``: the report's path; with ``reports_url`` set, ``<name>_url``: its link on the report server."""
+        url = report_url(resolved(self.reports_url), self.root, path)
+        return {name: dg.MetadataValue.path(str(path)), **({f"{name}_url": dg.MetadataValue.url(url)} if url else {})}
 
 
 class InboxSettings(dg.ConfigurableResource):
