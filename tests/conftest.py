@@ -17,7 +17,7 @@ from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.defs.resources import DATA_DIR_VARIABLE, MODEL_ROOT_VARIABLE, scoring_resources
 from scoring_assets.use_cases import use_case as declared_use_case
-from tests.support.batches import SHIPPED_USE_CASES, TELCO
+from tests.support.batches import TELCO, USE_CASE_NAMES
 from tests.support.cli_workspace import Workspace, new_workspace
 from tests.support.model_roots import built_model, copy_dvc_project, install_new_model
 
@@ -54,9 +54,9 @@ def no_state_storage_left_by_an_earlier_test():
         yield
 
 
-@pytest.fixture(params=SHIPPED_USE_CASES)
+@pytest.fixture(params=USE_CASE_NAMES)
 def use_case(request) -> UseCase:
-    """Each shipped use case in turn: for behaviour every use case must have."""
+    """Each registered use case in turn: for behaviour every use case must have."""
     return declared_use_case(request.param)
 
 

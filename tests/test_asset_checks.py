@@ -13,10 +13,7 @@ from scoring_assets.builders import asset_checks
 from scoring_assets.core.contract import validate_frame
 from scoring_assets.core.ingest import accepted_schema
 from scoring_assets.core.scoring import feature_schema, scores_schema
-from tests.support.batches import valid_rows
-
-# A value each use case's contract refuses, in a column the contract restricts to a value set.
-OUT_OF_SET = {"telco_churn": ("Contract", "Lifetime"), "credit_risk": ("purpose", "holiday")}
+from tests.support.batches import out_of_set, valid_rows
 
 
 def write_table(path, rows: dict, schema: pa.Schema):
@@ -55,7 +52,7 @@ def test_accepted_rows_check_fails_when_a_stored_row_breaks_the_contract(tmp_pat
     rows = accepted_rows(use_case, 10)
     ok = asset_checks.accepted_rows_satisfy_contract(use_case, write_table(tmp_path / "ok.parquet", rows, schema))
     assert ok.passed
-    column, value = OUT_OF_SET[use_case.name]
+    column, value = out_of_set(use_case)
     rows[column][3] = value
     result = asset_checks.accepted_rows_satisfy_contract(use_case, write_table(tmp_path / "bad.parquet", rows, schema))
     assert not result.passed

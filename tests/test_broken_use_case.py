@@ -18,7 +18,7 @@ from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.use_cases import EXTRA_MODULES_VARIABLE, all_use_cases, broken_use_cases
 from scoring_assets.use_cases import use_case as declared_use_case
-from tests.support.batches import GENERATORS, valid_rows, write_csv
+from tests.support.batches import USE_CASE_NAMES, valid_rows, write_csv
 
 BROKEN = {
     "syntax_error_team": ("from scoring_assets.core.use_case import UseCase\n\nUSE_CASE = UseCase(name='x',\n", 3),
@@ -54,11 +54,11 @@ def test_each_broken_package_is_named_with_its_file_and_line_and_the_others_load
             assert broken[module].startswith(f"{broken_site / module / '__init__.py'}, line {line}: ")
     assert "ModuleNotFoundError: No module named 'not_a_module_anywhere'" in broken["missing_import_team"]
     assert "has no USE_CASE" in broken["no_declaration_team"]
-    assert set(GENERATORS) <= set(all_use_cases())
+    assert set(USE_CASE_NAMES) <= set(all_use_cases())
 
 
 def test_the_cli_scores_another_use_cases_file_and_names_each_broken_package_once(broken_site, workspace):
-    name = next(iter(GENERATORS))
+    name = next(iter(USE_CASE_NAMES))
     source = write_csv(valid_rows(declared_use_case(name), 20), workspace.cwd / "batch.csv")
 
     result = workspace.run("score", str(source), "--use-case", name)

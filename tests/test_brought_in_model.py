@@ -39,6 +39,7 @@ from scoring_assets.core.model_store import CARD_FIELDS, ModelIntegrityError, lo
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.scoring import score_feature_parquet, write_feature_parquet, write_scored_csv
 from scoring_assets.core.use_case import FeatureSet, Label, ModelSource, UseCase
+from tests.support.model_roots import dvc_add
 
 KINDS = ("car", "home", "other")
 MODEL_PATH = "models/loan.joblib"
@@ -103,14 +104,6 @@ def accepted(use_case: UseCase, rows: pd.DataFrame) -> pd.DataFrame:
     result = validate_frame(use_case, framed)
     assert result.rejects.empty
     return result.accepted
-
-
-def dvc_add(path: Path) -> Path:
-    """Record ``path`` the way ``dvc add`` does: a ``<file>.dvc`` beside it naming its md5, size and name."""
-    record = path.with_name(f"{path.name}.dvc")
-    out = {"md5": file_md5(path), "size": path.stat().st_size, "hash": "md5", "path": path.name}
-    record.write_text(yaml.safe_dump({"outs": [out]}, sort_keys=False))
-    return record
 
 
 def train_and_bring_in(root: Path, card_changes=None) -> UseCase:

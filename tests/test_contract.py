@@ -7,12 +7,15 @@ and the German credit bounds are proven on their use case.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pandas as pd
+import pandera.pandas as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pandera.typing import Series
 
 from scoring_assets.core.contract import (
     NUL_BYTE_RULE,
@@ -23,6 +26,7 @@ from scoring_assets.core.contract import (
     validate_frame,
 )
 from scoring_assets.core.csv_records import read_csv_frame
+from scoring_assets.core.ingest import accepted_schema
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.use_cases.credit_risk.contract import AGE_MAX_YEARS, CREDIT_AMOUNT_MAX, DURATION_MAX_MONTHS
 from scoring_assets.use_cases.telco_churn.contract import MONTHLY_CHARGES_MAX, TENURE_MAX_MONTHS, TOTAL_CHARGES_MAX
@@ -484,3 +488,19 @@ def test_real_german_extract_with_out_of_bounds_values_rejects_just_those_rows_b
         [20, "age", "min_18", "17"],
         [30, "purpose", "allowed_values", "holiday"],
     ]
+
+
+def test_a_blank_whole_number_is_missing_where_the_contract_allows_it_and_required_where_not():
+    class Visits(pa.DataFrameModel):
+        member: Series[str] = pa.Field(unique=True)
+        visits: Series[pd.Int64Dtype] = pa.Field(ge=0, le=1_000)
+        last_visit_days: Series[pd.Int64Dtype] = pa.Field(ge=0, le=36_500, nullable=True)
+
+    visits = dataclasses.replace(TELCO, name="visits", contract=Visits, id_column="member", cross_field_rules={})
+    raw = batch(pd.DataFrame({"member": ["a", "b"], "visits": ["3", ""], "last_visit_days": ["", "12"]}))
+    result = validate_frame(visits, raw)
+
+    assert result.accepted.index.tolist() == [1] and pd.isna(result.accepted.loc[1, "last_visit_days"])
+    assert result.rejects[["column", "rule"]].values.tolist() == [["visits", "required"]]
+    schema = accepted_schema(visits, has_label=False)
+    assert schema.field("last_visit_days").nullable and not schema.field("visits").nullable

@@ -3,7 +3,8 @@
 These run the real `dvc` (installed by dev.py in its own environment, linked as .venv/bin/dvc).
 In CI, `python3 dev.py test` has just run `dvc repro` on a clean clone, so an unchanged
 dvc.lock proves the pipeline rebuilds the very models that were committed. Each use case with
-DVC stages (``<use case>_generate``, ``_train``, ``_evaluate``) is checked on its own.
+DVC stages (``<use case>_train`` and ``_evaluate``, and ``_generate`` when its package has a
+generator; one trained on a real extract named in params.yaml has none) is checked on its own.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.use_cases import all_use_cases
 
 pytestmark = pytest.mark.e2e  # the real `dvc`: `pytest -m 'not e2e'` leaves it out
-STAGE_KINDS = ("generate", "train", "evaluate")
+STAGE_KINDS = ("train", "evaluate")  # and "generate", for a use case whose package has a generate.py
 DVC_STAGES = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
 # Use cases trained by this repository's pipeline (a test may declare others, with no stages).
 TRAINED_USE_CASES = [use_case for name, use_case in all_use_cases().items() if f"{name}_train" in DVC_STAGES]
@@ -54,10 +55,24 @@ def test_pipeline_is_up_to_date_after_repro():
     assert "Data and pipelines are up to date" in status.stdout
 
 
-def test_every_use_case_packaged_here_has_its_three_stages():
-    packaged = sorted(path.parent.name for path in (REPO_ROOT / "scoring_assets" / "use_cases").glob("*/__init__.py"))
-    assert packaged == sorted(use_case.name for use_case in TRAINED_USE_CASES)
-    assert sorted(DVC_STAGES) == sorted(f"{name}_{kind}" for name in packaged for kind in STAGE_KINDS)
+def expected_stages(package: Path) -> list[str]:
+    """A packaged use case's stages: train and evaluate, and generate when it has a generator."""
+    kinds = ("generate", *STAGE_KINDS) if (package / "generate.py").exists() else STAGE_KINDS
+    return [f"{package.name}_{kind}" for kind in kinds]
+
+
+def test_every_use_case_packaged_here_has_its_stages_and_a_generate_stage_only_with_a_generator():
+    packages = sorted(path.parent for path in (REPO_ROOT / "scoring_assets" / "use_cases").glob("*/__init__.py"))
+    assert [package.name for package in packages] == sorted(use_case.name for use_case in TRAINED_USE_CASES)
+    assert sorted(DVC_STAGES) == sorted(stage for package in packages for stage in expected_stages(package))
+
+
+def test_a_use_case_trained_on_a_real_extract_needs_no_generate_stage(tmp_path):
+    package = tmp_path / "scoring_assets" / "use_cases" / "from_a_real_extract"
+    package.mkdir(parents=True)
+    assert expected_stages(package) == ["from_a_real_extract_train", "from_a_real_extract_evaluate"]
+    (package / "generate.py").touch()
+    assert expected_stages(package)[0] == "from_a_real_extract_generate"
 
 
 def test_every_output_md5_in_dvc_lock_matches_the_file_on_disk():

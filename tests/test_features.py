@@ -11,9 +11,8 @@ from scoring_assets.core.csv_records import read_csv_frame
 from scoring_assets.core.features import as_categorical, build_features, feature_dtypes
 from scoring_assets.core.scoring import read_feature_frame
 from scoring_assets.core.use_case import FeatureSet, UseCase
-from scoring_assets.training import load_params, repo_path
 from scoring_assets.training.train import load_training_rows
-from tests.support.batches import CREDIT_RISK, REAL_EXTRACTS, TELCO, customer_rows, valid_rows
+from tests.support.batches import CREDIT_RISK, REAL_EXTRACTS, TELCO, customer_rows, training_extract, valid_rows
 from tests.support.model_roots import built_model
 from tests.support.scoring_runs import score_file
 
@@ -36,11 +35,10 @@ def accepted_rows(use_case: UseCase, rows: pd.DataFrame) -> pd.DataFrame:
 
 def test_scoring_builds_exactly_the_training_feature_matrix(instance, folders, tmp_path, use_case):
     built_model(use_case)
-    training_extract = repo_path(load_params(use_case.name, "train")["extract"])
-    accepted, _, _ = load_training_rows(use_case, training_extract, max_rejected_fraction=0.0)
-    training_features = build_features(use_case.features, accepted).head(500)
+    source = first_rows_of(training_extract(use_case), 500, tmp_path / "training_rows.csv")
+    accepted, _, _ = load_training_rows(use_case, source, max_rejected_fraction=1.0)  # a real extract has a few
+    training_features = build_features(use_case.features, accepted)
 
-    source = first_rows_of(training_extract, 500, tmp_path / "training_rows.csv")
     registration, result = score_file(instance, folders, source, use_case=use_case)
     assert result.success
     table = pq.read_table(folders.of(use_case.name).lake_file("feature_matrix", registration.partition_key))

@@ -23,15 +23,11 @@ from scoring_assets.builders.run_tags import MODEL_VERSION, SOURCE_FILE, SOURCE_
 from scoring_assets.core.manifest import lineage, manifest_path_for
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.runs import execute_score_run, model_store, register_file
-from tests.support.batches import TELCO, customer_rows, valid_rows, write_csv
+from tests.support.batches import TELCO, customer_rows, header_name, out_of_set, valid_rows, write_csv
 from tests.support.model_roots import built_model
 from tests.support.scoring_runs import score_file
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
-
-
-# A value each use case's contract refuses, in a column the contract restricts to a value set.
-OUT_OF_SET = {"telco_churn": ("Contract", "Lifetime"), "credit_risk": ("purpose", "holiday")}
 
 
 def latest_status_by_partition(
@@ -45,8 +41,8 @@ def latest_status_by_partition(
 def rows_with_bad_ones(use_case, count: int, bad: int, seed: int):
     """``count`` valid rows of which the first ``bad`` hold a value outside the contract's value set."""
     rows = valid_rows(use_case, count, seed=seed)
-    column, value = OUT_OF_SET[use_case.name]
-    rows.loc[rows.index[:bad], column] = value
+    column, value = out_of_set(use_case)
+    rows.loc[rows.index[:bad], header_name(rows, column)] = value
     return rows
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import math
 import random
 import re
 import threading
@@ -215,7 +216,13 @@ class MessyFile:
         return "".join(self.parts)
 
 
-def messy_file(use_case: UseCase, line_breaks: list[str], seed: int, rows: int = 400) -> MessyFile:
+def rows_filling(use_case: UseCase, n_bytes: int, at_least: int) -> int:
+    """How many valid rows of ``use_case`` take well over ``n_bytes`` as CSV (``at_least``): narrow tables need more."""
+    per_row = len(valid_rows(use_case, 100).to_csv(index=False).encode()) / 100
+    return max(at_least, math.ceil(1.25 * n_bytes / per_row))
+
+
+def messy_file(use_case: UseCase, line_breaks: list[str], seed: int, rows: int) -> MessyFile:
     """Good rows with multi-line notes, ragged rows, blank and delimiter-only lines, in random order."""
     generator = random.Random(seed)
     records = valid_rows(use_case, rows, seed=seed)
@@ -253,7 +260,8 @@ def read_everything(path, use_case: UseCase, block_bytes: int):
 def test_row_and_line_numbers_stay_exact_around_ragged_blank_and_multiline_records(
     tmp_path, use_case, line_breaks, block_bytes
 ):
-    messy = messy_file(use_case, line_breaks, seed=len(line_breaks[0]) * 7 + len(line_breaks) + block_bytes)
+    seed = len(line_breaks[0]) * 7 + len(line_breaks) + block_bytes
+    messy = messy_file(use_case, line_breaks, seed, rows=rows_filling(use_case, 10 * block_bytes, at_least=400))
     path = tmp_path / "messy.csv"
     path.write_bytes(messy.text().encode())
     assert path.stat().st_size > 10 * block_bytes, "the file spans many read blocks"
@@ -267,7 +275,7 @@ def test_row_and_line_numbers_stay_exact_around_ragged_blank_and_multiline_recor
 
 
 def test_quoted_line_breaks_are_read_at_any_file_size(tmp_path, use_case):
-    rows = valid_rows(use_case, 3000).rename(columns=str.strip)
+    rows = valid_rows(use_case, rows_filling(use_case, 100 * 4096, at_least=3000)).rename(columns=str.strip)
     rows["notes"] = [f'call {i}:\nasked about, the bill\r\nsaid "later"' for i in range(len(rows))]
     path = write_csv(rows, tmp_path / "notes.csv")
     assert path.stat().st_size > 100 * 4096
@@ -276,7 +284,7 @@ def test_quoted_line_breaks_are_read_at_any_file_size(tmp_path, use_case):
 
     assert len(batches) > 100
     table = pa.Table.from_batches(batches)
-    assert table.column(ROW_NUMBER).to_pylist() == list(range(1, 3001))
+    assert table.column(ROW_NUMBER).to_pylist() == list(range(1, len(rows) + 1))
     for name in use_case.contract_columns:
         assert table.column(name).to_pylist() == rows[name].tolist(), name
 
@@ -330,7 +338,8 @@ FURTHEST_AHEAD = (_DataStream.READ_AHEAD_BLOCKS + 2) * BLOCK
 
 def test_the_file_is_read_only_a_few_blocks_ahead_of_the_batches_taken(tmp_path, use_case, monkeypatch):
     monkeypatch.setattr(_DataStream, "STALL_SECONDS", 3600.0)  # a stall would drop the bound: there is none
-    path = write_csv(valid_rows(use_case, 12_000).rename(columns=str.strip), tmp_path / "big.csv")
+    n_rows = rows_filling(use_case, 60 * BLOCK, at_least=12_000)
+    path = write_csv(valid_rows(use_case, n_rows).rename(columns=str.strip), tmp_path / "big.csv")
     line_ends = _line_ends(path)
     assert path.stat().st_size > 60 * BLOCK
     reader, ahead, rows = _CountingReader(path), [], 0
@@ -341,7 +350,7 @@ def test_the_file_is_read_only_a_few_blocks_ahead_of_the_batches_taken(tmp_path,
             time.sleep(0.003)  # a consumer with work to do: the reading thread gets every chance to run ahead
             ahead.append(reader.bytes_read - line_ends[rows])
 
-    assert rows == 12_000 and len(ahead) > 60
+    assert rows == n_rows and len(ahead) > 60
     assert max(ahead) <= FURTHEST_AHEAD
 
 

@@ -29,7 +29,7 @@ from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
 from scoring_assets.defs.resources import scoring_resources
 from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.use_cases import use_case as declared_use_case
-from tests.support.batches import SHIPPED_USE_CASES, TELCO, valid_rows, write_csv
+from tests.support.batches import TELCO, USE_CASE_NAMES, valid_rows, write_csv
 from tests.support.cli_workspace import reported_path
 from tests.support.model_roots import built_model, dvc_model_root, dvc_status, new_challenger
 
@@ -265,8 +265,8 @@ def test_a_rollback_to_the_dvc_lock_champion_killed_at_any_step_serves_the_old_o
     assert verify_artifact(TELCO, model_root).md5 == (challenger if step == "cached" else champion)
 
 
-@pytest.mark.parametrize("name", SHIPPED_USE_CASES)
-def test_every_shipped_use_case_can_promote_and_roll_back(tmp_path, name):
+@pytest.mark.parametrize("name", USE_CASE_NAMES)
+def test_every_use_case_can_promote_and_roll_back(tmp_path, name):
     use_case = declared_use_case(name)
     built = built_model(use_case)
     root = dvc_model_root(tmp_path / name, use_case)

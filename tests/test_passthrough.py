@@ -23,7 +23,7 @@ from scoring_assets.core.manifest import manifest_path_for
 from scoring_assets.core.scoring import scored_columns
 from scoring_assets.defs.resources import scoring_resources
 from scoring_assets.runs import execute_score_run, model_store, register_file
-from tests.support.batches import CREDIT_RISK, TELCO, valid_rows, write_csv
+from tests.support.batches import CREDIT_RISK, TELCO, header_name, out_of_set, valid_rows, write_csv
 from tests.support.model_roots import copy_dvc_project, install_new_model
 from tests.support.scoring_runs import run_config, score_file
 
@@ -40,22 +40,23 @@ ACCOUNT_REFS = {
     "+1 555 0100": "'+1 555 0100",
     "A-17": "A-17",
 }
-# A value each use case's contract refuses, in a column the contract restricts to a value set.
-OUT_OF_SET = {"telco_churn": ("Contract", "Lifetime"), "credit_risk": ("purpose", "holiday")}
 FORMULA_LIKE = sum(1 for written, shown in ACCOUNT_REFS.items() if written != shown)
 
 
 def contract_column_to_carry(use_case) -> str:
-    """A contract column (as the contract names it) whose header the generated file may pad with spaces."""
-    return {"telco_churn": "tenure", "credit_risk": "foreign_worker"}[use_case.name]
+    """A contract column (as the contract names it) written with spaces: a padded header, else a whole number."""
+    headers = valid_rows(use_case, 1).columns
+    padded = [name.strip() for name in headers if name != name.strip() and name.strip() in use_case.contract_columns]
+    return padded[-1] if padded else use_case.integer_columns[0]
 
 
 def extract_with_extra_columns(use_case, count: int = 40, labelled: bool = False) -> pd.DataFrame:
-    """Valid rows of ``use_case`` with two columns the contract does not know: account_ref first, then region."""
+    """Valid rows of ``use_case`` with two columns the contract does not know: account_ref first, then sales_region."""
+    assert not {"account_ref", "sales_region"} & {name.strip() for name in valid_rows(use_case, 1).columns}
     rows = valid_rows(use_case, count, labelled=labelled)
     refs = list(ACCOUNT_REFS)
     rows.insert(0, "account_ref", [refs[index % len(refs)] for index in range(count)])
-    rows["region"] = [f"region {index % 3}" for index in range(count)]
+    rows["sales_region"] = [f"region {index % 3}" for index in range(count)]
     return rows
 
 
@@ -80,22 +81,23 @@ def test_carried_columns_follow_the_fixed_columns_in_the_order_given_with_values
     instance, folders, use_case, tmp_path
 ):
     rows = extract_with_extra_columns(use_case)
-    column, value = OUT_OF_SET[use_case.name]
-    rows.loc[4, column] = value  # a rejected row: not in the scored file, and no carried value of it either
+    column, value = out_of_set(use_case)
+    # a rejected row: not in the scored file, and no carried value of it either
+    rows.loc[4, header_name(rows, column)] = value
     source = write_csv(rows, tmp_path / "with_refs.csv")
 
     registration, result = score_file(
-        instance, folders, source, use_case=use_case, raw={"carry_columns": ["region", "account_ref"]}
+        instance, folders, source, use_case=use_case, raw={"carry_columns": ["sales_region", "account_ref"]}
     )
 
     assert result.success
     scored_path = folders.of(use_case.name).scored_file(registration.partition_key)
     scored = read_scored(scored_path)
-    assert list(scored.columns) == [*scored_columns(use_case), "region", "account_ref"]
+    assert list(scored.columns) == [*scored_columns(use_case), "sales_region", "account_ref"]
     kept = rows.drop(index=4)
     assert scored["row_number"].astype(int).tolist() == [index + 1 for index in kept.index]
     assert scored["account_ref"].tolist() == [ACCOUNT_REFS[value] for value in kept["account_ref"]]
-    assert scored["region"].tolist() == kept["region"].tolist()
+    assert scored["sales_region"].tolist() == kept["sales_region"].tolist()
     manifest = json.loads(manifest_path_for(scored_path).read_text())
     formula_like_rows = sum(ACCOUNT_REFS[value] != value for value in kept["account_ref"])
     assert formula_like_rows >= FORMULA_LIKE and manifest["output"]["cells_neutralised"] == formula_like_rows
@@ -104,7 +106,7 @@ def test_carried_columns_follow_the_fixed_columns_in_the_order_given_with_values
 def test_a_contract_column_and_the_label_can_be_carried_as_written(instance, folders, use_case, tmp_path):
     rows = valid_rows(use_case, 60, labelled=True)
     column = contract_column_to_carry(use_case)
-    header = next(name for name in rows.columns if name.strip() == column)
+    header = header_name(rows, column)
     if column in use_case.integer_columns:
         rows.loc[3, header] = f"  {rows.loc[3, header]} "  # the contract reads it stripped; carried as written
     source = write_csv(rows, tmp_path / "labelled.csv")
@@ -157,11 +159,15 @@ def test_a_carried_name_the_scored_file_already_has_is_refused_and_nothing_is_wr
 def test_a_column_named_twice_to_carry_is_refused(instance, folders, use_case, tmp_path):
     source = write_csv(extract_with_extra_columns(use_case), tmp_path / "twice.csv")
     registration, result = score_file(
-        instance, folders, source, use_case=use_case, raw={"carry_columns": ["region", "account_ref", "region"]}
+        instance,
+        folders,
+        source,
+        use_case=use_case,
+        raw={"carry_columns": ["sales_region", "account_ref", "sales_region"]},
     )
     assert not result.success
     data = refusal(result).step_failure_data.user_failure_data
-    assert data.description == "column(s) named more than once to carry: region"
+    assert data.description == "column(s) named more than once to carry: sales_region"
     assert_nothing_written(folders, use_case, registration.partition_key)
 
 
@@ -184,7 +190,7 @@ def test_rescoring_with_a_new_model_keeps_the_carried_columns(instance, folders,
     rows = extract_with_extra_columns(use_case)
     source = write_csv(rows, tmp_path / "carried.csv")
     registration, first = score_file(
-        instance, folders, source, use_case=use_case, raw={"carry_columns": ["account_ref", "region"]}
+        instance, folders, source, use_case=use_case, raw={"carry_columns": ["account_ref", "sales_region"]}
     )
     assert first.success
     scored_path = folders.of(use_case.name).scored_file(registration.partition_key)
@@ -197,9 +203,9 @@ def test_rescoring_with_a_new_model_keeps_the_carried_columns(instance, folders,
 
     assert rescored.success
     after = read_scored(scored_path)
-    assert list(after.columns) == list(before.columns) == [*scored_columns(use_case), "account_ref", "region"]
+    assert list(after.columns) == list(before.columns) == [*scored_columns(use_case), "account_ref", "sales_region"]
     assert set(after["model_version"]) == {use_case.model_version(new_md5)}
-    pd.testing.assert_frame_equal(after[["account_ref", "region"]], before[["account_ref", "region"]])
+    pd.testing.assert_frame_equal(after[["account_ref", "sales_region"]], before[["account_ref", "sales_region"]])
 
 
 def run_with_declared_passthrough(instance, folders, source, raw: dict | None):
@@ -234,9 +240,9 @@ def test_a_use_cases_declared_passthrough_is_carried_unless_the_run_names_other_
     assert by_default["account_ref"].tolist() == [ACCOUNT_REFS[value] for value in rows["account_ref"]]
 
     others = run_with_declared_passthrough(
-        instance, folders, write_csv(rows, tmp_path / "b.csv"), {"carry_columns": ["region"]}
+        instance, folders, write_csv(rows, tmp_path / "b.csv"), {"carry_columns": ["sales_region"]}
     )
-    assert list(others.columns) == [*fixed, "region"]
+    assert list(others.columns) == [*fixed, "sales_region"]
 
     none = run_with_declared_passthrough(instance, folders, write_csv(rows, tmp_path / "c.csv"), {"carry_columns": []})
     assert list(none.columns) == fixed

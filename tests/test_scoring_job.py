@@ -28,34 +28,25 @@ from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
 from scoring_assets.core.scoring import scored_columns
 from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.runs import execute_score_run, model_store, register_file
-from tests.support.batches import CREDIT_RISK, REAL_EXTRACTS, TELCO, customer_rows, valid_rows, write_csv
+from tests.support.batches import (
+    CREDIT_RISK,
+    REAL_EXTRACTS,
+    TELCO,
+    contract_breaks,
+    customer_rows,
+    header_name,
+    valid_rows,
+    write_csv,
+)
 from tests.support.model_roots import built_model, copy_dvc_project, install_new_model, with_classes
 from tests.support.scoring_runs import score_file
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 
 SCORING_ASSETS = {"raw_batch", "validated_batch", "feature_matrix", "scores", "scoring_manifest"}
-# Three different ways to break a row of each use case: (column, value written, rule reported).
-BREAKS = {
-    "telco_churn": [
-        ("gender", "unknown", "allowed_values"),
-        ("tenure", "-4", "min_0"),
-        ("customerID", "", "non_empty"),
-    ],
-    "credit_risk": [
-        ("purpose", "holiday", "allowed_values"),
-        ("duration", "0", "min_1"),
-        ("age", "seventeen", "number"),
-    ],
-}
 needs_german_extract = pytest.mark.skipif(
     not REAL_EXTRACTS["credit_risk"].exists(), reason=f"{REAL_EXTRACTS['credit_risk']} is not here"
 )
-
-
-def header_name(rows: pd.DataFrame, column: str) -> str:
-    """How the generated file spells a contract column in its header (the credit extract pads some names)."""
-    return next(name for name in rows.columns if name.strip() == column)
 
 
 def check_results(result) -> dict[str, bool]:
@@ -94,7 +85,7 @@ def break_rows(use_case, rows: pd.DataFrame, count: int) -> list[int]:
     broken = []
     for position in range(count):
         index = rows.index[position * 3 + 1]
-        column, value, _ = BREAKS[use_case.name][position % 3]
+        column, value, _ = contract_breaks(use_case)[position % 3]
         rows.loc[index, header_name(rows, column)] = value
         broken.append(int(index) + 1)
     return broken
@@ -167,7 +158,7 @@ def test_bad_rows_under_the_limit_are_reported_and_the_rest_scored(instance, fol
     report = pd.read_csv(own.reject_report(registration.partition_key), dtype=str, keep_default_na=False)
     assert list(report.columns) == reject_columns(use_case)
     assert sorted(report["row_number"].astype(int)) == broken
-    rules = {rule for _, _, rule in BREAKS[use_case.name]}
+    rules = {rule for _, _, rule in contract_breaks(use_case)}
     assert set(report["rule"]) == rules
     scored = pd.read_csv(own.scored_file(registration.partition_key))
     assert len(scored) == 294

@@ -34,15 +34,7 @@ from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.runs import execute_score_run, model_store
 from scoring_assets.use_cases import all_use_cases
 from scoring_assets.use_cases import use_case as declared_use_case
-from tests.support.batches import (
-    CREDIT_RISK,
-    GENERATORS,
-    SHIPPED_USE_CASES,
-    TELCO,
-    customer_rows,
-    valid_rows,
-    write_csv,
-)
+from tests.support.batches import CREDIT_RISK, TELCO, USE_CASE_NAMES, customer_rows, valid_rows, write_csv
 from tests.support.model_roots import built_model, copy_dvc_project, dvc_model_root, install_new_model, new_challenger
 from tests.support.scoring_runs import score_file, sensor_resources
 
@@ -124,9 +116,11 @@ def router(instance, folders):
 
 
 def retrained_root(root: Path, use_case: UseCase) -> Path:
-    """A DVC project with every shipped use case's model, where ``use_case`` alone has a new one."""
-    for name in SHIPPED_USE_CASES:
-        copy_dvc_project(root, declared_use_case(name))
+    """A DVC project with every model the deployment's project holds, where ``use_case`` alone has a new one."""
+    copy_dvc_project(root, use_case)  # first: skips a use case whose model lives in its own project
+    for name in USE_CASE_NAMES:
+        if declared_use_case(name).model.root is None:
+            copy_dvc_project(root, declared_use_case(name))
     install_new_model(root, use_case)
     return root
 
@@ -163,7 +157,7 @@ def test_a_file_dropped_in_a_use_cases_inbox_gets_one_tagged_run_after_it_is_see
 
 
 def test_another_use_cases_file_in_a_use_cases_folder_is_not_registered_there(instance, folders):
-    for own, named in [(a, b) for a in GENERATORS for b in all_use_cases() if a != b]:
+    for own, named in [(a, b) for a in USE_CASE_NAMES for b in USE_CASE_NAMES if a != b]:
         folder = folders.of(named).inbox
         daemon = SensorDaemon(instance, sensor_named(f"{named}__inbox_sensor"), sensor_resources(folders))
         drop(folder, f"{own}_file.csv", valid_rows(declared_use_case(own), 10))
@@ -180,13 +174,10 @@ def test_another_use_cases_file_in_a_use_cases_folder_is_not_registered_there(in
         assert instance.get_dynamic_partitions(keys_of(named).partitions) == []
 
 
-@pytest.mark.parametrize("sensor_name", ["telco_churn__inbox_sensor", "credit_risk__inbox_sensor", "inbox_router"])
-def test_the_sensor_creates_a_missing_inbox(instance, folders, sensor_name):
-    watched = {
-        "telco_churn__inbox_sensor": folders.of("telco_churn").inbox,
-        "credit_risk__inbox_sensor": folders.of("credit_risk").inbox,
-        "inbox_router": folders.inbox,
-    }[sensor_name]
+@pytest.mark.parametrize("use_case_name", [*USE_CASE_NAMES, None], ids=[*USE_CASE_NAMES, "inbox_router"])
+def test_the_sensor_creates_a_missing_inbox(instance, folders, use_case_name):
+    sensor_name = f"{use_case_name}__inbox_sensor" if use_case_name else "inbox_router"
+    watched = folders.of(use_case_name).inbox if use_case_name else folders.inbox
     assert not watched.exists()
     tick = SensorDaemon(instance, sensor_named(sensor_name), sensor_resources(folders)).tick()
     assert "no new complete files" in tick.skip_reason.skip_message
@@ -484,8 +475,10 @@ def test_a_file_matching_no_use_case_is_refused_visibly_and_not_retried_until_it
     skip = router.tick().skip_reason.skip_message
     [row] = inbox_table(instance, SHARED_INBOX)
     assert (row["file"], row["decision"], row["use_case"]) == ("stray.csv", Decision.NO_USE_CASE, "")
-    assert "satisfies no use case's contract (telco_churn lacks tenure; credit_risk lacks" in row["reason"]
-    assert "inbox/telco_churn/" in row["reason"] and "inbox/credit_risk/" in row["reason"]
+    assert "satisfies no use case's contract (telco_churn lacks tenure;" in row["reason"]
+    for name in USE_CASE_NAMES:
+        assert f"inbox/{name}/" in row["reason"]
+    assert "credit_risk lacks" in row["reason"]
     assert "stray.csv no use case" in skip
 
     reported = inbox_observation_count(instance, SHARED_INBOX)
@@ -756,7 +749,7 @@ def test_nightly_schedule_rescores_the_use_cases_latest_partitions(use_case, tmp
     nightly = scoring_definitions().resolve_schedule_def(f"{use_case.name}__nightly_rescore")
     with DagsterInstance.from_config(str(tmp_path)) as instance:
         instance.add_dynamic_partitions(keys_of(use_case).partitions, keys)
-        other = next(name for name in SHIPPED_USE_CASES if name != use_case.name)
+        other = next(name for name in USE_CASE_NAMES if name != use_case.name)
         instance.add_dynamic_partitions(keys_of(declared_use_case(other)).partitions, ["other_file-00000000"])
         context = build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 11, 23, 2))
         requests = list(nightly(context))

@@ -31,12 +31,11 @@ from scoring_assets.core.promotion_gate import flip_criterion, gather_evidence, 
 from scoring_assets.core.shadow_scores import SHADOW_SCORES, ShadowFigures, ShadowSummary, shadow_summaries
 from scoring_assets.defs.resources import MODEL_ROOT_VARIABLE
 from scoring_assets.use_cases import all_use_cases
-from tests.support.batches import GENERATORS, valid_rows, write_csv
+from tests.support.batches import valid_rows, write_csv
 from tests.support.model_roots import built_model, challenger_files, dvc_model_root, new_challenger
 from tests.support.scoring_runs import score_file
 
-# Every declared use case this test can generate rows for (by its generator).
-USE_CASES = [each for name, each in all_use_cases().items() if name in GENERATORS]
+USE_CASES = list(all_use_cases().values())
 ROWS = 300
 
 

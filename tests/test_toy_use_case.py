@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn
-import yaml
 from dagster import AssetKey, SensorResult, build_sensor_context
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
@@ -43,7 +42,7 @@ from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.use_cases import EXTRA_MODULES_VARIABLE, all_use_cases
 from tests.support.batches import write_csv
 from tests.support.cli_workspace import new_workspace, reported_path
-from tests.support.model_roots import challenger_files, dvc_status
+from tests.support.model_roots import challenger_files, dvc_add, dvc_status
 from tests.support.scoring_runs import score_file, sensor_resources
 
 TEMPLATE = Path(__file__).parent / "support" / "toy_use_case"
@@ -89,14 +88,6 @@ def train_pipeline(use_case, rows: pd.DataFrame) -> Pipeline:
         ]
     )
     return Pipeline([("preprocess", preprocess), ("classifier", LogisticRegression())]).fit(features, labels)
-
-
-def dvc_add(path: Path) -> str:
-    """What `dvc add` leaves beside a file: ``<file>.dvc`` recording its md5 and size; returns the md5."""
-    md5 = file_md5(path)
-    out = {"md5": md5, "size": path.stat().st_size, "hash": "md5", "path": path.name}
-    path.with_name(f"{path.name}.dvc").write_text(yaml.safe_dump({"outs": [out]}, sort_keys=False))
-    return md5
 
 
 def bring_in_model(package: Path, use_case, pipeline: Pipeline, compress: int = 0) -> str:

@@ -28,7 +28,7 @@ from scoring_assets.core.training_set import (
     training_set_path,
 )
 from scoring_assets.use_cases import use_case as declared_use_case
-from tests.support.batches import SHIPPED_USE_CASES, valid_rows, write_csv
+from tests.support.batches import USE_CASE_NAMES, valid_rows, write_csv
 from tests.support.model_roots import dvc_model_root, dvc_status
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -80,7 +80,7 @@ def train_json(workspace, name: str, model_root: Path) -> dict:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("name", SHIPPED_USE_CASES)
+@pytest.mark.parametrize("name", USE_CASE_NAMES)
 def test_labelled_extracts_become_a_dvc_tracked_training_set_before_the_holdout(name, tmp_path, workspace):
     use_case = declared_use_case(name)
     model_root = dvc_model_root(tmp_path / "models", use_case, git=True)
@@ -111,7 +111,7 @@ def test_labelled_extracts_become_a_dvc_tracked_training_set_before_the_holdout(
 
 @pytest.mark.e2e
 def test_the_latest_outcome_about_an_id_wins(tmp_path, workspace):
-    use_case = next(declared_use_case(n) for n in SHIPPED_USE_CASES if declared_use_case(n).takes_outcomes)
+    use_case = next(declared_use_case(n) for n in USE_CASE_NAMES if declared_use_case(n).takes_outcomes)
     rows = valid_rows(use_case, 30, seed=3, labelled=True)
     batch = write_csv(rows.drop(columns=[use_case.label.column]), tmp_path / "batch.csv")
     assert workspace.run("score", str(batch), "--use-case", use_case.name).returncode == 0

@@ -95,7 +95,8 @@ def _parse_numbers(use_case: UseCase, raw: pd.DataFrame) -> tuple[pd.DataFrame, 
             # Whole numbers beyond int64 (1e20) are clipped to +-2**53, far past any contract bound, so
             # they are rejected by the bound's rule instead of failing the cast.
             numbers = numbers.where(~fractional).clip(-(2**53), 2**53).astype("Int64")
-            problems.append(_records(use_case, typed, raw, blank, column, "required"))
+            if not use_case.schema.columns[column].nullable:
+                problems.append(_records(use_case, typed, raw, blank, column, "required"))
         typed[column] = numbers.astype("float64") if column in use_case.float_columns else numbers
     return typed, _combine_rejects(problems)
 

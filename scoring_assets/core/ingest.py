@@ -211,8 +211,8 @@ def accepted_schema(use_case: UseCase, has_label: bool, carried: list[str] = ())
     """Arrow schema of the validated batch: contract columns typed, label and carried columns as text."""
     fields = [pa.field(ROW_NUMBER, pa.int64(), nullable=False)]
     for name in use_case.contract_columns:
-        if name in use_case.integer_columns:
-            fields.append(pa.field(name, pa.int64(), nullable=False))
+        if name in use_case.integer_columns:  # a blank whole number is missing where the contract allows it
+            fields.append(pa.field(name, pa.int64(), nullable=bool(use_case.schema.columns[name].nullable)))
         elif name in use_case.float_columns:
             fields.append(pa.field(name, pa.float64()))
         else:
