@@ -3,7 +3,8 @@
 
     python3 dev.py demo      set up, train the model (dvc repro), score the sample batches
     python3 dev.py test      set up, train the model, lint, run the test suite (extra args go to pytest)
-    python3 dev.py ui        open the Dagster UI (dg dev) on the project's instance
+    python3 dev.py ui        open the Dagster UI (dg dev) on the project's instance (dg dev's options, e.g. --port N)
+    python3 dev.py serve     run webserver, daemon and report server as one service; SIGTERM stops it cleanly
     python3 dev.py bench     benchmark both use cases against plain pandas and the I/O floor (args go to bench/run.py)
     python3 dev.py setup     only create/refresh the environments
 
@@ -142,6 +143,16 @@ def ui(extra: list[str]) -> None:
     os.execve(str(bin_path(PROJECT_VENV, "dg")), ["dg", "dev", "--host", "127.0.0.1", *extra], project_env())
 
 
+def serve(extra: list[str]) -> None:
+    """The webserver, the daemon and the report server as one service (scoring_assets/service.py)."""
+    setup()
+    env = project_env()
+    python = str(bin_path(PROJECT_VENV, "python"))
+    logs = Path(env["DAGSTER_HOME"]) / "service_logs"  # not logs/: Dagster empties that folder
+    say(f"serving (instance: {env['DAGSTER_HOME']}; logs: {logs})")
+    os.execve(python, [python, "-m", "scoring_assets.service", "--logs", str(logs), *extra], env)
+
+
 def main(argv: list[str]) -> None:
     command, rest = (argv[0], argv[1:]) if argv else ("help", [])
     if command == "setup":
@@ -152,6 +163,8 @@ def main(argv: list[str]) -> None:
         test(rest)
     elif command == "ui":
         ui(rest)
+    elif command == "serve":
+        serve(rest)
     elif command == "bench":
         bench(rest)
     else:

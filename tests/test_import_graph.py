@@ -31,6 +31,7 @@ LAYERS = (
         "scoring_assets.definitions",
         "scoring_assets.process_memory",
         "scoring_assets.service_status",
+        "scoring_assets.service",
         "scoring_assets.report_server",
     ),
     ("scoring_assets.cli", "scoring_assets.__main__"),
