@@ -172,7 +172,8 @@ def test_numeric_bins_are_the_training_deciles_closed_on_the_right_with_open_out
     training = toy_frame(np.arange(1, 101), ["red"] * 75 + ["blue"] * 25)
     profile = build_reference_profile(use_case, training, np.linspace(0, 1, 101), 0.5, 0.3)
     x = profile["features"]["x"]
-    assert x["edges"] == pytest.approx(list(np.quantile(np.arange(1, 101), [q / 10 for q in range(1, 10)])))
+    # whole numbers: the deciles (10.9, 20.8, ...) floored, so each bin holds whole values (<= 10, (10, 20], ...)
+    assert x["edges"] == pytest.approx(list(np.floor(np.quantile(np.arange(1, 101), [q / 10 for q in range(1, 10)]))))
     assert x["fractions"] == pytest.approx([0.1] * 10)
     assert profile["features"]["colour"]["fractions"] == [0.75, 0.25]
     accumulator = DriftAccumulator(use_case, profile)
@@ -187,12 +188,23 @@ def test_numeric_bins_are_the_training_deciles_closed_on_the_right_with_open_out
     assert accumulator.result().features["colour"].missing_share == pytest.approx(0.2)
 
 
+def test_integer_codes_get_whole_number_bins_and_the_last_bin_holds_the_largest_value():
+    use_case = toy_use_case()
+    codes = np.repeat(np.arange(1, 11), [5, 5, 5, 5, 20, 20, 10, 10, 10, 10])  # codes 1..10, 10 the largest
+    profile = build_reference_profile(use_case, toy_frame(codes, ["red"] * len(codes)), np.zeros(3), 0.5, 0.3)
+    x = profile["features"]["x"]
+    assert all(edge == int(edge) for edge in x["edges"]) and max(x["edges"]) < 10
+    assert x["fractions"][-1] > 0, "the bin above the last edge holds the 10s: never empty in the reference"
+    labels = DriftAccumulator(use_case, profile).result().features["x"].labels
+    assert not any("." in label for label in labels), labels
+
+
 def test_a_discrete_input_gets_one_bin_per_distinct_decile():
     use_case = toy_use_case()
     training = toy_frame([0.0] * 84 + [1.0] * 16, ["red"] * 100)
     profile = build_reference_profile(use_case, training, np.linspace(0, 1, 11), 0.5, 0.3)
-    assert profile["features"]["x"]["edges"] == [0.0, 1.0]
-    assert profile["features"]["x"]["fractions"] == [0.84, 0.16, 0.0]
+    assert profile["features"]["x"]["edges"] == [0.0]  # "<= 0" and "> 0": no always-empty "> 1" bin
+    assert profile["features"]["x"]["fractions"] == [0.84, 0.16]
 
 
 def test_the_result_does_not_depend_on_how_the_file_is_split_into_batches():

@@ -8,8 +8,9 @@ compares them to the reference.
 
 Binning, the same for the reference and every batch:
 - numeric inputs and the score: the inner bin edges are the unique deciles of the training
-  values (of the held-out scores for the score), rounded to 6 decimals; the outer bins are
-  open. A value goes to bin ``np.searchsorted(edges, value, side="left")``, so bins are closed
+  values (of the held-out scores for the score), rounded to 6 decimals (whole numbers for a
+  whole-number input), none at the largest value; the outer bins are open. A value goes to bin
+  ``np.searchsorted(edges, value, side="left")``, so bins are closed
   on the right: ``<= e0``, ``(e0, e1]``, ..., ``> e_last``. Discrete inputs give fewer bins
   (their deciles repeat). Missing values (NaN) are a bin of their own.
 - categorical inputs: one bin per declared level, in order; anything else (missing, or not a
@@ -138,10 +139,19 @@ def _categorical_profile(levels: list[str], column: pd.Series) -> dict[str, Any]
 
 
 def _decile_edges(values: np.ndarray) -> np.ndarray:
-    """The unique deciles of ``values`` (NaN-free), rounded: the inner edges of the bins."""
+    """The unique deciles of ``values`` (NaN-free), rounded: the inner edges of the bins.
+
+    Whole-number inputs (counts, integer codes) get whole-number edges, so a bin reads ``(6, 7]``,
+    never ``(6, 7.3]``; no edge sits at the largest value, so the last bin (``> e_last``) holds it
+    instead of always being empty in the reference.
+    """
     if not len(values):
         return np.zeros(0, dtype=np.float64)
-    return np.unique(np.round(np.quantile(values, DECILES), DIGITS))
+    edges = np.quantile(values, DECILES)
+    if np.array_equal(values, np.round(values)):
+        edges = np.floor(edges)
+    edges = np.unique(np.round(edges, DIGITS))
+    return edges[edges < values.max()]
 
 
 def _numeric_counts(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
