@@ -20,12 +20,14 @@ it exits 0 whatever the gate says (2: no such training set, or no labelled produ
 ``retire`` takes a file that was a mistake out of its use case: its outputs archived, why recorded,
 its partition deleted (``builders.retirement.retire_file``, which the UI's retire_file job runs too).
 ``serve-reports`` serves the reports read-only over HTTP (``report_server``) until Ctrl-C or
-SIGTERM, then exits 0.
+SIGTERM, then exits 0. ``new-use-case`` drafts a use case from a labelled sample (``scaffold``): its
+package, params.yaml section and DVC stages; it exits 2, writing nothing, when any of them exists.
 
 Exit codes: 0 scored (or done, outcomes registered); 2 bad usage, input file not found, no single
 use case for the file, an --output that could overwrite the input, outcomes for a use case without
-ids, no challenger, an unknown model or partition, a blank --reason; 3 batch (or outcomes file)
-refused; 4 model missing or failed its integrity check; 5 promotion refused by the gate; 1 anything else.
+ids, no challenger, an unknown model or partition, a blank --reason, a use case draft refused; 3 batch
+(or outcomes file) refused; 4 model missing or failed its integrity check; 5 promotion refused by the gate;
+1 anything else.
 """
 
 from __future__ import annotations
@@ -121,7 +123,30 @@ def build_parser() -> argparse.ArgumentParser:
     add_status_parser(commands)
     add_retire_parser(commands)
     add_serve_reports_parser(commands)
+    add_new_use_case_parser(commands)
     return parser
+
+
+def add_new_use_case_parser(commands) -> None:
+    """``new-use-case NAME --from SAMPLE.csv --label COLUMN --positive VALUE [--id COLUMN] [--package-dir DIR]``."""
+    new = commands.add_parser(
+        "new-use-case",
+        help="draft a use case from a labelled sample: its package, params.yaml section and DVC stages (never "
+        "overwrites)",
+    )
+    new.add_argument("name", metavar="NAME", help="the use case's name (^[a-z][a-z0-9_]{0,39}$)")
+    new.add_argument("--from", dest="sample", type=Path, metavar="SAMPLE.csv", required=True, help="a labelled extract")
+    new.add_argument("--label", metavar="COLUMN", required=True, help="the label column (exactly two values)")
+    new.add_argument("--positive", metavar="VALUE", required=True, help="the label value the score is about")
+    new.add_argument("--id", dest="id_column", metavar="COLUMN", help="the id column (default: rows by row number)")
+    new.add_argument(
+        "--package-dir",
+        type=Path,
+        metavar="DIR",
+        help="write the package into DIR/NAME, outside the repository (name it in SCORING_USE_CASE_MODULES); no "
+        "DVC stages then",
+    )
+    add_verbose(new)
 
 
 def add_retire_parser(commands) -> None:
@@ -270,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
                 return retire(args)
             if args.command == "serve-reports":
                 return serve_reports(args)
+            if args.command == "new-use-case":
+                return new_use_case(args)
             return show_lineage(args)
     except KeyboardInterrupt:
         _problem("stopped before the end; nothing half-written was published")
@@ -1046,3 +1073,36 @@ def still_the_champion(model: dict) -> bool | None:
     except (UseCaseError, ModelIntegrityError):
         return None
     return served.md5 == model.get("md5")
+
+
+def new_use_case(args: argparse.Namespace) -> int:
+    """Draft the use case; print what was written, what was assumed and what to run next (2: refused)."""
+    from scoring_assets.core.paths import REPO_ROOT
+    from scoring_assets.scaffold import ScaffoldRefused, ScaffoldRequest, scaffold_use_case
+
+    request = ScaffoldRequest(
+        args.name, args.sample, args.label, args.positive, args.id_column, REPO_ROOT, args.package_dir
+    )
+    try:
+        result = scaffold_use_case(request)
+    except ScaffoldRefused as refusal:
+        _problem(f"new-use-case {args.name}: nothing written: {refusal}")
+        return EXIT_USAGE
+    print(f"drafted use case {args.name}:")
+    print("".join(f"  wrote {path}\n" for path in result.written), end="")
+    print("assumed (review the REVIEW comments in the package):")
+    print("".join(f"  - {line}\n" for line in result.assumptions), end="")
+    print("next:")
+    if result.stages:
+        print(f"  dvc repro {' '.join(result.stages)}   # with the project's Python first on PATH")
+    else:
+        module = f"SCORING_USE_CASE_MODULES={args.name} PYTHONPATH={args.package_dir}"
+        print(f"  train it (DVC stages train packages in scoring_assets/use_cases/ only), then {module} before:")
+    print(f"  scoring-assets score {args.sample} --use-case {args.name}")
+    print(
+        "  .venv/bin/python -m pytest -m 'not e2e' tests/test_contract.py tests/test_features.py "
+        "tests/test_input_csv.py tests/test_scoring_job.py tests/test_file_story.py"
+    )
+    if result.stages:
+        print("  .venv/bin/python -m pytest tests/test_dvc_pipeline.py   # then commit dvc.lock")
+    return EXIT_OK

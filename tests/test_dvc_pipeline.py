@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import yaml
 from scoring_assets.core.files import file_md5
 from scoring_assets.core.model_store import CARD_FIELDS, verify_artifact
 from scoring_assets.core.paths import REPO_ROOT
+from scoring_assets.training.stage_deps import imported_source_files, required_source_files
 from scoring_assets.use_cases import all_use_cases
 
 pytestmark = pytest.mark.e2e  # the real `dvc`: `pytest -m 'not e2e'` leaves it out
@@ -102,37 +102,14 @@ def test_each_trained_model_passes_the_loaders_checks_and_its_card_names_the_lab
     assert card["feature_contract"]["input_columns"] == use_case.contract_columns
 
 
-STAGE_IMPORTS = """
-import importlib, sys
-from pathlib import Path
-importlib.import_module(sys.argv[1])
-if len(sys.argv) > 2:
-    from scoring_assets.training import trained_use_case
-    trained_use_case(sys.argv[2])
-root = Path.cwd().resolve()
-for module in list(sys.modules.values()):
-    path = Path(getattr(module, "__file__", None) or root).resolve()
-    if path.is_relative_to(root / "scoring_assets"):
-        print(path.relative_to(root).as_posix())
-"""
-
-
 @pytest.mark.parametrize("stage", sorted(DVC_STAGES))
 def test_each_stage_depends_on_exactly_the_source_files_its_command_imports(stage):
     """A stage reruns when code it runs changes, and only then (empty files may be left out: DVC warns about them)."""
-    python, dash_m, module, *use_case_name = shlex.split(DVC_STAGES[stage]["cmd"])
-    assert (python, dash_m) == ("python", "-m")
-    imported = subprocess.run(
-        [sys.executable, "-c", STAGE_IMPORTS, module, *use_case_name],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    required = {path for path in imported if (REPO_ROOT / path).stat().st_size > 0}
+    imported = set(imported_source_files(DVC_STAGES[stage]["cmd"], REPO_ROOT))
+    required = set(required_source_files(DVC_STAGES[stage]["cmd"], REPO_ROOT))
     source_deps = {path for path in DVC_STAGES[stage]["deps"] if path.endswith(".py")}
     assert required <= source_deps, f"{stage} imports these but does not depend on them: {required - source_deps}"
-    unused = source_deps - set(imported)
+    unused = source_deps - imported
     assert not unused, f"{stage} depends on these but never imports them: {unused}"
 
 

@@ -24,6 +24,7 @@ LAYERS = (
     ("scoring_assets", "scoring_assets.core"),
     ("scoring_assets.training",),
     ("scoring_assets.use_cases",),
+    ("scoring_assets.scaffold",),
     ("scoring_assets.builders", "scoring_assets.deploy"),
     ("scoring_assets.defs",),
     (
