@@ -954,9 +954,11 @@ def trained_outcome(result, use_case) -> dict | None:
 
 def print_trained(use_case, outcome: dict) -> None:
     """What a person reads after ``train``: the challenger, its test metrics and each gate criterion."""
+    from scoring_assets.core.model_history import training_set_line
+
     gate = outcome["gate"]
     print(f"challenger: {use_case.model_version(outcome['challenger_md5'])}")
-    print(f"trained on: {described_training_set(outcome['training_set'])}")
+    print(f"trained on: {training_set_line(outcome['training_set'])}")
     print("metrics on its test split: " + ", ".join(f"{k} {v}" for k, v in sorted(outcome["metrics"].items())))
     print(f"gate: {'passed' if gate['passed'] else 'refused'}")
     for each in gate["criteria"]:
@@ -986,6 +988,8 @@ def lifecycle_outcome(args: argparse.Namespace, use_case, root: Path) -> dict:
 
 def print_lifecycle_outcome(command: str, use_case, root: Path, outcome: dict) -> None:
     """What a person reads after a lifecycle command (``--json`` prints ``outcome`` itself)."""
+    from scoring_assets.core.model_history import why_of
+
     if command == "discard":
         print(f"discarded the challenger {use_case.model_version(outcome['discarded_md5'])}")
     elif command in ("promote", "rollback"):
@@ -1000,28 +1004,10 @@ def print_lifecycle_outcome(command: str, use_case, root: Path, outcome: dict) -
         print(f"champion:   {champion['version']} ({champion['source']})")
         print(f"challenger: {challenger['version'] if challenger else '(none)'}")
         for record in outcome["history"]:
-            why = record.get("why") or f"trained on {described_training_set(record.get('training_set'))}"
             print(
                 f"  {record['when']} {record['event']:<11} {use_case.model_version(record['model_md5'])} "
-                f"by {record['who']}: {why}"
+                f"by {record['who']}: {why_of(record)}"
             )
-
-
-def described_training_set(training_set: dict | None) -> str:
-    """One line on what a challenger was trained on: source, rows, md5 and, for production rows, when known."""
-    if not training_set:
-        return "(not recorded)"
-    rows = training_set.get("rows")
-    line = (
-        f"{training_set.get('source', '?')}, {rows:,} rows"
-        if isinstance(rows, int)
-        else str(training_set.get("source"))
-    )
-    line += f", md5 {str(training_set.get('md5', '?'))[:12]}"
-    if training_set.get("date_range"):
-        first, last = training_set["date_range"]
-        line += f", labels known {first} to {last}"
-    return line
 
 
 def service_status(args: argparse.Namespace) -> int:

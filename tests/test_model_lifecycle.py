@@ -320,6 +320,7 @@ def test_the_model_history_asset_shows_the_champion_the_challenger_and_who_did_w
     table = metadata["history"]
     assert table.index("challenged") < table.index("promoted") < table.rindex("challenged"), "newest first"
     assert TELCO.model_version(first) in table and TELCO.model_version(second) in table
+    assert "trained on ?, 100 rows, md5 000000000000" in table, "a challenger's row says what it was trained on"
 
 
 def test_the_model_sensor_observes_the_history_once_per_change(instance, monkeypatch, model_root):

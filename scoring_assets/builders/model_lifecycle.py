@@ -14,6 +14,7 @@ import dagster as dg
 from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.model_assets import DATA_VERSION_TAG
 from scoring_assets.builders.resources import ModelStore
+from scoring_assets.core.model_history import why_of
 from scoring_assets.core.model_lifecycle import LifecycleRefused, models_overview, promote, rollback
 from scoring_assets.core.model_store import ModelIntegrityError
 from scoring_assets.core.use_case import UseCase
@@ -35,7 +36,7 @@ def history_table(use_case: UseCase, records: list[dict]) -> str:
     rows = ["| when | event | model | who | why |", "| --- | --- | --- | --- | --- |"]
     for record in reversed(records[-HISTORY_ROWS_SHOWN:]):
         model = use_case.model_version(record["model_md5"])
-        rows.append(f"| {record['when']} | {record['event']} | {model} | {record['who']} | {record.get('why', '')} |")
+        rows.append(f"| {record['when']} | {record['event']} | {model} | {record['who']} | {why_of(record)} |")
     return "\n".join(rows)
 
 

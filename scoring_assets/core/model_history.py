@@ -89,3 +89,21 @@ def served_sequence(records: list[dict[str, Any]]) -> list[str | None]:
             else:
                 sequence.append(target)
     return sequence
+
+
+def training_set_line(training_set: dict | None) -> str:
+    """One line on what a challenger was trained on: source, rows, md5 and, for production rows, when known."""
+    if not training_set:
+        return "(not recorded)"
+    rows = training_set.get("rows")
+    line = str(training_set.get("source", "?")) + (f", {rows:,} rows" if isinstance(rows, int) else "")
+    line += f", md5 {str(training_set.get('md5', '?'))[:12]}"
+    if training_set.get("date_range"):
+        first, last = training_set["date_range"]
+        line += f", labels known {first} to {last}"
+    return line
+
+
+def why_of(record: dict[str, Any]) -> str:
+    """Why a history record happened: its reason, or for a challenger what it was trained on."""
+    return record.get("why") or f"trained on {training_set_line(record.get('training_set'))}"
