@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from scoring_assets.builders.resources import ScoringFolders
 from scoring_assets.core.report_files import report_file, report_url
 from scoring_assets.defs.resources import DATA_DIR_VARIABLE, REPORTS_URL_VARIABLE, scoring_resources
+from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.report_server import CONTENT_SECURITY_POLICY, ReportServer
 from scoring_assets.use_cases import all_use_cases
 from tests.support.batches import TELCO, valid_rows, write_csv
@@ -293,10 +294,14 @@ def wait_for_status(port: int, path: str, seconds: float = 60) -> int | None:
     return None
 
 
-def test_a_scored_file_links_its_drift_and_reject_reports_to_the_report_server(instance, monkeypatch, tmp_path):
+def test_a_scored_file_links_its_drift_and_reject_reports_to_the_report_server(
+    instance, monkeypatch, tmp_path, request
+):
     """Through the real score_file job: with SCORING_REPORTS_URL set, the reports' links open on the server."""
     monkeypatch.setenv(DATA_DIR_VARIABLE, str(tmp_path / "data"))
     monkeypatch.setenv(REPORTS_URL_VARIABLE, "http://reports.example:3001")
+    scoring_definitions.cache_clear()  # the code location reads which settings are set when it loads
+    request.addfinalizer(scoring_definitions.cache_clear)
     folders = scoring_resources()["folders"]
     rows = valid_rows(TELCO, 100)
     rows.loc[rows.index[3], "Contract"] = "Weekly"
