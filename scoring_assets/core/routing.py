@@ -50,10 +50,7 @@ def route_by_header(path: Path, use_cases: list[UseCase]) -> UseCase | Unrouted:
 
 def _lacking(header: list[str], use_cases: list[UseCase]) -> str:
     """What each use case's contract lacks in ``header``, closest first, a few columns each."""
-    names = {name.strip() for name in header}
-    missing = {
-        use_case.name: [column for column in use_case.contract_columns if column not in names] for use_case in use_cases
-    }
+    missing = {use_case.name: use_case.missing_columns(header) for use_case in use_cases}
     closest = sorted(use_cases, key=lambda use_case: len(missing[use_case.name]))
     return "; ".join(
         f"{use_case.name} lacks {', '.join(missing[use_case.name][:COLUMNS_NAMED_PER_USE_CASE])}"
@@ -99,8 +96,7 @@ def header_mismatch(path: Path, chosen: UseCase, use_cases: list[UseCase]) -> st
     fits = [use_case.name for use_case in use_cases if use_case.name != chosen.name and use_case.matches_header(header)]
     if chosen.matches_header(header) or not fits:
         return None
-    names = {name.strip() for name in header}
-    missing = [column for column in chosen.contract_columns if column not in names]
+    missing = chosen.missing_columns(header)
     shown = ", ".join(missing[: COLUMNS_NAMED_PER_USE_CASE * 2]) + (" ..." if len(missing) > 8 else "")
     return (
         f"not a {chosen.name} file, missing required column(s): {shown} ({len(missing)} in all); its header fits "

@@ -219,7 +219,11 @@ class UseCase:
         """Whether outcomes can arrive apart from the scored file: rows need an id to be found again, and a label."""
         return self.id_column is not None and self.label is not None
 
+    def missing_columns(self, header: list[str]) -> list[str]:
+        """The contract columns a file with this header lacks (names compared stripped of surrounding spaces)."""
+        names = {name.strip() for name in header}
+        return [column for column in self.contract_columns if column not in names]
+
     def matches_header(self, header: list[str]) -> bool:
         """Whether a file with this header (names stripped of surrounding spaces) has every contract column."""
-        names = {name.strip() for name in header}
-        return all(column in names for column in self.contract_columns)
+        return not self.missing_columns(header)
