@@ -6,7 +6,7 @@
 Starts the real webserver and daemon (``dg dev``: tests/support/dev_server.DagsterDevServer, the
 shipped SQLite instance config) with the inbox sensors ticking every second and a 1 s settle time
 (``SCORING_INBOX_INTERVAL_SECONDS=1``, ``SCORING_INBOX_SETTLE_SECONDS=1``: files arrive by atomic
-rename, so they are complete when they appear; README, "What counts as a complete file"). Then,
+rename, so they are complete when they appear; docs/operations.md, "What counts as a complete file"). Then,
 one file at a time and alternating between the use cases, it renames a complete, freshly
 generated file (each use case's own generator, a distinct seed per file) into the inbox and
 measures, on the wall clock, from the rename until the scored file exists in

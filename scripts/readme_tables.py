@@ -1,8 +1,9 @@
-"""The README's input-format tables, one per use case, generated from each contract so the docs cannot drift.
+"""The docs' input-format tables, one per use case, generated from each contract so the docs cannot drift.
 
 ``.venv/bin/python scripts/readme_tables.py`` rewrites every table between its markers in
-README.md; a test fails when the README and a contract disagree. It is a script, not part of the
-package: it reads the use-case registry, which the core must not import.
+docs/use-cases.md (the page the README links for the input format); a test fails when the page
+and a contract disagree. It is a script, not part of the package: it reads the use-case registry,
+which the core must not import.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.use_cases import all_use_cases
 
-README = REPO_ROOT / "README.md"
+INPUT_FORMAT_PAGE = REPO_ROOT / "docs" / "use-cases.md"
 
 
 def markers(use_case: UseCase) -> tuple[str, str]:
@@ -39,20 +40,22 @@ def input_format_markdown(use_case: UseCase) -> str:
     return "\n".join(lines)
 
 
-def readme_with_tables(readme: str, use_cases: list[UseCase]) -> str:
+def page_with_tables(page: str, use_cases: list[UseCase]) -> str:
     for use_case in use_cases:
         start, end = markers(use_case)
         pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
-        if not pattern.search(readme):
-            raise ValueError(f"README.md has no {start} ... {end} section")
-        readme = pattern.sub(lambda _, u=use_case, s=start, e=end: f"{s}\n{input_format_markdown(u)}\n{e}", readme)
-    return readme
+        if not pattern.search(page):
+            raise ValueError(f"{INPUT_FORMAT_PAGE.name} has no {start} ... {end} section")
+        page = pattern.sub(lambda _, u=use_case, s=start, e=end: f"{s}\n{input_format_markdown(u)}\n{e}", page)
+    return page
 
 
 def main() -> None:
     use_cases = list(all_use_cases().values())
-    README.write_text(readme_with_tables(README.read_text(encoding="utf-8"), use_cases), encoding="utf-8")
-    print(f"updated the input format tables of {', '.join(u.name for u in use_cases)} in {README}", file=sys.stderr)
+    page = INPUT_FORMAT_PAGE.read_text(encoding="utf-8")
+    INPUT_FORMAT_PAGE.write_text(page_with_tables(page, use_cases), encoding="utf-8")
+    names = ", ".join(use_case.name for use_case in use_cases)
+    print(f"updated the input format tables of {names} in {INPUT_FORMAT_PAGE}", file=sys.stderr)
 
 
 if __name__ == "__main__":

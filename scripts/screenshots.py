@@ -1,4 +1,4 @@
-"""Take the README's screenshots of the running Dagster UI with headless Chromium.
+"""Take the screenshots of the README and docs/ pages from the running Dagster UI with headless Chromium.
 
     .venv/bin/python scripts/screenshots.py            # writes docs/images/*.png
     .venv/bin/python scripts/screenshots.py --hold     # then keeps the server up (Ctrl-C or SIGTERM ends it)

@@ -8,7 +8,7 @@ storage (dagster-postgres's, or this project's pooled subclass of it) is resolve
 connection URL dagster-postgres would use; the Kubernetes run
 launcher's volumes and mounts are parsed into Kubernetes models as dagster-k8s does before it
 creates a run pod. Nothing here talks to Postgres or a cluster: tests/test_postgres_e2e.py runs
-the Postgres config for real; the Kubernetes one is run by no test (README, "Beyond one machine").
+the Postgres config for real; the Kubernetes one is run by no test (docs/deployment.md, "Beyond one machine").
 """
 
 from __future__ import annotations

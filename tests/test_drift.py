@@ -76,7 +76,7 @@ def file_drift(use_case: UseCase, rows: pd.DataFrame, tmp_path: Path, thresholds
 
 
 def shown(drift: FileDrift) -> str:
-    """Every PSI, for assertion messages (and the figures quoted in the README)."""
+    """Every PSI, for assertion messages (and the figures quoted in docs/monitoring.md)."""
     return ", ".join(f"{name} {psi:.3f}" for name, psi, _ in drift.most_drifted(100)) + f"; score {drift.score.psi:.3f}"
 
 

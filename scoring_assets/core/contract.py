@@ -335,7 +335,7 @@ class ColumnRule:
 
 
 def describe_columns(use_case: UseCase) -> list[ColumnRule]:
-    """The contract as data, for the Dagster column schema and the README table."""
+    """The contract as data, for the Dagster column schema and the input table of docs/use-cases.md."""
     described = []
     for name, column in use_case.schema.columns.items():
         rules = []

@@ -5,7 +5,7 @@ gives numbers nobody can trace. So before anything is unpickled, ``load_model`` 
 1. the model and its card exist (else: run ``dvc repro`` or ``dvc pull``);
 2. their md5 equals the md5 DVC recorded for them: in ``dvc.lock`` for a model trained by the
    use case's DVC stages, in ``<file>.dvc`` for one brought in with ``dvc add`` (both read as
-   plain YAML: the code location never imports dvc, see README "Why two environments");
+   plain YAML: the code location never imports dvc, see docs/deployment.md, "Why two environments");
 3. the card has every field scoring needs (``CARD_FIELDS``), its features are the ones the use
    case builds, and its scikit-learn version matches the installed one in major.minor (pickles
    do not survive scikit-learn minor upgrades reliably); once unpickled (``load_model`` only),

@@ -24,7 +24,7 @@ stays stock, one connection per query, since a kept connection would outlive its
 
 Every process that opens the instance (webserver, daemon, code server, runs) imports this module,
 so each needs this package installed; the Kubernetes config keeps the stock class for that
-reason (README, "Beyond one machine").
+reason (docs/deployment.md, "Beyond one machine").
 """
 
 from __future__ import annotations

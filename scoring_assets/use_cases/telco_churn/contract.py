@@ -1,7 +1,7 @@
 """The input contract of a Telco-style customer extract (the IBM Telco churn export).
 
 ``CustomerBatch`` is the pandera model every batch of this use case is judged by: training,
-the scoring graph, the column schema shown in Dagster and the README's input table all come
+the scoring graph, the column schema shown in Dagster and the input table of docs/use-cases.md all come
 from it, so a rule changed here changes everywhere.
 """
 
