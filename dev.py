@@ -153,23 +153,23 @@ def serve(extra: list[str]) -> None:
     os.execve(python, [python, "-m", "scoring_assets.service", "--logs", str(logs), *extra], env)
 
 
+# Every command, fed the arguments after its name; tests/test_docs.py holds the docs' commands to it.
+COMMANDS = {
+    "setup": lambda _arguments: setup(),
+    "demo": lambda _arguments: demo(),
+    "test": test,
+    "ui": ui,
+    "serve": serve,
+    "bench": bench,
+}
+
+
 def main(argv: list[str]) -> None:
     command, rest = (argv[0], argv[1:]) if argv else ("help", [])
-    if command == "setup":
-        setup()
-    elif command == "demo":
-        demo()
-    elif command == "test":
-        test(rest)
-    elif command == "ui":
-        ui(rest)
-    elif command == "serve":
-        serve(rest)
-    elif command == "bench":
-        bench(rest)
-    else:
+    if command not in COMMANDS:
         print(__doc__)
         sys.exit(0 if command in ("help", "-h", "--help") else 2)
+    COMMANDS[command](rest)
 
 
 if __name__ == "__main__":
