@@ -9,9 +9,10 @@ the sample batches, a batch with too many bad rows and a Telco file of one custo
 drift) into the shared inbox, waits until the runs have finished and the monitoring sensor has
 refreshed the trend, adds a duplicate, an empty file, a non-CSV and a CSV of no use case, then
 photographs the use case groups, the Telco graph, a credit and a Telco `scores` partition, the
-refused file's partition and its reason, the per-file check status, the inbox table, the runs,
-the shifted file's drift metadata, the monitoring asset, the drift alerts resource (its webhook
-URL, a secret, shown by its variable's name) and the drift and trend reports.
+refused file's partition and its reason, the per-file check status, the runs (the inbox table
+is ``service_screenshots.py``'s), the shifted file's drift metadata, the monitoring asset, the
+drift alerts resource (its webhook URL, a secret, shown by its variable's name) and the drift
+and trend reports.
 
 Then the Telco model's lifecycle: four files of a labelled generated extract (labels dropped) are
 scored one after another, each followed by its outcomes in `inbox/telco_churn/outcomes/`; the
@@ -279,7 +280,6 @@ def sample_shots(data: Path, partitions: list[str]) -> list[Shot]:
             900,
             check_partitions,
         ),
-        Shot("/assets/inbox?view=events", "recent_files", "inbox_fates.png", 1100),
         Shot("/runs", "score_file", "runs.png", 700),
         Shot("/locations/scoring_assets/resources/drift_alerts", "webhook_url", "resource_settings.png", 800),
         Shot(

@@ -72,6 +72,7 @@ def test_the_service_runs_healthy_with_quiet_logs_and_stops_cleanly_on_sigterm(w
     assert not port_open(ui) and not port_open(reports), "every child stopped"
     daemon_log = (workspace.dagster_home / "service_logs" / "daemon.log").read_text()
     assert "Checking for new runs for sensor" not in daemon_log, "per-tick INFO lines are kept out of the log"
+    assert "does not match the name" not in daemon_log, "workspace.yaml names the location as pyproject's dg does"
     assert len(daemon_log.splitlines()) < 50
     time.sleep(2)
     assert workspace.run("status", "--max-age", "1").returncode == 1

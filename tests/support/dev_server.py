@@ -62,18 +62,16 @@ class DagsterDevServer:
         (self.dagster_home / "dagster.yaml").write_text(INSTANCE_CONFIG_PATH.read_text())
         env = {**os.environ, **self.extra_env}
         env.update({"DAGSTER_HOME": str(self.dagster_home), DATA_DIR_VARIABLE: str(self.data_dir)})
-        dg = Path(sys.executable).with_name("dg")  # what `python3 dev.py ui` runs
-        command = [str(dg), "dev", "--host", "127.0.0.1", "--port", str(self.port)]
         env.setdefault("VIRTUAL_ENV", str(Path(sys.executable).parent.parent))
         log = open(self.log_path, "wb")  # noqa: SIM115 - owned by the child process for its lifetime
         self.process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.command(), cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"dg dev exited with {self.process.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(f"{self.command()[0]} exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/server_info", timeout=5) as response:
                     if response.status == 200 and self._code_location_loaded():
@@ -82,6 +80,11 @@ class DagsterDevServer:
                 pass
             time.sleep(1)
         raise TimeoutError(f"dg dev did not come up within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def command(self) -> list[str]:
+        """What serves the UI on ``self.port``: `dg dev`, as `python3 dev.py ui` runs it."""
+        dg = Path(sys.executable).with_name("dg")
+        return [str(dg), "dev", "--host", "127.0.0.1", "--port", str(self.port)]
 
     def _code_location_loaded(self) -> bool:
         data = self.graphql("{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }")[
