@@ -5,7 +5,7 @@
     python3 dev.py test      set up, train the model, lint, run the test suite (extra args go to pytest)
     python3 dev.py ui        open the Dagster UI (dg dev) on the project's instance (dg dev's options, e.g. --port N)
     python3 dev.py serve     run webserver, daemon and report server as one service; SIGTERM stops it cleanly
-    python3 dev.py bench     benchmark both use cases against plain pandas and the I/O floor (args go to bench/run.py)
+    python3 dev.py bench     benchmark both use cases against plain pandas and the model floor (args go to bench/run.py)
     python3 dev.py setup     only create/refresh the environments
 
 Two virtual environments, because DVC and Dagster cannot share one (dvc pins
@@ -133,7 +133,7 @@ def test(pytest_args: list[str]) -> None:
 def bench(bench_args: list[str]) -> None:
     setup()
     train()
-    say("bench/run.py (the CLI against the plain-pandas script and the I/O floor, both use cases, interleaved)")
+    say("bench/run.py (the CLI against the plain-pandas script and the model floor, both use cases, interleaved)")
     run([str(bin_path(PROJECT_VENV, "python")), str(ROOT / "bench" / "run.py"), *bench_args])
 
 

@@ -1,32 +1,36 @@
-"""Time the project against the plain-pandas script, the bare model floor and the I/O floor, interleaved.
+"""Time the product against the plain-pandas script and the bare model floor, interleaved (issue 25's bench).
 
-    .venv/bin/python bench/run.py                          # 100 and 1M rows, both use cases, 2 rounds
+    .venv/bin/python bench/run.py                          # 100 and 1M rows, both use cases, 3 rounds
     .venv/bin/python bench/run.py --sizes 100,1000000,10000000 --rounds 2
-    .venv/bin/python bench/run.py --use-cases credit_risk --tools project,floor --sizes 1000000
+    .venv/bin/python bench/run.py --use-cases credit_risk --tools product,model_floor,io_floor --sizes 1000000
+    .venv/bin/python bench/run.py --json                   # one JSON document on stdout instead of Markdown
+    .venv/bin/python bench/run.py --csv table.csv          # the table also as CSV
     .venv/bin/python bench/run.py --also handsoff,many-files,many-files-postgres   # issue 10's whole bench
 
 For each size and use case the input is generated once with that use case's own generator
 (``scoring_assets.use_cases.<use case>.generate.write_extract``, unlabelled, seed 7; kept in
-bench/data/, git-ignored), then the commands run alternately (A B C A B C ...: every tool on
-every use case in each round), each as its own process, measured from outside: wall time, and
-peak RSS from the kernel's rusage for that process (``os.wait4``), the figure `/usr/bin/time -v`
-prints.
+bench/data/, git-ignored). One unrecorded warm-up round on the smallest files goes first, so the
+Dagster instance exists (the 100-row goal is for a warm instance) and the imports are in the page
+cache. Then the commands run alternately (A B C A B C ...: every tool on every use case in each
+round, so tools are compared within the same minute of a shared machine), each as its own process,
+measured from outside by the kernel's rusage for it (``os.wait4``): wall time, user + sys CPU
+seconds of its whole process tree, and peak RSS (the figure `/usr/bin/time -v` prints).
 
-- project: ``scoring-assets score FILE --output OUT`` (routed by its header to the use case's
+- product: ``scoring-assets score FILE --output OUT`` (routed by its header to the use case's
   Dagster job, every check on, against one persistent $DAGSTER_HOME as in real use);
-- pandas:  the whole-file pandas script a data engineer would write instead
+- pandas: the whole-file pandas script a data engineer would write instead
   (bench/pandas_baseline.py for telco_churn, bench/pandas_credit_baseline.py for credit_risk);
-- model-floor: bench/model_floor.py, the least a scorer with the same model must do, streaming (pyarrow
-  read, the use case's feature code, ``predict_proba``, the scored file's fixed columns written with
-  pyarrow; no checks, rejects, drift, lineage or Dagster);
-- floor:   bench/io_floor.py, pyarrow's CSV read of the file and CSV write of the same rows.
+- model_floor: bench/model_floor.py, the least a scorer with the same model must do, streaming
+  (pyarrow read, the use case's feature code, ``predict_proba``, the scored file's fixed columns
+  written with pyarrow; no checks, rejects, drift, lineage or Dagster);
+- io_floor (only with --tools): bench/io_floor.py, pyarrow's CSV read of the file and CSV write of it.
 
-The table gives each tool's median wall time, rows/s, peak RSS (the highest of its rounds),
-the pandas script's wall time divided by the tool's (above 1x: faster than pandas) and the
-tool's wall time as a multiple of the floor's; then the issue's targets, met or missed.
-``--also`` then runs bench/handsoff.py (hands-off latency against the real daemon) and
-bench/concurrent_runs.py (many files at once; on Postgres with many-files-postgres) with their
-defaults, after the table.
+Every command runs with this checkout first on PYTHONPATH, so a git worktree measures its own code
+even when the shared virtual environment's editable install points at another checkout.
+
+stdout gets the report (bench/report.py: machine facts and load, the definitions, one table row
+per use case, tool and rows, then issue 25's goals met or missed by how much); progress goes to
+stderr. ``--also`` then runs bench/handsoff.py and bench/concurrent_runs.py with their defaults.
 """
 
 from __future__ import annotations
@@ -36,11 +40,11 @@ import importlib
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -48,17 +52,14 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
 from bench.generate import BENCH_SEED  # noqa: E402
+from bench.report import TOOLS, Measurement, csv_text, json_text, markdown, summarised, verdicts  # noqa: E402
 from scoring_assets.core.paths import REPO_ROOT  # noqa: E402
 from scoring_assets.use_cases import use_case  # noqa: E402
 
 USE_CASES = ("telco_churn", "credit_risk")
-TOOLS = ("project", "pandas", "model-floor", "floor")
+DEFAULT_TOOLS = ("product", "pandas", "model_floor")
 PANDAS_SCRIPTS = {"telco_churn": "pandas_baseline.py", "credit_risk": "pandas_credit_baseline.py"}
-# Issue 10's targets, per row count: (throughput as a multiple of the pandas script's, peak RSS MB); any
-# size: a 100-row file within 3 s.
-THROUGHPUT_TARGETS = {1_000_000: (1.5, 500), 10_000_000: (2.5, 1024)}
-SMALL_FILE_ROWS, SMALL_FILE_SECONDS = 100, 3.0
-# The other parts of issue 10's bench, each its own script (run with --also after the table).
+# The other parts of issue 10's bench, each its own script (run with --also after the report).
 ALSO = {
     "handsoff": [str(BENCH / "handsoff.py")],
     "many-files": [str(BENCH / "concurrent_runs.py")],
@@ -66,8 +67,14 @@ ALSO = {
 }
 
 
-def measured(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of one process; fails loudly if it fails."""
+def measured(command: list[str], env: dict[str, str]) -> Measurement:
+    """One process, measured from outside; fails loudly if it fails.
+
+    ``os.wait4`` returns the child's rusage, which on Linux includes every descendant the child waited
+    for (checked: a child whose waited-for grandchild burns 1 CPU-s reports 1.07 CPU-s, the same as
+    RUSAGE_CHILDREN's delta), so user + sys is the CPU of the whole command however it forks.
+    ``ru_maxrss`` is the largest single process of that tree.
+    """
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
@@ -76,47 +83,103 @@ def measured(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     if process.returncode != 0:
         problem = process.stderr.read().decode()[-2000:]
         raise SystemExit(f"{' '.join(command)} failed ({process.returncode}): {problem}")
-    return wall, usage.ru_maxrss / 1024
+    return Measurement(wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime, peak_rss_mb=usage.ru_maxrss / 1024)
 
 
 def input_file(use_case_name: str, rows: int) -> Path:
     """bench/data/<use case>_<rows>.csv, generated once with the use case's own generator."""
     path = BENCH / "data" / f"{use_case_name}_{rows}.csv"
     if not path.exists():
-        print(f"generating {path.relative_to(REPO)} ...", flush=True)
+        progress(f"generating {path.relative_to(REPO)} ...")
         generator = importlib.import_module(f"scoring_assets.use_cases.{use_case_name}.generate")
         generator.write_extract(path, rows, seed=BENCH_SEED, labelled=False)
     return path
 
 
 def command_for(tool: str, use_case_name: str, source: Path, out: Path) -> list[str]:
+    """The command line of one tool on one file (every tool writes its scored file to ``out``)."""
     bin_dir = Path(sys.executable).parent
-    if tool == "project":
+    if tool == "product":
         return [str(bin_dir / "scoring-assets"), "score", str(source), "--output", str(out)]
     if tool == "pandas":
         model = REPO_ROOT / use_case(use_case_name).model.model_path
         return [sys.executable, str(BENCH / PANDAS_SCRIPTS[use_case_name]), str(source), str(out), str(model)]
-    if tool == "model-floor":
+    if tool == "model_floor":
         return [sys.executable, str(BENCH / "model_floor.py"), use_case_name, str(source), str(out)]
     return [sys.executable, str(BENCH / "io_floor.py"), str(source), str(out)]
 
 
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        platform.processor(),
-    )
-    memory_kb = int(
-        next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line)
-    )
-    return f"{os.cpu_count()} cores ({cpu}), {memory_kb / 1024**2:.0f} GiB RAM, Python {platform.python_version()}"
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_once(tool: str, name: str, source: Path, scratch: Path, env: dict[str, str]) -> Measurement:
+    """One tool on one file, then its outputs removed so the next run starts from the same disk state."""
+    out = scratch / "out" / f"{tool}.csv"
+    out.parent.mkdir(exist_ok=True)
+    try:
+        return measured(command_for(tool, name, source, out), env)
+    finally:
+        shutil.rmtree(scratch / "data" / "lake", ignore_errors=True)
+        shutil.rmtree(scratch / "out", ignore_errors=True)
+
+
+def measure_all(sizes: list[int], rounds: int, use_cases: list[str], tools: list[str], scratch: Path):
+    """Every (use case, tool, rows) ``rounds`` times, interleaved, after one unrecorded warm-up round."""
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(scratch / "dagster_home"),
+        "SCORING_DATA_DIR": str(scratch / "data"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    for name in use_cases:
+        for tool in tools:
+            warm = run_once(tool, name, input_file(name, min(sizes)), scratch, env)
+            progress(f"{min(sizes):>10,} rows  {name:<12} {tool:<12} warm-up: {warm.wall_s:7.2f} s (not counted)")
+    results: dict[tuple[str, str, int], list[Measurement]] = {}
+    for size in sizes:
+        sources = {name: input_file(name, size) for name in use_cases}
+        for round_number in range(1, rounds + 1):
+            for name in use_cases:
+                for tool in tools:
+                    run = run_once(tool, name, sources[name], scratch, env)
+                    results.setdefault((name, tool, size), []).append(run)
+                    progress(
+                        f"{size:>10,} rows  {name:<12} {tool:<12} round {round_number}: {run.wall_s:7.2f} s "
+                        f"{run.cpu_s:7.2f} CPU-s {run.peak_rss_mb:7.0f} MB"
+                    )
+    return results
+
+
+def cpu_model() -> str:
+    models = [line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")]
+    return models[0].split(":", 1)[1].strip() if models else platform.processor()
+
+
+def memory_gib() -> float:
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    return int(next(line.split()[1] for line in meminfo if line.startswith("MemTotal"))) / 1024**2
+
+
+def machine_facts(started: str, load_start: tuple[float, float, float], command: str) -> dict:
+    """When, where and under what load the figures were taken, so the table is quoted with them."""
+    return {
+        "started_utc": started,
+        "ended_utc": utc_now(),
+        "machine": f"{os.cpu_count()} CPUs ({cpu_model()}), {memory_gib():.0f} GiB RAM, "
+        f"Python {platform.python_version()}",
+        "load_average_1_5_15_min_start": list(load_start),
+        "load_average_1_5_15_min_end": list(os.getloadavg()),
+        "command": command,
+    }
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def listed(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    """The comma-separated names of ``text``, in ``allowed``'s order; exits on an unknown one."""
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in allowed]
     if unknown or not names:
@@ -124,106 +187,45 @@ def listed(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
     return [name for name in allowed if name in names]
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000000", help="comma-separated row counts (100,1000000,10000000)")
-    parser.add_argument("--rounds", type=int, default=2, help="how many interleaved rounds per size")
-    parser.add_argument("--use-cases", default=",".join(USE_CASES), help="which of telco_churn,credit_risk")
-    parser.add_argument("--tools", default=",".join(TOOLS), help=f"which of {','.join(TOOLS)} to run")
+    parser.add_argument("--rounds", type=int, default=3, help="how many interleaved rounds per size (medians)")
+    parser.add_argument("--use-cases", default=",".join(USE_CASES), help=f"which of {','.join(USE_CASES)}")
+    parser.add_argument("--tools", default=",".join(DEFAULT_TOOLS), help=f"which of {','.join(TOOLS)}")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of the Markdown report")
+    parser.add_argument("--csv", type=Path, metavar="FILE", help="also write the table to FILE as CSV")
     parser.add_argument(
         "--also",
         default="",
-        help=f"after the table, run these with their defaults: {','.join(ALSO)} (each prints its own figures)",
+        help=f"after the report, run these with their defaults: {','.join(ALSO)} (each prints its own figures)",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
     also = listed(args.also, tuple(ALSO), "--also part(s)") if args.also else []
-    sizes = [int(size) for size in args.sizes.split(",")]
+    sizes = sorted({int(size) for size in args.sizes.split(",")})
     use_cases = listed(args.use_cases, USE_CASES, "use case(s)")
     tools = listed(args.tools, TOOLS, "tool(s)")
-
-    load_before = os.getloadavg()[0]
-    results: dict[tuple[int, str, str], list[tuple[float, float]]] = {}
+    started, load_start = utc_now(), os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
-        scratch = Path(scratch)
-        env = {**os.environ, "DAGSTER_HOME": str(scratch / "dagster_home"), "SCORING_DATA_DIR": str(scratch / "data")}
-        for size in sizes:
-            sources = {name: input_file(name, size) for name in use_cases}
-            for round_number in range(args.rounds):
-                for name in use_cases:
-                    for tool in tools:
-                        out = scratch / "out" / f"{tool}.csv"
-                        out.parent.mkdir(exist_ok=True)
-                        wall, rss = measured(command_for(tool, name, sources[name], out), env)
-                        results.setdefault((size, name, tool), []).append((wall, rss))
-                        print(
-                            f"{size:>10,} rows  {name:<12} {tool:<11} round {round_number + 1}: "
-                            f"{wall:7.2f} s  {rss:7.0f} MB",
-                            flush=True,
-                        )
-                        shutil.rmtree(scratch / "data" / "lake", ignore_errors=True)
-                        shutil.rmtree(scratch / "out", ignore_errors=True)
-
-    print(f"\nMachine: {machine()}")
-    print(f"Load average (1 min): {load_before:.2f} at the start, {os.getloadavg()[0]:.2f} at the end")
-    print(
-        f"Command: .venv/bin/python bench/run.py --sizes {args.sizes} --rounds {args.rounds} "
-        f"--use-cases {','.join(use_cases)} --tools {','.join(tools)}\n"
+        results = measure_all(sizes, args.rounds, use_cases, tools, Path(scratch))
+    command = (
+        f"bench/run.py --sizes {','.join(map(str, sizes))} --rounds {args.rounds} "
+        f"--use-cases {','.join(use_cases)} --tools {','.join(tools)}"
     )
-    print(
-        "| rows | use case | tool | wall s (median) | rows/s | peak RSS MB (max) "
-        "| pandas wall / tool wall | tool wall / floor wall |"
-    )
-    print("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |")
-    walls: dict[tuple[int, str, str], float] = {}
-    peaks: dict[tuple[int, str, str], float] = {}
-    for size in sizes:
-        for name in use_cases:
-            for tool in tools:
-                key = (size, name, tool)
-                walls[key] = statistics.median(wall for wall, _ in results[key])
-                peaks[key] = max(rss for _, rss in results[key])
-            for tool in tools:
-                wall = walls[(size, name, tool)]
-                pandas = walls.get((size, name, "pandas"))
-                floor = walls.get((size, name, "floor"))
-                ratio = f"{pandas / wall:.2f}x" if pandas and tool != "pandas" else ""
-                over_floor = f"{wall / floor:.1f}x" if floor and tool != "floor" else ""
-                print(
-                    f"| {size:,} | {name} | {tool} | {wall:.2f} | {size / wall:,.0f} | "
-                    f"{peaks[(size, name, tool)]:,.0f} | {ratio} | {over_floor} |"
-                )
-    print_targets(sizes, use_cases, tools, walls, peaks)
+    facts = machine_facts(started, load_start, command)
+    rows = summarised(results)
+    judged = verdicts(rows)
+    print(json_text(facts, rows, judged) if args.json else markdown(facts, rows, judged), end="", flush=True)
+    if args.csv:
+        args.csv.write_text(csv_text(rows))
     for part in also:
         command = [sys.executable, *ALSO[part]]
         print(f"\n## {part}: {' '.join(command[1:]).replace(f'{REPO}/', '')}\n", flush=True)
         subprocess.run(command, check=True)
-
-
-def print_targets(sizes, use_cases, tools, walls, peaks) -> None:
-    """Issue 10's whole-process targets for the sizes measured, each met or missed by how much."""
-    if "project" not in tools:
-        return
-    lines = []
-    for size in sizes:
-        for name in use_cases:
-            wall, rss = walls[(size, name, "project")], peaks[(size, name, "project")]
-            if size == SMALL_FILE_ROWS:
-                verdict = "met" if wall <= SMALL_FILE_SECONDS else f"missed by {wall - SMALL_FILE_SECONDS:.2f} s"
-                lines.append(f"- {size:,} rows, {name}: wall {wall:.2f} s <= {SMALL_FILE_SECONDS:.0f} s: {verdict}")
-            if size in THROUGHPUT_TARGETS:
-                speed_target, rss_target = THROUGHPUT_TARGETS[size]
-                if "pandas" in tools:
-                    speed = walls[(size, name, "pandas")] / wall
-                    verdict = "met" if speed >= speed_target else f"missed ({speed / speed_target:.0%} of it)"
-                    if "model-floor" in tools:
-                        bare = walls[(size, name, "pandas")] / walls[(size, name, "model-floor")]
-                        verdict += f"; the bare model floor reaches {bare:.2f}x"
-                    lines.append(f"- {size:,} rows, {name}: {speed:.2f}x pandas >= {speed_target}x: {verdict}")
-                verdict = "met" if rss <= rss_target else f"missed by {rss - rss_target:,.0f} MB"
-                lines.append(f"- {size:,} rows, {name}: peak RSS {rss:,.0f} MB <= {rss_target:,} MB: {verdict}")
-    if lines:
-        print("\nTargets (issue 10):")
-        print("\n".join(lines))
 
 
 if __name__ == "__main__":
