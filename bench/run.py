@@ -26,7 +26,9 @@ seconds of its whole process tree, and peak RSS (the figure `/usr/bin/time -v` p
 - io_floor (only with --tools): bench/io_floor.py, pyarrow's CSV read of the file and CSV write of it.
 
 Every command runs with this checkout first on PYTHONPATH, so a git worktree measures its own code
-even when the shared virtual environment's editable install points at another checkout.
+even when the shared virtual environment's editable install points at another checkout. This
+process imports no project code and generates inputs in child processes: on Linux a child's peak
+RSS counts the memory of the process that started it (``measured``), so it must stay small.
 
 stdout gets the report (bench/report.py: machine facts and load, the definitions, one table row
 per use case, tool and rows, then issue 25's goals met or missed by how much); progress goes to
@@ -36,25 +38,25 @@ stderr. ``--also`` then runs bench/handsoff.py and bench/concurrent_runs.py with
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
-from bench.generate import BENCH_SEED  # noqa: E402
+# The standard library and bench/report.py only: this process's own peak RSS is a floor under every
+# child's figure (see ``measured``), so the project and its generators run in child processes.
 from bench.report import TOOLS, Measurement, csv_text, json_text, markdown, summarised, verdicts  # noqa: E402
-from scoring_assets.core.paths import REPO_ROOT  # noqa: E402
-from scoring_assets.use_cases import use_case  # noqa: E402
 
 USE_CASES = ("telco_churn", "credit_risk")
 DEFAULT_TOOLS = ("product", "pandas", "model_floor")
@@ -73,27 +75,48 @@ def measured(command: list[str], env: dict[str, str]) -> Measurement:
     ``os.wait4`` returns the child's rusage, which on Linux includes every descendant the child waited
     for (checked: a child whose waited-for grandchild burns 1 CPU-s reports 1.07 CPU-s, the same as
     RUSAGE_CHILDREN's delta), so user + sys is the CPU of the whole command however it forks.
-    ``ru_maxrss`` is the largest single process of that tree.
+    ``ru_maxrss`` is the largest single process of that tree, but Linux also counts in it the
+    memory image the child started from, this process's own peak (checked: after this process
+    touched and freed 500 MB, a child running ``python -c pass`` reported 512 MB). So this process
+    stays small: it imports no project code and generates no input itself. Stderr goes to a file, not
+    a pipe nobody reads while the command runs (a chatty command would block on a full pipe).
     """
-    started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        problem = process.stderr.read().decode()[-2000:]
-        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}): {problem}")
+    with tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            stderr.seek(0)
+            problem = stderr.read().decode(errors="replace")[-2000:]
+            raise SystemExit(f"{' '.join(command)} failed ({process.returncode}): {problem}")
     return Measurement(wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime, peak_rss_mb=usage.ru_maxrss / 1024)
 
 
+def checkout_env() -> dict[str, str]:
+    """This environment with this checkout first on PYTHONPATH, so a worktree's children run its own code."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+
+
 def input_file(use_case_name: str, rows: int) -> Path:
-    """bench/data/<use case>_<rows>.csv, generated once with the use case's own generator."""
+    """bench/data/<use case>_<rows>.csv, generated once by bench/generate.py in a child process."""
     path = BENCH / "data" / f"{use_case_name}_{rows}.csv"
     if not path.exists():
         progress(f"generating {path.relative_to(REPO)} ...")
-        generator = importlib.import_module(f"scoring_assets.use_cases.{use_case_name}.generate")
-        generator.write_extract(path, rows, seed=BENCH_SEED, labelled=False)
+        command = [sys.executable, str(BENCH / "generate.py"), "--use-case", use_case_name, "--rows", str(rows)]
+        subprocess.run([*command, "--output", str(path)], env=checkout_env(), check=True, stdout=subprocess.DEVNULL)
     return path
+
+
+@cache
+def model_path(use_case_name: str) -> Path:
+    """The use case's model file, which the pandas script loads, asked of a child process (see ``measured``)."""
+    code = f"from scoring_assets.use_cases import use_case; print(use_case({use_case_name!r}).model.model_path)"
+    found = subprocess.run([sys.executable, "-c", code], env=checkout_env(), cwd=REPO, capture_output=True, text=True)
+    if found.returncode != 0:
+        raise SystemExit(f"cannot find {use_case_name}'s model: {found.stderr[-2000:]}")
+    return REPO / found.stdout.strip()
 
 
 def command_for(tool: str, use_case_name: str, source: Path, out: Path) -> list[str]:
@@ -102,7 +125,7 @@ def command_for(tool: str, use_case_name: str, source: Path, out: Path) -> list[
     if tool == "product":
         return [str(bin_dir / "scoring-assets"), "score", str(source), "--output", str(out)]
     if tool == "pandas":
-        model = REPO_ROOT / use_case(use_case_name).model.model_path
+        model = model_path(use_case_name)
         return [sys.executable, str(BENCH / PANDAS_SCRIPTS[use_case_name]), str(source), str(out), str(model)]
     if tool == "model_floor":
         return [sys.executable, str(BENCH / "model_floor.py"), use_case_name, str(source), str(out)]
@@ -126,12 +149,7 @@ def run_once(tool: str, name: str, source: Path, scratch: Path, env: dict[str, s
 
 def measure_all(sizes: list[int], rounds: int, use_cases: list[str], tools: list[str], scratch: Path):
     """Every (use case, tool, rows) ``rounds`` times, interleaved, after one unrecorded warm-up round."""
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(scratch / "dagster_home"),
-        "SCORING_DATA_DIR": str(scratch / "data"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
+    env = {**checkout_env(), "DAGSTER_HOME": str(scratch / "dagster_home"), "SCORING_DATA_DIR": str(scratch / "data")}
     for name in use_cases:
         for tool in tools:
             warm = run_once(tool, name, input_file(name, min(sizes)), scratch, env)
@@ -170,6 +188,8 @@ def machine_facts(started: str, load_start: tuple[float, float, float], command:
         f"Python {platform.python_version()}",
         "load_average_1_5_15_min_start": list(load_start),
         "load_average_1_5_15_min_end": list(os.getloadavg()),
+        # Every peak_rss_mb is at least this (see ``measured``); a few tens of MB when all is well.
+        "bench_process_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "command": command,
     }
 
