@@ -22,7 +22,6 @@ from scoring_assets.core.contract import (
     REJECT_RECORD_COLUMNS,
     describe_columns,
     reject_columns,
-    satisfies_contract,
     validate_frame,
 )
 from scoring_assets.core.csv_records import read_csv_frame
@@ -90,22 +89,6 @@ def test_valid_rows_are_all_accepted_with_contract_types(use_case):
         assert str(result.accepted[name].dtype) == "Int64", name
     for name in use_case.float_columns:
         assert str(result.accepted[name].dtype) == "float64", name
-
-
-def test_clean_batches_are_proven_clean_without_pandera_and_broken_ones_are_not(use_case):
-    """The shortcut that spares pandera on clean batches (``satisfies_contract``) engages, and never on a broken one."""
-    rows = batch(valid_rows(use_case, 40))
-    use_case.schema.validate(validate_frame(use_case, rows).accepted.head(1))  # pandera's checks registered
-    accepted = validate_frame(use_case, rows).accepted
-    assert satisfies_contract(use_case.schema, accepted)
-    name, allowed = next(iter(use_case.value_sets.items()))
-    broken = accepted.copy()
-    broken.iloc[3, broken.columns.get_loc(name)] = "not " + str(allowed[0])
-    assert not satisfies_contract(use_case.schema, broken)
-    number = use_case.integer_columns[0]
-    broken = accepted.copy()
-    broken.iloc[3, broken.columns.get_loc(number)] = pd.NA
-    assert not satisfies_contract(use_case.schema, broken)
 
 
 def test_a_value_outside_each_value_set_is_rejected_by_name(use_case):

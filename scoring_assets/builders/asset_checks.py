@@ -16,13 +16,13 @@ from pathlib import Path
 
 import dagster as dg
 import numpy as np
-import pandera.pandas as pa_pandas
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from scoring_assets.builders.keys import keys_of
-from scoring_assets.core.ingest import carried_columns, ragged_rows_path, read_accepted_frame
+from scoring_assets.core.accepted_rows_check import judge_stored_rows
+from scoring_assets.core.ingest import carried_columns, ragged_rows_path
 from scoring_assets.core.lake import BATCH_ROWS, lake_reader
 from scoring_assets.core.row_number import ROW_NUMBER
 from scoring_assets.core.scoring import LABEL_KEY, feature_schema
@@ -142,26 +142,19 @@ def reject_fraction_within_limit(
 
 
 def accepted_rows_satisfy_contract(use_case: UseCase, accepted_path: Path) -> dg.AssetCheckResult:
-    """Re-validate the accepted rows, as typed on disk, against the pandera model."""
-    failures = rows = 0
-    examples: list[str] = []
-    for batch in lake_reader(accepted_path).iter_batches(batch_size=BATCH_ROWS):
-        rows += batch.num_rows
-        try:
-            # Always pandera itself, never validation's clean-batch shortcut: this check is the
-            # independent second look at what was stored.
-            use_case.schema.validate(read_accepted_frame(use_case, batch), lazy=True)
-        except pa_pandas.errors.SchemaErrors as errors:
-            cases = errors.failure_cases
-            failures += len(cases)
-            examples += [f"{row.column}: {row.check}" for row in cases.head(5).itertuples()]
+    """The accepted rows, as typed on disk, judged again against the contract (``core.accepted_rows_check``)."""
+    verdict = judge_stored_rows(use_case, accepted_path)
     description = (
-        f"{failures:,} contract failure(s) among {rows:,} stored rows, e.g. {examples[0]}"
-        if failures
-        else f"all {rows:,} stored rows pass the contract"
+        f"{verdict.failures:,} contract failure(s) among {verdict.rows:,} stored rows, e.g. {verdict.examples[0]}"
+        if verdict.failures
+        else f"all {verdict.rows:,} stored rows pass the contract"
     )
     return ACCEPTED_ROWS_SATISFY_CONTRACT.result(
-        use_case, failures == 0, description, failures=failures, examples="; ".join(examples[:5]) or "none"
+        use_case,
+        verdict.failures == 0,
+        description,
+        failures=verdict.failures,
+        examples="; ".join(verdict.examples) or "none",
     )
 
 

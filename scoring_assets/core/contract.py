@@ -17,10 +17,15 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow
-import pyarrow.compute as pc
-from pandera import config as pandera_config
 from pandera.engines import pandas_engine
 
+from scoring_assets.core.arrow_contract import (
+    broken_rules,
+    compile_contract,
+    may_hold_a_nul_byte,
+    parse_numbers,
+    typed_columns,
+)
 from scoring_assets.core.row_number import ROW_NUMBER
 from scoring_assets.core.use_case import UseCase
 
@@ -117,26 +122,14 @@ def _nul_byte_rejects(use_case: UseCase, typed: pd.DataFrame, raw: pd.DataFrame)
 
 
 def _may_hold_a_nul_byte(text: pd.Series) -> bool:
-    """False when no byte of an Arrow-backed text column is NUL: one scan of its data buffer (~20x faster
-    than testing value by value, which is left for the rare column this cannot clear)."""
-    if not isinstance(text.array, pd.arrays.ArrowStringArray):
-        return True
-    arrow = pyarrow.array(text)
-    chunks = arrow.chunks if isinstance(arrow, pyarrow.ChunkedArray) else [arrow]
-    buffers = [chunk.buffers()[2] for chunk in chunks]
-    return any(data is not None and not np.frombuffer(data, dtype=np.uint8).all() for data in buffers)
-
-
-# What Arrow's string -> float64 cast accepts (decimal, exponent, inf/infinity/nan in any case);
-# anything else is not a number. Same results as pandas.to_numeric, several times faster.
-_NUMBER_TEXT = r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?i:inf|infinity|nan))$"
+    """False when an Arrow-backed text column provably holds no NUL byte (value-by-value tests are left for the
+    rare column this cannot clear)."""
+    return not isinstance(text.array, pd.arrays.ArrowStringArray) or may_hold_a_nul_byte(pyarrow.array(text))
 
 
 def _to_numbers(text: pd.Series) -> pd.Series:
-    """Parse stripped text as float64; blanks and non-numbers become NaN."""
-    arrow = pyarrow.array(text, from_pandas=True)
-    looks_numeric = pc.match_substring_regex(arrow, _NUMBER_TEXT)
-    numbers = pc.cast(pc.if_else(looks_numeric, arrow, pyarrow.scalar(None, arrow.type)), pyarrow.float64())
+    """Parse stripped text as float64; blanks and non-numbers become NaN (``arrow_contract.parse_numbers``)."""
+    numbers, _ = parse_numbers(pyarrow.array(text, from_pandas=True))
     return pd.Series(numbers.to_numpy(zero_copy_only=False), index=text.index, dtype="float64")
 
 
@@ -144,10 +137,10 @@ def _schema_rejects(use_case: UseCase, typed: pd.DataFrame, raw: pd.DataFrame) -
     """Run the pandera model lazily and translate its failure cases into reject records.
 
     The column rules' records and the cross-field rules' records come back separately, as
-    ``_blamed_once`` gives the column rules precedence. A batch that ``satisfies_contract`` has no
-    failure cases, so pandera is run only on the others.
+    ``_blamed_once`` gives the column rules precedence. A batch the contract compiled to Arrow proves
+    clean has no failure cases, so pandera is run only on the others.
     """
-    if satisfies_contract(use_case.schema, typed):
+    if _proven_clean(use_case, typed):
         return _combine_rejects([]), _combine_rejects([])
     try:
         use_case.schema.validate(typed, lazy=True)
@@ -194,66 +187,24 @@ def _blamed_once(parts: list[pd.DataFrame]) -> list[pd.DataFrame]:
     return kept
 
 
-def satisfies_contract(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> bool:
-    """True only when ``schema.validate(frame, lazy=True)`` would find nothing wrong; cheap on clean batches.
+def _proven_clean(use_case: UseCase, typed: pd.DataFrame) -> bool:
+    """True only when ``schema.validate(typed, lazy=True)`` would find nothing wrong; cheap on clean batches.
 
-    It applies the same tests pandera applies (the column's dtype check, nulls, uniqueness, and every
-    check object of the columns and the frame, called as pandera calls them), without building failure
-    cases. False means "not proven clean": the caller then runs pandera itself for the exact failures,
-    so a schema using anything not handled here (coercion, parsers, regex columns, an index) is never
-    judged here.
+    pandera's own dtype check (its public ``DataType.check``), then every rule of the contract compiled
+    to Arrow (``core.arrow_contract``). False means "not proven clean": pandera then runs for the exact
+    failures, so a contract with a rule Arrow cannot prove is always judged by pandera.
     """
-    if (
-        pandera_config.CONFIG.use_narwhals_backend  # another backend: not proven here
-        or schema.coerce
-        or schema.unique
-        or schema.index is not None
-        or schema.strict
-        or schema.ordered
-        or schema.dtype is not None
-        or getattr(schema, "parsers", None)
-        or getattr(schema, "add_missing_columns", False)
-        or getattr(schema, "drop_invalid_rows", False)
-    ):
+    contract = compile_contract(use_case.schema)
+    names = list(contract.types)
+    if not contract.complete or typed.columns.duplicated().any() or not set(names) <= set(typed.columns):
         return False
-    for name, column in schema.columns.items():
-        if column.coerce or column.regex or getattr(column, "parsers", None):
+    for name in names:
+        declared = use_case.schema.columns[name].dtype
+        dtype_ok = declared.check(pandas_engine.Engine.dtype(typed[name].dtype), typed[name])
+        if not (dtype_ok if isinstance(dtype_ok, bool) else dtype_ok.all()):  # pandera's reading of it
             return False
-        if name not in frame.columns:
-            return False
-        series = frame[name]
-        if not isinstance(series, pd.Series):  # a repeated column name
-            return False
-        if column.dtype is not None:
-            dtype_ok = column.dtype.check(pandas_engine.Engine.dtype(series.dtype), series)
-            if not (dtype_ok if isinstance(dtype_ok, bool) else dtype_ok.all()):  # pandera's reading of it
-                return False
-        if not column.nullable and series.hasnans:
-            return False
-        if column.unique and series.duplicated().any():
-            return False
-        if not all(_check_passes(check, series) for check in column.checks):
-            return False
-    return all(_check_passes(check, frame) for check in schema.checks)
-
-
-def _check_passes(check: pa.Check, data: pd.Series | pd.DataFrame) -> bool:
-    """Whether pandera's check surely passes on ``data``, evaluated as its pandas backend does (nulls dropped
-    first for a column check that ignores them) minus the failure cases. Anything unusual (grouped or
-    element-wise checks, an output that is not plain booleans, an error) is not proven: pandera decides."""
-    if check.groupby is not None or check.groups is not None or check.element_wise:
-        return False
-    checked = data.dropna() if isinstance(data, pd.Series) and check.ignore_na and data.hasnans else data
-    try:
-        output = check._check_fn(checked, **check._check_kwargs)
-    except Exception:  # e.g. pandera registers its check functions on its first validation
-        return False
-    if isinstance(output, bool | np.bool_):
-        return bool(output)
-    # A False pandera might excuse (a row whose values are all null) only sends the batch to pandera.
-    if not isinstance(output, pd.Series) or str(output.dtype) not in ("bool", "boolean") or output.hasnans:
-        return False
-    return bool(output.all())
+    columns, wrong_types = typed_columns(contract, pyarrow.Table.from_pandas(typed[names], preserve_index=False))
+    return not wrong_types and next(broken_rules(contract, columns), None) is None
 
 
 def _duplicate_rejects(
@@ -313,10 +264,15 @@ _NO_REJECTS = pd.DataFrame(
 )
 
 
+def no_rejects() -> pd.DataFrame:
+    """The reject records of a clean batch: none, with the record columns."""
+    return _NO_REJECTS.copy(deep=False)  # built once: a clean batch asks for this dozens of times
+
+
 def _combine_rejects(parts: list[pd.DataFrame]) -> pd.DataFrame:
     parts = [part for part in parts if len(part)]
     if not parts:
-        return _NO_REJECTS.copy(deep=False)  # built once: a clean batch asks for this dozens of times
+        return no_rejects()
     combined = pd.concat(parts, ignore_index=True)
     combined = combined.drop_duplicates([ROW_NUMBER, "column", "rule"])
     return combined.sort_values([ROW_NUMBER, "column", "rule"], kind="stable", ignore_index=True)

@@ -25,7 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from scoring_assets.core.contract import ID, REJECT_RECORD_COLUMNS, reject_columns, validate_frame
+from scoring_assets.core.arrow_contract import broken_rules, compile_contract, typed_text_batch
+from scoring_assets.core.contract import ID, REJECT_RECORD_COLUMNS, no_rejects, reject_columns, validate_frame
 from scoring_assets.core.csv_header import InputFileError
 from scoring_assets.core.csv_records import RAGGED_SCHEMA, iter_record_batches
 from scoring_assets.core.csv_safety import SpreadsheetSafeCsvWriter
@@ -271,6 +272,7 @@ def validate_raw_parquet(
     names = source.schema_arrow.names
     schema = accepted_schema(use_case, use_case.label_column in names, carried_columns(names))
     repeated_ids = find_repeated_ids(raw_path, use_case.id_column) if use_case.id_column else frozenset()
+    judge = _BatchJudge(use_case, schema, repeated_ids)
     ragged = _RaggedRejects(ragged_rows_path(raw_path))
     summary = ValidationSummary()
     with atomic_path(accepted_path) as accepted_tmp, atomic_path(report_path) as report_tmp:
@@ -279,18 +281,15 @@ def validate_raw_parquet(
             SpreadsheetSafeCsvWriter(report_tmp, reject_schema(use_case)) as report_writer,
         ):
             for batch in source.iter_batches(batch_size=BATCH_ROWS):
-                raw = batch_to_frame(batch)
-                if raw.empty:
+                if not batch.num_rows:
                     continue
-                result = validate_frame(use_case, raw, repeated_ids)
-                ragged_rejects = ragged.up_to(int(raw.index.max()))
-                summary.rows_in += len(raw) + len(ragged_rejects)
-                summary.rows_accepted += len(result.accepted)
-                summary.rows_rejected += result.rejected_row_count + len(ragged_rejects)
-                summary.reject_counts.update(result.rejects["rule"].tolist() + ragged_rejects["rule"].tolist())
-                accepted = result.accepted.reset_index()[schema.names]
-                accepted_writer.write(pa.Table.from_pandas(accepted, schema=schema, preserve_index=False))
-                rejects = result.rejects
+                accepted, rejects = judge(batch)
+                ragged_rejects = ragged.up_to(pc.max(batch.column(ROW_NUMBER)).as_py())
+                summary.rows_in += batch.num_rows + len(ragged_rejects)
+                summary.rows_accepted += accepted.num_rows
+                summary.rows_rejected += int(rejects[ROW_NUMBER].nunique()) + len(ragged_rejects)
+                summary.reject_counts.update(rejects["rule"].tolist() + ragged_rejects["rule"].tolist())
+                accepted_writer.write(accepted)
                 if len(ragged_rejects):
                     rejects = pd.concat([rejects, ragged_rejects]).sort_values(ROW_NUMBER, kind="stable")
                 _write_rejects(report_writer, use_case, rejects)
@@ -305,6 +304,45 @@ def validate_raw_parquet(
     else:
         summary.reject_report = str(report_path)
     return summary
+
+
+class _BatchJudge:
+    """Judges raw batches: accepted rows (typed, as ``schema``) and reject records.
+
+    A batch Arrow proves clean (``core.arrow_contract``: every rule of the compiled contract holds
+    for every row, and no id repeats elsewhere in the file) is typed and accepted without building
+    a pandas frame. Any other batch goes to pandera (``validate_frame``), which finds and names
+    every broken rule, so reject reasons and reports are pandera's.
+    """
+
+    def __init__(self, use_case: UseCase, schema: pa.Schema, repeated_ids: frozenset[str]):
+        self._use_case = use_case
+        self._schema = schema
+        self._repeated_ids = repeated_ids
+        self._repeated = pa.array(sorted(repeated_ids), pa.string())
+        self._contract = compile_contract(use_case.schema)
+        self._trimmed = [*use_case.contract_columns, *([use_case.label_column] if use_case.label_column else [])]
+
+    def __call__(self, batch: pa.RecordBatch) -> tuple[pa.Table, pd.DataFrame]:
+        accepted = self._proven_clean(batch)
+        if accepted is not None:
+            return accepted, no_rejects()
+        result = validate_frame(self._use_case, batch_to_frame(batch), self._repeated_ids)
+        accepted_rows = result.accepted.reset_index()[self._schema.names]
+        return pa.Table.from_pandas(accepted_rows, schema=self._schema, preserve_index=False), result.rejects
+
+    def _proven_clean(self, batch: pa.RecordBatch) -> pa.Table | None:
+        """The whole batch typed as accepted rows, or None when Arrow cannot prove every row clean."""
+        if not self._contract.complete or not set(self._schema.names) <= set(batch.schema.names):
+            return None
+        typed = typed_text_batch(self._contract, batch, self._trimmed)
+        if typed is None or next(broken_rules(self._contract, typed), None) is not None:
+            return None
+        id_column = self._use_case.id_column
+        if id_column and len(self._repeated) and pc.any(pc.is_in(typed[id_column], self._repeated)).as_py():
+            return None
+        columns = [typed[field.name].cast(field.type) for field in self._schema]
+        return pa.Table.from_arrays(columns, schema=self._schema)
 
 
 def _write_rejects(report: SpreadsheetSafeCsvWriter, use_case: UseCase, rejects: pd.DataFrame) -> None:

@@ -11,6 +11,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from scoring_assets.core.cross_field import BlankOnlyWhen, CodesAgree, dataframe_check, rule_columns
+
 # Upper bounds: every number the model sees has one, so a typo or a corrupt export (1e20,
 # 1e308, inf) is rejected by name instead of being scored with false confidence. They are
 # generous (far above anything real) but finite, and derived from the domain: the real
@@ -30,6 +32,20 @@ INTERNET_ADDON_COLUMNS = [
     "StreamingTV",
     "StreamingMovies",
 ]
+
+# The cross-field rules, declared as data (``core.cross_field``) so the Arrow clean path can read them.
+PHONE_SERVICE_CONSISTENCY = CodesAgree(
+    "phone_service_consistency", "PhoneService", "No", {"MultipleLines": "No phone service"}
+)
+INTERNET_SERVICE_CONSISTENCY = CodesAgree(
+    "internet_service_consistency",
+    "InternetService",
+    "No",
+    {column: "No internet service" for column in INTERNET_ADDON_COLUMNS},
+)
+BLANK_TOTAL_CHARGES_REQUIRES_ZERO_TENURE = BlankOnlyWhen(
+    "blank_total_charges_requires_zero_tenure", "TotalCharges", "tenure", 0
+)
 
 
 class CustomerBatch(pa.DataFrameModel):
@@ -74,24 +90,9 @@ class CustomerBatch(pa.DataFrameModel):
         ),
     )
 
-    @pa.dataframe_check(name="phone_service_consistency")
-    def _phone_service_consistency(cls, batch: pd.DataFrame) -> Series[bool]:
-        """PhoneService is No exactly when MultipleLines says "No phone service"."""
-        return (batch["PhoneService"] == "No") == (batch["MultipleLines"] == "No phone service")
-
-    @pa.dataframe_check(name="internet_service_consistency")
-    def _internet_service_consistency(cls, batch: pd.DataFrame) -> Series[bool]:
-        """InternetService is No exactly when all six add-ons say "No internet service"."""
-        no_internet = batch["InternetService"] == "No"
-        consistent = pd.Series(True, index=batch.index)
-        for column in INTERNET_ADDON_COLUMNS:
-            consistent &= no_internet == (batch[column] == "No internet service")
-        return consistent
-
-    @pa.dataframe_check(name="blank_total_charges_requires_zero_tenure")
-    def _blank_total_charges_requires_zero_tenure(cls, batch: pd.DataFrame) -> Series[bool]:
-        """A blank TotalCharges is only believable for a customer in their first month."""
-        return (batch["TotalCharges"].notna() | (batch["tenure"] == 0)).fillna(False)
+    phone_service_consistency = dataframe_check(PHONE_SERVICE_CONSISTENCY)
+    internet_service_consistency = dataframe_check(INTERNET_SERVICE_CONSISTENCY)
+    blank_total_charges_requires_zero_tenure = dataframe_check(BLANK_TOTAL_CHARGES_REQUIRES_ZERO_TENURE)
 
     class Config:
         strict = False  # extra columns (e.g. Churn) are allowed and ignored
@@ -100,8 +101,6 @@ class CustomerBatch(pa.DataFrameModel):
 
 # Columns each dataframe-wide rule reads, so a broken row is reported once, with the values
 # that contradict each other, instead of once per column of the frame.
-CROSS_FIELD_RULES: dict[str, tuple[str, ...]] = {
-    "phone_service_consistency": ("PhoneService", "MultipleLines"),
-    "internet_service_consistency": ("InternetService", *INTERNET_ADDON_COLUMNS),
-    "blank_total_charges_requires_zero_tenure": ("TotalCharges", "tenure"),
-}
+CROSS_FIELD_RULES: dict[str, tuple[str, ...]] = rule_columns(
+    [PHONE_SERVICE_CONSISTENCY, INTERNET_SERVICE_CONSISTENCY, BLANK_TOTAL_CHARGES_REQUIRES_ZERO_TENURE]
+)
