@@ -412,7 +412,7 @@ def _checked_profile(use_case: UseCase, path: Path, recorded: str, card: dict[st
 def _checked_serving(
     use_case: UseCase, path: Path, recorded: str, card: dict[str, Any], model: tuple[Path, str]
 ) -> ServingArtifact:
-    """The linear serving form the card names, provided DVC, the card and the model vouch for it and it fits the use case.
+    """The linear serving form the card names, provided DVC, the card and the model vouch for it and it fits.
 
     ``model``: the verified model's path and md5, which the form must have been proved against.
     Parsed from the very bytes that were hashed, so the file cannot change in between.
@@ -440,7 +440,6 @@ def _checked_serving(
             f"{path} was proved against model md5 {document.get('model_md5')}, but {model_path} has md5 {model_md5}: "
             f"the serving form does not belong to this model; refusing to score with it. To fix it, {REBUILD_HINT}"
         )
-    _require_positive_class(model_path, card, form.classes)
     problem = _serving_mismatch(use_case, form, card)
     if problem:
         raise ModelIntegrityError(f"{path} does not serve use case {use_case.name}'s model: {problem}; {REBUILD_HINT}")
@@ -519,8 +518,12 @@ def load_challenger(use_case: UseCase, root: Path) -> LoadedModel:
 
 
 def serving_model(artifact: ModelArtifact) -> LoadedModel:
-    """What scoring executes: the verified linear serving form as is (nothing unpickled), else the Pipeline."""
+    """What scoring executes: the verified linear serving form as is (nothing unpickled), else the Pipeline.
+
+    Either way the card's positive class must be one of the model's classes (``loaded`` checks the Pipeline's).
+    """
     if artifact.serving is not None and artifact.serving.linear is not None:
+        _require_positive_class(artifact.path, artifact.card, artifact.serving.linear.classes)
         return LoadedModel(**_artifact_fields(artifact))
     return loaded(artifact)
 
