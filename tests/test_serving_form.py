@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -28,7 +29,10 @@ from scoring_assets.core.model_store import ModelArtifact, ModelIntegrityError, 
 from scoring_assets.core.paths import held_out_path
 from scoring_assets.core.serving import LINEAR_LOGISTIC, PIPELINE, serving_path
 from scoring_assets.core.use_case import UseCase
-from scoring_assets.training.serving_export import ServingFormMismatch, prove_equal
+from scoring_assets.training import load_params
+from scoring_assets.training.metrics import binary_labels
+from scoring_assets.training.serving_export import ServingFormMismatch, prove_equal, write_serving_form
+from scoring_assets.training.train import candidate_pipelines
 from scoring_assets.use_cases import use_case as declared_use_case
 from tests.support.batches import REAL_EXTRACTS, USE_CASE_NAMES, training_extract, valid_rows, write_csv
 from tests.support.cli_workspace import new_workspace, reported_path
@@ -199,3 +203,24 @@ def test_scoring_a_file_through_the_command_imports_neither_scikit_learn_nor_sci
     manifest = json.loads(manifest_path_for(reported_path(result.stdout, "scored")).read_text(encoding="utf-8"))
     assert manifest["model"]["serving"]["kind"] == LINEAR_LOGISTIC
     assert manifest["model"]["serving"]["md5"] == built_model(use_case).serving.md5
+
+
+@pytest.mark.parametrize("name", USE_CASE_NAMES)
+def test_training_exports_the_linear_form_and_serves_a_tree_model_as_its_pipeline(name, tmp_path):
+    """Both candidates, fitted afresh: the logistic regression gets its proved linear form, the trees the pickle."""
+    use_case = declared_use_case(name)
+    rows = accepted_rows(use_case, write_csv(valid_rows(use_case, 400, seed=3, labelled=True), tmp_path / "rows.csv"))
+    features, labels = build_features(use_case.features, rows), binary_labels(use_case.label, rows)
+    candidates = candidate_pipelines(use_case.features, load_params(name, "train"))
+    sections = {}
+    for candidate, pipeline in candidates.items():
+        pipeline.fit(features, labels)
+        model_file, serving_file = tmp_path / f"{candidate}.joblib", tmp_path / f"{candidate}.serving.json"
+        joblib.dump(pipeline, model_file)
+        sections[candidate] = write_serving_form(pipeline, use_case.features, 1, features, (serving_file, model_file))
+        assert json.loads(serving_file.read_text(encoding="utf-8"))["model_md5"] == file_md5(model_file)
+
+    linear, trees = sections["logistic_regression"], sections["hist_gradient_boosting"]
+    assert linear["kind"] == LINEAR_LOGISTIC and linear["max_abs_diff"] <= linear["tolerance"] == 1e-9
+    assert trees["kind"] == PIPELINE and trees["md5"] == file_md5(tmp_path / "hist_gradient_boosting.joblib")
+    assert "onnxruntime" in trees["why"]

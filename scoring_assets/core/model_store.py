@@ -454,7 +454,8 @@ def _serving_mismatch(use_case: UseCase, form: LinearForm, card: dict[str, Any])
         return f"its numeric inputs are {sorted(form.numeric)}, the use case builds {sorted(use_case.features.numeric)}"
     if {name: levels for name, (levels, _) in form.categorical.items()} != declared:
         return f"its categorical inputs or levels are not the use case's {declared}"
-    if form.positive_class != card["positive_class"]:
+    if card["positive_class"] in form.classes and form.positive_class != card["positive_class"]:
+        # (a positive class outside the model's classes is refused when it is loaded, as for a Pipeline)
         return f"its positive class is {form.positive_class!r}, the card's {card['positive_class']!r}"
     figures = [_field(card, f"serving.{name}") for name in ("max_abs_diff", "tolerance")]
     if not all(isinstance(value, int | float) and not isinstance(value, bool) for value in figures):
