@@ -371,8 +371,9 @@ def ensure_dagster_home() -> Path:
 def prepared_model(verbose: bool, use_case):
     """Common start of the scoring commands: quiet warnings, the Dagster home, the verified model.
 
-    Returns the ``LoadedModel`` (loaded, so a card that does not fit the Pipeline is caught too),
-    or None after printing why the model cannot be used.
+    Returns the ``LoadedModel`` ready to score (its serving form, else its unpickled Pipeline: a
+    card that does not fit the model is caught either way), or None after printing why the model
+    cannot be used.
     """
     if not verbose:
         warnings.filterwarnings("ignore")

@@ -35,9 +35,10 @@ from scoring_assets.core.contract import validate_frame
 from scoring_assets.core.features import CategoryCodes, build_features
 from scoring_assets.core.files import file_md5, file_sha256
 from scoring_assets.core.ingest import validate_raw_parquet, write_raw_parquet
-from scoring_assets.core.model_store import CARD_FIELDS, ModelIntegrityError, load_model, verify_artifact
+from scoring_assets.core.model_store import CARD_FIELDS, ModelIntegrityError, load_model, serving_model, verify_artifact
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.scoring import score_feature_parquet, write_feature_parquet, write_scored_csv
+from scoring_assets.core.serving import PIPELINE
 from scoring_assets.core.use_case import FeatureSet, Label, ModelSource, UseCase
 from tests.support.model_roots import dvc_add
 
@@ -175,7 +176,7 @@ def unpickling_forbidden(monkeypatch):
     def refuse(*args, **kwargs):
         pytest.fail("joblib.load was called on a model that failed its integrity check")
 
-    monkeypatch.setattr("scoring_assets.core.model_store.joblib.load", refuse)
+    monkeypatch.setattr("joblib.load", refuse)  # what the model store unpickles with
 
 
 def root_of(use_case: UseCase) -> Path:
@@ -225,6 +226,14 @@ def test_a_brought_in_model_scores_a_file_through_every_core_stage(brought_in, t
     assert 5 not in set(scored["row_number"]) and len(scored) == 39
     assert (scored["model_version"] == model.version).all()
     assert pq.read_schema(lake / "features.parquet").names[:4] == ["row_number", "amount", "months", "monthly"]
+
+
+def test_a_model_brought_in_without_a_serving_form_is_scored_by_its_pipeline_and_says_so(brought_in):
+    """No ``serving`` in its card: the verified pickle scores, as before serving forms, and is what manifests name."""
+    model = serving_model(verify_artifact(brought_in))
+
+    assert model.serving.kind == PIPELINE and model.pipeline is not None
+    assert model.serving.as_record() == {"kind": PIPELINE, "md5": model.md5, "max_abs_diff": 0.0, "tolerance": 0.0}
 
 
 def write_dvc_lock(root: Path, model_md5: str, card_md5: str) -> None:

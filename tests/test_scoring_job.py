@@ -135,6 +135,7 @@ def test_clean_file_is_scored_with_manifest_and_model_lineage(instance, folders,
         "version": model_artifact.version,
         "md5": model_artifact.md5,
         "path": str(model_artifact.path),
+        "serving": model_artifact.serving.as_record(),  # what computed the scores, and how close it is to the Pipeline
     }
     assert manifest["threshold"] == model_artifact.threshold
     assert manifest["backtest"] is None

@@ -34,6 +34,7 @@ def model_metadata(artifact: ModelArtifact) -> dict[str, object]:
         "threshold": figure(artifact.threshold),
         "sklearn_version": artifact.sklearn_version,
         "model_kind": str(card.get("model", {}).get("kind", "not in the card")),
+        "serving": dg.MetadataValue.json(artifact.serving.as_record() if artifact.serving else {}),
         "training_data": dg.MetadataValue.json(card.get("training_data", {})),
         "test_metrics": dg.MetadataValue.json(metrics),
     }

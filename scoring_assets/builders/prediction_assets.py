@@ -129,8 +129,8 @@ def _score_and_publish_asset(
                 group_name=use_case.name,
                 code_version=CODE_VERSION,
                 metadata={COLUMN_SCHEMA_KEY: scores_schema(use_case)},
-                description=f"predict_proba for every accepted row ({use_case.score_column}); published as the "
-                "scored CSV once its checks pass.",
+                description=f"The model's score for every accepted row ({use_case.score_column}), computed by its "
+                "serving artifact (core.serving); published as the scored CSV once its checks pass.",
             ),
             dg.AssetSpec(
                 keys.scoring_manifest,

@@ -17,9 +17,9 @@ from scoring_assets.core.model_store import (
     LoadedModel,
     ModelArtifact,
     lifecycle_file,
-    load_challenger,
-    load_model,
+    serving_model,
     verify_artifact,
+    verify_challenger,
 )
 from scoring_assets.core.paths import REPO_ROOT, default_data_dir
 from scoring_assets.core.report_files import report_url
@@ -100,13 +100,13 @@ class ModelStore(dg.ConfigurableResource):
         return verify_artifact(use_case, self.root_of(use_case))
 
     def load(self, use_case: UseCase) -> LoadedModel:
-        """The verified, loaded model; raises ``ModelIntegrityError``."""
-        return load_model(use_case, self.root_of(use_case))
+        """The verified model ready to score (its serving form, else its Pipeline); raises ``ModelIntegrityError``."""
+        return serving_model(verify_artifact(use_case, self.root_of(use_case)))
 
     def has_challenger(self, use_case: UseCase) -> bool:
         """Whether a challenger is registered (its ``challenger.dvc``), usable or not."""
         return lifecycle_file(self.root_of(use_case), use_case, CHALLENGER).exists()
 
     def load_challenger(self, use_case: UseCase) -> LoadedModel:
-        """The verified, loaded challenger; raises ``ModelIntegrityError`` (also when there is none)."""
-        return load_challenger(use_case, self.root_of(use_case))
+        """The verified challenger ready to score; raises ``ModelIntegrityError`` (also when there is none)."""
+        return serving_model(verify_challenger(use_case, self.root_of(use_case)))

@@ -20,7 +20,9 @@ from typing import Any, Self
 
 
 def _plain(value: Any) -> Any:
-    """A part of the manifest as JSON values: a part by its fields in order, a pair as a list."""
+    """A part of the manifest as JSON values: a part as it writes itself (by its fields in order), a pair as a list."""
+    if isinstance(value, _Part):
+        return value.as_dict()
     if is_dataclass(value):
         return {field.name: _plain(getattr(value, field.name)) for field in fields(value)}
     if isinstance(value, Mapping):
@@ -34,7 +36,7 @@ class _Part:
     """A part of the manifest: written by its fields, read back from them (defaults for those it lacks)."""
 
     def as_dict(self) -> dict[str, Any]:
-        return _plain(self)
+        return {field.name: _plain(getattr(self, field.name)) for field in fields(self)}
 
     @classmethod
     def from_dict(cls, document: Mapping[str, Any], **parts: Any) -> Self:
@@ -70,11 +72,32 @@ class RejectedRows(_Part):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ServingUsed(_Part):
+    """What computed the scores (``core.serving``): the model's linear form or its Pipeline, and how close they are."""
+
+    kind: str  # "linear_logistic", or "pipeline": the unpickled scikit-learn Pipeline itself
+    md5: str  # of the serving artifact: serving.json, or the pickle for kind "pipeline"
+    max_abs_diff: float  # largest difference to predict_proba measured on the held-out split when it was built
+    tolerance: float  # the bound training proved max_abs_diff within (0 for the Pipeline itself)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelUsed(_Part):
     use_case: str | None = None  # written since use cases were declared (2026-11-23)
     version: str
     md5: str
     path: str
+    serving: ServingUsed | None = None  # written since models have a serving form (2026-12); absent before
+
+    def as_dict(self) -> dict[str, Any]:
+        written = super().as_dict()
+        if self.serving is None:  # an earlier manifest writes back exactly as it was written
+            del written["serving"]
+        return written
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any], **parts: Any) -> Self:
+        return super().from_dict(document, serving=_optional(ServingUsed, document.get("serving")), **parts)
 
 
 @dataclass(frozen=True, kw_only=True)

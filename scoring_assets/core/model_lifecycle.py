@@ -56,6 +56,7 @@ from scoring_assets.core.model_store import (
     tracked_directory,
     verify_files,
 )
+from scoring_assets.core.serving import serving_path
 from scoring_assets.core.use_case import UseCase
 
 PAUSE_VARIABLE = "SCORING_LIFECYCLE_PAUSE_AT"
@@ -115,9 +116,10 @@ class ModelFiles:
         return Path(self.use_case.model.model_path).name
 
     def artifact_names(self) -> dict[str, str]:
-        """The file names a model directory holds: the champion's model, card, reference profile and metrics."""
+        """The file names a model directory holds: the champion's model, card, profile, serving form and metrics."""
         source = self.use_case.model
-        relatives = (source.model_path, source.card_path, source.profile_path, source.metrics_path)
+        serving = serving_path(source.model_path)
+        relatives = (source.model_path, source.card_path, source.profile_path, serving, source.metrics_path)
         return {Path(relative).name: relative for relative in relatives if relative}
 
     def model_md5(self, directory: TrackedDirectory | DirectoryListing) -> str:

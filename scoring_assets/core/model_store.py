@@ -13,7 +13,13 @@ gives numbers nobody can trace. So before anything is unpickled, ``load_model`` 
 4. when the use case declares a reference profile (``ModelSource.profile_path``, for drift
    checks), it is verified the same way, must be the one the card records, and is exposed as
    ``reference_profile`` with its ``reference_md5``; a model without one has no drift check.
+5. when the card's ``serving`` names a linear form (``core.serving``), ``serving.json`` beside
+   the model is verified the same way, must be the one the card records, and must cover exactly
+   the use case's inputs and levels; it is exposed as ``serving``. Scoring then executes it and
+   never unpickles the Pipeline (``serving_model``); a model without one (brought in, or not
+   linear) is served as ``pipeline``, the verified pickle.
 The model version carried by every scored row names the use case and the artifact's md5.
+Nothing here imports scikit-learn or joblib until a Pipeline is really unpickled (``loaded``).
 """
 
 from __future__ import annotations
@@ -23,17 +29,17 @@ import io
 import json
 import re
 from dataclasses import dataclass, fields
+from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
-import sklearn
 import yaml
 
 from scoring_assets.core.dvc_cache import DIRECTORY_SUFFIX, DirectoryListing, cache_object
 from scoring_assets.core.files import file_md5
 from scoring_assets.core.paths import REPO_ROOT
+from scoring_assets.core.serving import LINEAR_LOGISTIC, PIPELINE, LinearForm, ServingArtifact, serving_path
 from scoring_assets.core.use_case import UseCase
 
 # What a model card must say for its model to be scored (dotted paths into the JSON).
@@ -49,6 +55,7 @@ _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # What git writes into a file it could not merge: <<<<<<< ours / ||||||| base / ======= / >>>>>>> theirs.
 _CONFLICT_MARKER = re.compile(r"^(?:<{7}|\|{7}|={7}|>{7})(?:[ \r]|$)", re.MULTILINE)
 _PROFILE = " (the model's reference profile)"
+_SERVING = " (the model's serving form)"
 SERVED = "served"  # the promoted model's folder and ``served.dvc``, beside the use case's model
 CHALLENGER = "challenger"  # the challenger's folder and ``challenger.dvc``, beside them
 REBUILD_HINT = "run `dvc repro` to rebuild it (or `dvc pull` to fetch it from the DVC remote)"
@@ -69,6 +76,7 @@ class ModelArtifact:
     reference_profile: dict[str, Any] | None = None  # core.drift's reference, when the use case declares one
     reference_md5: str | None = None
     metrics_path: Path | None = None  # the test metrics training wrote beside the model, when there are any
+    serving: ServingArtifact | None = None  # what scores it (core.serving); verify_files always sets it
 
     @property
     def positive_class(self) -> Any:
@@ -91,7 +99,8 @@ class ModelArtifact:
 
 @dataclass(frozen=True)
 class LoadedModel(ModelArtifact):
-    """A verified artifact together with its unpickled scikit-learn Pipeline."""
+    """A verified artifact with what scores it: its unpickled scikit-learn Pipeline, or (``serving_model``)
+    None when its verified linear serving form scores it."""
 
     pipeline: Any = None
 
@@ -338,6 +347,10 @@ def verify_files(use_case: UseCase, root: Path, directory: TrackedDirectory | No
     metrics_path = root / source.metrics_path if source.metrics_path else None
     if directory is not None and metrics_path is not None:
         metrics_path = directory.location(metrics_path.name)[0] if metrics_path.name in directory.files else None
+    serving = ServingArtifact(PIPELINE, model_path, model_md5)
+    if _field(card, "serving.kind") not in (None, PIPELINE):
+        located_serving = located(serving_path(source.model_path), _SERVING)
+        serving = _checked_serving(use_case, *located_serving, card, (model_path, model_md5))
     return ModelArtifact(
         path=model_path,
         md5=model_md5,
@@ -346,6 +359,7 @@ def verify_files(use_case: UseCase, root: Path, directory: TrackedDirectory | No
         reference_profile=profile,
         reference_md5=profile_md5,
         metrics_path=metrics_path,
+        serving=serving,
     )
 
 
@@ -395,6 +409,62 @@ def _checked_profile(use_case: UseCase, path: Path, recorded: str, card: dict[st
     return profile, actual
 
 
+def _checked_serving(
+    use_case: UseCase, path: Path, recorded: str, card: dict[str, Any], model: tuple[Path, str]
+) -> ServingArtifact:
+    """The linear serving form the card names, provided DVC, the card and the model vouch for it and it fits.
+
+    ``model``: the verified model's path and md5, which the form must have been proved against.
+    Parsed from the very bytes that were hashed, so the file cannot change in between.
+    """
+    kind = _field(card, "serving.kind")
+    if kind != LINEAR_LOGISTIC:
+        raise ModelIntegrityError(
+            f"the model card names serving kind {kind!r}; this version serves {LINEAR_LOGISTIC!r} or {PIPELINE!r}"
+        )
+    payload = path.read_bytes()
+    actual = _require_recorded(path, hashlib.md5(payload).hexdigest(), recorded, "the serving form", "score with")
+    if _field(card, "serving.md5") != actual:
+        raise ModelIntegrityError(
+            f"{path} has md5 {actual} but the model card records {_field(card, 'serving.md5')}: the serving form "
+            f"was not written with this model; {REBUILD_HINT}"
+        )
+    try:
+        document = json.loads(payload.decode("utf-8"))
+        form = LinearForm.from_record(document)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ModelIntegrityError(f"{path} is not a linear serving form: {error}; {REBUILD_HINT}") from None
+    model_path, model_md5 = model
+    if document.get("model_md5") != model_md5:
+        raise ModelIntegrityError(
+            f"{path} was proved against model md5 {document.get('model_md5')}, but {model_path} has md5 {model_md5}: "
+            f"the serving form does not belong to this model; refusing to score with it. To fix it, {REBUILD_HINT}"
+        )
+    problem = _serving_mismatch(use_case, form, card)
+    if problem:
+        raise ModelIntegrityError(f"{path} does not serve use case {use_case.name}'s model: {problem}; {REBUILD_HINT}")
+    max_abs_diff, tolerance = _field(card, "serving.max_abs_diff"), _field(card, "serving.tolerance")
+    return ServingArtifact(LINEAR_LOGISTIC, path, actual, max_abs_diff, tolerance, form)
+
+
+def _serving_mismatch(use_case: UseCase, form: LinearForm, card: dict[str, Any]) -> str | None:
+    """What keeps ``form`` from scoring this use case's model as the card describes it, if anything."""
+    declared = {name: tuple(levels) for name, levels in use_case.features.categorical.items()}
+    if sorted(form.numeric) != sorted(use_case.features.numeric):
+        return f"its numeric inputs are {sorted(form.numeric)}, the use case builds {sorted(use_case.features.numeric)}"
+    if {name: levels for name, (levels, _) in form.categorical.items()} != declared:
+        return f"its categorical inputs or levels are not the use case's {declared}"
+    if card["positive_class"] in form.classes and form.positive_class != card["positive_class"]:
+        # (a positive class outside the model's classes is refused when it is loaded, as for a Pipeline)
+        return f"its positive class is {form.positive_class!r}, the card's {card['positive_class']!r}"
+    figures = [_field(card, f"serving.{name}") for name in ("max_abs_diff", "tolerance")]
+    if not all(isinstance(value, int | float) and not isinstance(value, bool) for value in figures):
+        return "the model card's serving section lacks max_abs_diff or tolerance"
+    if not figures[0] <= figures[1]:
+        return f"the model card's serving.max_abs_diff {figures[0]} exceeds its tolerance {figures[1]}"
+    return None
+
+
 def _checked_card(use_case: UseCase, card_path: Path) -> dict[str, Any]:
     """The model card, provided it says everything scoring needs and matches the use case."""
     try:
@@ -414,10 +484,10 @@ def _checked_card(use_case: UseCase, card_path: Path) -> dict[str, Any]:
             f"{card_path}: the model was trained on {card_features}, but use case {use_case.name} builds "
             f"{use_case.features.columns}; retrain it (`dvc repro`) or declare the features it was trained on"
         )
-    trained_with = str(card["sklearn_version"])
-    if _major_minor(trained_with) != _major_minor(sklearn.__version__):
+    trained_with, installed = str(card["sklearn_version"]), installed_version("scikit-learn")
+    if _major_minor(trained_with) != _major_minor(installed):
         raise ModelIntegrityError(
-            f"the model was trained with scikit-learn {trained_with} but {sklearn.__version__} is installed; "
+            f"the model was trained with scikit-learn {trained_with} but {installed} is installed; "
             f"a pickle is not portable across scikit-learn minor versions, refusing to load it. "
             f"Retrain with the installed version: `dvc repro --force`"
         )
@@ -435,16 +505,38 @@ def load_model(use_case: UseCase, root: Path | None = None) -> LoadedModel:
     return loaded(verify_artifact(use_case, root))
 
 
-def load_challenger(use_case: UseCase, root: Path) -> LoadedModel:
+def verify_challenger(use_case: UseCase, root: Path) -> ModelArtifact:
     """The use case's challenger (``challenger.dvc`` in the DVC project ``root``), verified like the served model."""
     directory = tracked_directory(Path(root), lifecycle_file(root, use_case, CHALLENGER))
     if directory is None:
         raise ModelIntegrityError(f"{use_case.name} has no challenger in {root}: train one first")
-    return loaded(verify_files(use_case, Path(root), directory))
+    return verify_files(use_case, Path(root), directory)
+
+
+def load_challenger(use_case: UseCase, root: Path) -> LoadedModel:
+    """The challenger's verified, unpickled Pipeline (the gate compares Pipelines)."""
+    return loaded(verify_challenger(use_case, root))
+
+
+def serving_model(artifact: ModelArtifact) -> LoadedModel:
+    """What scoring executes: the verified linear serving form as is (nothing unpickled), else the Pipeline.
+
+    Either way the card's positive class must be one of the model's classes (``loaded`` checks the Pipeline's).
+    """
+    if artifact.serving is not None and artifact.serving.linear is not None:
+        _require_positive_class(artifact.path, artifact.card, artifact.serving.linear.classes)
+        return LoadedModel(**_artifact_fields(artifact))
+    return loaded(artifact)
+
+
+def _artifact_fields(artifact: ModelArtifact) -> dict[str, Any]:
+    return {each.name: getattr(artifact, each.name) for each in fields(ModelArtifact)}
 
 
 def loaded(artifact: ModelArtifact) -> LoadedModel:
     """A verified artifact unpickled; its Pipeline must score and have the card's positive class."""
+    import joblib  # here, not at the top: the scoring path of a model with a serving form never unpickles
+
     # Unpickle the very bytes that are hashed here, so the file cannot change in between.
     payload = artifact.path.read_bytes()
     if hashlib.md5(payload).hexdigest() != artifact.md5:
@@ -452,16 +544,16 @@ def loaded(artifact: ModelArtifact) -> LoadedModel:
     pipeline = joblib.load(io.BytesIO(payload))
     if not hasattr(pipeline, "predict_proba"):
         raise ModelIntegrityError(f"{artifact.path} holds a {type(pipeline).__name__}, which has no predict_proba")
-    _require_positive_class(artifact, pipeline)
-    return LoadedModel(**{each.name: getattr(artifact, each.name) for each in fields(ModelArtifact)}, pipeline=pipeline)
+    _require_positive_class(artifact.path, artifact.card, getattr(pipeline, "classes_", []))
+    return LoadedModel(**_artifact_fields(artifact), pipeline=pipeline)
 
 
-def _require_positive_class(artifact: ModelArtifact, pipeline: Any) -> None:
-    """The card's positive_class must be one of the Pipeline's classes: its probability is the score."""
-    classes = [value.item() if isinstance(value, np.generic) else value for value in getattr(pipeline, "classes_", [])]
-    if artifact.positive_class not in classes:
+def _require_positive_class(model_path: Path, card: dict[str, Any], model_classes: Any) -> None:
+    """The card's positive_class must be one of the model's classes (its Pipeline's, or as its serving form records)."""
+    classes = [value.item() if isinstance(value, np.generic) else value for value in model_classes]
+    if card["positive_class"] not in classes:
         raise ModelIntegrityError(
-            f"{artifact.path}: its model card says positive_class {artifact.positive_class!r} but the model's classes "
+            f"{model_path}: its model card says positive_class {card['positive_class']!r} but the model's classes "
             f"are {', '.join(map(repr, classes)) or 'not recorded'}; the card does not describe this model. To fix "
             f"it, {REBUILD_HINT}"
         )

@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from scoring_assets.core.features import build_features
 from scoring_assets.core.folders import UseCaseFolders
@@ -180,6 +179,9 @@ def test_split_note(evidence: GateEvidence) -> str:
 
 def auc_criteria(policy: PromotionPolicy, evidence: GateEvidence) -> list[Criterion]:
     """AUC gain on the production holdout (skipped without one) and AUC loss on the test split (skipped without one)."""
+    # Imported here: the code location imports this module, and scoring must not import scikit-learn.
+    from sklearn.metrics import roc_auc_score
+
     holdout, test = evidence.holdout, evidence.test
     if holdout.labels is not None and len(np.unique(holdout.labels)) == 2:
         gain = roc_auc_score(holdout.labels, holdout.challenger_scores) - roc_auc_score(
@@ -200,6 +202,9 @@ def auc_criteria(policy: PromotionPolicy, evidence: GateEvidence) -> list[Criter
 
 
 def brier_criterion(policy: PromotionPolicy, evidence: GateEvidence) -> Criterion:
+    # Imported here: the code location imports this module, and scoring must not import scikit-learn.
+    from sklearn.metrics import brier_score_loss
+
     test, note = evidence.test, test_split_note(evidence)
     if test.rows.empty:
         return Criterion("brier_loss_test", None, policy.max_brier_loss, True, note)

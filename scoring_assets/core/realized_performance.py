@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-from sklearn.metrics import brier_score_loss, precision_score, recall_score, roc_auc_score
 
 from scoring_assets.core.files import atomic_path
 from scoring_assets.core.folders import UseCaseFolders
@@ -64,6 +63,9 @@ def all_joined_rows(own: UseCaseFolders) -> pd.DataFrame:
 
 def realized_metrics(outcomes: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float | None]:
     """ROC AUC, precision and recall at ``threshold`` and the Brier score of ``scores`` against 0/1 ``outcomes``."""
+    # Imported here: the code location imports this module, and scoring must not import scikit-learn.
+    from sklearn.metrics import brier_score_loss, precision_score, recall_score, roc_auc_score
+
     predicted = scores >= threshold
     return {
         "roc_auc": float(roc_auc_score(outcomes, scores)) if len(np.unique(outcomes)) == 2 else None,

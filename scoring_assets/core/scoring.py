@@ -8,17 +8,18 @@ of those reach the model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
+from scoring_assets.core.category_levels import CATEGORY_CODE_DTYPE
 from scoring_assets.core.csv_safety import SpreadsheetSafeCsvWriter
 from scoring_assets.core.drift import DIGITS, FileDrift
-from scoring_assets.core.features import CATEGORY_CODE_DTYPE, build_features
+from scoring_assets.core.features import build_features
 from scoring_assets.core.files import atomic_path, file_sha256
 from scoring_assets.core.folders import UseCaseFolders
 from scoring_assets.core.ingest import CARRIED_PREFIX, ValidationSummary, carried_columns, read_accepted_frame
@@ -35,6 +36,7 @@ from scoring_assets.core.manifest_model import (
     RunLineage,
     ScoreDistribution,
     ScoreDriftFigures,
+    ServingUsed,
 )
 from scoring_assets.core.model_store import LoadedModel
 from scoring_assets.core.reports.drift import write_drift_report
@@ -193,9 +195,15 @@ class ScoreSummary:
         )
 
     def backtest(self) -> Backtest | None:
-        """Model quality on the file's own labels, when it has usable ones."""
+        """Model quality on the file's own labels, when it has usable ones.
+
+        scikit-learn's metrics are imported here, for a labelled file only: scoring a file without
+        labels never imports scikit-learn (nor scipy beneath it).
+        """
         if not self.labels:
             return None
+        from sklearn.metrics import precision_score, recall_score, roc_auc_score
+
         labels = np.concatenate(self.labels)
         scores = np.concatenate(self.labelled_scores)
         known = labels >= 0
@@ -216,6 +224,18 @@ def positive_class_index(model: LoadedModel) -> int:
     return list(model.pipeline.classes_).index(model.positive_class)
 
 
+def positive_scorer(model: LoadedModel) -> Callable[[pd.DataFrame], np.ndarray]:
+    """How the model's positive-class probability is computed from its inputs: what its serving artifact says.
+
+    The linear serving form (``core.serving``) when the model has one, else the Pipeline's
+    ``predict_proba`` (``predict_positive``).
+    """
+    if model.serving is not None and model.serving.linear is not None:
+        return model.serving.linear.positive_scores
+    positive = positive_class_index(model)
+    return lambda inputs: predict_positive(model, inputs, positive)
+
+
 def score_feature_parquet(
     use_case: UseCase,
     features_path: Path,
@@ -225,7 +245,7 @@ def score_feature_parquet(
     scores_path: Path,
     drift=None,
 ) -> ScoreSummary:
-    """Score every row of the feature matrix with ``predict_proba``, in input order.
+    """Score every row of the feature matrix with the model's serving artifact (``positive_scorer``), in input order.
 
     ``drift`` (a ``core.drift.DriftAccumulator``), if given, sees every batch's model inputs and
     scores in the same pass, so measuring drift costs no second read of the file.
@@ -235,7 +255,7 @@ def score_feature_parquet(
     has_label = LABEL_KEY in names and use_case.label is not None
     carried = carried_columns(names)
     schema = scores_schema(use_case, [name[len(CARRIED_PREFIX) :] for name in carried])
-    positive = positive_class_index(model)
+    positive_scores = positive_scorer(model)
     summary = ScoreSummary(threshold=threshold)
     with (
         atomic_path(scores_path) as temporary,
@@ -243,7 +263,7 @@ def score_feature_parquet(
     ):
         for batch in source.iter_batches(batch_size=BATCH_ROWS):
             frame = read_feature_frame(use_case, batch)
-            score = predict_positive(model, frame[use_case.features.columns], positive)
+            score = positive_scores(frame[use_case.features.columns])
             count = len(frame)
             row_numbers = pa.array(frame.index.to_numpy(dtype="int64"), pa.int64())
             columns = {
@@ -361,7 +381,13 @@ def run_lineage(
         scores_run_id=run.run_id,  # the same step writes the scored file and its manifest
         input=InputFile.from_dict(own.read_stage_summary("raw_batch", run.partition_key)),
         rejected=ValidationSummary.from_record(own.read_stage_summary("validated_batch", run.partition_key)).rejected,
-        model=ModelUsed(use_case=use_case.name, version=model.version, md5=model.md5, path=str(model.path)),
+        model=ModelUsed(
+            use_case=use_case.name,
+            version=model.version,
+            md5=model.md5,
+            path=str(model.path),
+            serving=ServingUsed.from_dict(model.serving.as_record()) if model.serving else None,
+        ),
         threshold=run.threshold,
         threshold_source=run.threshold_source,
         scoring_timestamp=run.timestamp,

@@ -32,7 +32,7 @@ from scoring_assets.core.lake import BATCH_ROWS, LakeWriter, lake_reader
 from scoring_assets.core.model_store import LoadedModel
 from scoring_assets.core.outcome_join import scored_partitions_by_time
 from scoring_assets.core.row_number import ROW_NUMBER
-from scoring_assets.core.scoring import positive_class_index, predict_positive, read_feature_frame
+from scoring_assets.core.scoring import positive_scorer, read_feature_frame
 from scoring_assets.core.use_case import UseCase
 
 SHADOW_SCORES = "shadow_scores"  # the lake folder of the shadow files (the asset's name)
@@ -142,7 +142,7 @@ def shadow_score_file(use_case: UseCase, own: UseCaseFolders, partition_key: str
 def _write_shadow_parquet(
     use_case: UseCase, own: UseCaseFolders, partition_key: str, challenger: LoadedModel, lake_path: Path
 ) -> ShadowFigures:
-    positive = positive_class_index(challenger)
+    challenger_scorer = positive_scorer(challenger)
     scored_columns = [ROW_NUMBER, use_case.score_column, "predicted_label"]
     features = _even_tables(lake_reader(own.lake_file("feature_matrix", partition_key)), BATCH_ROWS)
     scores = _even_tables(lake_reader(own.lake_file("scores", partition_key)), BATCH_ROWS, scored_columns)
@@ -157,7 +157,7 @@ def _write_shadow_parquet(
                 )
             champion_scores = scores_table[use_case.score_column].to_numpy()
             champion_predicted = scores_table["predicted_label"].to_numpy()
-            challenger_scores = predict_positive(challenger, frame[use_case.features.columns], positive)
+            challenger_scores = challenger_scorer(frame[use_case.features.columns])
             challenger_predicted = (challenger_scores >= challenger.threshold).astype(np.int8)
             arrays = [row_numbers, champion_scores, challenger_scores, champion_predicted, challenger_predicted]
             writer.write(pa.Table.from_arrays(arrays, schema=SHADOW_SCHEMA))

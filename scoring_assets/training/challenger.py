@@ -8,7 +8,7 @@ holdout, within the declared window), verified by its md5; or ``generated`` (the
 ``params.yaml`` ``<use case>.train.extract`` names, what ``dvc repro`` trains on) or a labelled
 extract FILE, copied to ``challenger_training_set.csv`` beside the model so the md5 recorded with
 the challenger names bytes that exist. The artifacts (model, card, reference
-profile, test metrics, under the champion's file names) go through ``register_challenger``, then
+profile, serving form, test metrics, under the champion's file names) go through ``register_challenger``, then
 the promotion gate judges the challenger (``core.promotion_gate``; on the rows its training held
 out when the champion has no held-out test split, e.g. a brought-in model); with the policy's
 ``auto_promote`` a challenger the gate passed is promoted. ``train_challenger`` is what the Dagster
@@ -22,7 +22,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scoring_assets.core.dvc_cache import ensure_ignored
 from scoring_assets.core.features import build_features
@@ -30,11 +30,13 @@ from scoring_assets.core.files import atomic_path, file_md5
 from scoring_assets.core.folders import UseCaseFolders
 from scoring_assets.core.model_lifecycle import ModelFiles, promote, register_challenger
 from scoring_assets.core.promotion_gate import GateVerdict, judge_challenger
+from scoring_assets.core.serving import SERVING_FILE
 from scoring_assets.core.training_set import TrainingWindow, published_training_set, training_set_path
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.training import load_params, repo_path
-from scoring_assets.training.metrics import binary_labels, classification_metrics
-from scoring_assets.training.train import TrainedModel, TrainingOutputs, train_model
+
+if TYPE_CHECKING:
+    from scoring_assets.training.train import TrainedModel
 
 GENERATED = "generated"
 PRODUCTION = "production"
@@ -118,6 +120,8 @@ def chosen_training_set(use_case: UseCase, root: Path, training_set: str) -> tup
 
 def test_metrics(use_case: UseCase, trained: TrainedModel) -> dict[str, Any]:
     """The challenger on its own held-out rows, as ``evaluate`` measures the champion."""
+    from scoring_assets.training.metrics import binary_labels, classification_metrics  # see fit_challenger
+
     labels = binary_labels(use_case.label, trained.test_rows)
     scores = trained.model.predict_proba(build_features(use_case.features, trained.test_rows))[:, 1]
     return {**classification_metrics(labels, scores, trained.card["threshold"]), "n_test": len(labels)}
@@ -126,16 +130,21 @@ def test_metrics(use_case: UseCase, trained: TrainedModel) -> dict[str, Any]:
 def fit_challenger(
     use_case: UseCase, root: Path, training_file: Path, scratch: Path
 ) -> tuple[dict[str, Path], TrainedModel, dict]:
-    """Train on ``training_file`` into ``scratch`` with ``root``'s settings: artifacts (champion's names), metrics."""
+    """Train on ``training_file`` into ``scratch`` with ``root``'s settings: artifacts (champion's names), metrics.
+
+    Training is imported here, not at the top: the code location imports this module, and a
+    scoring process must not import scikit-learn.
+    """
+    from scoring_assets.training.train import TrainingOutputs, train_model
+
     source = use_case.model
     names = {kind: Path(path).name for kind, path in (("model", source.model_path), ("card", source.card_path))}
     profile = scratch / Path(source.profile_path).name if source.profile_path else None
-    outputs = TrainingOutputs(
-        scratch / names["model"], scratch / "test_split.parquet", scratch / names["card"], profile
-    )
+    test_split, serving = scratch / "test_split.parquet", scratch / SERVING_FILE
+    outputs = TrainingOutputs(scratch / names["model"], test_split, scratch / names["card"], profile, serving)
     trained = train_model(use_case, training_file, load_params(use_case.name, "train", root), outputs)
     metrics = test_metrics(use_case, trained)
-    artifacts = {path.name: path for path in (outputs.model, outputs.card, profile) if path is not None}
+    artifacts = {path.name: path for path in (outputs.model, outputs.card, profile, serving) if path is not None}
     if source.metrics_path:
         metrics_file = scratch / Path(source.metrics_path).name
         metrics_file.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")

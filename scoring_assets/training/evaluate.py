@@ -25,6 +25,7 @@ import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
 
+import scoring_assets.core.category_codes  # noqa: F401  (the Pipeline this stage unpickles runs it: a dependency)
 from scoring_assets.core.features import build_features
 from scoring_assets.core.files import atomic_path
 from scoring_assets.core.model_store import LoadedModel, load_model

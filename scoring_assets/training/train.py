@@ -11,10 +11,13 @@ once, deterministically and stratified, into train / validation / test parts:
   validation part by the rule ``params.yaml`` names (``training.thresholds``: F1 by default, a
   target precision, a top share of rows or a cost ratio). The model is not refitted on train +
   validation afterwards: the threshold was tuned against exactly this model's scores;
-- the test part is written for ``evaluate`` and never looked at here.
+- the test part is written for ``evaluate``; here only the serving form's scores are compared on it
+  with the Pipeline's (its labels are never read here).
 The reference profile for drift checks (``core.drift.build_reference_profile``: bins of the
 train part's model inputs, the validation part's scores) is written beside the model when the
-use case declares ``model.profile_path``; the card records its path and md5.
+use case declares ``model.profile_path``; the card records its path and md5. The serving form
+(``training.serving_export``: ``serving.json`` beside the model, what scoring executes instead of
+the pickle) is proved equal to ``predict_proba`` on the test part and recorded in the card's ``serving``.
 
 Every output is byte-identical across runs on the same inputs (fixed seeds, sorted JSON, no
 timestamps), so ``dvc repro`` on a clean clone rebuilds the md5s recorded in ``dvc.lock``.
@@ -39,15 +42,18 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from scoring_assets.core.category_codes import CategoryCodes
 from scoring_assets.core.contract import validate_frame
 from scoring_assets.core.csv_records import read_csv_frame
 from scoring_assets.core.drift import build_reference_profile
-from scoring_assets.core.features import CategoryCodes, build_features
+from scoring_assets.core.features import build_features
 from scoring_assets.core.files import atomic_path, file_md5
 from scoring_assets.core.paths import REPO_ROOT, repo_relative
+from scoring_assets.core.serving import serving_path
 from scoring_assets.core.use_case import FeatureSet, UseCase
 from scoring_assets.training import held_out_path, load_params, repo_path, trained_use_case
 from scoring_assets.training.metrics import binary_labels, classification_metrics, describe_metrics
+from scoring_assets.training.serving_export import write_serving_form
 from scoring_assets.training.thresholds import ThresholdRule
 
 POSITIVE_CLASS = 1  # labels are encoded 0/1: the score is the probability of class 1, the label's positive value
@@ -69,13 +75,20 @@ class TrainingOutputs:
     test_split: Path
     card: Path
     profile: Path | None
+    serving: Path  # the serving form (core.serving), beside the model
 
 
 def repo_outputs(use_case: UseCase) -> TrainingOutputs:
     """The champion's outputs: the paths the use case declares in this repository's DVC project."""
     source = use_case.model
     profile = repo_path(source.profile_path) if source.profile_path else None
-    return TrainingOutputs(repo_path(source.model_path), held_out_path(use_case), repo_path(source.card_path), profile)
+    return TrainingOutputs(
+        repo_path(source.model_path),
+        held_out_path(use_case),
+        repo_path(source.card_path),
+        profile,
+        repo_path(serving_path(source.model_path)),
+    )
 
 
 @dataclass(frozen=True)
@@ -111,6 +124,11 @@ def train_model(use_case: UseCase, extract_path: Path, params: dict, outputs: Tr
         )
         reference_profile = write_json(outputs.profile, profile)
         written.append(outputs.profile)
+    held_out = features.iloc[parts["test"]]
+    serving = write_serving_form(
+        fitted.model, use_case.features, POSITIVE_CLASS, held_out, (outputs.serving, outputs.model)
+    )
+    written.append(outputs.serving)
     training_data = {
         "path": _display_path(extract_path),
         "md5": file_md5(extract_path),
@@ -130,6 +148,7 @@ def train_model(use_case: UseCase, extract_path: Path, params: dict, outputs: Tr
         validation_metrics=validation_metrics,
         training_data=training_data,
         reference_profile=reference_profile,
+        serving=serving,
         params=params,
     )
     write_json(outputs.card, card)
@@ -289,6 +308,7 @@ def model_card(
     training_data: dict[str, Any],
     params: dict[str, Any],
     reference_profile: dict[str, str] | None = None,
+    serving: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything a reader, a drift check or the model loader needs to know about the model."""
     model = candidates[chosen]
@@ -325,6 +345,7 @@ def model_card(
         "sklearn_version": sklearn.__version__,
         "training_data": training_data,
         **({"reference_profile": reference_profile} if reference_profile else {}),
+        **({"serving": serving} if serving else {}),
         "params": params,
     }
 

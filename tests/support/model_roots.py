@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,7 +18,9 @@ from scoring_assets.core.files import atomic_path, file_md5, write_text_atomical
 from scoring_assets.core.model_lifecycle import ModelFiles, record_gate_verdict, register_challenger
 from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
 from scoring_assets.core.paths import REPO_ROOT
+from scoring_assets.core.serving import LINEAR_LOGISTIC, SERVING_FILE, serving_path
 from scoring_assets.core.use_case import UseCase
+from scoring_assets.training.serving_export import linear_form_of, serving_text
 from tests.support.batches import TELCO
 
 DVC = REPO_ROOT / ".venv-dvc" / "bin" / "dvc"
@@ -42,7 +45,7 @@ def built_model(use_case: UseCase):
 
 
 def copy_dvc_project(root: Path, use_case: UseCase = TELCO) -> Path:
-    """Copy dvc.lock and the use case's model, card, reference profile and metrics under ``root``: safe to change.
+    """Copy dvc.lock and the use case's model, card, reference profile, serving form and metrics under ``root``.
 
     Only for a model in the deployment's DVC project: one in its own (``ModelSource.root``) is not
     moved by ``SCORING_MODEL_ROOT``, so a test that needs a copy it can change skips that use case.
@@ -50,8 +53,9 @@ def copy_dvc_project(root: Path, use_case: UseCase = TELCO) -> Path:
     source = use_case.model
     if source.root is not None:
         pytest.skip(f"{use_case.name}'s model lives in its own DVC project ({source.root}), not a copyable one")
-    for relative in ("dvc.lock", source.model_path, source.card_path, source.metrics_path, source.profile_path):
-        if relative is None:
+    relatives = (source.model_path, source.card_path, source.metrics_path, source.profile_path)
+    for relative in ("dvc.lock", *relatives, serving_path(source.model_path)):
+        if relative is None or not (REPO_ROOT / relative).exists():
             continue
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO_ROOT / relative, root / relative)
@@ -72,13 +76,30 @@ def install_new_model(root: Path, use_case: UseCase = TELCO, alter=None) -> str:
     with atomic_path(root / model_path) as temporary:
         joblib.dump(pipeline, temporary, compress=3)
     md5 = file_md5(root / model_path)
+    source = use_case.model
+    rebind_serving_form(use_case, pipeline, root / model_path, root / serving_path(model_path), root / source.card_path)
     lock = yaml.safe_load((root / "dvc.lock").read_text())
     for stage in lock["stages"].values():
         for out in stage.get("outs", []):
-            if out["path"] == model_path:
-                out["md5"] = md5
+            if out["path"] in (model_path, source.card_path, serving_path(model_path)):
+                out["md5"] = file_md5(root / out["path"])
     write_text_atomically(root / "dvc.lock", yaml.safe_dump(lock, sort_keys=False))
     return md5
+
+
+def rebind_serving_form(use_case: UseCase, pipeline, model_file: Path, serving_file: Path, card_file: Path) -> None:
+    """What training writes for a new pickle of ``pipeline`` at ``model_file``: its serving form, and the card's md5.
+
+    Only for a card that names a linear serving form; the form is exported as training does it
+    (``training.serving_export``), bound to the new pickle's md5.
+    """
+    card = json.loads(card_file.read_text(encoding="utf-8"))
+    if (card.get("serving") or {}).get("kind") != LINEAR_LOGISTIC:
+        return
+    form = linear_form_of(pipeline, use_case.features, card["positive_class"])
+    serving_file.write_text(serving_text(form, file_md5(model_file)), encoding="utf-8")
+    card["serving"]["md5"] = file_md5(serving_file)
+    card_file.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def with_classes(*classes):
@@ -116,8 +137,21 @@ def challenger_files(root: Path, use_case: UseCase = TELCO, compress: int = 3) -
     scratch = root.parent / f"{root.name}_challenger_{compress}"
     scratch.mkdir(exist_ok=True)
     artifacts = {name: root / relative for name, relative in files.artifact_names().items()}
-    artifacts[files.model_name] = scratch / files.model_name
-    joblib.dump(joblib.load(root / use_case.model.model_path), artifacts[files.model_name], compress=compress)
+    artifacts = {name: path for name, path in artifacts.items() if path.exists()}
+    pipeline = joblib.load(root / use_case.model.model_path)
+    for name in (files.model_name, Path(use_case.model.card_path).name, SERVING_FILE):
+        artifacts[name] = scratch / name
+    shutil.copyfile(root / use_case.model.card_path, artifacts[Path(use_case.model.card_path).name])
+    joblib.dump(pipeline, artifacts[files.model_name], compress=compress)
+    rebind_serving_form(
+        use_case,
+        pipeline,
+        artifacts[files.model_name],
+        artifacts[SERVING_FILE],
+        artifacts[Path(use_case.model.card_path).name],
+    )
+    if not artifacts[SERVING_FILE].exists():
+        del artifacts[SERVING_FILE]
     return artifacts
 
 

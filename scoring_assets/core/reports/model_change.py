@@ -15,8 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import roc_curve
 
 from scoring_assets.core.drift import SCORE_BANDS, score_band_counts, score_shift_psi
 from scoring_assets.core.reports.charts import Curve
@@ -57,6 +55,9 @@ def write_model_change_report(path: Path, use_case: UseCase, evidence: Any, verd
 
 
 def _roc(test: Any):
+    # Imported here: the code location imports this module, and scoring must not import scikit-learn.
+    from sklearn.metrics import roc_curve
+
     curves = []
     for index, (name, scores) in enumerate(
         (("champion", test.champion_scores), ("challenger", test.challenger_scores))
@@ -67,6 +68,9 @@ def _roc(test: Any):
 
 
 def _calibration(use_case: UseCase, test: Any):
+    # Imported here: the code location imports this module, and scoring must not import scikit-learn.
+    from sklearn.calibration import calibration_curve
+
     curves = []
     for index, (name, scores) in enumerate(
         (("champion", test.champion_scores), ("challenger", test.challenger_scores))
