@@ -97,7 +97,7 @@ def test_without_its_variable_each_setting_keeps_its_built_in_default(monkeypatc
     resources = scoring_resources()
     assert resources["model_store"].path == REPO_ROOT
     assert resources["drift_alerts"].webhook_url == ""
-    assert resources["inbox_settings"].settle_seconds == 5.0
+    assert resources["inbox_settings"].settle_seconds == 2.0
 
 
 def reads_the_environment(source: str) -> list[int]:

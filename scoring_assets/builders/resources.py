@@ -62,9 +62,14 @@ class ScoringFolders(dg.ConfigurableResource):
 
 
 class InboxSettings(dg.ConfigurableResource):
-    """How long a file must stay unchanged before the inbox sensors take it (writers that pause are not caught)."""
+    """How long a file must stay unchanged before the inbox sensors take it (writers that pause longer are caught).
 
-    settle_seconds: float = 5.0
+    2 s is waited for inside one sensor tick (``core.inbox.SECOND_SIGHTING_IN_TICK_SECONDS``), so a
+    file renamed into the inbox is requested in the tick that first sees it: a median of ~10 s from
+    landing to scored file, where 5 s (the next tick) gave ~16 s (docs/performance.md).
+    """
+
+    settle_seconds: float = 2.0
 
 
 class DriftAlerts(dg.ConfigurableResource):

@@ -7,7 +7,7 @@
 | ``SCORING_REPORTS_ADDRESS`` | where ``scoring-assets serve-reports`` listens (``HOST:PORT``) | ``127.0.0.1:3001`` |
 | ``SCORING_MODEL_ROOT`` | ``model_store.root``: the DVC project with ``dvc.lock`` and the models | the repository |
 | ``SCORING_DRIFT_WEBHOOK_URL`` | ``drift_alerts.webhook_url`` (a secret: the UI shows its name only) | none |
-| ``SCORING_INBOX_SETTLE_SECONDS`` | ``inbox_settings.settle_seconds``: how long a file must stay unchanged | 5 |
+| ``SCORING_INBOX_SETTLE_SECONDS`` | ``inbox_settings.settle_seconds``: how long a file must stay unchanged | 2 |
 | ``SCORING_INBOX_INTERVAL_SECONDS`` | the inbox sensors' interval, fixed when the definitions load | 5 |
 
 A text variable set when the definitions load becomes a ``dg.EnvVar``: the UI shows the
