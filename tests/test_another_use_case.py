@@ -25,6 +25,7 @@ import pytest
 
 from scoring_assets.core.model_store import verify_artifact
 from scoring_assets.core.paths import REPO_ROOT
+from scoring_assets.core.serving import serving_path
 from scoring_assets.training.train import TrainingOutputs, train_model
 from scoring_assets.use_cases import EXTRA_MODULES_VARIABLE
 from tests.support.model_roots import dvc_add
@@ -114,9 +115,10 @@ def train_and_bring_in(site: Path, extract: Path):
             test_split=site / "training" / "test_split.parquet",
             card=package / use_case.model.card_path,
             profile=package / use_case.model.profile_path,
+            serving=package / serving_path(use_case.model.model_path),
         )
         train_model(use_case, extract, TRAIN_PARAMS, outputs)
-        for served in (outputs.model, outputs.card, outputs.profile):
+        for served in (outputs.model, outputs.card, outputs.profile, outputs.serving):
             dvc_add(served)
         return verify_artifact(use_case)
     finally:

@@ -89,7 +89,9 @@ def test_a_rule_params_yaml_cannot_mean_is_refused_saying_why(section, complaint
 def test_the_rule_in_the_params_is_used_and_recorded_in_the_card(tmp_path: Path):
     use_case = next(iter(all_use_cases().values()))
     params = {**load_params(use_case.name, "train"), "threshold": {"rule": "top_share", "share": 0.1}}
-    outputs = TrainingOutputs(tmp_path / "model.joblib", tmp_path / "test.parquet", tmp_path / "card.json", None)
+    outputs = TrainingOutputs(
+        tmp_path / "model.joblib", tmp_path / "test.parquet", tmp_path / "card.json", None, tmp_path / "serving.json"
+    )
 
     trained = train_model(use_case, repo_path(params["extract"]), params, outputs)
 

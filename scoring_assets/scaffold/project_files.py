@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from scoring_assets.core.paths import PARAMS_FILE
+from scoring_assets.core.serving import serving_path
 from scoring_assets.training.stage_deps import required_source_files
 
 DVC_FILE = "dvc.yaml"
@@ -86,7 +87,7 @@ def stages_text(project: Path, name: str) -> str:
     evaluate_cmd = f"python -m scoring_assets.training.evaluate {name}"
     model, card = f"data/models/{name}/model.joblib", f"data/models/{name}/model_card.json"
     test_split = f"data/training/{name}/test_split.parquet"
-    train_outs = [model, card, f"data/models/{name}/reference_profile.json", test_split]
+    train_outs = [model, card, f"data/models/{name}/reference_profile.json", serving_path(model), test_split]
     plots = "".join(f"      - data/metrics/{name}/plots/{plot}.svg:\n          cache: false\n" for plot in PLOTS)
     return (
         f"\n  {name}_train:\n    cmd: {train_cmd}\n    deps:\n"
