@@ -192,6 +192,7 @@ def test_lineage_names_input_model_run_threshold_and_counts(clean_run, model_art
         "version": model_artifact.version,
         "md5": recorded_md5(REPO_ROOT, TELCO.model.model_path),
         "path": str(REPO_ROOT / TELCO.model.model_path),
+        "serving": model_artifact.serving.as_record(),  # what computed the scores
     }
     assert lineage["run_id"] == reported_run_id(clean_run.result.stdout)
     assert lineage["threshold"] == model_artifact.threshold
