@@ -31,6 +31,7 @@ from scoring_assets.defs.resources import DATA_DIR_VARIABLE, scoring_resources
 from scoring_assets.use_cases import use_case as declared_use_case
 from tests.support.batches import REAL_EXTRACTS, USE_CASE_NAMES, valid_rows, write_csv
 from tests.support.cli_workspace import Workspace, new_workspace, reported_path, reported_run_id
+from tests.support.model_roots import copy_dvc_project, install_new_model
 
 pytestmark = pytest.mark.usefixtures("model_artifact")
 
@@ -76,7 +77,16 @@ def test_the_bundle_of_a_scored_file_verifies_every_recorded_hash_and_holds_its_
     assert json.loads(result.stdout) == record and record["evidence_version"] == 1
     items = {item["name"]: item for item in record["items"]}
     assert not [item for item in record["items"] if item["verified"] is False] and record["verified"] is True
-    for name in ("scored file", "input file", "drift report", "packages list", "model", "reference profile"):
+    verified = (
+        "scored file",
+        "input file",
+        "drift report",
+        "packages list",
+        "model",
+        "reference profile",
+        "model card",
+    )
+    for name in verified:
         assert items[name]["verified"] is True, items[name]
     assert items["scored file"]["actual"] == sha256_of(scored_file.scored) == record["scored_file"]["sha256"]
     for item in record["items"]:
@@ -188,6 +198,22 @@ def test_the_ui_job_writes_the_same_bundle(scored_file, tmp_path, monkeypatch):
 
     assert result.success
     assert json.loads((out / "evidence.json").read_text())["scored_file"]["path"] == str(scored_file.scored)
+
+
+def test_a_file_whose_model_is_no_longer_served_gets_a_bundle_saying_so(scored_file, tmp_path):
+    use_case = declared_use_case(scored_file.use_case)
+    model_root = copy_dvc_project(tmp_path / "retrained", use_case)
+    install_new_model(model_root, use_case)
+    out = tmp_path / "bundle"
+
+    result = scored_file.workspace.run("evidence", str(scored_file.scored), "--out", str(out), model_root=model_root)
+
+    assert result.returncode == EXIT_OK, result.stderr
+    record = json.loads((out / "evidence.json").read_text())
+    items = {item["name"]: item for item in record["items"]}
+    assert record["model"]["still_the_champion"] is False
+    assert items["model"]["verified"] is True  # its bytes are still where they were
+    assert items["model card"]["copy"] is None and "not the one served now" in items["model card"]["note"]
 
 
 def test_a_file_scored_by_an_earlier_version_gets_a_bundle_saying_what_it_cannot_prove(workspace, tmp_path):

@@ -37,7 +37,14 @@ from scoring_assets.core.files import file_md5, file_sha256
 from scoring_assets.core.folders import UseCaseFolders
 from scoring_assets.core.manifest import LineageError, drift_report_path_for, manifest_path_for, read_manifest
 from scoring_assets.core.manifest_model import Manifest
-from scoring_assets.core.model_store import ModelArtifact
+from scoring_assets.core.model_store import (
+    SERVED,
+    ModelArtifact,
+    ModelIntegrityError,
+    lifecycle_file,
+    recorded_md5,
+    tracked_directory,
+)
 from scoring_assets.core.reports.evidence import write_evidence_page
 from scoring_assets.core.use_case import UseCase
 
@@ -261,34 +268,39 @@ def _model_items(sources: EvidenceSources, manifest: Manifest, staging: Path) ->
     """The model (by its md5, wherever its bytes still are), its reference profile, and its card and metrics.
 
     A model no longer served is found in the DVC cache by its md5; its card and metrics are only
-    taken while it is still the champion, i.e. as the model store has just verified them.
+    taken while it is still the champion, whose DVC record (``dvc.lock``, or ``served.dvc`` after a
+    promotion) gives their md5s.
     """
-    served = sources.served if _still_the_champion(sources, manifest) else None
-    folder = served.path.parent if served else None
-    model = _by_md5("model", manifest.model.md5, [Path(manifest.model.path), *_cached(sources, manifest.model.md5)])
-    items = [model]
-    if manifest.drift is not None and manifest.drift.reference_md5 and sources.use_case.model.profile_path:
-        name = Path(sources.use_case.model.profile_path).name
+    source = sources.use_case.model
+    items = [_by_md5("model", manifest.model.md5, [Path(manifest.model.path), *_cached(sources, manifest.model.md5)])]
+    if manifest.drift is not None and manifest.drift.reference_md5 and source.profile_path:
         md5 = manifest.drift.reference_md5
-        candidates = [*([folder / name] if folder else []), *_cached(sources, md5)]
+        candidates = [_dvc_record(sources, source.profile_path)[0], *_cached(sources, md5)]
         items.append(_by_md5("reference profile", md5, candidates, staging / "reference_profile.json"))
-    verified_now = "the served model's, which the model store has just verified against DVC's record"
-    if served is None:
-        gone = "not included: the model is no longer the one served (its card is kept in the DVC cache)"
-        return [*items, EvidenceItem("model card", None, None, "sha256", None, None, None, gone)]
-    card = _copied_item(
-        "model card", folder / Path(sources.use_case.model.card_path).name, staging / "model_card.json", None
-    )
-    items.append(_with_verdict(card, verified_now))
-    if served.metrics_path is not None:
-        metrics = _copied_item("model metrics", served.metrics_path, staging / "model_metrics.json", None)
-        items.append(_with_verdict(metrics, "the test metrics training wrote beside the model"))
+    if not _still_the_champion(sources, manifest):
+        gone = "not included: the file's model is not the one served now (its card is kept in the DVC cache)"
+        return [*items, EvidenceItem("model card", None, None, "md5", None, None, None, gone)]
+    for name, relative, copy in (
+        ("model card", source.card_path, "model_card.json"),
+        ("model metrics", source.metrics_path, "model_metrics.json"),
+    ):
+        if relative:
+            path, md5 = _dvc_record(sources, relative)
+            found = _by_md5(name, md5, [path, *_cached(sources, md5)], staging / copy) if md5 else None
+            items.append(found or _copied_item(name, path, staging / copy, None, "DVC records no md5 for it"))
     return items
 
 
-def _with_verdict(item: EvidenceItem, note: str) -> EvidenceItem:
-    """A copied item vouched for by where it was found: verified when it was there, its note saying why."""
-    return item if item.copy is None else EvidenceItem(**{**asdict(item), "verified": True, "note": note})
+def _dvc_record(sources: EvidenceSources, relative: str) -> tuple[Path, str | None]:
+    """Where the served model's file ``relative`` is checked out, and the md5 DVC records for it (None: none)."""
+    root, name = sources.model_root, Path(relative).name
+    try:
+        directory = tracked_directory(root, lifecycle_file(root, sources.use_case, SERVED))
+        if directory is not None:
+            return directory.folder / name, directory.files.get(name)
+        return root / relative, recorded_md5(root, relative)
+    except ModelIntegrityError:  # no record to go by; the served model's own check says why
+        return root / relative, None
 
 
 def _cached(sources: EvidenceSources, md5: str) -> list[Path]:
