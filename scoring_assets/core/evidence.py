@@ -120,7 +120,7 @@ def build_evidence(sources: EvidenceSources, out: Path) -> dict[str, Any]:
         mismatched = [item for item in record["items"] if item["verified"] is False]
         if mismatched:
             raise EvidenceMismatch([EvidenceItem(**item) for item in mismatched])
-        (staging / EVIDENCE_JSON).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        _write_json(staging / EVIDENCE_JSON, record)
         write_evidence_page(staging / INDEX_PAGE, record)
         os.rename(staging, out)
     finally:
@@ -152,7 +152,7 @@ def _assemble(sources: EvidenceSources, manifest: Manifest, staging: Path) -> di
     return {
         "evidence_version": EVIDENCE_VERSION,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "use_case": manifest.model.use_case,
+        "use_case": sources.use_case.name,
         "partition_key": manifest.partition_key,
         "scored_file": {
             "path": str(sources.scored_file),
