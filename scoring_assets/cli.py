@@ -19,15 +19,17 @@ file and runs the promotion gate on it (``training.challenger``, as the train_ch
 it exits 0 whatever the gate says (2: no such training set, or no labelled production rows yet).
 ``retire`` takes a file that was a mistake out of its use case: its outputs archived, why recorded,
 its partition deleted (``builders.retirement.retire_file``, which the UI's retire_file job runs too).
+``evidence`` writes a scored file's evidence bundle into a new folder (``core.evidence``; the UI's
+evidence job runs the same): exit 1, nothing written, when an item is no longer what was recorded.
 ``serve-reports`` serves the reports read-only over HTTP (``report_server``) until Ctrl-C or
 SIGTERM, then exits 0. ``new-use-case`` drafts a use case from a labelled sample (``scaffold``): its
 package, params.yaml section and DVC stages; it exits 2, writing nothing, when any of them exists.
 
 Exit codes: 0 scored (or done, outcomes registered); 2 bad usage, input file not found, no single
 use case for the file, an --output that could overwrite the input, outcomes for a use case without
-ids, no challenger, an unknown model or partition, a blank --reason, a use case draft refused; 3 batch
-(or outcomes file) refused; 4 model missing or failed its integrity check; 5 promotion refused by the gate;
-1 anything else.
+ids, no challenger, an unknown model or partition, a blank --reason, a use case draft refused, an evidence
+--out that exists; 3 batch (or outcomes file) refused; 4 model missing or failed its integrity check; 5
+promotion refused by the gate; 1 anything else (an evidence item modified too).
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(commands)
     add_status_parser(commands)
     add_retire_parser(commands)
+    add_evidence_parser(commands)
     add_serve_reports_parser(commands)
     add_new_use_case_parser(commands)
     return parser
@@ -160,6 +163,20 @@ def add_retire_parser(commands) -> None:
     retire.add_argument("--reason", metavar="TEXT", required=True, help="why it is retired (recorded)")
     retire.add_argument("--json", action="store_true", help="print one JSON object")
     add_verbose(retire)
+
+
+def add_evidence_parser(commands) -> None:
+    """``evidence SCORED_FILE|PARTITION [--use-case NAME] --out DIR [--json]``."""
+    evidence = commands.add_parser(
+        "evidence",
+        help="write a scored file's evidence bundle (evidence.json, index.html, the files behind it) into a new "
+        "folder; non-zero if an item was modified",
+    )
+    evidence.add_argument("target", metavar="SCORED_FILE|PARTITION", help="a scored file, or its partition key")
+    evidence.add_argument("--use-case", metavar="NAME", help="the partition's use case (default: whichever has it)")
+    evidence.add_argument("--out", type=Path, metavar="DIR", required=True, help="the bundle's folder (must not exist)")
+    evidence.add_argument("--json", action="store_true", help="print evidence.json's record")
+    add_verbose(evidence)
 
 
 def add_outcomes_parser(commands) -> None:
@@ -293,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
                 return service_status(args)
             if args.command == "retire":
                 return retire(args)
+            if args.command == "evidence":
+                return write_evidence(args)
             if args.command == "serve-reports":
                 return serve_reports(args)
             if args.command == "new-use-case":
@@ -846,6 +865,63 @@ def show_lineage(args: argparse.Namespace) -> int:
         )
         return EXIT_ERROR
     return EXIT_OK
+
+
+def write_evidence(args: argparse.Namespace) -> int:
+    """Write a scored file's evidence bundle (``builders.evidence``); 2: unknown file, or --out exists; 1: modified."""
+    from scoring_assets.builders.evidence import evidence_bundle
+    from scoring_assets.core.evidence import EvidenceError, EvidenceMismatch
+    from scoring_assets.defs.resources import scoring_resources
+
+    resources = scoring_resources()
+    try:
+        use_case, scored = evidence_target(args.target, args.use_case, resources["folders"])
+        out = Path(os.path.abspath(args.out.expanduser()))
+        record = evidence_bundle(use_case, resources["folders"], resources["model_store"], scored, out)
+    except EvidenceError as error:
+        _problem(str(error))
+        return EXIT_USAGE
+    except EvidenceMismatch as mismatch:
+        for item in mismatch.items:
+            _problem(f"{item.name} {item.source}: {item.note}; no evidence bundle written")
+        return EXIT_ERROR
+    if args.json:
+        print(json.dumps(record, indent=2, sort_keys=True))
+        return EXIT_OK
+    print(f"evidence: {out} ({len(record['items'])} items, every recorded hash verified)")
+    print(f"index: {out / 'index.html'}")
+    return EXIT_OK
+
+
+def evidence_target(target: str, name: str | None, folders):
+    """(use case, scored file) for a scored file's path or a partition key; ``EvidenceError`` if it is neither."""
+    from scoring_assets.core.evidence import EvidenceError, scored_file_of
+    from scoring_assets.core.manifest import LineageError, read_manifest
+    from scoring_assets.core.partition_keys import PartitionKeyError
+    from scoring_assets.use_cases import UseCaseError, all_use_cases, use_case
+
+    try:
+        chosen = [use_case(name)] if name else list(all_use_cases().values())
+    except UseCaseError as error:
+        raise EvidenceError(str(error)) from None
+    path = Path(target).expanduser()
+    if path.is_file():
+        try:
+            recorded = read_manifest(path).model.use_case
+        except (LineageError, ValueError) as error:
+            raise EvidenceError(f"{path}: {error}") from None
+        named = [each for each in chosen if each.name == (recorded or name)]
+        if not named:
+            raise EvidenceError(f"{path}: its manifest names use case {recorded!r}; say which with --use-case")
+        return named[0], path.resolve()
+    try:
+        found = [each for each in chosen if folders.of(each.name).lake_file("scores", target, ".json").exists()]
+    except PartitionKeyError:
+        found = []
+    if not found:
+        names = ", ".join(each.name for each in chosen)
+        raise EvidenceError(f"{target}: neither a scored file nor a scored partition of {names}")
+    return found[0], scored_file_of(folders.of(found[0].name), target)
 
 
 def model_lifecycle(args: argparse.Namespace) -> int:

@@ -111,6 +111,7 @@ def parse_input_file(
     own.write_stage_summary("raw_batch", context.partition_key, summary.as_record())
     yield from materialize_or_refuse(
         context,
+        own,
         dg.MaterializeResult(
             metadata=raw_batch_metadata(summary, raw_path),
             check_results=[
@@ -182,6 +183,7 @@ def validate_input_file(
     report = summary.reject_report
     yield from materialize_or_refuse(
         context,
+        own,
         dg.MaterializeResult(
             metadata=validated_batch_metadata(summary, config.max_reject_fraction, accepted_path, folders),
             check_results=[fraction_check, asset_checks.accepted_rows_satisfy_contract(use_case, accepted_path)],

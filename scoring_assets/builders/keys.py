@@ -132,6 +132,10 @@ class UseCaseKeys:
     def retire_file_job(self) -> str:
         return self._named("retire_file")
 
+    @property
+    def evidence_job(self) -> str:
+        return self._named("evidence")
+
     # ops (the step keys a run config names)
     @property
     def raw_batch_op(self) -> str:
@@ -164,6 +168,10 @@ class UseCaseKeys:
     @property
     def retire_file_op(self) -> str:
         return self._named("retire_one_file")
+
+    @property
+    def evidence_op(self) -> str:
+        return self._named("write_evidence_bundle")
 
     @property
     def challenger_op(self) -> str:

@@ -104,6 +104,7 @@ def _feature_matrix_asset(
             raise refusal(context, RefusalKind.MODEL, f"model: {error}") from None
         yield from materialize_or_refuse(
             context,
+            own,
             dg.MaterializeResult(
                 metadata={"rows": rows, "lake_path": dg.MetadataValue.path(str(features_path)), ROW_COUNT_KEY: rows},
                 check_results=[
@@ -203,6 +204,7 @@ def score_and_publish_file(
         if not all(check.passed for check in score_checks):
             yield from materialize_or_refuse(
                 context,
+                own,
                 dg.MaterializeResult(asset_key=keys_of(use_case).scores, check_results=score_checks),
                 reason=f"{output_path} was not written",
             )
@@ -212,7 +214,7 @@ def score_and_publish_file(
         results = published_results(use_case, publication, scores_path, score_checks, file_drift, folders)
     if publication.archived_to is not None:
         context.log.info(f"earlier results at {output_path} moved to {publication.archived_to}")
-    yield from materialize_or_refuse(context, *results, reason=f"{output_path} no longer matches its manifest")
+    yield from materialize_or_refuse(context, own, *results, reason=f"{output_path} no longer matches its manifest")
 
 
 def scoring_run(

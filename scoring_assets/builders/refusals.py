@@ -25,6 +25,9 @@ from dagster import (
     MaterializeResult,
 )
 
+from scoring_assets.builders.check_records import record_check_results
+from scoring_assets.core.folders import UseCaseFolders
+
 REFUSAL_KIND = "refusal_kind"
 
 
@@ -58,6 +61,7 @@ def refusal(context: AssetExecutionContext, kind: RefusalKind, description: str,
 
 def materialize_or_refuse(
     context: AssetExecutionContext,
+    own: UseCaseFolders,
     *results: MaterializeResult,
     kind: RefusalKind = RefusalKind.CHECK_FAILED,
     reason: str = "",
@@ -66,9 +70,12 @@ def materialize_or_refuse(
 
     A refused file is never shown as materialized: the failed checks are recorded for its
     partition and the step fails with their descriptions (``reason`` is appended, e.g. where
-    the reject report is), carrying the would-be materializations' figures.
+    the reject report is), carrying the would-be materializations' figures. Either way every
+    check result is also kept in the use case's lake (``own``; ``check_records``), where no
+    pruning of Dagster's history reaches it.
     """
     checks = [check for result in results for check in (result.check_results or [])]
+    record_check_results(context, own, checks)
     # Only blocking (ERROR) checks refuse; a WARN check (drift) is recorded with the materialization.
     failed = [check for check in checks if not check.passed and check.severity == AssetCheckSeverity.ERROR]
     if not failed:

@@ -9,6 +9,7 @@ from scoring_assets.builders.challenger import (
     build_train_challenger_job,
     build_training_set_asset,
 )
+from scoring_assets.builders.evidence import build_evidence_job
 from scoring_assets.builders.inbox_sensors import (
     build_inbox_router,
     build_inbox_sensor,
@@ -54,6 +55,7 @@ def build_use_case_definitions(use_case: UseCase, inbox_interval_seconds: int) -
             *build_lifecycle_jobs(use_case),
             build_train_challenger_job(use_case),
             build_retire_file_job(use_case),
+            build_evidence_job(use_case),
         ],
         sensors=[
             build_inbox_sensor(use_case, score_file, inbox_interval_seconds),

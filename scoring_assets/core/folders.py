@@ -7,6 +7,8 @@ so this is the one place that knows the layout under the data folder (``$SCORING
     lake/<use case>/inputs/<key>.json      registration: which source file a partition stands for
     lake/<use case>/<asset>/<key>.parquet  intermediate assets
     lake/<use case>/locks/<key>.lock       taken by a run while it scores and publishes the file
+    lake/<use case>/checks/<key>.jsonl     every check result of every run of the file, with its description
+    lake/<use case>/environments/<sha256>.txt  the installed packages a file was scored with (its manifest names it)
     lake/<use case>/retired.jsonl          every retired file: what, when, by whom, why, where its files went
     lake/<use case>/inputs/retired/<key>.json  the content a retired key stood for (a key never changes content)
     archive/<use case>/retired/<key>/      a retired file's outputs, one folder per retirement
@@ -51,6 +53,14 @@ class UseCaseFolders:
 
     def lake_file(self, asset: str, partition_key: str, suffix: str = ".parquet") -> Path:
         return self.root / "lake" / self.use_case / asset / f"{checked_partition_key(partition_key)}{suffix}"
+
+    def check_results(self, partition_key: str) -> Path:
+        """One JSON line per step that evaluated checks on the file (``core.check_results``), oldest first."""
+        return self.lake_file("checks", partition_key, ".jsonl")
+
+    @property
+    def environments(self) -> Path:
+        return self.root / "lake" / self.use_case / "environments"
 
     def registration_file(self, partition_key: str) -> Path:
         return self.lake_file("inputs", partition_key, ".json")

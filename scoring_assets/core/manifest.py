@@ -11,7 +11,6 @@ JSON, are ``core.manifest_model.Manifest``.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from scoring_assets.core.files import file_sha256, write_text_atomically
-from scoring_assets.core.manifest_model import Manifest, RunLineage, ScoredOutput
-from scoring_assets.core.paths import REPO_ROOT
+from scoring_assets.core.manifest_model import Manifest, Provenance, RunLineage, ScoredOutput
+from scoring_assets.core.provenance import code_checkout
 
 MANIFEST_SUFFIX = ".manifest.json"
 ARCHIVE_FOLDER = "archive"
@@ -171,20 +170,10 @@ def _remove_empty(folder: Path) -> None:
 
 
 def code_version() -> str:
-    """The package version, plus the git commit when running from a checkout."""
+    """The package version, plus the git commit when running from a checkout of its own."""
     package = installed_version("scoring-assets")
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return package
-    return f"{package}+g{commit}" if commit else package
+    checkout = code_checkout()
+    return f"{package}+g{checkout.git_commit[:12]}" if checkout else package
 
 
 @dataclass(frozen=True)
@@ -216,15 +205,18 @@ def publish_scored_file(
     rows: int,
     run_lineage: RunLineage,
     companions: Mapping[str, Callable[[Path], None]] | None = None,
+    provenance: Provenance | None = None,
 ) -> Publication:
     """Archive what is there, write the scored file and its companions, then the manifest describing them.
 
     ``write_scored_csv(path) -> (sha256, cells neutralised)`` writes the ``rows`` scored rows
     atomically; ``companions`` maps the role of each other file published beside it (one of
     ``published_with``, e.g. "drift report") to the function that writes it atomically at the path
-    that role has; ``run_lineage`` is the rest of the manifest (input, model, run, counts).
-    Everything ``published_with`` names is archived first, written this time or not, so no file
-    of an earlier result is left beside the new one.
+    that role has; ``run_lineage`` is the rest of the manifest (input, model, run, counts), and
+    ``provenance`` the code, packages and contract behind it. Everything ``published_with`` names
+    is archived first, written this time or not, so no file of an earlier result is left beside
+    the new one. The manifest records the sha256 of each companion and of the reject report, so an
+    evidence bundle can prove them unchanged later (``core.evidence``).
     """
     scored_csv = Path(scored_csv)
     beside = published_with(scored_csv)
@@ -234,7 +226,17 @@ def publish_scored_file(
     for path, write in writers.items():
         write(path)
     output = ScoredOutput(path=str(scored_csv), sha256=sha256, rows=rows, cells_neutralised=neutralised)
-    manifest = Manifest.published(run_lineage, output, str(archived) if archived else None, code_version())
+    reports = {role: path for role, path in beside.items() if path in writers}
+    if run_lineage.rejected.path and Path(run_lineage.rejected.path).is_file():
+        reports["reject report"] = Path(run_lineage.rejected.path)
+    manifest = Manifest.published(
+        run_lineage,
+        output,
+        str(archived) if archived else None,
+        code_version=code_version(),
+        provenance=provenance,
+        published_sha256={role: file_sha256(path) for role, path in reports.items()},
+    )
     manifest_path = beside["manifest"]
     write_text_atomically(manifest_path, manifest.to_json())
     return Publication(scored_csv, manifest_path, manifest, archived)

@@ -219,18 +219,62 @@ class RunLineage(_Part):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CodeCheckoutUsed(_Part):
+    """The git commit the code ran from and whether the checkout had changes of its own (``core.provenance``)."""
+
+    git_commit: str
+    dirty: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentUsed(_Part):
+    """The installed packages: sha256 of their sorted ``name==version`` list, and where that list is kept."""
+
+    sha256: str
+    packages_file: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Provenance(_Part):
+    """What besides the model decided the scores: the code, the packages and the input contract's version."""
+
+    code_checkout: CodeCheckoutUsed | None  # None: the package did not run from a git checkout of its own
+    environment: EnvironmentUsed
+    contract_version: str  # sha256 of the contract's declaration (core.provenance.contract_version)
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any], **parts: Any) -> Self:
+        return super().from_dict(
+            document,
+            code_checkout=_optional(CodeCheckoutUsed, document.get("code_checkout")),
+            environment=EnvironmentUsed.from_dict(document["environment"]),
+            **parts,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class Manifest(RunLineage):
     """A scored file's manifest: its lineage, the file as published and what it replaced, and the code."""
 
     output: ScoredOutput
     previous_output_archived_to: str | None = None  # written since earlier results are archived (2026-11-22)
     code_version: str  # the package version, and the git commit when run from a checkout
+    # Both written since evidence bundles (2026-12); absent before, and then not written back.
+    provenance: Provenance | None = None
+    published_sha256: dict[str, str] | None = None  # the drift and reject reports' sha256, by role, as published
 
     @classmethod
-    def published(cls, lineage: RunLineage, output: ScoredOutput, archived_to: str | None, code_version: str) -> Self:
-        """The manifest of a file published with ``lineage``."""
+    def published(cls, lineage: RunLineage, output: ScoredOutput, archived_to: str | None, **written: Any) -> Self:
+        """The manifest of a file published with ``lineage``; ``written``: ``code_version`` and the later fields."""
         known = {field.name: getattr(lineage, field.name) for field in fields(RunLineage)}
-        return cls(**known, output=output, previous_output_archived_to=archived_to, code_version=code_version)
+        return cls(**known, output=output, previous_output_archived_to=archived_to, **written)
+
+    def as_dict(self) -> dict[str, Any]:
+        written = super().as_dict()
+        for name in ("provenance", "published_sha256"):
+            if written[name] is None:  # an earlier manifest writes back exactly as it was written
+                del written[name]
+        return written
 
     @classmethod
     def from_dict(cls, document: Mapping[str, Any], **parts: Any) -> Self:
@@ -246,6 +290,7 @@ class Manifest(RunLineage):
                 estimated_performance=_optional(EstimatedPerformance, document.get("estimated_performance")),
                 drift=_optional(DriftFigures, document.get("drift")),
                 output=ScoredOutput.from_dict(document["output"]),
+                provenance=_optional(Provenance, document.get("provenance")),
                 **parts,
             )
         except (KeyError, TypeError, AttributeError, ValueError) as error:  # a part missing, or not an object

@@ -39,6 +39,7 @@ from scoring_assets.core.manifest_model import (
     ServingUsed,
 )
 from scoring_assets.core.model_store import LoadedModel
+from scoring_assets.core.provenance import scoring_provenance
 from scoring_assets.core.reports.drift import write_drift_report
 from scoring_assets.core.row_number import ROW_NUMBER
 from scoring_assets.core.use_case import UseCase
@@ -367,6 +368,7 @@ def publish_scores(
         companions={"drift report": lambda path: write_drift_report(path, use_case, file_drift, about)}
         if file_drift
         else None,
+        provenance=scoring_provenance(use_case, own.environments),
     )
 
 
