@@ -429,7 +429,10 @@ def test_the_real_german_credit_extract_is_scored_whole_with_a_backtest_from_its
 
     own = folders.of(CREDIT_RISK.name)
     scored = pd.read_csv(own.scored_file(registration.partition_key))
-    assert list(scored.columns) == ["row_number", "risk_score", "predicted_label", "model_version", "scoring_timestamp"]
+    assert list(scored.columns) == [
+        *["row_number", "risk_score", "predicted_label", "model_version", "scoring_timestamp"],
+        *["reason_1", "reason_2", "reason_3", "reason_4"],
+    ]
     assert len(scored) == 1000 and scored["row_number"].tolist() == list(range(1, 1001))
     assert set(scored["model_version"]) == {CREDIT_RISK.model_version(model_md5)}
     assert not own.reject_report(registration.partition_key).exists()

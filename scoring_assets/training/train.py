@@ -126,7 +126,12 @@ def train_model(use_case: UseCase, extract_path: Path, params: dict, outputs: Tr
         written.append(outputs.profile)
     held_out = features.iloc[parts["test"]]
     serving = write_serving_form(
-        fitted.model, use_case.features, POSITIVE_CLASS, held_out, (outputs.serving, outputs.model)
+        fitted.model,
+        use_case.features,
+        POSITIVE_CLASS,
+        (features.iloc[parts["train"]], held_out),
+        (outputs.serving, outputs.model),
+        use_case.reasons,
     )
     written.append(outputs.serving)
     training_data = {
