@@ -55,7 +55,9 @@ def judge_reasons(
     explained_texts = pa.array(list(reasons.texts.values()), pa.string())
     columns = reason_columns(reasons)
     verdict, explained, offset = ReasonsVerdict(), [], 0
-    for batch in lake_reader(scores_path).iter_batches(
+    source = lake_reader(scores_path)
+    per_batch = -(-sample_rows // max(1, -(-source.metadata.num_rows // BATCH_ROWS)))  # memory: O(sample), not O(rows)
+    for batch in source.iter_batches(
         batch_size=BATCH_ROWS, columns=[use_case.score_column, "predicted_label", *columns]
     ):
         first = batch.column(columns[0])
@@ -67,7 +69,7 @@ def judge_reasons(
             verdict.unknown_texts += pc.sum(pc.invert(pc.is_in(batch.column(name), dictionary))).as_py() or 0
         # rows whose first reason names an input: (position in the file, stored score, index of that input's text)
         where = pc.index_in(first, explained_texts).to_numpy(zero_copy_only=False)
-        rows = np.flatnonzero(~np.isnan(where.astype("float64")))
+        rows = _spread(np.flatnonzero(~np.isnan(where.astype("float64"))), per_batch)
         score = batch.column(use_case.score_column).to_numpy()
         explained.append((rows + offset, score[rows], where[rows].astype(int)))
         offset += batch.num_rows
@@ -77,10 +79,17 @@ def judge_reasons(
         verdict.examples.append(f"{verdict.unknown_texts:,} reason cell(s) are not texts of the dictionary")
     positions, stored, text_index = (np.concatenate(part) for part in zip(*explained, strict=True))
     if len(positions):
-        chosen = np.unique(np.linspace(0, len(positions) - 1, min(sample_rows, len(positions))).astype(int))
+        chosen = _spread(np.arange(len(positions)), sample_rows)
         names = np.array(list(reasons.texts), dtype=object)[text_index[chosen]]
         _judge_sample(use_case, model, features_path, (positions[chosen], stored[chosen], names), verdict)
     return verdict
+
+
+def _spread(rows: np.ndarray, most: int) -> np.ndarray:
+    """At most ``most`` of ``rows``, evenly spread, first and last included."""
+    if len(rows) <= most:
+        return rows
+    return rows[np.unique(np.linspace(0, len(rows) - 1, most).astype(int))]
 
 
 def _judge_sample(use_case: UseCase, model: LoadedModel, features_path: Path, sample: tuple, verdict) -> None:
