@@ -124,10 +124,6 @@ class ReasonCoder:
     def _never(self) -> np.ndarray:
         return np.isin(self.explainer.inputs, self.reasons.never_reasons)
 
-    @property
-    def columns(self) -> list[str]:
-        return reason_columns(self.reasons, self.name_inputs)
-
     def code(self, inputs: pd.DataFrame, predicted: np.ndarray) -> tuple[list[pa.Array], int]:
         """The reason columns for a batch (``predicted``: its predicted labels), and how many rows got
         ``only_never_text`` (predicted positive, every positive contribution from a ``never_reasons`` input)."""
