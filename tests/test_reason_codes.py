@@ -29,6 +29,7 @@ from scoring_assets.core.reason_codes import (
 from scoring_assets.core.scoring import scored_columns
 from scoring_assets.core.serving import LINEAR_LOGISTIC, PIPELINE, ServingArtifact
 from scoring_assets.core.use_case import Reasons, UseCase
+from scoring_assets.training.serving_export import reason_reference
 from scoring_assets.use_cases import use_case as declared_use_case
 from scoring_assets.use_cases.credit_risk.features import MONTHLY_AMOUNT
 from tests.support.batches import CREDIT_RISK, REAL_EXTRACTS, TELCO, USE_CASE_NAMES, valid_rows, write_csv
@@ -134,6 +135,26 @@ def test_a_declined_row_whose_only_reasons_are_excluded_inputs_gets_the_declared
     assert [column[0].as_py() for column in columns] == [use_case.reasons.only_never_text, *blanks]
     assert only_never == 1
     assert coder.code(only_excluded, np.array([0], dtype="int8"))[1] == 0  # not predicted positive: no reason owed
+
+
+def test_the_reference_is_the_most_favourable_value_seen_in_training_or_the_typical_one_where_declared(explained):
+    use_case, artifact, features = explained
+    form = artifact.serving.linear
+    numeric, categorical = next(iter(form.numeric)), next(iter(form.categorical))
+    sign = 1.0 if form.positive_is_second else -1.0
+
+    favourable = reason_reference(form, features, None)
+    typical = reason_reference(form, features, replace(use_case.reasons, typical_reference=(numeric, categorical)))
+
+    values = features[numeric].to_numpy(dtype="float64")
+    lowest = min((values.min(), values.max()), key=lambda value: sign * form.numeric[numeric] * value)
+    assert favourable.numeric[numeric] == lowest and favourable.typical == ()
+    levels, weights = form.categorical[categorical]
+    seen = [level for level in levels if (features[categorical] == level).any()]
+    assert favourable.categorical[categorical] == min(seen, key=lambda level: sign * weights[levels.index(level)])
+    assert typical.numeric[numeric] == pytest.approx(values.mean())
+    assert typical.categorical[categorical] == features[categorical].value_counts().idxmax()
+    assert typical.typical == (numeric, categorical)
 
 
 def test_a_model_served_as_its_pipeline_is_refused_reason_codes_when_loaded(explained):
