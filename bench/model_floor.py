@@ -9,7 +9,8 @@ columns trimmed and cast by Arrow (other columns are taken as they are, which is
 clean files only), the model inputs from the use case's own feature code (what training and
 the product use), the same model's ``predict_proba`` sliced as the product slices it (``predict_positive``), the model
 card's positive class and threshold, and pyarrow's CSV writer for the scored file's fixed
-columns (id, score, label, model version, timestamp, row number). No contract, no rejects, no
+columns (id, score, label, model version, timestamp, row number). No reason codes (their cost is
+``bench/reasons_cost.py``'s), no contract, no rejects, no
 checks, no drift, no lineage, no spreadsheet safety, no Dagster.
 bench/run.py prints it beside the project so a throughput target can be set against what the
 model itself allows on this machine. Run by hand, it prints where its time went to stderr.
@@ -21,6 +22,7 @@ import csv
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,7 +52,7 @@ def main(use_case_name: str, source: str, target: str, block_bytes: str = str(BL
         spent[phase] += now - clock
         clock = now
 
-    use_case = use_case_named(use_case_name)
+    use_case = replace(use_case_named(use_case_name), reasons=None)  # the fixed columns only
     model = load_model(use_case)
     positive, threshold = positive_class_index(model), model.threshold
     timestamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

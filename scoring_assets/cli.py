@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument(
         "--max-reject-fraction", type=_fraction, default=0.05, metavar="F", help="refuse the batch above this (0.05)"
     )
+    score.add_argument(
+        "--reason-inputs",
+        action="store_true",
+        default=None,
+        help="add reason_N_input columns naming the contract columns behind each reason (use cases with reasons)",
+    )
     add_verbose(score)
 
     rescore = commands.add_parser(
@@ -545,6 +551,7 @@ def job_run_config(args: argparse.Namespace, use_case, verbose: bool):
         threshold=args.threshold,
         output=args.output.expanduser().resolve() if args.output is not None else None,
         loggers=logger_config(verbose),
+        reason_inputs=args.reason_inputs,
     )
 
 

@@ -51,8 +51,14 @@ TELCO_SCORED_COLUMNS = [
     "model_version",
     "scoring_timestamp",
     "row_number",
+    "reason_1",
+    "reason_2",
+    "reason_3",
 ]
-CREDIT_SCORED_COLUMNS = ["row_number", "risk_score", "predicted_label", "model_version", "scoring_timestamp"]
+CREDIT_SCORED_COLUMNS = [
+    *["row_number", "risk_score", "predicted_label", "model_version", "scoring_timestamp"],
+    *["reason_1", "reason_2", "reason_3", "reason_4"],
+]
 
 
 def break_rows(rows: pd.DataFrame, count: int) -> pd.DataFrame:

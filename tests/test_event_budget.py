@@ -13,7 +13,8 @@ from tests.support.batches import valid_rows, write_csv
 from tests.support.model_roots import built_model
 from tests.support.scoring_runs import score_file
 
-EVENTS_PER_SCORED_FILE = 67  # recorded 2026-12-06: 5 steps, 5 materializations, 11 checks, planning and run events
+# recorded 2026-12-06: 5 steps, 5 materializations, 12 checks, planning and run events (reason codes' check: +3)
+EVENTS_PER_SCORED_FILE = 70
 
 
 def test_a_scored_file_writes_no_more_events_than_recorded(instance, folders, use_case, tmp_path):

@@ -100,8 +100,8 @@ def test_clean_file_is_scored_with_manifest_and_model_lineage(instance, folders,
 
     assert result.success
     assert materialized(result) == SCORING_ASSETS
-    # 9 blocking checks and the 2 drift checks (WARN): a file drawn like the training data does not drift
-    assert all(check_results(result).values()) and len(check_results(result)) == 11
+    # 9 blocking checks (10 with reasons) and 2 drift checks (WARN): a file drawn like the training data does not drift
+    assert all(check_results(result).values()) and len(check_results(result)) == 11 + bool(use_case.reasons)
 
     scored_path = own.scored_file(registration.partition_key)
     scored = pd.read_csv(scored_path, dtype={use_case.scored_id_column: str})
@@ -402,7 +402,9 @@ def test_model_observation_reports_the_dvc_md5_as_data_version(instance, use_cas
     assert len(observations) == 1, "an unchanged model is observed once, not once per run"
 
 
-def test_telco_scored_file_is_keyed_by_customer_id_with_the_row_number_last(instance, folders, tmp_path):
+def test_telco_scored_file_is_keyed_by_customer_id_with_the_row_number_last_of_the_fixed_columns(
+    instance, folders, tmp_path
+):
     rows = customer_rows(30)
     registration, result = score_file(instance, folders, write_csv(rows, tmp_path / "telco.csv"))
     assert result.success
@@ -414,6 +416,7 @@ def test_telco_scored_file_is_keyed_by_customer_id_with_the_row_number_last(inst
         "model_version",
         "scoring_timestamp",
         "row_number",
+        *["reason_1", "reason_2", "reason_3"],
     ]
     assert scored["customer_id"].tolist() == rows["customerID"].tolist()
 
@@ -429,7 +432,10 @@ def test_the_real_german_credit_extract_is_scored_whole_with_a_backtest_from_its
 
     own = folders.of(CREDIT_RISK.name)
     scored = pd.read_csv(own.scored_file(registration.partition_key))
-    assert list(scored.columns) == ["row_number", "risk_score", "predicted_label", "model_version", "scoring_timestamp"]
+    assert list(scored.columns) == [
+        *["row_number", "risk_score", "predicted_label", "model_version", "scoring_timestamp"],
+        *["reason_1", "reason_2", "reason_3", "reason_4"],
+    ]
     assert len(scored) == 1000 and scored["row_number"].tolist() == list(range(1, 1001))
     assert set(scored["model_version"]) == {CREDIT_RISK.model_version(model_md5)}
     assert not own.reject_report(registration.partition_key).exists()

@@ -217,7 +217,9 @@ def test_training_exports_the_linear_form_and_serves_a_tree_model_as_its_pipelin
         pipeline.fit(features, labels)
         model_file, serving_file = tmp_path / f"{candidate}.joblib", tmp_path / f"{candidate}.serving.json"
         joblib.dump(pipeline, model_file)
-        sections[candidate] = write_serving_form(pipeline, use_case.features, 1, features, (serving_file, model_file))
+        sections[candidate] = write_serving_form(
+            pipeline, use_case.features, 1, (features, features), (serving_file, model_file)
+        )
         assert json.loads(serving_file.read_text(encoding="utf-8"))["model_md5"] == file_md5(model_file)
 
     linear, trees = sections["logistic_regression"], sections["hist_gradient_boosting"]

@@ -38,7 +38,9 @@ from scoring_assets.core.files import file_md5, file_sha256
 from scoring_assets.core.manifest import read_manifest
 from scoring_assets.core.model_lifecycle import register_challenger
 from scoring_assets.core.promotion_gate import CHALLENGER_SPLIT, judge_challenger
+from scoring_assets.core.serving import SERVING_FILE
 from scoring_assets.defs.use_cases import scoring_definitions
+from scoring_assets.training.serving_export import write_serving_form
 from scoring_assets.use_cases import EXTRA_MODULES_VARIABLE, all_use_cases
 from tests.support.batches import write_csv
 from tests.support.cli_workspace import new_workspace, reported_path
@@ -120,9 +122,10 @@ def copy_site(site: Path, destination: Path) -> Path:
 class Toy:
     """A PYTHONPATH folder holding the toy package (and so its model): run the CLI knowing it, change its model."""
 
-    def __init__(self, site: Path):
+    def __init__(self, site: Path, module: str = MODULE):
         self.site = site
-        self.package = site / MODULE
+        self.module = module
+        self.package = site / module
 
     def cli(self, workspace, *args: str) -> subprocess.CompletedProcess:
         """``python -m scoring_assets ARGS`` in ``workspace``, knowing the toy through the environment only."""
@@ -132,7 +135,7 @@ class Toy:
             SCORING_DATA_DIR=str(workspace.data_dir),
             DAGSTER_HOME=str(workspace.dagster_home),
         )
-        env[EXTRA_MODULES_VARIABLE] = MODULE
+        env[EXTRA_MODULES_VARIABLE] = self.module
         return subprocess.run(
             [sys.executable, "-m", "scoring_assets", *args],
             cwd=workspace.cwd,
@@ -209,6 +212,7 @@ def test_the_cli_routes_a_toy_file_by_its_header_scores_it_and_tells_its_lineage
     scored_path = reported_path(scored.stdout, "scored")
     assert scored_path.parent == workspace.data_dir / "scored" / toy.name
     assert scored_header(scored_path)[:5] == [toy.scored_id_column, toy.score_column, *SCORED_FIXED_COLUMNS]
+    assert not [name for name in scored_header(scored_path) if name.startswith("reason_")]  # it declares none
     output = pd.read_csv(scored_path)
     assert len(output) == 39 and rows.loc[7, "account"] not in set(output[toy.scored_id_column])
     assert output[toy.score_column].between(0, 1).all()
@@ -405,3 +409,101 @@ def test_without_a_champion_test_split_the_gate_judges_on_the_challengers_or_say
     judged = {each.name: each for each in judge_challenger(toy, root, own, held_out).criteria}
     for name in ("roc_auc_loss_test", "brier_loss_test"):
         assert judged[name].value == 0.0 and judged[name].passed and judged[name].note == f"on {CHALLENGER_SPLIT}"
+
+
+REASONED_MODULE = "toy_with_reasons"  # the toy as a team adds reason codes to it: its own package name
+TOY_REASONS = """from scoring_assets.core.use_case import Reasons
+
+REASONS = Reasons(
+    texts={"balance": "Balance owed", "segment": "Customer segment"},
+    max_reasons=2,
+    only_never_text="No reason can be given",
+)
+"""
+
+
+@pytest.fixture(scope="module")
+def reasoned_toy_site(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    """The toy declaring reason codes (a ``reasons.py`` and one line), its model brought in without a serving form."""
+    site = tmp_path_factory.mktemp("reasoned_toy_site")
+    package = site / REASONED_MODULE
+    shutil.copytree(TEMPLATE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    (package / "reasons.py").write_text(TOY_REASONS)
+    declaration = (package / "__init__.py").read_text()
+    declaration = declaration.replace(
+        "from .features import FEATURES\n", "from .features import FEATURES\nfrom .reasons import REASONS\n"
+    )
+    (package / "__init__.py").write_text(
+        declaration.replace("    label=Label(", "    reasons=REASONS,\n    label=Label(")
+    )
+    training_rows = toy_rows(400, seed=1)
+    sys.path.insert(0, str(site))
+    try:
+        use_case = importlib.import_module(REASONED_MODULE).USE_CASE
+        assert use_case.reasons is not None
+        bring_in_model(package, use_case, train_pipeline(use_case, training_rows))
+    finally:
+        sys.path.remove(str(site))
+        for name in [name for name in sys.modules if name.startswith(REASONED_MODULE)]:
+            del sys.modules[name]
+    return site, training_rows
+
+
+def bring_in_serving_form(package: Path, use_case, training_rows: pd.DataFrame) -> None:
+    """Export the brought-in Pipeline's linear serving form as training does, name it in the card, `dvc add` both."""
+    model_path, card_path = package / use_case.model.model_path, package / use_case.model.card_path
+    features = build_features(use_case.features, training_rows.astype({"balance": "float64"}))
+    serving_file = model_path.parent / SERVING_FILE
+    section = write_serving_form(
+        joblib.load(model_path),
+        use_case.features,
+        1,
+        (features, features),
+        (serving_file, model_path),
+        use_case.reasons,
+    )
+    card = json.loads(card_path.read_text())
+    card_path.write_text(json.dumps({**card, "serving": section}, indent=2, sort_keys=True) + "\n")
+    dvc_add(card_path)
+    dvc_add(serving_file)
+
+
+def test_a_toy_declaring_reasons_but_served_as_its_pipeline_is_refused_with_exit_4(reasoned_toy_site, tmp_path):
+    site = Toy(reasoned_toy_site[0], REASONED_MODULE)
+    workspace = new_workspace(tmp_path / "workspace")
+    write_csv(toy_rows(20, seed=9, labelled=False), workspace.cwd / "toy.csv")
+
+    refused = site.cli(workspace, "score", "toy.csv")
+
+    assert refused.returncode == EXIT_MODEL, refused.stderr
+    assert "declares reason codes" in refused.stderr and "served as 'pipeline'" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert not list((workspace.data_dir / "scored").rglob("*.csv"))
+
+
+def test_a_toy_declaring_reasons_with_a_linear_serving_form_writes_its_reason_columns(reasoned_toy_site, tmp_path):
+    site = Toy(copy_site(reasoned_toy_site[0], tmp_path / "site"), REASONED_MODULE)
+    sys.path.insert(0, str(site.site))
+    try:
+        use_case = importlib.import_module(REASONED_MODULE).USE_CASE
+        bring_in_serving_form(site.package, use_case, reasoned_toy_site[1])
+    finally:
+        sys.path.remove(str(site.site))
+        for name in [name for name in sys.modules if name.startswith(REASONED_MODULE)]:
+            del sys.modules[name]
+    workspace = new_workspace(tmp_path / "workspace")
+    write_csv(toy_rows(300, seed=10, labelled=False), workspace.cwd / "toy.csv")
+
+    scored = site.cli(workspace, "score", "toy.csv", "--reason-inputs")
+
+    assert scored.returncode == 0, scored.stderr
+    scored_path = reported_path(scored.stdout, "scored")
+    fixed = [use_case.scored_id_column, use_case.score_column, *SCORED_FIXED_COLUMNS, "row_number"]
+    reasons = ["reason_1", "reason_2", "reason_1_input", "reason_2_input"]
+    assert scored_header(scored_path) == [*fixed, *reasons]
+    output = pd.read_csv(scored_path, dtype=str, keep_default_na=False)
+    declined = output[output["predicted_label"] == "1"]
+    assert len(declined) and (declined["reason_1"] != "").all()
+    assert set(output["reason_1"]) <= {"", "Balance owed", "Customer segment"}
+    assert set(output["reason_1_input"]) <= {"", "balance", "segment"}
+    assert read_manifest(scored_path).reasons.version == use_case.reasons.version

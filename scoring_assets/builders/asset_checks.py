@@ -24,6 +24,7 @@ from scoring_assets.builders.keys import keys_of
 from scoring_assets.core.accepted_rows_check import judge_stored_rows
 from scoring_assets.core.ingest import carried_columns, ragged_rows_path
 from scoring_assets.core.lake import BATCH_ROWS, lake_reader
+from scoring_assets.core.reason_check import ReasonsVerdict
 from scoring_assets.core.row_number import ROW_NUMBER
 from scoring_assets.core.scoring import LABEL_KEY, feature_schema
 from scoring_assets.core.use_case import UseCase
@@ -91,6 +92,12 @@ SCORE_DRIFT_BELOW_ALERT = Check(
     "score_drift_below_alert",
     "The score distribution's PSI against held-out data stays below the alert level (warns, never blocks).",
     blocking=False,
+)
+REASONS_CONSISTENT = Check(
+    "scores",
+    "reasons_consistent",
+    "Every row predicted positive has a reason, every reason is a declared text, and moving a sampled row's "
+    "first reason to its reference value lowers its score (never raises it).",
 )
 OUTPUT_SHA256_MATCHES_MANIFEST = Check(
     "scoring_manifest", "output_sha256_matches_manifest", "The scored file on disk is the one described."
@@ -240,6 +247,26 @@ def scores_are_probabilities(use_case: UseCase, scores_path: Path) -> dg.AssetCh
         f"{bad:,} of {rows:,} scores are not finite or outside [0, 1]" if bad else f"all {rows:,} scores in [0, 1]"
     )
     return SCORE_IS_PROBABILITY.result(use_case, bad == 0, description, scores_not_finite_or_outside_0_1=bad)
+
+
+def reasons_are_consistent(use_case: UseCase, verdict: ReasonsVerdict) -> dg.AssetCheckResult:
+    """The verdict ``core.reason_check.judge_reasons`` reached on the stored reason columns."""
+    description = (
+        "; ".join(verdict.examples)
+        if not verdict.passed
+        else f"all {verdict.rows:,} rows: every row predicted positive has a reason, every reason is declared; "
+        f"{verdict.sampled} sampled first reasons moved to their reference each lowered the score"
+    )
+    return REASONS_CONSISTENT.result(
+        use_case,
+        verdict.passed,
+        description,
+        positive_without_reason=verdict.positive_without_reason,
+        unknown_texts=verdict.unknown_texts,
+        rows_only_never_reasons=verdict.rows_only_never_reasons,
+        sampled_rows=verdict.sampled,
+        sampled_scores_not_lowered=verdict.sample_not_lowered,
+    )
 
 
 # scoring_manifest

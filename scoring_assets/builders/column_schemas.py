@@ -11,6 +11,7 @@ from dagster import TableColumn, TableColumnConstraints, TableSchema
 
 from scoring_assets.core.contract import describe_columns
 from scoring_assets.core.ingest import accepted_schema
+from scoring_assets.core.reason_codes import reason_columns
 from scoring_assets.core.row_number import ROW_NUMBER
 from scoring_assets.core.scoring import ID_KEY, feature_schema
 from scoring_assets.core.scoring import scores_schema as scores_arrow_schema
@@ -80,5 +81,9 @@ def scores_schema(use_case: UseCase) -> TableSchema:
             "model_version": f"{use_case.model_name}-<first 12 hex of the model's md5>",
             "scoring_timestamp": "UTC instant of the run (ISO-8601), one per run",
             ROW_NUMBER: "1-based data row in the input file",
+            **{
+                name: f"text of the input with the #{name.split('_')[1]} largest positive contribution (blank: fewer)"
+                for name in reason_columns(use_case.reasons)
+            },
         },
     )

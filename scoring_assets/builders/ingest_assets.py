@@ -60,7 +60,7 @@ class ValidationConfig(dg.Config):
 
 def carried_columns_problem(use_case: UseCase, carried: list[str]) -> str | None:
     """Why these columns cannot be carried into the scored file (a name it already has, a repeat), if any."""
-    taken = [name for name in carried if name in scored_columns(use_case)]
+    taken = [name for name in carried if name in scored_columns(use_case, name_inputs=True)]
     if taken:
         return f"cannot carry {', '.join(taken)}: the scored file already has a column of that name"
     repeated = sorted({name for name in carried if carried.count(name) > 1})

@@ -46,10 +46,12 @@ def score_file_run_config(
     threshold: float | None = None,
     output: Path | None = None,
     loggers: dict | None = None,
+    reason_inputs: bool | None = None,
 ) -> dg.RunConfig:
     """The score_file job's run config, typed by its ops' Config classes (the CLI's options, or a test's).
 
-    ``output`` puts the scored file there, with its reject report beside it (default: the data folder's).
+    ``output`` puts the scored file there, with its reject report beside it (default: the data folder's);
+    ``reason_inputs`` True adds the reason_N_input columns (None: the use case's setting).
     """
     return dg.RunConfig(
         ops={
@@ -58,7 +60,9 @@ def score_file_run_config(
                 max_reject_fraction=max_reject_fraction,
                 reject_report_path=str(reject_report_path_for(output)) if output else "",
             ),
-            keys.score_and_publish_op: ScoringConfig(threshold=threshold, output_path=str(output or "")),
+            keys.score_and_publish_op: ScoringConfig(
+                threshold=threshold, output_path=str(output or ""), reason_inputs=reason_inputs
+            ),
         },
         loggers=loggers or {},
     )

@@ -34,6 +34,7 @@ from scoring_assets.core.manifest import Publication, drift_report_path_for
 from scoring_assets.core.manifest_model import Manifest, figures
 from scoring_assets.core.model_store import LoadedModel, ModelIntegrityError
 from scoring_assets.core.output_paths import UnsafeOutputPathError, check_scored_output_path
+from scoring_assets.core.reason_check import judge_reasons
 from scoring_assets.core.scoring import (
     ScoringRun,
     publish_scores,
@@ -52,6 +53,11 @@ class ScoringConfig(dg.Config):
     )
     output_path: str = Field(
         default="", description="Where to write the scored CSV (default: scored/<use case>/<partition>.csv)."
+    )
+    reason_inputs: bool | None = Field(
+        default=None,
+        description="Write reason_N_input columns naming each reason's contract columns (default: the use case's "
+        "setting); only for a use case that declares reasons.",
     )
 
 
@@ -161,6 +167,8 @@ def score_and_publish_check_specs(use_case: UseCase, partitions: dg.PartitionsDe
         asset_checks.SCORE_IS_PROBABILITY.spec(use_case, partitions),
         asset_checks.OUTPUT_SHA256_MATCHES_MANIFEST.spec(use_case, partitions),
     ]
+    if use_case.reasons:
+        specs.append(asset_checks.REASONS_CONSISTENT.spec(use_case, partitions))
     if use_case.model.profile_path:
         specs += [
             asset_checks.INPUT_DRIFT_BELOW_ALERT.spec(use_case, partitions),
@@ -194,13 +202,17 @@ def score_and_publish_file(
     scores_path = own.lake_file("scores", key)
     drift = DriftAccumulator(use_case, model.reference_profile) if model.reference_profile else None
     with own.one_run_at_a_time(key):  # another run of this file scores, publishes and checks before or after
+        features_path = own.lake_file("feature_matrix", key)
         summary = score_feature_parquet(
-            use_case, own.lake_file("feature_matrix", key), model, run.threshold, run.timestamp, scores_path, drift
+            use_case, features_path, model, run.threshold, run.timestamp, scores_path, drift, config.reason_inputs
         )
         score_checks = [
             asset_checks.scores_cover_accepted_rows(use_case, scores_path, own.lake_file("validated_batch", key)),
             asset_checks.scores_are_probabilities(use_case, scores_path),
         ]
+        if use_case.reasons:
+            verdict = judge_reasons(use_case, model, scores_path, features_path)
+            score_checks.append(asset_checks.reasons_are_consistent(use_case, verdict))
         if not all(check.passed for check in score_checks):
             yield from materialize_or_refuse(
                 context,

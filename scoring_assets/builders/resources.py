@@ -22,6 +22,7 @@ from scoring_assets.core.model_store import (
     verify_challenger,
 )
 from scoring_assets.core.paths import REPO_ROOT, default_data_dir
+from scoring_assets.core.reason_codes import require_explainer
 from scoring_assets.core.report_files import report_url
 from scoring_assets.core.use_case import UseCase
 
@@ -105,8 +106,13 @@ class ModelStore(dg.ConfigurableResource):
         return verify_artifact(use_case, self.root_of(use_case))
 
     def load(self, use_case: UseCase) -> LoadedModel:
-        """The verified model ready to score (its serving form, else its Pipeline); raises ``ModelIntegrityError``."""
-        return serving_model(verify_artifact(use_case, self.root_of(use_case)))
+        """The verified model ready to score (its serving form, else its Pipeline); raises ``ModelIntegrityError``.
+
+        Also when the use case declares reason codes and the model has no exact explainer for them.
+        """
+        model = serving_model(verify_artifact(use_case, self.root_of(use_case)))
+        require_explainer(use_case, model)
+        return model
 
     def has_challenger(self, use_case: UseCase) -> bool:
         """Whether a challenger is registered (its ``challenger.dvc``), usable or not."""

@@ -188,6 +188,18 @@ class DriftFigures(_Part):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReasonsUsed(_Part):
+    """The reason codes written beside the scores (``core.reason_codes``): which dictionary, which explainer."""
+
+    version: str  # the use case's reason dictionary version (a hash of its texts, maximum and exclusions)
+    explainer: str  # "linear_exact": exact contributions of the model's linear form
+    max_reasons: int
+    rows_only_never_reasons: (
+        int  # rows predicted positive given only_never_text: their only reasons are excluded inputs
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class ScoredOutput(_Part):
     path: str
     sha256: str  # of the file as written (spreadsheet-safe), so as people receive it
@@ -213,9 +225,13 @@ class RunLineage(_Part):
     backtest: Backtest | None
     estimated_performance: EstimatedPerformance | None = None  # written since drift is measured (2026-11-23)
     drift: DriftFigures | None = None  # None: the model has no reference profile (or predates drift)
+    reasons: ReasonsUsed | None = None  # written since reason codes (2026-12), for a use case that declares them
 
     def as_dict(self) -> dict[str, Any]:
-        return {**super().as_dict(), "score_summary": figures(self.score_summary)}
+        written = {**super().as_dict(), "score_summary": figures(self.score_summary)}
+        if self.reasons is None:  # no reason columns: the manifest reads as before reason codes existed
+            del written["reasons"]
+        return written
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -289,6 +305,7 @@ class Manifest(RunLineage):
                 backtest=_optional(Backtest, document["backtest"]),
                 estimated_performance=_optional(EstimatedPerformance, document.get("estimated_performance")),
                 drift=_optional(DriftFigures, document.get("drift")),
+                reasons=_optional(ReasonsUsed, document.get("reasons")),
                 output=ScoredOutput.from_dict(document["output"]),
                 provenance=_optional(Provenance, document.get("provenance")),
                 **parts,

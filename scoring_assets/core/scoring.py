@@ -33,6 +33,7 @@ from scoring_assets.core.manifest_model import (
     FeatureDriftFigures,
     InputFile,
     ModelUsed,
+    ReasonsUsed,
     RunLineage,
     ScoreDistribution,
     ScoreDriftFigures,
@@ -40,6 +41,7 @@ from scoring_assets.core.manifest_model import (
 )
 from scoring_assets.core.model_store import LoadedModel
 from scoring_assets.core.provenance import scoring_provenance
+from scoring_assets.core.reason_codes import EXPLAINER, reason_coder, reason_columns
 from scoring_assets.core.reports.drift import write_drift_report
 from scoring_assets.core.row_number import ROW_NUMBER
 from scoring_assets.core.use_case import UseCase
@@ -53,14 +55,16 @@ HISTOGRAM_BINS = 10_000
 PREDICT_ROWS = 32_768  # rows per predict_proba call (see predict_positive)
 
 
-def scored_columns(use_case: UseCase) -> list[str]:
-    """The scored file's fixed columns: id (or row number), score, label, model version, timestamp, row number."""
+def scored_columns(use_case: UseCase, name_inputs: bool = False) -> list[str]:
+    """The scored file's leading columns: id (or row number), score, label, model version, timestamp, row
+    number, then the reason columns when the use case declares reasons (``name_inputs``: with the inputs')."""
     leading = [use_case.scored_id_column, use_case.score_column, *FIXED_SCORE_COLUMNS]
-    return leading if use_case.scored_id_column == ROW_NUMBER else [*leading, ROW_NUMBER]
+    fixed = leading if use_case.scored_id_column == ROW_NUMBER else [*leading, ROW_NUMBER]
+    return [*fixed, *reason_columns(use_case.reasons, name_inputs)]
 
 
-def scores_schema(use_case: UseCase, carried: list[str] = ()) -> pa.Schema:
-    """Arrow schema of the scores file and the scored CSV: the fixed columns, then the carried ones."""
+def scores_schema(use_case: UseCase, carried: list[str] = (), name_inputs: bool = False) -> pa.Schema:
+    """Arrow schema of the scores file and the scored CSV: the leading columns, then the carried ones."""
     types = {
         use_case.scored_id_column: pa.string(),
         use_case.score_column: pa.float64(),
@@ -69,7 +73,9 @@ def scores_schema(use_case: UseCase, carried: list[str] = ()) -> pa.Schema:
         "scoring_timestamp": pa.string(),
         ROW_NUMBER: pa.int64(),
     }
-    fields = [pa.field(name, types[name], nullable=False) for name in scored_columns(use_case)]
+    fields = [
+        pa.field(name, types.get(name, pa.string()), nullable=False) for name in scored_columns(use_case, name_inputs)
+    ]
     return pa.schema(fields + [pa.field(f"{CARRIED_PREFIX}{name}", pa.string()) for name in carried])
 
 
@@ -146,6 +152,7 @@ class ScoreSummary:
     histogram: np.ndarray = field(default_factory=lambda: np.zeros(HISTOGRAM_BINS, dtype=np.int64), repr=False)
     labelled_scores: list[np.ndarray] = field(default_factory=list, repr=False)
     labels: list[np.ndarray] = field(default_factory=list, repr=False)
+    rows_only_never_reasons: int = 0  # rows predicted positive whose only reasons are never_reasons inputs
 
     def add(self, scores: np.ndarray, labels: np.ndarray | None) -> None:
         self.rows += len(scores)
@@ -245,17 +252,21 @@ def score_feature_parquet(
     scoring_timestamp: str,
     scores_path: Path,
     drift=None,
+    name_inputs: bool | None = None,
 ) -> ScoreSummary:
     """Score every row of the feature matrix with the model's serving artifact (``positive_scorer``), in input order.
 
     ``drift`` (a ``core.drift.DriftAccumulator``), if given, sees every batch's model inputs and
-    scores in the same pass, so measuring drift costs no second read of the file.
+    scores in the same pass, so measuring drift costs no second read of the file. Reason codes
+    (``core.reason_codes``) are written in the same pass when the use case declares them
+    (``name_inputs``: with the ``reason_N_input`` columns; None: as the use case says).
     """
     source = lake_reader(features_path)
     names = source.schema_arrow.names
     has_label = LABEL_KEY in names and use_case.label is not None
     carried = carried_columns(names)
-    schema = scores_schema(use_case, [name[len(CARRIED_PREFIX) :] for name in carried])
+    coder = reason_coder(use_case, model, name_inputs)
+    schema = scores_schema(use_case, [n[len(CARRIED_PREFIX) :] for n in carried], bool(coder and coder.name_inputs))
     positive_scores = positive_scorer(model)
     summary = ScoreSummary(threshold=threshold)
     with (
@@ -264,26 +275,38 @@ def score_feature_parquet(
     ):
         for batch in source.iter_batches(batch_size=BATCH_ROWS):
             frame = read_feature_frame(use_case, batch)
-            score = positive_scores(frame[use_case.features.columns])
-            count = len(frame)
-            row_numbers = pa.array(frame.index.to_numpy(dtype="int64"), pa.int64())
-            columns = {
-                use_case.scored_id_column: (
-                    pa.array(frame[ID_KEY].to_numpy(dtype=object), pa.string()) if use_case.id_column else row_numbers
-                ),
-                use_case.score_column: pa.array(score, pa.float64()),
-                "predicted_label": pa.array((score >= threshold).astype("int8"), pa.int8()),
-                "model_version": pa.repeat(pa.scalar(model.version, pa.string()), count),
-                "scoring_timestamp": pa.repeat(pa.scalar(scoring_timestamp, pa.string()), count),
-                ROW_NUMBER: row_numbers,
-            }
-            arrays = [columns[name] for name in scored_columns(use_case)]
+            inputs = frame[use_case.features.columns]
+            score = positive_scores(inputs)
+            arrays = _leading_arrays(use_case, frame, score, (model.version, scoring_timestamp), threshold)
+            if coder is not None:
+                reasons, only_never = coder.code(inputs, (score >= threshold).astype("int8"))
+                arrays += reasons
+                summary.rows_only_never_reasons += only_never
             arrays += [pa.array(frame[name].to_numpy(dtype=object), pa.string()) for name in carried]
             writer.write(pa.Table.from_arrays(arrays, schema=schema))
             summary.add(score, _label_codes(use_case, frame[LABEL_KEY]) if has_label else None)
             if drift is not None:
-                drift.add(frame[use_case.features.columns], score)
+                drift.add(inputs, score)
     return summary
+
+
+def _leading_arrays(
+    use_case: UseCase, frame: pd.DataFrame, score: np.ndarray, version_and_time: tuple[str, str], threshold: float
+) -> list[pa.Array]:
+    """A batch's fixed columns of the scores file, in ``scored_columns`` order (reason columns not included)."""
+    count = len(frame)
+    row_numbers = pa.array(frame.index.to_numpy(dtype="int64"), pa.int64())
+    columns = {
+        use_case.scored_id_column: (
+            pa.array(frame[ID_KEY].to_numpy(dtype=object), pa.string()) if use_case.id_column else row_numbers
+        ),
+        use_case.score_column: pa.array(score, pa.float64()),
+        "predicted_label": pa.array((score >= threshold).astype("int8"), pa.int8()),
+        "model_version": pa.repeat(pa.scalar(version_and_time[0], pa.string()), count),
+        "scoring_timestamp": pa.repeat(pa.scalar(version_and_time[1], pa.string()), count),
+        ROW_NUMBER: row_numbers,
+    }
+    return [columns[name] for name in scored_columns(use_case) if name in columns]
 
 
 def predict_positive(model: LoadedModel, inputs: pd.DataFrame, positive: int) -> np.ndarray:
@@ -398,6 +421,20 @@ def run_lineage(
         backtest=summary.backtest(),
         estimated_performance=summary.estimated_performance(),
         drift=drift,
+        reasons=reasons_used(use_case, summary),
+    )
+
+
+def reasons_used(use_case: UseCase, summary: ScoreSummary) -> ReasonsUsed | None:
+    """The manifest's ``reasons`` part: which dictionary and explainer wrote the reason columns; None without them."""
+    reasons = use_case.reasons
+    if reasons is None:
+        return None
+    return ReasonsUsed(
+        version=reasons.version,
+        explainer=EXPLAINER,
+        max_reasons=reasons.max_reasons,
+        rows_only_never_reasons=summary.rows_only_never_reasons,
     )
 
 

@@ -10,6 +10,10 @@ equal to ``predict_proba`` on the held-out split (``LINEAR_TOLERANCE``) and reco
 md5, largest difference and tolerance in the model card; the model store verifies the file by
 md5 like the model. Any other model is served as ``pipeline``: the verified pickle, as before.
 
+The linear form also carries the reference point reason codes are measured from
+(``ReasonReference``, ``core.reason_codes``): chosen at training from the training rows, so it is
+frozen with the model and verified with it.
+
 This module needs numpy and pandas only; the export from a fitted Pipeline is training's
 (``training.serving_export``).
 """
@@ -37,13 +41,37 @@ def serving_path(model_path: str) -> str:
 
 
 @dataclass(frozen=True)
+class ReasonReference:
+    """The point every input's contribution is measured from: a value per numeric input, a level per categorical one.
+
+    ``typical``: the inputs whose reference is the training mean or most common level; every other
+    input's is its most favourable value seen in training (the one giving the lowest score).
+    """
+
+    numeric: dict[str, float]
+    categorical: dict[str, str]
+    typical: tuple[str, ...] = ()
+
+    def as_record(self) -> dict[str, Any]:
+        return {"numeric": dict(self.numeric), "categorical": dict(self.categorical), "typical": list(self.typical)}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ReasonReference:
+        numeric = {name: float(value) for name, value in record["numeric"].items()}
+        return cls(
+            numeric, {name: str(level) for name, level in record["categorical"].items()}, tuple(record["typical"])
+        )
+
+
+@dataclass(frozen=True)
 class LinearForm:
     """A binary logistic regression as data: P(positive) = logistic(intercept + sum of the inputs' weights).
 
     ``numeric``: one weight per numeric input, applied to its raw value (the scaler folded in);
     ``categorical``: per categorical input, its declared levels and one weight per level (the
     one-hot coefficient). ``positive_is_second``: the positive class is the Pipeline's second
-    class, whose probability is the logistic of the sum (else it is one minus it).
+    class, whose probability is the logistic of the sum (else it is one minus it). ``reference``:
+    where reason codes measure contributions from (None in a form written before reason codes).
     """
 
     intercept: float
@@ -51,6 +79,7 @@ class LinearForm:
     categorical: dict[str, tuple[tuple[str, ...], np.ndarray]]
     classes: tuple[Any, ...]
     positive_class: Any
+    reference: ReasonReference | None = None
 
     @property
     def positive_is_second(self) -> bool:
@@ -81,7 +110,9 @@ class LinearForm:
 
     def as_record(self) -> dict[str, Any]:
         """The form as JSON values (floats written exactly: JSON keeps every float64 digit)."""
+        reference = {} if self.reference is None else {"reason_reference": self.reference.as_record()}
         return {
+            **reference,
             "kind": LINEAR_LOGISTIC,
             "classes": list(self.classes),
             "positive_class": self.positive_class,
@@ -110,6 +141,9 @@ class LinearForm:
                 categorical=categorical,
                 classes=classes,
                 positive_class=record["positive_class"],
+                reference=ReasonReference.from_record(record["reason_reference"])
+                if "reason_reference" in record
+                else None,
             )
         except (KeyError, TypeError, AttributeError, ValueError) as error:
             raise ValueError(f"it is not a linear form ({type(error).__name__}: {error})") from None
@@ -117,6 +151,12 @@ class LinearForm:
             raise ValueError(f"it has {len(classes)} classes, not the two of a binary model")
         if any(len(levels) != len(weights) for levels, weights in categorical.values()):
             raise ValueError("a categorical input has not one weight per level")
+        reference = form.reference
+        if reference is not None and (
+            list(reference.numeric) != list(form.numeric)
+            or any(reference.categorical.get(name) not in levels for name, (levels, _) in categorical.items())
+        ):
+            raise ValueError("its reason reference does not give every input a value (a declared level)")
         return form
 
 

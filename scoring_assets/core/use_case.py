@@ -9,6 +9,8 @@ own package under ``scoring_assets/use_cases/`` and exposes it as ``USE_CASE``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -155,6 +157,84 @@ class PromotionPolicy:
 
 
 @dataclass(frozen=True)
+class Reasons:
+    """The reason codes a use case writes beside every score: why the model scored a row up, in plain words.
+
+    ``texts``: per model input (not per one-hot column), the words given when that input pushes
+    the score up, phrased for any value that does so (the model's sign decides which values do).
+    A row's reasons are the texts of its inputs with the largest positive contributions to the
+    model's decision function, measured from a reference point frozen at training
+    (``core.reason_codes``), at most ``max_reasons`` of them, largest first. ``never_reasons``:
+    inputs never given as a reason (e.g. a prohibited basis under US Regulation B); the next
+    input is taken instead, and a declined row whose only positive contributions come from them
+    gets ``only_never_text``. Leaving an input out of the reasons does not take it out of the
+    model: whether the model may use it at all is a question reasons cannot answer.
+    ``derived_from``: for an engineered input, the contract columns it is built from (what the
+    ``reason_N_input`` columns name). ``typical_reference``: inputs measured from the training mean
+    (numeric) or most common level (categorical) instead of their most favourable value seen in
+    training. ``name_inputs``: write the ``reason_N_input`` columns unless a run says otherwise.
+    """
+
+    texts: Mapping[str, str]
+    max_reasons: int = 4
+    never_reasons: tuple[str, ...] = ()
+    derived_from: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    only_never_text: str = "No reason can be given from the inputs allowed as reasons"
+    typical_reference: tuple[str, ...] = ()
+    name_inputs: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_reasons < 1:
+            raise ValueError(f"max_reasons must be at least 1, got {self.max_reasons}")
+        words = [*self.texts.values(), self.only_never_text]
+        if not all(isinstance(text, str) and text.strip() for text in words):
+            raise ValueError("every reason text (and only_never_text) must be non-empty words")
+        repeated = sorted({text for text in words if words.count(text) > 1})
+        if repeated:  # a text names exactly one input, so a reason can be traced back to it
+            raise ValueError(f"reason texts must differ from each other: {repeated} repeated")
+        both = sorted(set(self.texts) & set(self.never_reasons))
+        if both:
+            raise ValueError(f"{both} have a reason text but are in never_reasons")
+
+    @property
+    def version(self) -> str:
+        """The dictionary's version: a hash of what decides the reason columns (texts, maximum, exclusions)."""
+        declared = {
+            "texts": dict(self.texts),
+            "max_reasons": self.max_reasons,
+            "never_reasons": list(self.never_reasons),
+            "only_never_text": self.only_never_text,
+        }
+        return hashlib.sha256(json.dumps(declared, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+    def problems(self, inputs: list[str], contract_columns: list[str]) -> list[str]:
+        """What keeps this declaration from fitting a use case with these model inputs and contract columns."""
+        named = {*self.texts, *self.never_reasons, *self.derived_from, *self.typical_reference}
+        problems = [f"{name!r} is not a model input" for name in sorted(named - set(inputs))]
+        problems += [
+            f"model input {name!r} has no reason text (nor is it in never_reasons)"
+            for name in inputs
+            if name not in self.texts and name not in self.never_reasons
+        ]
+        for name, columns in self.derived_from.items():
+            problems += [
+                f"{name!r} derives from {column!r}, not a contract column"
+                for column in columns
+                if column not in contract_columns
+            ]
+        problems += [
+            f"engineered input {name!r} needs derived_from (the contract columns it is built from)"
+            for name in self.texts
+            if name not in contract_columns and name not in self.derived_from
+        ]
+        return problems
+
+    def contract_columns_of(self, name: str) -> str:
+        """What a ``reason_N_input`` cell says for input ``name``: its contract columns, comma-separated."""
+        return ",".join(self.derived_from.get(name, (name,)))
+
+
+@dataclass(frozen=True)
 class UseCase:
     """One scoring use case, declared once."""
 
@@ -180,6 +260,13 @@ class UseCase:
     max_reject_fraction: float = 0.05
     # What a challenger model must show to be promoted (core.promotion_gate).
     promotion: PromotionPolicy = field(default_factory=PromotionPolicy)
+    # Reason codes beside every score (None: the scored file has no reason columns).
+    reasons: Reasons | None = None
+
+    def __post_init__(self) -> None:
+        problems = self.reasons.problems(self.features.columns, self.contract_columns) if self.reasons else []
+        if problems:
+            raise ValueError(f"use case {self.name}: its reasons do not fit its model inputs: {'; '.join(problems)}")
 
     @cached_property
     def schema(self) -> pa.DataFrameSchema:

@@ -7,6 +7,11 @@ coefficient of that level's code). It is written only if, on the held-out split,
 ``predict_proba`` by at most ``LINEAR_TOLERANCE`` and gives the same label wherever the score is
 further than that from the threshold; otherwise training fails, saying by how much.
 
+The linear form carries the reference point of reason codes (``core.serving.ReasonReference``),
+chosen here from the training rows: per input its most favourable value seen in training (the
+training minimum or maximum of a number, whichever scores lower; the level seen with the lowest
+weight), or its training mean / most common level where the use case declares it typical.
+
 Any other model (the gradient boosting candidate) is served as ``pipeline``: ONNX would serve it
 without scikit-learn, but skl2onnx and onnxruntime are not dependencies of this project, so
 ``serving.json`` then says the pickle is what scores.
@@ -15,6 +20,7 @@ without scikit-learn, but skl2onnx and onnxruntime are not dependencies of this 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +33,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from scoring_assets.core.category_codes import CategoryCodes
 from scoring_assets.core.files import atomic_path, file_md5
-from scoring_assets.core.serving import LINEAR_LOGISTIC, LINEAR_TOLERANCE, PIPELINE, LinearForm
-from scoring_assets.core.use_case import FeatureSet
+from scoring_assets.core.serving import LINEAR_LOGISTIC, LINEAR_TOLERANCE, PIPELINE, LinearForm, ReasonReference
+from scoring_assets.core.use_case import FeatureSet, Reasons
 
 NOT_LINEAR = (
     "its last step is not a logistic regression over scaled numbers and one-hot levels; an ONNX serving form "
@@ -68,6 +74,31 @@ def linear_form_of(pipeline: Pipeline, feature_set: FeatureSet, positive_class: 
         return None
     classes = tuple(value.item() if isinstance(value, np.generic) else value for value in classifier.classes_)
     return LinearForm(intercept, numeric, categorical, classes, positive_class)
+
+
+def reason_reference(form: LinearForm, training: pd.DataFrame, reasons: Reasons | None) -> ReasonReference:
+    """Where reason codes measure from, chosen from ``training`` (model inputs as ``build_features`` makes them).
+
+    Most favourable: the value (of the training min and max) or the level seen in training that
+    gives the positive class the lowest score, so a row scored positive has positive contributions.
+    """
+    typical = tuple(reasons.typical_reference) if reasons else ()
+    sign = 1.0 if form.positive_is_second else -1.0
+    numeric = {}
+    for name, weight in form.numeric.items():
+        values = training[name].to_numpy(dtype="float64")
+        low, high = float(np.nanmin(values)), float(np.nanmax(values))
+        favourable = low if sign * weight * low <= sign * weight * high else high
+        numeric[name] = float(np.nanmean(values)) if name in typical else favourable
+    categorical = {}
+    for name, (levels, weights) in form.categorical.items():
+        counts = pd.Categorical(training[name], categories=levels).value_counts().to_numpy()
+        seen = np.flatnonzero(counts)
+        chosen = int(np.argmax(counts)) if name in typical else int(seen[np.argmin(sign * weights[seen])])
+        categorical[name] = levels[chosen]
+    return ReasonReference(
+        numeric, categorical, tuple(name for name in form.numeric | form.categorical if name in typical)
+    )
 
 
 def _numeric_weights(scaler: StandardScaler | str, block: np.ndarray) -> tuple[np.ndarray, float]:
@@ -112,15 +143,20 @@ def write_serving_form(
     pipeline: Pipeline,
     feature_set: FeatureSet,
     positive_class: Any,
-    held_out: pd.DataFrame,
+    rows: tuple[pd.DataFrame, pd.DataFrame],
     paths: tuple[Path, Path],
+    reasons: Reasons | None = None,
 ) -> dict[str, Any]:
     """Write ``serving.json`` (``paths``: it, and the model it serves) and return the card's ``serving`` section.
 
-    Raises ``ServingFormMismatch`` when the linear form does not reproduce ``predict_proba`` on ``held_out``.
+    ``rows``: the training rows (where the reason reference is chosen) and the held-out ones; raises
+    ``ServingFormMismatch`` when the linear form does not reproduce ``predict_proba`` on the held-out rows.
     """
     serving_file, model_file = paths
+    training, held_out = rows
     form = linear_form_of(pipeline, feature_set, positive_class)
+    if form is not None:
+        form = replace(form, reference=reason_reference(form, training, reasons))
     if form is None:
         model_md5 = file_md5(model_file)
         _write(serving_file, _as_text({"kind": PIPELINE, "model_md5": model_md5, "why": NOT_LINEAR}))

@@ -124,10 +124,9 @@ def train_model(use_case: UseCase, extract_path: Path, params: dict, outputs: Tr
         )
         reference_profile = write_json(outputs.profile, profile)
         written.append(outputs.profile)
-    held_out = features.iloc[parts["test"]]
-    serving = write_serving_form(
-        fitted.model, use_case.features, POSITIVE_CLASS, held_out, (outputs.serving, outputs.model)
-    )
+    rows = (features.iloc[parts["train"]], features.iloc[parts["test"]])  # the reason reference's, the proof's
+    paths = (outputs.serving, outputs.model)
+    serving = write_serving_form(fitted.model, use_case.features, POSITIVE_CLASS, rows, paths, use_case.reasons)
     written.append(outputs.serving)
     training_data = {
         "path": _display_path(extract_path),

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import joblib
@@ -18,7 +19,7 @@ from scoring_assets.core.files import atomic_path, file_md5, write_text_atomical
 from scoring_assets.core.model_lifecycle import ModelFiles, record_gate_verdict, register_challenger
 from scoring_assets.core.model_store import ModelIntegrityError, verify_artifact
 from scoring_assets.core.paths import REPO_ROOT
-from scoring_assets.core.serving import LINEAR_LOGISTIC, SERVING_FILE, serving_path
+from scoring_assets.core.serving import LINEAR_LOGISTIC, SERVING_FILE, LinearForm, serving_path
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.training.serving_export import linear_form_of, serving_text
 from tests.support.batches import TELCO
@@ -77,7 +78,8 @@ def install_new_model(root: Path, use_case: UseCase = TELCO, alter=None) -> str:
         joblib.dump(pipeline, temporary, compress=3)
     md5 = file_md5(root / model_path)
     source = use_case.model
-    rebind_serving_form(use_case, pipeline, root / model_path, root / serving_path(model_path), root / source.card_path)
+    serving = root / serving_path(model_path)
+    rebind_serving_form(use_case, pipeline, root / model_path, serving, root / source.card_path, serving)
     lock = yaml.safe_load((root / "dvc.lock").read_text())
     for stage in lock["stages"].values():
         for out in stage.get("outs", []):
@@ -87,16 +89,20 @@ def install_new_model(root: Path, use_case: UseCase = TELCO, alter=None) -> str:
     return md5
 
 
-def rebind_serving_form(use_case: UseCase, pipeline, model_file: Path, serving_file: Path, card_file: Path) -> None:
+def rebind_serving_form(
+    use_case: UseCase, pipeline, model_file: Path, serving_file: Path, card_file: Path, trained_form: Path
+) -> None:
     """What training writes for a new pickle of ``pipeline`` at ``model_file``: its serving form, and the card's md5.
 
     Only for a card that names a linear serving form; the form is exported as training does it
-    (``training.serving_export``), bound to the new pickle's md5.
+    (``training.serving_export``), bound to the new pickle's md5, with the reason reference of the
+    form training wrote (``trained_form``: the same weights, so the same reference).
     """
     card = json.loads(card_file.read_text(encoding="utf-8"))
     if (card.get("serving") or {}).get("kind") != LINEAR_LOGISTIC:
         return
-    form = linear_form_of(pipeline, use_case.features, card["positive_class"])
+    reference = LinearForm.from_record(json.loads(trained_form.read_text(encoding="utf-8"))).reference
+    form = replace(linear_form_of(pipeline, use_case.features, card["positive_class"]), reference=reference)
     serving_file.write_text(serving_text(form, file_md5(model_file)), encoding="utf-8")
     card["serving"]["md5"] = file_md5(serving_file)
     card_file.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -149,6 +155,7 @@ def challenger_files(root: Path, use_case: UseCase = TELCO, compress: int = 3) -
         artifacts[files.model_name],
         artifacts[SERVING_FILE],
         artifacts[Path(use_case.model.card_path).name],
+        root / serving_path(use_case.model.model_path),
     )
     if not artifacts[SERVING_FILE].exists():
         del artifacts[SERVING_FILE]

@@ -9,6 +9,7 @@ from scoring_assets.core.row_number import ROW_NUMBER
 from scoring_assets.core.use_case import Label, ModelSource, PromotionPolicy, Segment, UseCase
 from scoring_assets.use_cases.credit_risk.contract import CreditApplication
 from scoring_assets.use_cases.credit_risk.features import FEATURES
+from scoring_assets.use_cases.credit_risk.reasons import REASONS
 
 USE_CASE = UseCase(
     name="credit_risk",
@@ -29,4 +30,5 @@ USE_CASE = UseCase(
     blank_allowed={},
     passthrough=(),
     promotion=PromotionPolicy(segment=Segment("age", cut=25)),  # young applicants vs the rest
+    reasons=REASONS,  # reasons.py: at most four, never a prohibited basis
 )

@@ -3,6 +3,7 @@
 from scoring_assets.core.use_case import Label, ModelSource, PromotionPolicy, Segment, UseCase
 from scoring_assets.use_cases.telco_churn.contract import CROSS_FIELD_RULES, CustomerBatch
 from scoring_assets.use_cases.telco_churn.features import FEATURES
+from scoring_assets.use_cases.telco_churn.reasons import REASONS
 
 USE_CASE = UseCase(
     name="telco_churn",
@@ -22,4 +23,5 @@ USE_CASE = UseCase(
     cross_field_rules=CROSS_FIELD_RULES,
     blank_allowed={"TotalCharges": "only when tenure is 0 (read as 0)"},
     promotion=PromotionPolicy(segment=Segment("SeniorCitizen")),
+    reasons=REASONS,  # reasons.py: the three inputs that raised the churn score most
 )
