@@ -132,6 +132,10 @@ class UseCaseKeys:
     def retire_file_job(self) -> str:
         return self._named("retire_file")
 
+    @property
+    def prune_job(self) -> str:
+        return self._named("prune")
+
     # ops (the step keys a run config names)
     @property
     def raw_batch_op(self) -> str:
@@ -164,6 +168,10 @@ class UseCaseKeys:
     @property
     def retire_file_op(self) -> str:
         return self._named("retire_one_file")
+
+    @property
+    def prune_op(self) -> str:
+        return self._named("prune_old_files")
 
     @property
     def challenger_op(self) -> str:
@@ -207,6 +215,10 @@ class UseCaseKeys:
     @property
     def retrain_schedule(self) -> str:
         return self._named("retrain_schedule")
+
+    @property
+    def prune_schedule(self) -> str:
+        return self._named("prune_schedule")
 
     @property
     def retrain_on_drift_sensor(self) -> str:

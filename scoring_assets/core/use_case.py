@@ -180,6 +180,13 @@ class UseCase:
     max_reject_fraction: float = 0.05
     # What a challenger model must show to be promoted (core.promotion_gate).
     promotion: PromotionPolicy = field(default_factory=PromotionPolicy)
+    # Days a scored file stays a partition in Dagster before the prune schedule removes it (core.retention);
+    # None: keep everything. Its scored file, manifest and lake records stay either way.
+    retain_days: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.retain_days is not None and self.retain_days < 1:
+            raise ValueError(f"retain_days must be at least 1 (or None: keep everything), got {self.retain_days}")
 
     @cached_property
     def schema(self) -> pa.DataFrameSchema:
