@@ -868,6 +868,8 @@ def prune(args: argparse.Namespace) -> int:
     outcome = prune_files(DagsterInstance.get(), chosen, folders, args.older_than, dry_run=args.dry_run)
     for refused in outcome.refused:
         _problem(f"kept {refused['partition']}: {refused['why']}")
+    for database in outcome.not_vacuumed:
+        _problem(f"not vacuumed, busy: {database} (the next pruning that removes a file vacuums it)")
     if args.json:
         print(json.dumps(outcome.as_record(), indent=2, sort_keys=True))
         return EXIT_OK

@@ -46,6 +46,7 @@ class PruneOutcome:
     refused: list[dict[str, str]] = field(default_factory=list)
     bytes_freed: int = 0
     dry_run: bool = False
+    not_vacuumed: list[str] = field(default_factory=list)  # databases busy past the timeout: vacuumed next time
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -54,6 +55,7 @@ class PruneOutcome:
             "bytes_freed": self.bytes_freed,
             "refused": self.refused,
             "dry_run": self.dry_run,
+            "not_vacuumed": self.not_vacuumed,
         }
 
 
@@ -93,7 +95,7 @@ def prune_files(
         outcome.removed.append({"partition": key, "scored_at": when.isoformat(), "runs": len(described)})
         outcome.bytes_freed += freed
     if outcome.removed and not dry_run:
-        outcome.bytes_freed += reclaim_space(instance, sizes_before)
+        outcome.bytes_freed += reclaim_space(instance, sizes_before, outcome.not_vacuumed)
     outcome.kept = len(known) - len(outcome.removed)
     return outcome
 
@@ -149,16 +151,23 @@ def instance_file_sizes(instance: dg.DagsterInstance) -> int:
     return sum(path.stat().st_size for path in [*history.glob("*.db*"), *history.parent.glob("*.db*")])
 
 
-def reclaim_space(instance: dg.DagsterInstance, sizes_before: int) -> int:
-    """VACUUM the SQLite run and event index databases; the bytes the instance's files shrank by (0 elsewhere)."""
+def reclaim_space(instance: dg.DagsterInstance, sizes_before: int, not_vacuumed: list[str]) -> int:
+    """VACUUM the SQLite run and event index databases; the bytes the instance's files shrank by (0 elsewhere).
+
+    VACUUM needs a moment without writers; a database still busy after 30 s is named in ``not_vacuumed``
+    (the pruning itself is done; the next pruning that removes a file vacuums it).
+    """
     path_for_shard = getattr(instance.event_log_storage, "path_for_shard", None)
     if path_for_shard is None:
         return 0  # PostgreSQL: autovacuum reuses the space; VACUUM FULL returns it (docs/operations.md)
     with instance.run_storage.connect() as connection:
         run_database = connection.engine.url.database
     for database in (path_for_shard(SQLITE_INDEX_SHARD), run_database):
-        with closing(sqlite3.connect(database, timeout=30)) as vacuumed:
-            vacuumed.execute("VACUUM")
+        try:
+            with closing(sqlite3.connect(database, timeout=30)) as vacuumed:
+                vacuumed.execute("VACUUM")
+        except sqlite3.OperationalError as error:
+            not_vacuumed.append(f"{database}: {error}")
     return max(sizes_before - instance_file_sizes(instance), 0)
 
 
@@ -198,6 +207,8 @@ def build_prune_job(use_case: UseCase) -> dg.JobDefinition:
         outcome = prune_files(context.instance, use_case, folders, days)
         for refused in outcome.refused:
             context.log.warning(f"kept {refused['partition']}: {refused['why']}")
+        for database in outcome.not_vacuumed:
+            context.log.warning(f"not vacuumed, busy: {database}")
         removed, kept, freed = len(outcome.removed), outcome.kept, outcome.bytes_freed
         context.log.info(f"pruned {removed} file(s), {kept} kept, {freed} bytes freed")
         return dg.Output(None, metadata=prune_metadata(outcome))
