@@ -18,6 +18,7 @@ SCORING_ASSETS = ("raw_batch", "validated_batch", "feature_matrix", "scores", "s
 SHARED_INBOX = dg.AssetKey("inbox")
 INBOX_ROUTER = "inbox_router"
 INPUT_DATA_VERSION_TAG_PREFIX = "dagster/input_data_version/"  # Dagster's tag naming an upstream's data version
+PARTITION_TAG = "dagster/partition"  # Dagster's tag naming a run's partition
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,12 @@ from typing import Any
 
 import dagster as dg
 
-from scoring_assets.builders.keys import keys_of
+from scoring_assets.builders.keys import PARTITION_TAG, keys_of
 from scoring_assets.builders.resources import ScoringFolders
 from scoring_assets.builders.run_tags import TRIGGER
 from scoring_assets.core.retention import intermediate_files, record_and_free, split_by_cut
 from scoring_assets.core.use_case import UseCase
 
-PARTITION_TAG = "dagster/partition"
 SQLITE_INDEX_SHARD = "index"  # the SQLite event log's index database, beside the per-run ones
 
 
