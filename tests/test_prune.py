@@ -46,6 +46,11 @@ def runs_of(instance: dg.DagsterInstance, partition_key: str) -> list[str]:
     return [run.run_id for run in instance.get_runs(dg.RunsFilter(tags={"dagster/partition": partition_key}))]
 
 
+def check_runs(instance: dg.DagsterInstance, check: dg.AssetCheckKey) -> list[str]:
+    """The runs Dagster's index of check results names for ``check`` (pruning deletes a pruned run's rows)."""
+    return [execution.run_id for execution in instance.event_log_storage.get_asset_check_execution_history(check, 100)]
+
+
 @pytest.fixture
 def sqlite_instance(tmp_path):
     """A temporary instance on SQLite files (runs, event index, one event database per run), as deployed."""
@@ -115,6 +120,8 @@ def test_a_pruned_files_copy_is_a_duplicate_and_the_trend_still_shows_it(sqlite_
     first, _ = score_file(sqlite_instance, folders, write_csv(customer_rows(60, seed=4), tmp_path / "first.csv"))
     second, _ = score_file(sqlite_instance, folders, write_csv(customer_rows(60, seed=5), tmp_path / "second.csv"))
     now = datetime.now(UTC)
+    check = dg.AssetCheckKey(KEYS.scores, "score_is_probability")
+    assert len(check_runs(sqlite_instance, check)) == 2
     kept = prune_files(sqlite_instance, TELCO, folders, 30, now=now + timedelta(days=29))
     assert (kept.removed, kept.kept) == ([], 2)
 
@@ -122,7 +129,7 @@ def test_a_pruned_files_copy_is_a_duplicate_and_the_trend_still_shows_it(sqlite_
 
     assert sorted(each["partition"] for each in pruned.removed) == sorted([first.partition_key, second.partition_key])
     assert sqlite_instance.get_dynamic_partitions(KEYS.partitions) == []
-    assert not runs_of(sqlite_instance, first.partition_key)
+    assert not runs_of(sqlite_instance, first.partition_key) and check_runs(sqlite_instance, check) == []
     own = folders.of(TELCO.name)
     inbox = own.inbox
     inbox.mkdir(parents=True, exist_ok=True)

@@ -6,11 +6,12 @@ removed. Then, as for a retired file (``builders.retirement``), its dynamic part
 which takes it out of every per-partition status (``shadow_scores`` included: it shares the
 partition set); and each of its runs is deleted with ``DagsterInstance.delete_run``, which removes
 the run, its tags and every event it wrote (the materializations of all its assets, shadow scores
-included, their tags, the check evaluations' events). A run still in progress is never deleted:
-its file is refused (named, with why) and stays. Dagster's SQL storages cannot wipe one
-partition's events any other way; the ``asset_check_executions`` rows of a deleted run stay (no
-API removes them per partition; their partition is gone, so no status counts them), as do the
-outcomes runs, which materialize the unpartitioned ``realized_performance`` for many files at once.
+included, their tags, the check evaluations' events), and the run's rows of Dagster's index of
+check results (``asset_check_executions``, which ``delete_run`` keeps: three quarters of what a
+pruned file left in the instance). A run still in progress is never deleted: its file is refused
+(named, with why) and stays. Dagster's SQL storages cannot wipe one partition's events any other
+way. The outcomes runs stay: they materialize the unpartitioned ``realized_performance`` for many
+files at once.
 
 On SQLite the emptied per-run event database files are removed and the run and event index
 databases are vacuumed (``VACUUM`` rewrites each file without the freed pages). On PostgreSQL
@@ -26,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+
+# Private to Dagster (no public API deletes a run's check results); tests/test_prune.py fails the day it moves.
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
 
 from scoring_assets.builders.keys import PARTITION_TAG, keys_of
 from scoring_assets.builders.resources import ScoringFolders
@@ -131,8 +135,12 @@ def _utc(timestamp: float | None) -> str | None:
 
 
 def remove_from_dagster(instance: dg.DagsterInstance, partitions: str, partition_key: str, run_ids: list[str]) -> None:
-    """Delete the partition, then each run with its events (on SQLite, the run's emptied event database too)."""
+    """Delete the partition, then each run with its events and check results (SQLite: its event database too)."""
     instance.delete_dynamic_partition(partitions, partition_key)
+    if run_ids:
+        with instance.event_log_storage.index_connection() as connection:
+            table = AssetCheckExecutionsTable
+            connection.execute(table.delete().where(table.c.run_id.in_(run_ids)))
     path_for_shard = getattr(instance.event_log_storage, "path_for_shard", None)  # SQLite's per-run files only
     for run_id in run_ids:
         instance.delete_run(run_id)
