@@ -28,10 +28,9 @@ package, params.yaml section and DVC stages; it exits 2, writing nothing, when a
 
 Exit codes: 0 scored (or done, outcomes registered); 2 bad usage, input file not found, no single
 use case for the file, an --output that could overwrite the input, outcomes for a use case without
-ids, no challenger, an unknown model or partition, a blank --reason, negative --older-than days, a use case
-draft refused; 3 batch
-(or outcomes file) refused; 4 model missing or failed its integrity check; 5 promotion refused by the gate;
-1 anything else.
+ids, no challenger, an unknown model or partition, a blank --reason, negative --older-than days, a
+use case draft refused; 3 batch (or outcomes file) refused; 4 model missing or failed its integrity
+check; 5 promotion refused by the gate; 1 anything else.
 """
 
 from __future__ import annotations
