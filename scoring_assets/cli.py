@@ -21,15 +21,19 @@ it exits 0 whatever the gate says (2: no such training set, or no labelled produ
 its partition deleted (``builders.retirement.retire_file``, which the UI's retire_file job runs too).
 ``evidence`` writes a scored file's evidence bundle into a new folder (``core.evidence``; the UI's
 evidence job runs the same): exit 1, nothing written, when an item is no longer what was recorded.
+``prune`` removes files scored more than ``--older-than`` days ago from Dagster (partitions, runs and
+events; ``builders.retention.prune_files``, which the prune job runs too): their scored files and lake
+records stay, so ``lineage`` and duplicate detection still know them.
 ``serve-reports`` serves the reports read-only over HTTP (``report_server``) until Ctrl-C or
 SIGTERM, then exits 0. ``new-use-case`` drafts a use case from a labelled sample (``scaffold``): its
 package, params.yaml section and DVC stages; it exits 2, writing nothing, when any of them exists.
 
 Exit codes: 0 scored (or done, outcomes registered); 2 bad usage, input file not found, no single
 use case for the file, an --output that could overwrite the input, outcomes for a use case without
-ids, no challenger, an unknown model or partition, a blank --reason, a use case draft refused, an evidence
---out that exists; 3 batch (or outcomes file) refused; 4 model missing or failed its integrity check; 5
-promotion refused by the gate; 1 anything else (an evidence item modified too).
+ids, no challenger, an unknown model or partition, a blank --reason, negative --older-than days, a
+use case draft refused, an evidence --out that exists; 3 batch (or outcomes file) refused; 4 model
+missing or failed its integrity check; 5 promotion refused by the gate; 1 anything else (an evidence
+item modified too).
 """
 
 from __future__ import annotations
@@ -68,6 +72,13 @@ def _fraction(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
+    return value
+
+
+def _days(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} days: give 0 or more")
     return value
 
 
@@ -131,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_status_parser(commands)
     add_retire_parser(commands)
     add_evidence_parser(commands)
+    add_prune_parser(commands)
     add_serve_reports_parser(commands)
     add_new_use_case_parser(commands)
     return parser
@@ -183,6 +195,19 @@ def add_evidence_parser(commands) -> None:
     evidence.add_argument("--out", type=Path, metavar="DIR", required=True, help="the bundle's folder (must not exist)")
     evidence.add_argument("--json", action="store_true", help="print evidence.json's record")
     add_verbose(evidence)
+
+
+def add_prune_parser(commands) -> None:
+    """``prune --use-case NAME --older-than DAYS [--dry-run] [--json]``."""
+    prune = commands.add_parser(
+        "prune",
+        help="remove files scored more than DAYS ago from Dagster (partitions, runs); scored files and lake stay",
+    )
+    prune.add_argument("--use-case", metavar="NAME", required=True)
+    prune.add_argument("--older-than", type=_days, metavar="DAYS", required=True, help="days since last scored")
+    prune.add_argument("--dry-run", action="store_true", help="list what would go; change nothing")
+    prune.add_argument("--json", action="store_true", help="print one JSON object: removed, kept, bytes_freed")
+    add_verbose(prune)
 
 
 def add_outcomes_parser(commands) -> None:
@@ -318,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
                 return retire(args)
             if args.command == "evidence":
                 return write_evidence(args)
+            if args.command == "prune":
+                return prune(args)
             if args.command == "serve-reports":
                 return serve_reports(args)
             if args.command == "new-use-case":
@@ -847,6 +874,45 @@ def retire(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def prune(args: argparse.Namespace) -> int:
+    """Prune a use case's files scored before the cut (``builders.retention.prune_files``); say what went."""
+    from scoring_assets.use_cases import UseCaseError, use_case
+
+    try:
+        chosen = use_case(args.use_case)
+    except UseCaseError as error:
+        _problem(str(error))
+        return EXIT_USAGE
+    if not args.verbose:
+        warnings.filterwarnings("ignore")
+    ensure_dagster_home()
+    from dagster import DagsterInstance
+
+    from scoring_assets.builders.retention import prune_files
+    from scoring_assets.defs.resources import scoring_resources
+
+    folders = scoring_resources()["folders"]
+    outcome = prune_files(DagsterInstance.get(), chosen, folders, args.older_than, dry_run=args.dry_run)
+    for refused in outcome.refused:
+        _problem(f"kept {refused['partition']}: {refused['why']}")
+    for database in outcome.not_vacuumed:
+        _problem(f"not vacuumed, busy: {database} (the next pruning that removes a file vacuums it)")
+    if args.json:
+        print(json.dumps(outcome.as_record(), indent=2, sort_keys=True))
+        return EXIT_OK
+    verb = "would remove" if args.dry_run else "removed"
+    for each in outcome.removed:
+        print(f"{verb}: {chosen.name} {each['partition']} (scored {each['scored_at']}, {each['runs']} run(s))")
+    removed, kept, freed = len(outcome.removed), outcome.kept, outcome.bytes_freed
+    if args.dry_run:
+        print(f"{chosen.name}: {removed} file(s) would go, {kept} would stay; {freed} bytes of lake files freed")
+    else:
+        print(f"{chosen.name}: {removed} file(s) removed, {kept} kept, {freed} bytes freed")
+    if outcome.removed and not args.dry_run:
+        print(f"recorded in: {folders.of(chosen.name).pruned_ledger}")
+    return EXIT_OK
+
+
 def show_lineage(args: argparse.Namespace) -> int:
     from scoring_assets.core.manifest import LineageError, lineage
     from scoring_assets.core.retirement import retired_scored_file
@@ -864,6 +930,7 @@ def show_lineage(args: argparse.Namespace) -> int:
     summary["retired"] = (
         {name: retirement[name] for name in ("when", "who", "why", "archive_folder")} if retirement else None
     )
+    summary["pruned"] = pruned_from_dagster(folders, summary)
     print(json.dumps(summary, indent=2, sort_keys=True))
     if not summary["matches_manifest"]:
         _problem(
@@ -929,6 +996,18 @@ def evidence_target(target: str, name: str | None, folders):
         names = ", ".join(each.name for each in chosen)
         raise EvidenceError(f"{target}: neither a scored file nor a scored partition of {names}")
     return found[0], scored_file_of(folders.of(found[0].name), target)
+
+
+def pruned_from_dagster(folders, summary: dict) -> dict | None:
+    """When the scored file's partition was pruned from Dagster and the runs it had there (None: never pruned)."""
+    from scoring_assets.core.retention import pruned_record
+    from scoring_assets.use_cases import all_use_cases
+
+    use_case, key = summary["model"].get("use_case"), summary["partition_key"]
+    if use_case not in all_use_cases() or not key:
+        return None
+    record = pruned_record(folders.of(use_case), key)
+    return {name: record[name] for name in ("when", "who", "scored_at", "runs")} if record else None
 
 
 def model_lifecycle(args: argparse.Namespace) -> int:

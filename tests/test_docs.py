@@ -44,7 +44,7 @@ PROJECT_COMMAND = re.compile(
     r"^(?:(?:\.venv/bin/)?scoring-assets\s|python3 dev\.py\b|(?:\.venv/bin/)?python3? (?:bench|scripts)/"
     r"|\.venv/bin/python -m pytest\b|dg\s)"
 )
-NUMERIC_PLACEHOLDERS = {"T": "0.5", "F": "0.05", "N": "3000"}
+NUMERIC_PLACEHOLDERS = {"T": "0.5", "F": "0.05", "N": "3000", "DAYS": "30"}
 VARIABLE = re.compile(r"\bSCORING_[A-Z0-9_]*[A-Z0-9]\b")
 RESOURCES = REPO_ROOT / "scoring_assets" / "defs" / "resources.py"
 

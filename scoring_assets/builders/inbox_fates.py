@@ -14,12 +14,11 @@ from dataclasses import replace
 
 import dagster as dg
 
-from scoring_assets.builders.keys import keys_of
+from scoring_assets.builders.keys import PARTITION_TAG, keys_of
 from scoring_assets.builders.refusals import REFUSAL_KIND
 from scoring_assets.builders.resources import ScoringFolders
 from scoring_assets.core.inbox import Decision, DecisionRecord
 
-PARTITION_TAG = "dagster/partition"
 FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
 

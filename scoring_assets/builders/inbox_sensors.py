@@ -180,13 +180,16 @@ class InboxTick:
             self.decide(entry, Decision.OTHER_USE_CASE, mismatch, sha256, use_case=use_case)
             return
         own, keys = self.folders.of(use_case.name), keys_of(use_case)
-        # Known content: registered in an earlier tick (its partition exists) or earlier in this one.
-        # A content record without its partition means a tick died half-way: register again (the
-        # run key stops a second run if one was already requested).
+        # Known content: registered in an earlier tick (its partition exists, or it was pruned from
+        # Dagster: core.retention) or earlier in this one. A content record without its partition
+        # means a tick died half-way: register again (the run key stops a second run if one was
+        # already requested).
         content = (use_case.name, sha256)
         existing = self.requested_by_content.get(content) or own.partition_for_content(sha256)
-        if content in self.requested_by_content or (
-            existing is not None and self.context.instance.has_dynamic_partition(keys.partitions, existing)
+        if (
+            content in self.requested_by_content
+            or (existing is not None and self.context.instance.has_dynamic_partition(keys.partitions, existing))
+            or own.pruned_partition_for_content(sha256) is not None
         ):
             self.decide(
                 entry,

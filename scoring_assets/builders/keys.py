@@ -18,6 +18,7 @@ SCORING_ASSETS = ("raw_batch", "validated_batch", "feature_matrix", "scores", "s
 SHARED_INBOX = dg.AssetKey("inbox")
 INBOX_ROUTER = "inbox_router"
 INPUT_DATA_VERSION_TAG_PREFIX = "dagster/input_data_version/"  # Dagster's tag naming an upstream's data version
+PARTITION_TAG = "dagster/partition"  # Dagster's tag naming a run's partition
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,9 @@ class UseCaseKeys:
     def evidence_job(self) -> str:
         return self._named("evidence")
 
+    def prune_job(self) -> str:
+        return self._named("prune")
+
     # ops (the step keys a run config names)
     @property
     def raw_batch_op(self) -> str:
@@ -172,6 +176,9 @@ class UseCaseKeys:
     @property
     def evidence_op(self) -> str:
         return self._named("write_evidence_bundle")
+
+    def prune_op(self) -> str:
+        return self._named("prune_old_files")
 
     @property
     def challenger_op(self) -> str:
@@ -215,6 +222,10 @@ class UseCaseKeys:
     @property
     def retrain_schedule(self) -> str:
         return self._named("retrain_schedule")
+
+    @property
+    def prune_schedule(self) -> str:
+        return self._named("prune_schedule")
 
     @property
     def retrain_on_drift_sensor(self) -> str:

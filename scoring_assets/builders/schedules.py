@@ -1,4 +1,4 @@
-"""A fixed cadence for teams that want one: re-score a use case's latest files every night (off by default)."""
+"""Fixed cadences for teams that want them (off by default): nightly re-score of the latest files, daily pruning."""
 
 from __future__ import annotations
 
@@ -34,3 +34,25 @@ def build_nightly_rescore(use_case: UseCase, rescore_job) -> dg.ScheduleDefiniti
         ]
 
     return nightly_rescore
+
+
+def build_prune_schedule(use_case: UseCase, prune_job) -> dg.ScheduleDefinition:
+    """``<use case>__prune_schedule``: every day, the files scored more than ``retain_days`` ago leave Dagster."""
+    keys = keys_of(use_case)
+
+    @dg.schedule(
+        name=keys.prune_schedule,
+        job=prune_job,
+        cron_schedule="30 3 * * *",
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description=f"03:30 UTC: prune the {use_case.name} files scored more than retain_days "
+        f"({use_case.retain_days or 'not set: keep everything'}) days ago from Dagster.",
+    )
+    def prune_schedule(context: dg.ScheduleEvaluationContext):
+        if use_case.retain_days is None:
+            return dg.SkipReason(f"{use_case.name} declares no retain_days: every file is kept")
+        day = context.scheduled_execution_time.strftime("%Y-%m-%d")
+        return dg.RunRequest(run_key=f"prune@{day}", tags=trigger_tags(Trigger.SCHEDULE))
+
+    return prune_schedule

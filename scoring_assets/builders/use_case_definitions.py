@@ -26,9 +26,10 @@ from scoring_assets.builders.monitoring import build_monitoring_definitions
 from scoring_assets.builders.outcome_assets import build_outcomes_job, build_realized_performance_asset
 from scoring_assets.builders.outcome_sensors import build_outcomes_sensor, outcomes_inbox_spec
 from scoring_assets.builders.prediction_assets import build_prediction_assets
+from scoring_assets.builders.retention import build_prune_job
 from scoring_assets.builders.retirement import build_retire_file_job
 from scoring_assets.builders.retrain_triggers import build_retrain_triggers
-from scoring_assets.builders.schedules import build_nightly_rescore
+from scoring_assets.builders.schedules import build_nightly_rescore, build_prune_schedule
 from scoring_assets.builders.shadow_assets import build_shadow_scores_asset
 from scoring_assets.core.use_case import UseCase
 
@@ -38,6 +39,7 @@ def build_use_case_definitions(use_case: UseCase, inbox_interval_seconds: int) -
     keys = keys_of(use_case)
     partitions = dg.DynamicPartitionsDefinition(name=keys.partitions)
     score_file, rescore = build_jobs(keys)
+    prune = build_prune_job(use_case)
     definitions = dg.Definitions(
         assets=[
             build_model_asset(use_case),
@@ -56,13 +58,14 @@ def build_use_case_definitions(use_case: UseCase, inbox_interval_seconds: int) -
             build_train_challenger_job(use_case),
             build_retire_file_job(use_case),
             build_evidence_job(use_case),
+            prune,
         ],
         sensors=[
             build_inbox_sensor(use_case, score_file, inbox_interval_seconds),
             build_model_sensor(use_case),
             build_rescore_sensor(use_case, rescore),
         ],
-        schedules=[build_nightly_rescore(use_case, rescore)],
+        schedules=[build_nightly_rescore(use_case, rescore), build_prune_schedule(use_case, prune)],
     )
     return dg.Definitions.merge(
         definitions,

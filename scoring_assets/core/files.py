@@ -13,6 +13,7 @@ into its folder (``remove_dead_writers_temporaries``); a live writer's never is.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import socket
@@ -111,6 +112,26 @@ def exclusive_lock(lock_file: Path | str) -> Iterator[None]:
 def write_text_atomically(final: Path | str, text: str) -> None:
     with atomic_path(final) as temporary:
         temporary.write_text(text, encoding="utf-8")
+
+
+def append_json_line(ledger: Path, record: dict) -> None:
+    """One line at the end of a ledger, rewritten whole through a temporary under a lock (never half a line).
+
+    The lock is ``locks/<ledger name>.lock`` beside the ledger; retirements and prunings keep their ledgers so.
+    """
+    (ledger.parent / "locks").mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(ledger.parent / "locks" / f"{ledger.name}.lock"):
+        earlier = ledger.read_text(encoding="utf-8") if ledger.exists() else ""
+        if earlier and not earlier.endswith("\n"):
+            earlier += "\n"
+        write_text_atomically(ledger, earlier + json.dumps(record, sort_keys=True) + "\n")
+
+
+def json_lines(ledger: Path) -> list[dict]:
+    """A ledger's records, oldest first (none when it does not exist)."""
+    if not ledger.exists():
+        return []
+    return [json.loads(line) for line in ledger.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def file_digest(path: Path | str, algorithm: str, chunk_bytes: int = 8 << 20) -> str:

@@ -12,6 +12,8 @@ so this is the one place that knows the layout under the data folder (``$SCORING
     lake/<use case>/retired.jsonl          every retired file: what, when, by whom, why, where its files went
     lake/<use case>/inputs/retired/<key>.json  the content a retired key stood for (a key never changes content)
     archive/<use case>/retired/<key>/      a retired file's outputs, one folder per retirement
+    lake/<use case>/pruned.jsonl           every file pruned from Dagster (retention): what Dagster held of it
+    lake/<use case>/inputs/pruned/<key>.json  a pruned file's record: its content is still known, never re-scored
     rejected/<use case>/<key>.csv          reject report
     scored/<use case>/<key>.csv            handoff file, with <key>.manifest.json beside it
     monitoring/<use case>/trend.html       the trend of the recent scored files
@@ -121,6 +123,20 @@ class UseCaseFolders:
         """Where a retired file's outputs are kept, one folder per retirement below it."""
         return self.root / "archive" / self.use_case / "retired" / checked_partition_key(partition_key)
 
+    @property
+    def pruned_ledger(self) -> Path:
+        """``pruned.jsonl``: one JSON line per file pruned from Dagster (``core.retention``)."""
+        return self.root / "lake" / self.use_case / "pruned.jsonl"
+
+    def pruned_record(self, partition_key: str) -> Path:
+        """What Dagster held of a pruned file (runs, model, scored file), kept once its partition is gone."""
+        return self.lake_file("inputs/pruned", partition_key, ".json")
+
+    def pruned_partition_for_content(self, sha256: str) -> str | None:
+        """The pruned partition these exact bytes were scored as, if any: a copy delivered again is a duplicate."""
+        key = self.partition_for_content(sha256)
+        return key if key is not None and self.pruned_record(key).exists() else None
+
     def content_record(self, sha256: str) -> Path:
         """Marker of content already registered: how a re-delivered copy is recognised."""
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
@@ -155,6 +171,8 @@ class UseCaseFolders:
         self._refuse_retired_key_for_other_content(registration)
         text = json.dumps(registration.as_dict(), indent=2, sort_keys=True) + "\n"
         write_text_atomically(self.registration_file(registration.partition_key), text)
+        # Registered again by hand after pruning: a partition again (its pruning stays in pruned.jsonl).
+        self.pruned_record(registration.partition_key).unlink(missing_ok=True)
         if not self.content_record(registration.sha256).exists():
             write_text_atomically(self.content_record(registration.sha256), text)
         return registration

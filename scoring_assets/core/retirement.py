@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from scoring_assets.core.files import exclusive_lock, write_text_atomically
+from scoring_assets.core.files import append_json_line, json_lines, write_text_atomically
 from scoring_assets.core.folders import InputRegistration, UseCaseFolders
 from scoring_assets.core.manifest import (
     archive_previous,
@@ -82,7 +82,7 @@ def retire_partition(own: UseCaseFolders, partition_key: str, reason: str) -> Re
         )
         if registration is not None:
             write_text_atomically(own.retired_key_record(partition_key), json.dumps(registration.as_dict()) + "\n")
-        _append(own.retired_ledger, retirement.as_record())
+        append_json_line(own.retired_ledger, retirement.as_record())
     return retirement
 
 
@@ -142,22 +142,9 @@ def _published(own: UseCaseFolders, partition_key: str, asset: str, field: str, 
     return Path(recorded) if recorded and Path(recorded).resolve() != default.resolve() else None
 
 
-def _append(ledger: Path, record: dict[str, Any]) -> None:
-    """One line at the end of the ledger, rewritten whole through a temporary under a lock (never half a line)."""
-    (ledger.parent / "locks").mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(ledger.parent / "locks" / f"{ledger.name}.lock"):
-        earlier = ledger.read_text(encoding="utf-8") if ledger.exists() else ""
-        if earlier and not earlier.endswith("\n"):
-            earlier += "\n"
-        write_text_atomically(ledger, earlier + json.dumps(record, sort_keys=True) + "\n")
-
-
 def retirements(own: UseCaseFolders) -> list[dict[str, Any]]:
     """The use case's retirement records, oldest first (none when nothing was retired)."""
-    if not own.retired_ledger.exists():
-        return []
-    lines = own.retired_ledger.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    return json_lines(own.retired_ledger)
 
 
 def retired_scored_file(ledgers: Iterable[UseCaseFolders], scored_csv: Path) -> tuple[Path, dict[str, Any] | None]:

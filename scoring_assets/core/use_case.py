@@ -262,8 +262,13 @@ class UseCase:
     promotion: PromotionPolicy = field(default_factory=PromotionPolicy)
     # Reason codes beside every score (None: the scored file has no reason columns).
     reasons: Reasons | None = None
+    # Days a scored file stays a partition in Dagster before the prune schedule removes it (core.retention);
+    # None: keep everything. Its scored file, manifest and lake records stay either way.
+    retain_days: int | None = None
 
     def __post_init__(self) -> None:
+        if self.retain_days is not None and self.retain_days < 1:
+            raise ValueError(f"retain_days must be at least 1 (or None: keep everything), got {self.retain_days}")
         problems = self.reasons.problems(self.features.columns, self.contract_columns) if self.reasons else []
         if problems:
             raise ValueError(f"use case {self.name}: its reasons do not fit its model inputs: {'; '.join(problems)}")
