@@ -137,6 +137,7 @@ class UseCaseKeys:
     def evidence_job(self) -> str:
         return self._named("evidence")
 
+    @property
     def prune_job(self) -> str:
         return self._named("prune")
 
@@ -177,6 +178,7 @@ class UseCaseKeys:
     def evidence_op(self) -> str:
         return self._named("write_evidence_bundle")
 
+    @property
     def prune_op(self) -> str:
         return self._named("prune_old_files")
 
