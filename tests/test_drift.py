@@ -37,6 +37,7 @@ from scoring_assets.core.model_store import ModelIntegrityError, load_model, ver
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.reports.drift import write_drift_report
 from scoring_assets.core.scoring import drift_figures, positive_class_index
+from scoring_assets.core.serving import serving_path
 from scoring_assets.core.use_case import FeatureSet, ModelSource, UseCase
 from scoring_assets.use_cases.credit_risk.generate import generate_extract as generate_credit_applications
 from scoring_assets.use_cases.telco_churn.generate import generate_extract as generate_customers
@@ -160,7 +161,7 @@ def test_per_feature_and_score_thresholds_change_the_levels_of_a_file(tmp_path):
 def toy_use_case() -> UseCase:
     """One numeric and one categorical input, to see the bins by hand."""
     features = FeatureSet(numeric=("x",), categorical={"colour": ("red", "blue")}, build=lambda frame: frame)
-    return dataclasses.replace(TELCO, name="toy", features=features)
+    return dataclasses.replace(TELCO, name="toy", features=features, reasons=None)  # its reasons name Telco's inputs
 
 
 def toy_frame(x, colour) -> pd.DataFrame:
@@ -369,7 +370,13 @@ def test_the_html_report_is_self_contained_has_charts_and_names_the_most_drifted
 # Integrity
 def copy_model_with_profile(root: Path, use_case: UseCase) -> Path:
     source = use_case.model
-    for relative in ("dvc.lock", source.model_path, source.card_path, source.profile_path):
+    for relative in (
+        "dvc.lock",
+        source.model_path,
+        source.card_path,
+        source.profile_path,
+        serving_path(source.model_path),
+    ):
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO_ROOT / relative, root / relative)
     return root
@@ -407,9 +414,9 @@ def test_a_profile_not_recorded_in_the_card_is_refused(tmp_path):
 
 
 def test_a_brought_in_model_without_a_profile_loads_with_no_drift_reference(tmp_path):
-    """Added with `dvc add` (a .dvc file beside the model and the card), no profile_path declared."""
+    """Added with `dvc add` (a .dvc file beside the model, its card and serving form), no profile_path declared."""
     source = TELCO.model
-    for relative in (source.model_path, source.card_path):
+    for relative in (source.model_path, source.card_path, serving_path(source.model_path)):
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO_ROOT / relative, tmp_path / relative)
         outs = [{"md5": file_md5(tmp_path / relative), "path": Path(relative).name}]
