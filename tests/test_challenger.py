@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,12 @@ from scoring_assets.builders.keys import keys_of
 from scoring_assets.core.folders import UseCaseFolders
 from scoring_assets.core.model_lifecycle import models_overview
 from scoring_assets.core.model_store import verify_artifact
-from scoring_assets.core.promotion_gate import adverse_impact_ratio, four_fifths_passes, judge_challenger
+from scoring_assets.core.promotion_gate import (
+    adverse_impact_ratio,
+    four_fifths_passes,
+    judge_challenger,
+    reason_codes_criterion,
+)
 from scoring_assets.core.use_case import Segment
 from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.training.challenger import train_challenger
@@ -34,6 +40,7 @@ CRITERIA = {
     "brier_loss_test",
     "decision_flip_share",
     "adverse_impact_ratio",
+    "reason_codes_explainable",
 }
 USE_CASE = ["--use-case", TELCO.name]
 
@@ -51,6 +58,16 @@ def shuffled_labels_extract(path: Path, rows: int = 2000, seed: int = 7) -> Path
     extract[label] = np.random.default_rng(seed).permutation(extract[label].to_numpy())
     extract.to_csv(path, index=False)
     return path
+
+
+@pytest.mark.parametrize("kind, passes", [("linear_logistic", True), ("pipeline", False)])
+def test_a_challenger_without_a_linear_form_cannot_pass_where_the_use_case_gives_reasons(kind, passes):
+    challenger = SimpleNamespace(serving=SimpleNamespace(kind=kind))
+    criterion = reason_codes_criterion(TELCO, challenger)
+    assert TELCO.reasons is not None
+    assert criterion.passed is passes
+    assert passes or "scoring would refuse it" in criterion.note
+    assert reason_codes_criterion(replace(TELCO, reasons=None), challenger).passed
 
 
 def test_adverse_impact_ratio_is_the_least_favoured_groups_rate_over_the_most_favoured():

@@ -31,6 +31,7 @@ from scoring_assets.core.model_store import LoadedModel, load_challenger, load_m
 from scoring_assets.core.paths import held_out_path
 from scoring_assets.core.production_rows import latest_scored_inputs
 from scoring_assets.core.reports.model_change import write_model_change_report
+from scoring_assets.core.serving import LINEAR_LOGISTIC
 from scoring_assets.core.shadow_scores import ShadowSummary, pooled_flip_share, shadow_summaries
 from scoring_assets.core.training_set import production_holdout
 from scoring_assets.core.use_case import PromotionPolicy, UseCase
@@ -252,6 +253,17 @@ def adverse_impact_criterion(use_case: UseCase, evidence: GateEvidence) -> Crite
     return Criterion("adverse_impact_ratio", _figure(challenger), FOUR_FIFTHS, passed, note)
 
 
+def reason_codes_criterion(use_case: UseCase, challenger: LoadedModel) -> Criterion:
+    """With reason codes, only a model served by its linear form may be promoted: scoring refuses others (exit 4)."""
+    if use_case.reasons is None:
+        return Criterion("reason_codes_explainable", None, 1.0, True, "skipped: the use case declares no reason codes")
+    kind = challenger.serving.kind if challenger.serving is not None else "unknown"
+    if kind == LINEAR_LOGISTIC:
+        return Criterion("reason_codes_explainable", 1.0, 1.0, True)
+    why = f"served as {kind!r}: reason codes need a linear serving form, so scoring would refuse it"
+    return Criterion("reason_codes_explainable", 0.0, 1.0, False, why)
+
+
 def gate_criteria(use_case: UseCase, evidence: GateEvidence) -> tuple[Criterion, ...]:
     policy = use_case.promotion
     return (
@@ -259,6 +271,7 @@ def gate_criteria(use_case: UseCase, evidence: GateEvidence) -> tuple[Criterion,
         brier_criterion(policy, evidence),
         flip_criterion(policy, evidence),
         adverse_impact_criterion(use_case, evidence),
+        reason_codes_criterion(use_case, evidence.challenger),
     )
 
 
