@@ -103,7 +103,9 @@ def scores_file(use_case, path, ids: list, scores: list[float]):
         "scoring_timestamp": ["t"] * count,
         "row_number": ids if use_case.scored_id_column == "row_number" else list(range(1, count + 1)),
     }
-    return write_table(path, rows, scores_schema(use_case))
+    schema = scores_schema(use_case)
+    rows.update({name: [""] * count for name in schema.names if name not in rows})  # reason columns: blank
+    return write_table(path, rows, schema)
 
 
 def test_scores_check_fails_on_missing_extra_or_reordered_rows(tmp_path, use_case):

@@ -479,7 +479,9 @@ def test_a_blank_whole_number_is_missing_where_the_contract_allows_it_and_requir
         visits: Series[pd.Int64Dtype] = pa.Field(ge=0, le=1_000)
         last_visit_days: Series[pd.Int64Dtype] = pa.Field(ge=0, le=36_500, nullable=True)
 
-    visits = dataclasses.replace(TELCO, name="visits", contract=Visits, id_column="member", cross_field_rules={})
+    visits = dataclasses.replace(
+        TELCO, name="visits", contract=Visits, id_column="member", cross_field_rules={}, reasons=None
+    )
     raw = batch(pd.DataFrame({"member": ["a", "b"], "visits": ["3", ""], "last_visit_days": ["", "12"]}))
     result = validate_frame(visits, raw)
 
