@@ -16,9 +16,7 @@ are read, never changed. Needs what ``scripts/screenshots.py`` needs (Chromium, 
 from __future__ import annotations
 
 import html
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,11 +26,11 @@ from urllib.parse import quote
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from screenshots import Camera, Shot, named, photograph, refused_batch, scrolled_to  # noqa: E402
+from screenshots import Camera, Shot, cli, named, photograph, refused_batch, scrolled_to  # noqa: E402
 
 from scoring_assets.builders.keys import keys_of  # noqa: E402
 from scoring_assets.core.paths import REPO_ROOT  # noqa: E402
-from scoring_assets.defs.resources import DATA_DIR_VARIABLE, REPORTS_URL_VARIABLE  # noqa: E402
+from scoring_assets.defs.resources import REPORTS_URL_VARIABLE  # noqa: E402
 from scoring_assets.use_cases import use_case  # noqa: E402
 from tests.support.dev_server import DagsterDevServer, free_port  # noqa: E402
 
@@ -56,12 +54,6 @@ class ServiceServer(DagsterDevServer):
     def command(self) -> list[str]:
         address = f"127.0.0.1:{self.reports_port}"
         return [sys.executable, "dev.py", "serve", "--port", str(self.port), "--reports-address", address]
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess:
-        env = {**os.environ, **self.extra_env, "DAGSTER_HOME": str(self.dagster_home)}
-        env[DATA_DIR_VARIABLE] = str(self.data_dir)
-        command = [sys.executable, "-m", "scoring_assets", *args]
-        return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
 
 
 def drop_files(inbox: Path) -> int:
@@ -113,7 +105,7 @@ def open_report_link(camera: Camera) -> None:
 
 def log_page(server: ServiceServer, scratch: Path, minutes: float) -> Path:
     """An HTML page of ``scoring-assets status`` and every service log (line count, then its text)."""
-    status = server.cli("status")
+    status = cli(server, "status", allowed=(0, 1))  # 1: stale, shown as such
     parts = [
         f"<h2>After {minutes:.1f} minutes of <code>python3 dev.py serve</code></h2>",
         f"<h3>$ scoring-assets status (exit {status.returncode})</h3>",

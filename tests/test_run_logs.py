@@ -29,15 +29,20 @@ def shipped_instance(tmp_path, monkeypatch):
         yield instance
 
 
-def test_a_run_prints_no_event_lines_and_records_every_event(shipped_instance, folders, use_case, tmp_path, capfd):
+def printed_by_a_scored_file(instance, folders, use_case, tmp_path, capfd) -> str:
+    """What scoring a small file through the real job prints to stdout and stderr (the run must succeed)."""
     built_model(use_case)
     source = write_csv(valid_rows(use_case, 40), tmp_path / "inbox" / "batch.csv")
     capfd.readouterr()
-    _, result = score_file(shipped_instance, folders, source, use_case=use_case)
-
+    _, result = score_file(instance, folders, source, use_case=use_case)
     assert result.success
     captured = capfd.readouterr()
-    printed = captured.out + captured.err
+    return captured.out + captured.err
+
+
+def test_a_run_prints_no_event_lines_and_records_every_event(shipped_instance, folders, use_case, tmp_path, capfd):
+    printed = printed_by_a_scored_file(shipped_instance, folders, use_case, tmp_path, capfd)
+
     assert not [event for event in EVENT_LINES if event in printed], printed[-2000:]
     started = shipped_instance.get_event_records(EventRecordsFilter(event_type=DagsterEventType.STEP_START))
     assert started, "the event log still records the DEBUG-level events"
@@ -45,11 +50,6 @@ def test_a_run_prints_no_event_lines_and_records_every_event(shipped_instance, f
 
 def test_without_the_setting_a_run_prints_every_event(instance, folders, use_case, tmp_path, capfd):
     """The other side: Dagster's default (DEBUG) prints the event lines, so the test above can fail."""
-    built_model(use_case)
-    source = write_csv(valid_rows(use_case, 40), tmp_path / "inbox" / "batch.csv")
-    capfd.readouterr()
-    _, result = score_file(instance, folders, source, use_case=use_case)
+    printed = printed_by_a_scored_file(instance, folders, use_case, tmp_path, capfd)
 
-    assert result.success
-    captured = capfd.readouterr()
-    assert all(event in captured.out + captured.err for event in EVENT_LINES)
+    assert all(event in printed for event in EVENT_LINES)
