@@ -26,7 +26,7 @@ from pandera.typing import Series
 
 from scoring_assets.core import contract as contract_module
 from scoring_assets.core import ingest
-from scoring_assets.core.arrow_contract import COLUMN_CHECKS, compile_contract
+from scoring_assets.core.arrow_contract import COLUMN_CHECKS, broken_rules, compile_contract, decoded, typed_text_batch
 from scoring_assets.core.contract import validate_frame
 from scoring_assets.core.cross_field import BlankOnlyWhen, CodesAgree, dataframe_check
 from scoring_assets.core.ingest import validate_raw_parquet
@@ -160,3 +160,24 @@ def test_arrow_never_calls_clean_a_batch_pandera_rejects(use_case, data):
         assert by_pandera["rows_rejected"] == 0
     if by_pandera["rows_rejected"] == 0:  # and a clean batch is called clean
         assert fallbacks == 0
+
+
+def test_categorical_columns_read_as_dictionaries_are_judged_as_their_texts():
+    """A padded text beside its trimmed twin: one distinct value after the trim, and the rules see the texts."""
+    rows = valid_text("telco_churn").copy()
+    rows.loc[0, "gender"], rows.loc[1, "Contract"] = " Female\t", "Weekly"
+    contract = compile_contract(TELCO.schema)
+    plain = pyarrow.RecordBatch.from_pandas(rows.astype(object), preserve_index=False)
+    coded = pyarrow.RecordBatch.from_arrays(
+        [
+            column.dictionary_encode() if name in TELCO.value_sets else column
+            for name, column in zip(plain.schema.names, plain.columns, strict=True)
+        ],
+        names=plain.schema.names,
+    )
+    trimmed = TELCO.contract_columns
+    as_text, as_codes = typed_text_batch(contract, plain, trimmed), typed_text_batch(contract, coded, trimmed)
+    for name in TELCO.contract_columns:
+        assert decoded(as_codes[name]).equals(as_text[name]), name
+    assert pyarrow.types.is_dictionary(as_codes["gender"].type) and len(as_codes["gender"].dictionary) == 2
+    assert list(broken_rules(contract, as_codes)) == list(broken_rules(contract, as_text)) != []

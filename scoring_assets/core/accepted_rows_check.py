@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandera.pandas as pandera
+import pyarrow as pa
 
-from scoring_assets.core.arrow_contract import broken_rules, compile_contract, typed_columns
-from scoring_assets.core.ingest import read_accepted_frame
+from scoring_assets.core.arrow_contract import broken_rules, compile_contract, decoded, typed_columns
+from scoring_assets.core.ingest import categorical_text_columns, read_accepted_frame
 from scoring_assets.core.lake import BATCH_ROWS, lake_reader
 from scoring_assets.core.use_case import UseCase
 
@@ -40,7 +41,7 @@ def judge_stored_rows(use_case: UseCase, accepted_path: Path) -> StoredRowsVerdi
     """Every batch of the stored accepted rows against the contract: in Arrow, or by pandera when it must."""
     contract = compile_contract(use_case.schema)
     verdict = StoredRowsVerdict()
-    for batch in lake_reader(accepted_path).iter_batches(batch_size=BATCH_ROWS):
+    for batch in lake_reader(accepted_path, categorical_text_columns(use_case)).iter_batches(batch_size=BATCH_ROWS):
         verdict.rows += batch.num_rows
         if not contract.complete:
             _judge_with_pandera(use_case, batch, verdict)
@@ -57,7 +58,8 @@ def judge_stored_rows(use_case: UseCase, accepted_path: Path) -> StoredRowsVerdi
 
 def _judge_with_pandera(use_case: UseCase, batch, verdict: StoredRowsVerdict) -> None:
     try:
-        use_case.schema.validate(read_accepted_frame(use_case, batch), lazy=True)
+        plain = pa.RecordBatch.from_arrays([decoded(column) for column in batch.columns], names=batch.schema.names)
+        use_case.schema.validate(read_accepted_frame(use_case, plain), lazy=True)
     except pandera.errors.SchemaErrors as errors:
         for row in errors.failure_cases.itertuples():
             verdict.add(f"{row.column}: {row.check}", 1)

@@ -163,7 +163,7 @@ def _column_rule(name: str, arrow_type: pa.DataType, check: pandera.Check) -> Ar
         test(pa.array([], arrow_type))  # a bound or value set of the wrong type fails here, not on data
     except (KeyError, TypeError, ValueError, pa.ArrowException) as error:
         return f"{label}: statistics not translatable ({error})"
-    return ArrowRule(label, lambda batch: _failing(test(batch[name]), batch[name], check.ignore_na))
+    return ArrowRule(label, lambda batch: _failing(per_value(test, batch[name]), batch[name], check.ignore_na))
 
 
 def _cross_field_rule(check: pandera.Check, types: Mapping[str, pa.DataType]) -> ArrowRule | str:
@@ -188,7 +188,26 @@ def _failing(passes: pa.Array, values: pa.Array | None, ignore_na: bool) -> int:
 
 
 def _repeats(values: pa.Array) -> int:
-    return len(values) - pc.count_distinct(values, mode="all").as_py()
+    return len(values) - pc.count_distinct(decoded(values), mode="all").as_py()
+
+
+def per_value(test: ValueTest, values: pa.Array) -> pa.Array:
+    """``test`` of every value; of a dictionary array, computed once per distinct text and spread by its indices."""
+    if pa.types.is_dictionary(values.type):
+        return test(values.dictionary).take(values.indices)
+    return test(values)
+
+
+def decoded(values: pa.Array) -> pa.Array:
+    """A dictionary array as the plain array of its values (anything else as it is)."""
+    return values.cast(values.type.value_type) if pa.types.is_dictionary(values.type) else values
+
+
+def is_text(arrow_type: pa.DataType) -> bool:
+    """Text, plain or dictionary-encoded."""
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
 
 
 def broken_rules(contract: ArrowContract, typed: Mapping[str, pa.Array]) -> Iterator[tuple[str, int]]:
@@ -217,7 +236,9 @@ def typed_columns(contract: ArrowContract, table: pa.Table | pa.RecordBatch) -> 
         values = _one_chunk(table.column(name))
         if pa.types.is_large_string(values.type) and arrow_type == pa.string():
             values = values.cast(pa.string())
-        if values.type != arrow_type:
+        # a dictionary of the right type (read so by ``lake_reader``) is judged per distinct text
+        plain_type = values.type.value_type if pa.types.is_dictionary(values.type) else values.type
+        if plain_type != arrow_type:
             wrong.append(f"{name}: {values.type} is not {arrow_type}")
             continue
         columns[name] = _nan_as_null(values)
@@ -228,22 +249,38 @@ def typed_text_batch(contract: ArrowContract, batch: pa.RecordBatch, trimmed: li
     """Every column of a raw text batch typed as the pandas path types it, or None if that is not proven clean.
 
     The columns named in ``trimmed`` lose surrounding whitespace (the same trim as pandas'
-    ``str.strip`` on Arrow text); the contract's numeric columns become numbers. None when a value
+    ``str.strip`` on Arrow text; a dictionary column stays one); the contract's numeric columns
+    become numbers. None when a value
     holds a NUL byte, a numeric column holds text that is not a number or an integer column a
     fraction or a number beyond ``LARGEST_WHOLE_NUMBER``: pandera's path reports those.
     """
     typed = {}
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            if may_hold_a_nul_byte(column):
+        if is_text(column.type):
+            if may_hold_a_nul_byte(column.dictionary if pa.types.is_dictionary(column.type) else column):
                 return None
-            column = pc.utf8_trim_whitespace(column) if name in trimmed else column
+            column = _trimmed(column) if name in trimmed else column
         if name in contract.types and contract.types[name] != pa.string():
-            column = _typed_number(column, contract.types[name])
+            column = _typed_number(decoded(column), contract.types[name])
             if column is None:
                 return None
         typed[name] = column
     return typed
+
+
+def _trimmed(text: pa.Array) -> pa.Array:
+    """Text without surrounding whitespace; a dictionary array stays one, each distinct text trimmed once."""
+    if not pa.types.is_dictionary(text.type):
+        return pc.utf8_trim_whitespace(text)
+    return _unified(pa.DictionaryArray.from_arrays(text.indices, pc.utf8_trim_whitespace(text.dictionary)))
+
+
+def _unified(text: pa.DictionaryArray) -> pa.DictionaryArray:
+    """The same values with each distinct text once in the dictionary (so a repeat is a repeated index)."""
+    distinct = pc.unique(text.dictionary)
+    if len(distinct) == len(text.dictionary):
+        return text
+    return pa.DictionaryArray.from_arrays(pc.index_in(text.dictionary, distinct).take(text.indices), distinct)
 
 
 def _typed_number(text: pa.Array, arrow_type: pa.DataType) -> pa.Array | None:

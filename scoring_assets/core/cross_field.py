@@ -68,8 +68,8 @@ class CodesAgree:
         return agree
 
     def holds_in_arrow(self, batch: Mapping[str, pyarrow.Array]) -> pyarrow.Array:
-        key = pc.equal(batch[self.column], self.value)
-        agree = [pc.equal(key, pc.equal(batch[name], code)) for name, code in self.others.items()]
+        key = _equal(batch[self.column], self.value)
+        agree = [pc.equal(key, _equal(batch[name], code)) for name, code in self.others.items()]
         return _all_of(agree)
 
 
@@ -97,7 +97,14 @@ class BlankOnlyWhen:
 
     def holds_in_arrow(self, batch: Mapping[str, pyarrow.Array]) -> pyarrow.Array:
         present = pc.is_valid(batch[self.column])
-        return pc.or_kleene(present, pc.equal(batch[self.other], self.value))
+        return pc.or_kleene(present, _equal(batch[self.other], self.value))
+
+
+def _equal(values: pyarrow.Array, value: Any) -> pyarrow.Array:
+    """``values == value`` per row; for a dictionary array, compared once per distinct value."""
+    if pyarrow.types.is_dictionary(values.type):
+        return pc.equal(values.dictionary, value).take(values.indices)
+    return pc.equal(values, value)
 
 
 def _all_of(conditions: list[pyarrow.Array]) -> pyarrow.Array:

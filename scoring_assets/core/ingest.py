@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from scoring_assets.core.arrow_contract import broken_rules, compile_contract, typed_text_batch
+from scoring_assets.core.arrow_contract import broken_rules, compile_contract, decoded, typed_text_batch
 from scoring_assets.core.contract import ID, REJECT_RECORD_COLUMNS, no_rejects, reject_columns, validate_frame
 from scoring_assets.core.csv_header import InputFileError
 from scoring_assets.core.csv_records import RAGGED_SCHEMA, iter_record_batches
@@ -194,6 +194,16 @@ def _dictionary_columns(use_case: UseCase) -> list[str]:
     return [*use_case.value_sets, *([use_case.label_column] if use_case.label_column else [])]
 
 
+def categorical_text_columns(use_case: UseCase) -> list[str]:
+    """The text columns with a value set (and the label): read back from the lake as dictionary arrays.
+
+    Each holds a few distinct texts, so a rule, a trim or a category code is computed once per
+    text, not once per row (``core.arrow_contract``).
+    """
+    text = [name for name in use_case.value_sets if name not in (*use_case.integer_columns, *use_case.float_columns)]
+    return [*text, *([use_case.label_column] if use_case.label_column else [])]
+
+
 def carried_columns(names: list[str]) -> list[str]:
     """The carried columns of a lake file (``carried:<input column>``), in order."""
     return [name for name in names if name.startswith(CARRIED_PREFIX)]
@@ -268,7 +278,7 @@ def validate_raw_parquet(
     exactly when rows were rejected: a report left at ``report_path`` by an earlier, different
     file is removed.
     """
-    source = lake_reader(raw_path)
+    source = lake_reader(raw_path, categorical_text_columns(use_case))
     names = source.schema_arrow.names
     schema = accepted_schema(use_case, use_case.label_column in names, carried_columns(names))
     repeated_ids = find_repeated_ids(raw_path, use_case.id_column) if use_case.id_column else frozenset()
@@ -327,6 +337,7 @@ class _BatchJudge:
         accepted = self._proven_clean(batch)
         if accepted is not None:
             return accepted, no_rejects()
+        batch = pa.RecordBatch.from_arrays([decoded(column) for column in batch.columns], names=batch.schema.names)
         result = validate_frame(self._use_case, batch_to_frame(batch), self._repeated_ids)
         accepted_rows = result.accepted.reset_index()[self._schema.names]
         return pa.Table.from_pandas(accepted_rows, schema=self._schema, preserve_index=False), result.rejects

@@ -23,13 +23,19 @@ BATCH_ROWS = 64_000
 PARQUET_COMPRESSION = "lz4"
 
 
-def lake_reader(path: Path | str) -> pq.ParquetFile:
+def lake_reader(path: Path | str, dictionary_columns=()) -> pq.ParquetFile:
     """A Parquet file opened for streaming in record batches with flat memory.
 
     ``pre_buffer`` is off: with it on, pyarrow keeps every byte range it has read cached until
     the file is closed, so reading a 10M-row file batch by batch grows by gigabytes.
+    ``dictionary_columns`` are read as Arrow dictionary arrays, straight from their Parquet
+    dictionary pages: a few distinct texts and a small integer per row, where plain strings cost
+    a copy of every value (the categorical columns the writer dictionary-encodes, ``LakeWriter``);
+    those the file does not have are left out.
     """
-    return pq.ParquetFile(path, pre_buffer=False)
+    source = pq.ParquetFile(path, pre_buffer=False)
+    present = [name for name in dictionary_columns if name in source.schema_arrow.names]
+    return pq.ParquetFile(path, pre_buffer=False, read_dictionary=present) if present else source
 
 
 class LakeWriter:
