@@ -112,3 +112,12 @@ def test_real_extract_features_have_no_missing_values(use_case, rows):
     features = build_features(use_case.features, accepted)
     assert len(features) == rows
     assert not features.isna().any().any()
+
+
+def test_a_categorical_of_other_categories_gets_the_same_codes_as_its_text():
+    """Text read as a dictionary arrives as a categorical of whatever texts the file had: recoded, not re-read."""
+    text = pd.Series(["No", "Yes", None, "Maybe", "No"], index=[3, 4, 5, 6, 7])
+    read_as_dictionary = text.astype(pd.CategoricalDtype(["Maybe", "No", "Yes", "Never"]))
+    recoded = as_categorical(read_as_dictionary, ["Yes", "No"])
+    pd.testing.assert_series_equal(recoded, as_categorical(text, ["Yes", "No"]))
+    assert recoded.cat.codes.tolist() == [1, 0, -1, -1, 1]

@@ -30,6 +30,7 @@ from scoring_assets.core.use_case import Reasons, UseCase
 
 EXPLAINER = "linear_exact"
 BLANK = ""  # a reason cell when the row has fewer reasons than columns
+CODE_ROWS = 8_192  # rows per contribution matrix (see ReasonCoder.code)
 
 
 class ReasonsUnavailable(ModelIntegrityError):
@@ -126,7 +127,24 @@ class ReasonCoder:
 
     def code(self, inputs: pd.DataFrame, predicted: np.ndarray) -> tuple[list[pa.Array], int]:
         """The reason columns for a batch (``predicted``: its predicted labels), and how many rows got
-        ``only_never_text`` (predicted positive, every positive contribution from a ``never_reasons`` input)."""
+        ``only_never_text`` (predicted positive, every positive contribution from a ``never_reasons`` input).
+
+        ``CODE_ROWS`` rows at a time: the contribution matrices (a float and a flag per row and input,
+        several copies) are the scoring step's largest transient; each row is coded on its own.
+        """
+        parts = [
+            self._codes(inputs.iloc[start : start + CODE_ROWS], predicted[start : start + CODE_ROWS])
+            for start in range(0, len(inputs), CODE_ROWS)
+        ]
+        codes = np.concatenate([part for part, _ in parts], axis=1) if parts else self._codes(inputs, predicted)[0]
+        indices = [pa.array(slot) for slot in codes]
+        columns = [self._texts.take(each) for each in indices]
+        if self.name_inputs:
+            columns += [self._input_names.take(each) for each in indices]
+        return columns, sum(count for _, count in parts)
+
+    def _codes(self, inputs: pd.DataFrame, predicted: np.ndarray) -> tuple[np.ndarray, int]:
+        """max_reasons x rows: each row's reason codes (0 blank, i + 1 input i, the last ``only_never_text``)."""
         contributions = self.explainer.contributions(inputs)
         positive = contributions > 0.0
         candidates = np.where(positive & ~self._never, contributions, -np.inf)
@@ -138,11 +156,7 @@ class ReasonCoder:
             candidates[rows, best] = -np.inf
         only_never = (predicted == 1) & (codes[0] == 0) & positive[:, self._never].any(axis=1)
         codes[0][only_never] = len(self._texts) - 1
-        indices = [pa.array(slot) for slot in codes]
-        columns = [self._texts.take(each) for each in indices]
-        if self.name_inputs:
-            columns += [self._input_names.take(each) for each in indices]
-        return columns, int(only_never.sum())
+        return codes, int(only_never.sum())
 
 
 def reason_coder(use_case: UseCase, model: ModelArtifact, name_inputs: bool | None = None) -> ReasonCoder | None:

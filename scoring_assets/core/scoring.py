@@ -16,13 +16,20 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from scoring_assets.core.arrow_contract import decoded
 from scoring_assets.core.category_levels import CATEGORY_CODE_DTYPE
 from scoring_assets.core.csv_safety import SpreadsheetSafeCsvWriter
 from scoring_assets.core.drift import DIGITS, FileDrift
 from scoring_assets.core.features import build_features
 from scoring_assets.core.files import atomic_path, file_sha256
 from scoring_assets.core.folders import UseCaseFolders
-from scoring_assets.core.ingest import CARRIED_PREFIX, ValidationSummary, carried_columns, read_accepted_frame
+from scoring_assets.core.ingest import (
+    CARRIED_PREFIX,
+    ValidationSummary,
+    carried_columns,
+    categorical_text_columns,
+    read_accepted_frame,
+)
 from scoring_assets.core.lake import BATCH_ROWS, LakeWriter, batch_to_frame, lake_reader
 from scoring_assets.core.manifest import Publication, drift_report_path_for, publish_scored_file
 from scoring_assets.core.manifest_model import (
@@ -98,8 +105,13 @@ def feature_schema(use_case: UseCase, has_label: bool, carried: list[str] = ()) 
 
 
 def write_feature_parquet(use_case: UseCase, accepted_path: Path, features_path: Path) -> int:
-    """Build the feature matrix for every accepted row, in input order; returns the row count."""
-    source = lake_reader(accepted_path)
+    """Build the feature matrix for every accepted row, in input order; returns the row count.
+
+    The categorical text columns are read as dictionaries (``core.lake``), so ``build_features``
+    gets them as pandas categoricals of the same texts and codes them once per distinct text;
+    the row number, id, label and carried columns go from the stored batch to the file as they are.
+    """
+    source = lake_reader(accepted_path, categorical_text_columns(use_case))
     names = source.schema_arrow.names
     has_label = use_case.label_column in names
     carried = carried_columns(names)
@@ -110,20 +122,20 @@ def write_feature_parquet(use_case: UseCase, accepted_path: Path, features_path:
         LakeWriter(temporary, schema) as writer,
     ):
         for batch in source.iter_batches(batch_size=BATCH_ROWS):
-            accepted = read_accepted_frame(use_case, batch)
-            features = build_features(use_case.features, accepted)
-            for name in use_case.features.categorical:
-                features[name] = features[name].cat.codes.astype(CATEGORY_CODE_DTYPE)
-            if use_case.id_column:
-                features.insert(0, ID_KEY, accepted[use_case.id_column])
-            if has_label:
-                features[LABEL_KEY] = accepted[use_case.label_column]
-            for name in carried:
-                features[name] = accepted[name]
-            table = pa.Table.from_pandas(features.reset_index(), schema=schema, preserve_index=False)
-            writer.write(table)
-            rows += len(features)
+            features = build_features(use_case.features, read_accepted_frame(use_case, batch))
+            writer.write(pa.Table.from_arrays(_feature_arrays(use_case, batch, features, has_label), schema=schema))
+            rows += batch.num_rows
     return rows
+
+
+def _feature_arrays(use_case: UseCase, batch: pa.RecordBatch, features: pd.DataFrame, has_label: bool) -> list:
+    """A batch's columns of the feature matrix, in ``feature_schema`` order: keys, model inputs, label, carried."""
+    keys = [batch.column(ROW_NUMBER), *([decoded(batch.column(use_case.id_column))] if use_case.id_column else [])]
+    numeric = [pa.array(features[name].to_numpy("float64"), from_pandas=True) for name in use_case.features.numeric]
+    codes = [pa.array(features[name].cat.codes.to_numpy(CATEGORY_CODE_DTYPE)) for name in use_case.features.categorical]
+    label = [decoded(batch.column(use_case.label_column))] if has_label else []
+    carried = [batch.column(name) for name in carried_columns(batch.schema.names)]
+    return [*keys, *numeric, *codes, *label, *carried]
 
 
 def read_feature_frame(use_case: UseCase, batch: pa.RecordBatch) -> pd.DataFrame:
@@ -277,12 +289,12 @@ def score_feature_parquet(
             frame = read_feature_frame(use_case, batch)
             inputs = frame[use_case.features.columns]
             score = positive_scores(inputs)
-            arrays = _leading_arrays(use_case, frame, score, (model.version, scoring_timestamp), threshold)
+            arrays = _leading_arrays(use_case, batch, score, (model.version, scoring_timestamp), threshold)
             if coder is not None:
                 reasons, only_never = coder.code(inputs, (score >= threshold).astype("int8"))
                 arrays += reasons
                 summary.rows_only_never_reasons += only_never
-            arrays += [pa.array(frame[name].to_numpy(dtype=object), pa.string()) for name in carried]
+            arrays += [batch.column(name) for name in carried]
             writer.write(pa.Table.from_arrays(arrays, schema=schema))
             summary.add(score, _label_codes(use_case, frame[LABEL_KEY]) if has_label else None)
             if drift is not None:
@@ -291,15 +303,16 @@ def score_feature_parquet(
 
 
 def _leading_arrays(
-    use_case: UseCase, frame: pd.DataFrame, score: np.ndarray, version_and_time: tuple[str, str], threshold: float
+    use_case: UseCase, batch: pa.RecordBatch, score: np.ndarray, version_and_time: tuple[str, str], threshold: float
 ) -> list[pa.Array]:
-    """A batch's fixed columns of the scores file, in ``scored_columns`` order (reason columns not included)."""
-    count = len(frame)
-    row_numbers = pa.array(frame.index.to_numpy(dtype="int64"), pa.int64())
+    """A batch's fixed columns of the scores file, in ``scored_columns`` order (reason columns not included).
+
+    The row number and id go from the feature matrix's batch as they are stored.
+    """
+    count = batch.num_rows
+    row_numbers = batch.column(ROW_NUMBER)
     columns = {
-        use_case.scored_id_column: (
-            pa.array(frame[ID_KEY].to_numpy(dtype=object), pa.string()) if use_case.id_column else row_numbers
-        ),
+        use_case.scored_id_column: batch.column(ID_KEY) if use_case.id_column else row_numbers,
         use_case.score_column: pa.array(score, pa.float64()),
         "predicted_label": pa.array((score >= threshold).astype("int8"), pa.int8()),
         "model_version": pa.repeat(pa.scalar(version_and_time[0], pa.string()), count),

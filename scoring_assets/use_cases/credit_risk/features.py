@@ -42,13 +42,16 @@ CATEGORICAL = (
 
 
 def build_features(accepted: pd.DataFrame) -> pd.DataFrame:
-    """Model input for rows that passed the contract: numeric float64 columns, then the categories as text.
+    """Model input for rows that passed the contract: numeric float64 columns, then the categories as they arrive.
+
+    ``core.features.build_features`` gives the categories their declared levels (from text or a
+    categorical alike), so they pass through untouched.
 
     The contract guarantees duration >= 1, so the monthly amount is always defined.
     """
     columns = {name: accepted[name].astype("float64") for name in RAW_NUMERIC}
     columns[MONTHLY_AMOUNT] = columns["credit_amount"] / columns["duration"]
-    columns.update({name: accepted[name].astype("str") for name in CATEGORICAL})
+    columns.update({name: accepted[name] for name in CATEGORICAL})
     return pd.DataFrame(columns, index=accepted.index)
 
 
