@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from scoring_assets.core.contract import validate_frame
 from scoring_assets.core.csv_header import InputFileError, read_layout
 from scoring_assets.core.csv_records import _DataStream, iter_record_batches, read_csv_frame
 from scoring_assets.core.files import file_sha256
-from scoring_assets.core.ingest import validate_raw_parquet, write_raw_parquet
+from scoring_assets.core.ingest import find_repeated_ids, text_hashes, validate_raw_parquet, write_raw_parquet
 from scoring_assets.core.lake import lake_reader
 from scoring_assets.core.partition_keys import PartitionKeyError, checked_partition_key, partition_key_for, safe_stem
 from scoring_assets.core.routing import route_by_header
@@ -498,3 +499,20 @@ def test_partition_key_is_sanitised_name_plus_content_hash():
 def test_keys_not_made_by_registration_never_become_paths(key):
     with pytest.raises(PartitionKeyError):
         checked_partition_key(key)
+
+
+def test_ids_repeated_anywhere_in_the_file_are_found_exactly_across_batches(tmp_path, monkeypatch):
+    """Padding does not make an id new, a repeat many batches apart is found, and near twins are not repeats."""
+    monkeypatch.setattr("scoring_assets.core.ingest.BATCH_ROWS", 7)
+    ids = [f"C-{number}" for number in range(50)] + [" C-3", "C-41\t", "C-4", "3-C", "C-41", "", "é" * 40, "é" * 40]
+    path = tmp_path / "raw.parquet"
+    pq.write_table(pa.table({"customerID": pa.array(ids, pa.string())}), path)
+    assert find_repeated_ids(path, "customerID") == {"C-3", "C-41", "C-4", "é" * 40}
+
+
+def test_text_hashes_are_equal_for_equal_texts_whatever_the_array_they_sit_in():
+    texts = pa.array(["", "ab", "ba", "ab", "x" * 1000, None, "ab"])
+    hashes = text_hashes(texts)
+    assert hashes[1] == hashes[3] == hashes[6] and len(set(hashes[:5].tolist())) == 4
+    assert (text_hashes(texts.slice(2, 3)) == hashes[2:5]).all()
+    assert (text_hashes(texts.cast(pa.large_string())) == hashes).all()

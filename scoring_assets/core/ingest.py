@@ -40,6 +40,8 @@ FIELD_COUNT_RULE = "field_count"
 # A column a run carries into the scored file is kept, as written, under this prefix in every lake file,
 # so it can never be confused with (or changed like) a contract column of the same name.
 CARRIED_PREFIX = "carried:"
+_HASH_BASE = np.uint64(0x100000001B3)  # text_hashes: FNV's 64-bit prime as the polynomial's base
+_HASH_MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))  # SplitMix64's multipliers
 WHOLE_ROW = "(whole row)"  # the reject report's column for a row that could not be split into columns
 
 
@@ -252,9 +254,8 @@ def find_repeated_ids(raw_path: Path, id_column: str) -> frozenset[str]:
     hashes = np.empty(source.metadata.num_rows, dtype=np.uint64)  # 8 bytes a row, filled in place
     filled = 0
     for batch in source.iter_batches(columns=[id_column], batch_size=BATCH_ROWS):
-        ids = pc.utf8_trim_whitespace(batch.column(0)).to_pandas()
-        hashes[filled : filled + len(ids)] = pd.util.hash_pandas_object(ids, index=False).to_numpy()
-        filled += len(ids)
+        hashes[filled : filled + batch.num_rows] = text_hashes(pc.utf8_trim_whitespace(batch.column(0)))
+        filled += batch.num_rows
     hashes.sort()
     suspects = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
     del hashes
@@ -262,10 +263,34 @@ def find_repeated_ids(raw_path: Path, id_column: str) -> frozenset[str]:
         return frozenset()
     counts: Counter = Counter()
     for batch in source.iter_batches(columns=[id_column], batch_size=BATCH_ROWS):
-        ids = pc.utf8_trim_whitespace(batch.column(0)).to_pandas()
-        candidates = ids[np.isin(pd.util.hash_pandas_object(ids, index=False).to_numpy(), suspects)]
-        counts.update(candidates.tolist())
+        ids = pc.utf8_trim_whitespace(batch.column(0))
+        counts.update(ids.filter(pa.array(np.isin(text_hashes(ids), suspects))).to_pylist())
     return frozenset(value for value, count in counts.items() if count > 1 and value != "")
+
+
+def text_hashes(text: pa.Array) -> np.ndarray:
+    """A 64-bit hash of every text, straight from Arrow's buffers: no Python string per row.
+
+    A polynomial over the bytes (mod 2**64), mixed with the length by SplitMix64's finaliser.
+    Equal texts hash equal; callers compare the few texts whose hashes repeat exactly.
+    """
+    if not len(text):
+        return np.empty(0, np.uint64)
+    width = np.int64 if pa.types.is_large_string(text.type) else np.int32
+    offsets = np.frombuffer(text.buffers()[1], dtype=width)[text.offset : text.offset + len(text) + 1].astype(np.int64)
+    data = np.frombuffer(text.buffers()[2] or b"", dtype=np.uint8)[offsets[0] : offsets[-1]]
+    starts, lengths = offsets[:-1] - offsets[0], np.diff(offsets)
+    with np.errstate(over="ignore"):  # unsigned arithmetic wraps: that is the modulus
+        powers = np.cumprod(np.full(max(int(lengths.max()), 1), _HASH_BASE, dtype=np.uint64))
+        terms = data.astype(np.uint64) * powers[np.arange(len(data)) - np.repeat(starts, lengths)]
+        sums = np.zeros(len(text), np.uint64)
+        if len(terms):
+            sums[lengths > 0] = np.add.reduceat(terms, starts[lengths > 0])
+        mixed = sums ^ (lengths.astype(np.uint64) * _HASH_MIX[1])
+        for shift, multiplier in ((30, _HASH_MIX[0]), (27, _HASH_MIX[1])):
+            mixed ^= mixed >> np.uint64(shift)
+            mixed *= multiplier
+        return mixed ^ (mixed >> np.uint64(31))
 
 
 def validate_raw_parquet(
