@@ -261,7 +261,7 @@ def typed_text_batch(contract: ArrowContract, batch: pa.RecordBatch, trimmed: li
                 return None
             column = _trimmed(column) if name in trimmed else column
         if name in contract.types and contract.types[name] != pa.string():
-            column = _typed_number(decoded(column), contract.types[name])
+            column = _typed_number(column, contract.types[name])
             if column is None:
                 return None
         typed[name] = column
@@ -284,7 +284,13 @@ def _unified(text: pa.DictionaryArray) -> pa.DictionaryArray:
 
 
 def _typed_number(text: pa.Array, arrow_type: pa.DataType) -> pa.Array | None:
-    """Trimmed text as numbers of ``arrow_type`` (blanks missing), or None if a value is not one."""
+    """Trimmed text as numbers of ``arrow_type`` (blanks missing), or None if a value is not one.
+
+    A dictionary's texts are parsed once each (None also when an unused one is not a number).
+    """
+    if pa.types.is_dictionary(text.type):
+        numbers = _typed_number(text.dictionary, arrow_type)
+        return None if numbers is None else numbers.take(text.indices)
     numbers, not_numbers = parse_numbers(text)
     if not_numbers:
         return None

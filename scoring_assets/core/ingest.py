@@ -162,7 +162,7 @@ def write_raw_parquet(
                     for batch in batches:
                         batch = _with_carried_copies(batch, use_case, carried)
                         if writer is None:
-                            writer = LakeWriter(temporary, batch.schema, _dictionary_columns(use_case))
+                            writer = LakeWriter(temporary, batch.schema, raw_dictionary_columns(use_case))
                         writer.write(batch)
                         rows += batch.num_rows
                 finally:
@@ -192,8 +192,19 @@ def write_raw_parquet(
 
 
 def _dictionary_columns(use_case: UseCase) -> list[str]:
-    """The columns of the raw and validated files worth dictionary encoding: those with a value set, and the label."""
+    """The columns of the validated file worth dictionary encoding: those with a value set, and the label."""
     return [*use_case.value_sets, *([use_case.label_column] if use_case.label_column else [])]
+
+
+def raw_dictionary_columns(use_case: UseCase) -> list[str]:
+    """The raw file's columns stored and read back as dictionaries: the categorical ones and the whole numbers.
+
+    Whole numbers are mostly codes, counts and amounts with few distinct texts per batch, so each
+    text is parsed once (``core.arrow_contract``); the Parquet writer falls back to plain pages
+    for a column with too many.
+    """
+    numbers = [name for name in use_case.integer_columns if name not in use_case.value_sets]
+    return [*use_case.value_sets, *numbers, *([use_case.label_column] if use_case.label_column else [])]
 
 
 def categorical_text_columns(use_case: UseCase) -> list[str]:
@@ -303,7 +314,7 @@ def validate_raw_parquet(
     exactly when rows were rejected: a report left at ``report_path`` by an earlier, different
     file is removed.
     """
-    source = lake_reader(raw_path, categorical_text_columns(use_case))
+    source = lake_reader(raw_path, raw_dictionary_columns(use_case))
     names = source.schema_arrow.names
     schema = accepted_schema(use_case, use_case.label_column in names, carried_columns(names))
     repeated_ids = find_repeated_ids(raw_path, use_case.id_column) if use_case.id_column else frozenset()
