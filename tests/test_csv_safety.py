@@ -70,6 +70,15 @@ def test_only_text_columns_change_and_nulls_stay_null():
     assert safe.column("score").equals(table.column("score")) and safe.column("label").equals(table.column("label"))
 
 
+def test_a_dictionary_column_is_neutralised_like_its_text_and_counted_by_cell():
+    """Reason texts and other repeated texts arrive as dictionaries: the same cells change, each counted."""
+    texts = pa.array(["=SUM(A1)", "fine", None, "=SUM(A1)", "@x", "fine"])
+    plain, plain_count = neutralise_text_columns(pa.table({"reason": texts}))
+    coded, coded_count = neutralise_text_columns(pa.table({"reason": texts.dictionary_encode()}))
+    assert coded_count == plain_count == 3
+    assert coded.column("reason").cast(pa.string()).equals(plain.column("reason"))
+
+
 def test_safe_writer_writes_what_it_counts(tmp_path):
     schema = pa.schema([("customer_id", pa.string()), ("value", pa.string()), ("rows", pa.int64())])
     path = tmp_path / "out.csv"

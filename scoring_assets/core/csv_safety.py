@@ -56,12 +56,30 @@ def neutralise_formulas(cells: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, in
     return pc.replace_with_mask(cells, unsafe_in_place, prefixed), count
 
 
+def _neutralised_dictionary(cells: pa.DictionaryArray) -> tuple[pa.DictionaryArray, int]:
+    """A dictionary of texts with the rule applied once per text; the count is of cells (rows), not texts."""
+    texts, count = neutralise_formulas(cells.dictionary)
+    if not count:
+        return cells, 0
+    changed = pc.not_equal(texts, cells.dictionary).take(cells.indices)
+    return pa.DictionaryArray.from_arrays(cells.indices, texts), int(pc.sum(changed).as_py() or 0)
+
+
+def _is_text(arrow_type: pa.DataType) -> bool:
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
+
+
 def neutralise_text_columns(data: pa.RecordBatch | pa.Table) -> tuple[pa.RecordBatch | pa.Table, int]:
-    """``data`` with the rule applied to each text column; other columns are left as they are."""
+    """``data`` with the rule applied to each text column, plain or dictionary; other columns are left as they are."""
     columns, total = [], 0
     for column in data.columns:
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        if _is_text(column.type):
             column, count = neutralise_formulas(column)
+            total += count
+        elif pa.types.is_dictionary(column.type) and _is_text(column.type.value_type):
+            column, count = _neutralised_dictionary(
+                column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+            )
             total += count
         columns.append(column)
     if not total:

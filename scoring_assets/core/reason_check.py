@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scoring_assets.core.arrow_contract import per_value
 from scoring_assets.core.lake import BATCH_ROWS, lake_reader
 from scoring_assets.core.model_store import LoadedModel
 from scoring_assets.core.reason_codes import BLANK, LinearContributions, reason_columns
@@ -55,7 +56,7 @@ def judge_reasons(
     explained_texts = pa.array(list(reasons.texts.values()), pa.string())
     columns = reason_columns(reasons)
     verdict, explained, offset = ReasonsVerdict(), [], 0
-    source = lake_reader(scores_path)
+    source = lake_reader(scores_path, columns)  # as dictionaries: each text is judged once (``per_value``)
     per_batch = -(-sample_rows // max(1, -(-source.metadata.num_rows // BATCH_ROWS)))  # memory: O(sample), not O(rows)
     for batch in source.iter_batches(
         batch_size=BATCH_ROWS, columns=[use_case.score_column, "predicted_label", *columns]
@@ -63,12 +64,16 @@ def judge_reasons(
         first = batch.column(columns[0])
         positive = pc.equal(batch.column("predicted_label"), 1)
         verdict.rows += batch.num_rows
-        verdict.positive_without_reason += pc.sum(pc.and_(positive, pc.equal(first, BLANK))).as_py() or 0
-        verdict.rows_only_never_reasons += pc.sum(pc.equal(first, reasons.only_never_text)).as_py() or 0
+        blank = per_value(lambda texts: pc.equal(texts, BLANK), first)
+        verdict.positive_without_reason += pc.sum(pc.and_(positive, blank)).as_py() or 0
+        verdict.rows_only_never_reasons += (
+            pc.sum(per_value(lambda texts: pc.equal(texts, reasons.only_never_text), first)).as_py() or 0
+        )
         for name in columns:
-            verdict.unknown_texts += pc.sum(pc.invert(pc.is_in(batch.column(name), dictionary))).as_py() or 0
+            known = per_value(lambda texts: pc.is_in(texts, dictionary), batch.column(name))
+            verdict.unknown_texts += pc.sum(pc.invert(known)).as_py() or 0
         # rows whose first reason names an input: (position in the file, stored score, index of that input's text)
-        where = pc.index_in(first, explained_texts).to_numpy(zero_copy_only=False)
+        where = per_value(lambda texts: pc.index_in(texts, explained_texts), first).to_numpy(zero_copy_only=False)
         rows = _spread(np.flatnonzero(~np.isnan(where.astype("float64"))), per_batch)
         score = batch.column(use_case.score_column).to_numpy()
         explained.append((rows + offset, score[rows], where[rows].astype(int)))

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from scoring_assets.core.arrow_contract import decoded
 from scoring_assets.core.category_levels import CATEGORY_CODE_DTYPE
@@ -84,6 +85,15 @@ def scores_schema(use_case: UseCase, carried: list[str] = (), name_inputs: bool 
         pa.field(name, types.get(name, pa.string()), nullable=False) for name in scored_columns(use_case, name_inputs)
     ]
     return pa.schema(fields + [pa.field(f"{CARRIED_PREFIX}{name}", pa.string()) for name in carried])
+
+
+def repeated_text_columns(schema: pa.Schema) -> list[str]:
+    """The scores file's columns of a few texts repeated on every row: model version, timestamp, reasons.
+
+    Stored as Parquet dictionaries and read back as Arrow ones (``core.lake``), so a reader
+    handles each text once, not once per row.
+    """
+    return [name for name in schema.names if name in FIXED_SCORE_COLUMNS[1:] or name.startswith("reason_")]
 
 
 def carried_in(schema: pa.Schema) -> list[str]:
@@ -283,7 +293,7 @@ def score_feature_parquet(
     summary = ScoreSummary(threshold=threshold)
     with (
         atomic_path(scores_path) as temporary,
-        LakeWriter(temporary, schema) as writer,
+        LakeWriter(temporary, schema, repeated_text_columns(schema)) as writer,
     ):
         for batch in source.iter_batches(batch_size=BATCH_ROWS):
             frame = read_feature_frame(use_case, batch)
@@ -355,7 +365,7 @@ def write_scored_csv(scores_path: Path, output_path: Path) -> tuple[str, int]:
     (``csv_safety``), so the hash the manifest records is the hash of the file as people receive it.
     Carried columns get their input names back.
     """
-    source = lake_reader(scores_path)
+    source = lake_reader(scores_path, repeated_text_columns(pq.read_schema(scores_path)))
     names = [name.removeprefix(CARRIED_PREFIX) for name in source.schema_arrow.names]
     schema = pa.schema([field.with_name(name) for field, name in zip(source.schema_arrow, names, strict=True)])
     with atomic_path(output_path) as temporary:
