@@ -250,9 +250,9 @@ def typed_text_batch(contract: ArrowContract, batch: pa.RecordBatch, trimmed: li
 
     The columns named in ``trimmed`` lose surrounding whitespace (the same trim as pandas'
     ``str.strip`` on Arrow text; a dictionary column stays one); the contract's numeric columns
-    become numbers. None when a value
-    holds a NUL byte, a numeric column holds text that is not a number or an integer column a
-    fraction or a number beyond ``LARGEST_WHOLE_NUMBER``: pandera's path reports those.
+    become numbers. None when a value holds a NUL byte, a numeric column holds text that is not a
+    number or an integer column a fraction or a number beyond ``LARGEST_WHOLE_NUMBER``: pandera's
+    path reports those.
     """
     typed = {}
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
