@@ -16,6 +16,8 @@ SOURCE_FILE = f"{PREFIX}/source_file"
 SOURCE_SHA256 = f"{PREFIX}/source_sha256"
 MODEL_VERSION = f"{PREFIX}/model_version"
 TRIGGER = f"{PREFIX}/trigger"
+# A batch run (``batch_rescore``) re-scores this many files; its events, not its tags, name each file.
+BATCH_FILES = f"{PREFIX}/batch_files"
 
 
 class Trigger(StrEnum):
