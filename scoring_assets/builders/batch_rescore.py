@@ -45,7 +45,7 @@ from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.prediction_assets import ScoringConfig, model_or_problem, publish_file_scores
 from scoring_assets.builders.refusals import REFUSAL_KIND, RefusalKind
 from scoring_assets.builders.resources import ModelStore, ScoringFolders
-from scoring_assets.builders.run_tags import BATCH_FILES, tag_run
+from scoring_assets.builders.run_tags import BATCH_FILES, tag_run, use_case_tags
 from scoring_assets.builders.shadow_assets import (
     challenger_to_shadow_with,
     record_unusable_challenger,
@@ -147,6 +147,7 @@ def build_rescore_batch_job(
     @dg.job(
         name=keys.rescore_batch_job,
         executor_def=dg.in_process_executor,
+        tags=use_case_tags(use_case.name),
         description=rescore_batch_description(use_case),
     )
     def rescore_batch():
