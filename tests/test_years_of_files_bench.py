@@ -1,7 +1,7 @@
 """bench/years_of_files.py at a tiny size: its fill is what the product records, and it measures every path.
 
 The bench's figures are only worth quoting if the instance it fills holds what N scored files
-leave behind: here 50 files (SQLite, the UI left out: it needs Chromium), kept, then looked at
+leave behind: here 30 files (SQLite, the UI left out: it needs Chromium), kept, then looked at
 from outside the bench. CI runs it at this size only; the large sizes are run by hand
 (docs/performance.md, "Years of files").
 """
@@ -21,8 +21,8 @@ from scoring_assets.builders.keys import keys_of
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.use_cases import all_use_cases
 
-FILES = 50
-CLI_SCORED = 2  # the bench's own `scoring-assets score` runs: the baseline and the one at 50 files
+FILES = 30
+CLI_SCORED = 2  # the bench's own `scoring-assets score` runs: the baseline and the one at FILES
 MEASURED = {
     "fill",
     "inbox_tick_100_new",
@@ -45,7 +45,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def bench_run(tmp_path_factory):
-    """The bench at 50 files, its instance kept: (its JSON report, the instance's home, the data folder)."""
+    """The bench at 30 files, its instance kept: (its JSON report, the instance's home, the data folder)."""
     scratch = tmp_path_factory.mktemp("years")
     command = [sys.executable, str(REPO_ROOT / "bench" / "years_of_files.py"), "--files", str(FILES)]
     command += ["--skip", "ui", "--scratch", str(scratch), "--keep", "--json"]
