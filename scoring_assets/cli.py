@@ -712,13 +712,13 @@ def rescore(args: argparse.Namespace) -> int:
 
 def rescore_use_case(instance, use_case, known: list[str], args: argparse.Namespace) -> int:
     """Re-score one use case's chosen partitions that were scored with another model (or all, with --all)."""
-    from scoring_assets.builders.scored_models import scored_with_model
+    from scoring_assets.builders.scored_models import models_by_partition
     from scoring_assets.core.model_store import ModelIntegrityError
     from scoring_assets.runs import model_store
 
     chosen = [key for key in known if not args.partition or key in args.partition]
-    used = {key: scored_with_model(instance, use_case, key) for key in chosen}
-    scored = [key for key in chosen if used[key] is not None]
+    used = models_by_partition(instance, use_case)
+    scored = [key for key in chosen if used.get(key) is not None]
     if not scored:
         if args.use_case or args.partition:
             print(f"{use_case.name}: nothing to re-score: no scored file")
