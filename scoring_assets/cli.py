@@ -4,7 +4,7 @@
 satisfies), registers the file as a partition of it and executes its score_file job in process
 against the instance in ``$DAGSTER_HOME`` (``.dagster_home/`` in the repository when unset),
 so every scoring run is also a run in the UI (a model that fails its integrity check is
-refused before anything is registered or run). ``rescore`` runs each use case's rescore job for
+refused before anything is registered or run). ``rescore`` runs each use case's rescore_batch job (many files a run) for
 files scored with an older model; ``outcomes`` registers what really happened to scored rows
 (the use case's register_outcomes job) and prints realized against expected performance per
 scored file; ``use-cases`` lists what can be scored. There is no second
@@ -82,6 +82,13 @@ def _days(text: str) -> int:
     return value
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: give 1 or more")
+    return value
+
+
 def add_verbose(parser: argparse.ArgumentParser) -> None:
     """--verbose after a command too, listed in its --help (SUPPRESS: it does not reset the top-level one)."""
     parser.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
@@ -121,13 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_verbose(score)
 
-    rescore = commands.add_parser(
-        "rescore", help="re-score files already scored with an older model (runs the rescore job per file)"
-    )
-    rescore.add_argument("--use-case", metavar="NAME", help="only this use case (default: every use case)")
-    rescore.add_argument("--all", action="store_true", help="re-score every scored file, not only stale ones")
-    rescore.add_argument("--partition", action="append", metavar="KEY", help="only this partition (repeatable)")
-    add_verbose(rescore)
+    add_rescore_parser(commands)
 
     add_outcomes_parser(commands)
 
@@ -146,6 +147,23 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_reports_parser(commands)
     add_new_use_case_parser(commands)
     return parser
+
+
+def add_rescore_parser(commands) -> None:
+    """``rescore [--use-case NAME] [--all] [--partition KEY ...] [--max-partitions-per-run N]``."""
+    rescore = commands.add_parser(
+        "rescore", help="re-score files already scored with an older model (many files per run, each its own partition)"
+    )
+    rescore.add_argument("--use-case", metavar="NAME", help="only this use case (default: every use case)")
+    rescore.add_argument("--all", action="store_true", help="re-score every scored file, not only stale ones")
+    rescore.add_argument("--partition", action="append", metavar="KEY", help="only this partition (repeatable)")
+    rescore.add_argument(
+        "--max-partitions-per-run",
+        type=positive_int,
+        metavar="N",
+        help="files per run (default: SCORING_MAX_PARTITIONS_PER_RUN, else 100); 1: the rescore job once per file",
+    )
+    add_verbose(rescore)
 
 
 def add_new_use_case_parser(commands) -> None:
@@ -694,15 +712,13 @@ def rescore(args: argparse.Namespace) -> int:
 
 def rescore_use_case(instance, use_case, known: list[str], args: argparse.Namespace) -> int:
     """Re-score one use case's chosen partitions that were scored with another model (or all, with --all)."""
-    from scoring_assets.builders.keys import keys_of
-    from scoring_assets.builders.run_tags import Trigger, trigger_tags
-    from scoring_assets.builders.scored_models import scored_with_model
+    from scoring_assets.builders.scored_models import models_by_partition
     from scoring_assets.core.model_store import ModelIntegrityError
-    from scoring_assets.runs import execute_score_run, model_store
+    from scoring_assets.runs import model_store
 
     chosen = [key for key in known if not args.partition or key in args.partition]
-    used = {key: scored_with_model(instance, use_case, key) for key in chosen}
-    scored = [key for key in chosen if used[key] is not None]
+    used = models_by_partition(instance, use_case)
+    scored = [key for key in chosen if used.get(key) is not None]
     if not scored:
         if args.use_case or args.partition:
             print(f"{use_case.name}: nothing to re-score: no scored file")
@@ -716,8 +732,22 @@ def rescore_use_case(instance, use_case, known: list[str], args: argparse.Namesp
     if not targets:
         print(f"{use_case.name}: nothing to re-score: {len(scored)} scored file(s), all by {model.version}")
         return EXIT_OK
-    config = {"loggers": logger_config(args.verbose)}
-    failed = 0
+    from scoring_assets.runs import rescore_settings
+
+    per_run = args.max_partitions_per_run or rescore_settings().max_partitions_per_run
+    rescore_files = rescore_one_per_run if per_run == 1 else rescore_in_batches
+    failed = rescore_files(instance, use_case, targets, model, args, per_run)
+    print(f"{use_case.name}: {len(targets) - failed} of {len(targets)} file(s) re-scored with {model.version}")
+    return EXIT_OK if not failed else EXIT_ERROR
+
+
+def rescore_one_per_run(instance, use_case, targets: list[str], model, args: argparse.Namespace, _per_run: int) -> int:
+    """The rescore job once per file (``--max-partitions-per-run 1``); returns how many files failed."""
+    from scoring_assets.builders.keys import keys_of
+    from scoring_assets.builders.run_tags import Trigger, trigger_tags
+    from scoring_assets.runs import execute_score_run
+
+    config, failed = {"loggers": logger_config(args.verbose)}, 0
     for key in targets:
         result = execute_score_run(
             instance, use_case, key, config, job_name=keys_of(use_case).rescore_job, tags=trigger_tags(Trigger.CLI)
@@ -728,8 +758,43 @@ def rescore_use_case(instance, use_case, known: list[str], args: argparse.Namesp
             failed += 1
             problems = [refusal_line(step, failure, key)[1] for step, failure in step_failures(result)]
             _problem(f"re-scoring {key} failed (run {result.run_id}): {'; '.join(problems) or 'see the UI'}")
-    print(f"{use_case.name}: {len(targets) - failed} of {len(targets)} file(s) re-scored with {model.version}")
-    return EXIT_OK if not failed else EXIT_ERROR
+    return failed
+
+
+def rescore_in_batches(instance, use_case, targets: list[str], model, args: argparse.Namespace, per_run: int) -> int:
+    """The rescore_batch job over slices of ``per_run`` files, each file reported; returns how many failed."""
+    from scoring_assets.builders.batch_rescore import batch_run_config, in_batches
+    from scoring_assets.builders.keys import keys_of
+    from scoring_assets.builders.run_tags import Trigger, trigger_tags
+    from scoring_assets.runs import execute_job, model_store, record_model_observation
+
+    record_model_observation(instance, use_case, model_store())
+    failed = 0
+    for batch in in_batches(targets, per_run):
+        config = batch_run_config(use_case, batch, logger_config(args.verbose))
+        result = execute_job(instance, keys_of(use_case).rescore_batch_job, config, trigger_tags(Trigger.CLI))
+        refused = batch_refusals(result, batch)
+        for key in batch:
+            if key in refused:
+                _problem(f"re-scoring {key} failed (run {result.run_id}): {refused[key]}")
+            else:
+                print(f"re-scored {use_case.name} {key} with {model.version} (run {result.run_id})")
+        failed += len(refused)
+    return failed
+
+
+def batch_refusals(result, batch: list[str]) -> dict[str, str]:
+    """Why each file of a batch run was not re-scored; every file, when the run failed before scoring any."""
+    refused: dict[str, str] = {}
+    for step, failure in step_failures(result):
+        user_data = failure.step_failure_data.user_failure_data
+        per_file = user_data.metadata.get("refused") if user_data is not None else None
+        if per_file is not None:
+            refused.update(per_file.value)
+        else:
+            line = refusal_line(step, failure, "the batch")[1]
+            refused.update({key: line for key in batch})
+    return refused
 
 
 def register_outcomes(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ import dagster as dg
 from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.model_assets import record_model_observation
 from scoring_assets.builders.outcome_assets import outcomes_run_config
-from scoring_assets.builders.resources import ModelStore, ScoringFolders
+from scoring_assets.builders.resources import ModelStore, RescoreSettings, ScoringFolders
 from scoring_assets.core.folders import InputRegistration, UseCaseFolders
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.defs.resources import scoring_resources
@@ -30,6 +30,11 @@ def folders() -> ScoringFolders:
 def model_store() -> ModelStore:
     """The model store as the environment sets it now (tests and the CLI may change it between runs)."""
     return scoring_resources()["model_store"]
+
+
+def rescore_settings() -> RescoreSettings:
+    """How many files a re-score run takes, as the environment sets it now."""
+    return scoring_resources()["rescore_settings"]
 
 
 def register_file(

@@ -590,8 +590,8 @@ def test_rescore_re_scores_stale_files_of_the_chosen_use_case_or_of_every_use_ca
     assert f"credit_risk: nothing to re-score: 1 scored file(s), all by {credit_version}" in every.stdout
     assert manifest_md5(workspace, TELCO, telco_key) == new_md5["telco_churn"]
     with DagsterInstance.from_config(str(workspace.dagster_home)) as instance:
-        rescore_runs = sorted(run.job_name for run in instance.get_runs() if run.job_name.endswith("__rescore"))
-    assert rescore_runs == ["credit_risk__rescore", "telco_churn__rescore"]
+        rescore_runs = sorted(run.job_name for run in instance.get_runs() if "__rescore" in run.job_name)
+    assert rescore_runs == ["credit_risk__rescore_batch", "telco_churn__rescore_batch"]
 
 
 # --- the real extracts -------------------------------------------------------------------------------

@@ -286,8 +286,7 @@ def test_files_dropped_in_the_inboxes_are_scored_by_the_running_daemon(tmp_path,
         assert stale_statuses(CREDIT_RISK, [credit_key]) == ["FRESH"]
 
         # Most partitions re-scored from the CLI against the running instance; switching on the
-        # rescore sensor afterwards catches up on the two left stale, each by one tagged run (two
-        # keep the daemon's run start-up cost, ~10 s a run, small).
+        # rescore sensor afterwards catches up on the two left stale in one tagged batch run.
         by_sensor, by_cli = scored_keys[:2], scored_keys[2:]
         rescored = rescore_with_cli(server, model_root, *(arg for key in by_cli for arg in ("--partition", key)))
         assert rescored.returncode == 0, rescored.stderr
@@ -296,13 +295,15 @@ def test_files_dropped_in_the_inboxes_are_scored_by_the_running_daemon(tmp_path,
 
         def sensor_rescores():
             done = [
-                run for run in server.runs("telco_churn__rescore") if run["tags"].get("scoring/trigger") == "rescore"
+                run
+                for run in server.runs("telco_churn__rescore_batch")
+                if run["tags"].get("scoring/trigger") == "rescore"
             ]
-            finished = len(done) >= len(by_sensor) and all(run["status"] in FINISHED_STATUSES for run in done)
-            return done if finished else None
+            return done if done and all(run["status"] in FINISHED_STATUSES for run in done) else None
 
         rescore_runs = wait_for(sensor_rescores, server, "the rescore sensor to catch up on stale partitions")
-        assert sorted(run["tags"]["dagster/partition"] for run in rescore_runs) == sorted(by_sensor)
+        assert len(rescore_runs) == 1, "both stale files in one batch run"
+        assert rescore_runs[0]["tags"]["scoring/batch_files"] == str(len(by_sensor))
         assert {run["status"] for run in rescore_runs} == {"SUCCESS"}
         assert set(stale_statuses(TELCO, scored_keys)) == {"FRESH"}
         for key in scored_keys:
@@ -310,7 +311,7 @@ def test_files_dropped_in_the_inboxes_are_scored_by_the_running_daemon(tmp_path,
             assert manifest["model"]["md5"] == new_md5
             archived = Path(manifest["previous_output_archived_to"]) / f"{key}.manifest.json"
             assert json.loads(archived.read_text())["model"]["md5"] == model_artifact.md5
-        assert server.runs("credit_risk__rescore") == [], "credit_risk's model did not change"
+        assert server.runs("credit_risk__rescore_batch") == [], "credit_risk's model did not change"
         # What a newcomer sees in the dev server's output: none of the start-up warnings of old.
         log = server.log_path.read_text(errors="replace")
         for warning in ("SupersessionWarning", "BetaWarning", "Found a dagster instance configuration"):

@@ -164,3 +164,20 @@ def test_the_kubernetes_run_launcher_accepts_its_settings_and_run_pods_get_what_
     storage_variables = set(env_variables(config["storage"]))
     given = set(env) | ({"DAGSTER_PG_PASSWORD"} if launcher.get("postgres_password_secret") else set())
     assert storage_variables <= given, f"run pods would miss {sorted(storage_variables - given)}"
+
+
+def test_the_kubernetes_queue_limits_name_tags_the_runs_carry():
+    """Per-use-case and re-score limits only work if every run of those jobs carries the tags they name."""
+    from scoring_assets.builders.keys import keys_of
+    from scoring_assets.builders.run_tags import TRIGGER, USE_CASE, Trigger
+    from scoring_assets.defs.use_cases import scoring_definitions
+    from scoring_assets.use_cases import all_use_cases
+
+    limits = yaml.safe_load(K8S_CONFIG.read_text())["run_coordinator"]["config"]["tag_concurrency_limits"]
+    assert {limit["key"] for limit in limits} == {USE_CASE, TRIGGER}
+    assert {limit["value"] for limit in limits if limit["key"] == TRIGGER} == {Trigger.RESCORE.value}
+    definitions = scoring_definitions()
+    for use_case in all_use_cases().values():
+        keys = keys_of(use_case)
+        for job_name in (keys.score_file_job, keys.rescore_job, keys.rescore_batch_job):
+            assert definitions.resolve_job_def(job_name).tags[USE_CASE] == use_case.name

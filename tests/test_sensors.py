@@ -22,6 +22,7 @@ from test_cli import write_use_case_module
 from scoring_assets.builders import inbox_sensors, model_sensors, scored_models
 from scoring_assets.builders.jobs import build_jobs
 from scoring_assets.builders.keys import keys_of
+from scoring_assets.builders.resources import RescoreSettings
 from scoring_assets.builders.model_assets import latest_observed_model_md5, record_model_observation
 from scoring_assets.builders.run_tags import TRIGGER, Trigger, trigger_tags
 from scoring_assets.builders.schedules import NIGHTLY_LATEST_PARTITIONS
@@ -50,7 +51,9 @@ class SensorDaemon:
     def __init__(self, instance: DagsterInstance, sensor, resources: dict | None = None):
         self.instance = instance
         self.sensor = sensor
-        self.resources = resources or {"model_store": sensor_resources(None)["model_store"]}
+        self.resources = resources or {
+            name: sensor_resources(None)[name] for name in ("model_store", "rescore_settings")
+        }
         self.cursor: str | None = None
 
     def tick(self) -> SensorResult:
@@ -82,7 +85,15 @@ def settle(path) -> None:
 
 
 def requested(result: SensorResult) -> list[str]:
-    return [request.partition_key for request in result.run_requests or []]
+    """The partitions a tick asks to run: a request's own, or the files a batch re-score request lists."""
+    return [key for request in result.run_requests or [] for key in partitions_of(request)]
+
+
+def partitions_of(request) -> list[str]:
+    if request.partition_key is not None:
+        return [request.partition_key]
+    [op_config] = request.run_config["ops"].values()
+    return list(op_config["config"]["partitions"])
 
 
 def inbox_key(use_case: UseCase) -> AssetKey:
@@ -707,15 +718,14 @@ def test_switching_rescore_on_after_a_model_change_catches_up_once_per_partition
     first, second = rescore.tick(), rescore.tick()
     assert requested(first) + requested(second) == keys, "every stale partition, a bounded number per tick"
     for request in [*first.run_requests, *second.run_requests]:
-        assert request.run_key == f"{request.partition_key}@{new_md5}"
+        assert request.job_name in (None, keys_of(TELCO).rescore_batch_job) and request.run_key.endswith(f"@{new_md5}")
         assert request.tags[TRIGGER] == Trigger.RESCORE
     assert requested(rescore.tick()) == []
 
-    forgetful = SensorDaemon(instance, rescore_sensor)  # same run keys: Dagster skips them
-    assert {request.run_key for request in forgetful.tick().run_requests} == {
-        f"{keys[0]}@{new_md5}",
-        f"{keys[1]}@{new_md5}",
-    }
+    forgetful = SensorDaemon(instance, rescore_sensor)  # same files, same model, same run keys: Dagster skips them
+    assert [request.run_key for request in forgetful.tick().run_requests] == [
+        request.run_key for request in first.run_requests
+    ]
 
     result = execute_score_run(
         instance, TELCO, keys[0], job_name=keys_of(TELCO).rescore_job, tags=trigger_tags(Trigger.RESCORE)
@@ -751,9 +761,14 @@ def test_nightly_schedule_rescores_the_use_cases_latest_partitions(use_case, tmp
         instance.add_dynamic_partitions(keys_of(use_case).partitions, keys)
         other = next(name for name in USE_CASE_NAMES if name != use_case.name)
         instance.add_dynamic_partitions(keys_of(declared_use_case(other)).partitions, ["other_file-00000000"])
-        context = build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 11, 23, 2))
+        context = build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=datetime(2026, 11, 23, 2),
+            resources={"rescore_settings": RescoreSettings(max_partitions_per_run=20)},
+        )
         requests = list(nightly(context))
-    assert nightly.job_name == keys_of(use_case).rescore_job
-    assert [request.partition_key for request in requests] == keys[-NIGHTLY_LATEST_PARTITIONS:]
-    assert len({request.run_key for request in requests}) == NIGHTLY_LATEST_PARTITIONS
+    assert nightly.job_name == keys_of(use_case).rescore_batch_job
+    assert [key for request in requests for key in partitions_of(request)] == keys[-NIGHTLY_LATEST_PARTITIONS:]
+    assert [len(partitions_of(request)) for request in requests] == [20, 20, 10], "20 files per run at most"
+    assert len({request.run_key for request in requests}) == len(requests)
     assert {request.tags[TRIGGER] for request in requests} == {Trigger.SCHEDULE}

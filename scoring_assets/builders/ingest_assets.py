@@ -32,13 +32,21 @@ from scoring_assets.core.use_case import UseCase
 CODE_VERSION = "2"
 
 
-def registered_input(context: dg.AssetExecutionContext, folders: UseCaseFolders) -> InputRegistration:
-    """The file behind the run's partition, with the run tagged by its name and sha256."""
+def registered_input(
+    context: dg.AssetExecutionContext, folders: UseCaseFolders, tag_the_run: bool = True
+) -> InputRegistration:
+    """The file behind the run's partition, with the run tagged by its name and sha256.
+
+    A batch run scores many files, so it is not tagged with any one of them (``tag_the_run`` False).
+    """
     try:
         registration = folders.registered_input(context.partition_key)
     except FileNotFoundError as error:
         raise refusal(context, RefusalKind.INPUT_FILE, str(error)) from None
-    tag_run(context.instance, context.run, file_tags(Path(registration.source_path).name, registration.sha256, None))
+    if tag_the_run:
+        tag_run(
+            context.instance, context.run, file_tags(Path(registration.source_path).name, registration.sha256, None)
+        )
     return registration
 
 

@@ -17,6 +17,7 @@ import dagster as dg
 from scoring_assets.builders.ingest_assets import RawBatchConfig, ValidationConfig
 from scoring_assets.builders.keys import UseCaseKeys
 from scoring_assets.builders.prediction_assets import ScoringConfig
+from scoring_assets.builders.run_tags import use_case_tags
 from scoring_assets.core.manifest import reject_report_path_for
 
 
@@ -26,6 +27,7 @@ def build_jobs(keys: UseCaseKeys) -> tuple[dg.UnresolvedAssetJobDefinition, ...]
         name=keys.score_file_job,
         selection=dg.AssetSelection.assets(*keys.scoring_assets, keys.shadow_scores),
         executor_def=dg.in_process_executor,
+        tags=use_case_tags(keys.use_case),
         description=f"Score one {keys.use_case} file: raw_batch -> validated_batch -> feature_matrix -> scores "
         "-> scoring_manifest; shadow_scores while a challenger exists.",
     )
@@ -33,6 +35,7 @@ def build_jobs(keys: UseCaseKeys) -> tuple[dg.UnresolvedAssetJobDefinition, ...]
         name=keys.rescore_job,
         selection=dg.AssetSelection.assets(keys.scores, keys.scoring_manifest, keys.shadow_scores),
         executor_def=dg.in_process_executor,
+        tags=use_case_tags(keys.use_case),
         description=f"Re-score already scored {keys.use_case} files with the current model (scores, manifest; "
         "shadow_scores while a challenger exists).",
     )

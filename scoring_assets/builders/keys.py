@@ -110,6 +110,15 @@ class UseCaseKeys:
         return self._named("rescore")
 
     @property
+    def rescore_batch_job(self) -> str:
+        """Many partitions re-scored in one run, each with its own materializations and checks."""
+        return self._named("rescore_batch")
+
+    @property
+    def rescore_files_op(self) -> str:
+        return self._named("rescore_files")
+
+    @property
     def monitoring_job(self) -> str:
         return self._named("monitoring")
 

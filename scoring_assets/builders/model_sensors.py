@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from scoring_assets.builders.batch_rescore import batch_run_requests
 from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.model_assets import latest_observed_model_md5, model_observation_if_changed
 from scoring_assets.builders.model_lifecycle import history_observation_if_changed
-from scoring_assets.builders.resources import ModelStore
+from scoring_assets.builders.resources import ModelStore, RescoreSettings
 from scoring_assets.builders.run_tags import Trigger, trigger_tags
 from scoring_assets.builders.scored_models import count_stale_partitions, latest_scores_storage_ids, models_used
 from scoring_assets.core.model_store import ModelIntegrityError
@@ -50,8 +51,9 @@ def observe_new_model(
         )
         advice = (
             f"{how_many} of {count.scored} scored partition(s) were scored with another model and are now stale. "
-            f"Re-score them with `scoring-assets rescore --use-case {use_case.name}`, the {keys.rescore_job} "
-            f"job in the UI (Materialize, all partitions), or by switching on the {keys.rescore_sensor} sensor."
+            f"Re-score them with `scoring-assets rescore --use-case {use_case.name}` (many files per run), the "
+            f"{keys.rescore_batch_job} job in the UI (config: partitions), the {keys.rescore_job} job (one run per "
+            f"partition), or by switching on the {keys.rescore_sensor} sensor."
         )
     elif count.scored:
         advice = f"none of the {count.scored} scored partition(s) was scored with another model: nothing to re-score."
@@ -126,7 +128,9 @@ def build_rescore_sensor(use_case: UseCase, rescore_job) -> dg.SensorDefinition:
         "another model than the current one: those already stale when it is switched on, and those a later model "
         "change makes stale.",
     )
-    def rescore_on_model_change(context: dg.SensorEvaluationContext, model_store: ModelStore):
+    def rescore_on_model_change(
+        context: dg.SensorEvaluationContext, model_store: ModelStore, rescore_settings: RescoreSettings
+    ):
         try:
             observation = observe_new_model(context, use_case, model_store)
         except ModelIntegrityError as error:
@@ -140,12 +144,11 @@ def build_rescore_sensor(use_case: UseCase, rescore_job) -> dg.SensorDefinition:
         batch = unchecked[:RESCORE_CHECKS_PER_TICK]
         checked = models_used(context.instance, use_case, batch) if batch else []
         stale = [scored.partition for scored in checked if scored.model_md5 != current]
-        # run_key = partition@model: never a second run for the same partition and model, even if
-        # the cursor is lost; a failed re-score is not retried by the sensor (it stays stale in the UI).
-        requests = [
-            dg.RunRequest(partition_key=key, run_key=f"{key}@{current}", tags=trigger_tags(Trigger.RESCORE))
-            for key in stale
-        ]
+        # run_key = the batch's files @ model: never a second run for the same files and model; a failed
+        # re-score is not retried by the sensor (it stays stale in the UI, and in the model sensor's count).
+        requests = batch_run_requests(
+            use_case, stale, rescore_settings.max_partitions_per_run, current, trigger_tags(Trigger.RESCORE)
+        )
         left = len(unchecked) - len(batch)
         version = use_case.model_version(current)
         if checked:

@@ -29,6 +29,7 @@ from scoring_assets.builders.resources import ModelStore, ScoringFolders
 from scoring_assets.builders.run_tags import file_tags, tag_run
 from scoring_assets.core.drift import DriftAccumulator, FileDrift
 from scoring_assets.core.files import file_sha256
+from scoring_assets.core.folders import InputRegistration
 from scoring_assets.core.lake import lake_reader
 from scoring_assets.core.manifest import Publication, drift_report_path_for
 from scoring_assets.core.manifest_model import Manifest, figures
@@ -63,19 +64,27 @@ class ScoringConfig(dg.Config):
 
 def verified_model(context: dg.AssetExecutionContext, use_case: UseCase, model_store: ModelStore) -> LoadedModel:
     """The model DVC records, provided the instance observed that very model (so lineage names it)."""
+    model, problem = model_or_problem(context.instance, use_case, model_store)
+    if problem:
+        raise refusal(context, RefusalKind.MODEL, problem)
+    return model
+
+
+def model_or_problem(
+    instance: dg.DagsterInstance, use_case: UseCase, model_store: ModelStore
+) -> tuple[LoadedModel | None, str | None]:
+    """The verified model DVC records, or why it cannot score: unverifiable, or not the one the instance observed."""
     try:
         model = model_store.load(use_case)
     except ModelIntegrityError as error:
-        raise refusal(context, RefusalKind.MODEL, f"model: {error}") from None
-    observed = latest_observed_model_md5(context.instance, use_case)
+        return None, f"model: {error}"
+    observed = latest_observed_model_md5(instance, use_case)
     if observed != model.md5:
-        raise refusal(
-            context,
-            RefusalKind.MODEL,
+        return None, (
             f"{use_case.model_name} was last observed with md5 {observed} but DVC now records {model.md5}: observe "
-            "the model first (the CLI and the sensors do this for you) so the run's lineage names the model it uses",
+            "the model first (the CLI and the sensors do this for you) so the run's lineage names the model it uses"
         )
-    return model
+    return model, None
 
 
 def build_prediction_assets(use_case: UseCase, partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
@@ -185,14 +194,29 @@ def score_and_publish_file(
     model_store: ModelStore,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Score the partition's features, then publish the scored file and its manifest once the scores' checks pass."""
-    own, key = folders.of(use_case.name), context.partition_key
-    registration = registered_input(context, own)
+    registration = registered_input(context, folders.of(use_case.name))
     model = verified_model(context, use_case, model_store)
     tag_run(
         context.instance,
         context.run,
         file_tags(Path(registration.source_path).name, registration.sha256, model.version),
     )
+    yield from publish_file_scores(context, use_case, config, folders, registration, model)
+
+
+def publish_file_scores(
+    context: dg.AssetExecutionContext,
+    use_case: UseCase,
+    config: ScoringConfig,
+    folders: ScoringFolders,
+    registration: InputRegistration,
+    model: LoadedModel,
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """Score one registered file with a verified model and publish it: the part a batched re-score repeats per file.
+
+    ``context`` is the step's, or one file of a batch run (``batch_rescore.OneFileOfBatch``).
+    """
+    own, key = folders.of(use_case.name), context.partition_key
     output_path = Path(config.output_path).expanduser().resolve() if config.output_path else own.scored_file(key)
     try:
         check_scored_output_path(registration.source_path, output_path, [folders.inbox])

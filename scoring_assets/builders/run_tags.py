@@ -16,6 +16,10 @@ SOURCE_FILE = f"{PREFIX}/source_file"
 SOURCE_SHA256 = f"{PREFIX}/source_sha256"
 MODEL_VERSION = f"{PREFIX}/model_version"
 TRIGGER = f"{PREFIX}/trigger"
+# Every run of a use case's jobs (set on the jobs themselves): what a queue limits per use case by.
+USE_CASE = f"{PREFIX}/use_case"
+# A batch run (``batch_rescore``) re-scores this many files; its events, not its tags, name each file.
+BATCH_FILES = f"{PREFIX}/batch_files"
 
 
 class Trigger(StrEnum):
@@ -28,6 +32,10 @@ class Trigger(StrEnum):
     SCHEDULE = "schedule"
     RETRAIN_SCHEDULE = "retrain_schedule"  # the weekly challenger training
     DRIFT_ALERTS = "drift_alerts"  # consecutive scored files at drift level alert
+
+
+def use_case_tags(use_case_name: str) -> dict[str, str]:
+    return {USE_CASE: use_case_name}
 
 
 def trigger_tags(trigger: Trigger) -> dict[str, str]:

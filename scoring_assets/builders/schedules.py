@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
+from scoring_assets.builders.batch_rescore import batch_run_requests
 from scoring_assets.builders.keys import keys_of
+from scoring_assets.builders.resources import RescoreSettings
 from scoring_assets.builders.run_tags import Trigger, trigger_tags
 from scoring_assets.core.use_case import UseCase
 
@@ -23,15 +25,14 @@ def build_nightly_rescore(use_case: UseCase, rescore_job) -> dg.ScheduleDefiniti
         description=f"02:00 UTC: re-score the {NIGHTLY_LATEST_PARTITIONS} latest registered {use_case.name} files "
         "with the current model.",
     )
-    def nightly_rescore(context: dg.ScheduleEvaluationContext):
+    def nightly_rescore(context: dg.ScheduleEvaluationContext, rescore_settings: RescoreSettings):
         latest = context.instance.get_dynamic_partitions(keys.partitions)[-NIGHTLY_LATEST_PARTITIONS:]
         if not latest:
             return dg.SkipReason("no files registered yet")
         night = context.scheduled_execution_time.strftime("%Y-%m-%d")
-        return [
-            dg.RunRequest(partition_key=key, run_key=f"{key}@{night}", tags=trigger_tags(Trigger.SCHEDULE))
-            for key in latest
-        ]
+        return batch_run_requests(
+            use_case, latest, rescore_settings.max_partitions_per_run, night, trigger_tags(Trigger.SCHEDULE)
+        )
 
     return nightly_rescore
 

@@ -46,42 +46,56 @@ def build_shadow_scores_asset(use_case: UseCase, partitions: dg.PartitionsDefini
         "flip share, score PSI champion -> challenger, share at or above each threshold. Nothing without a challenger.",
     )
     def shadow_scores(context: dg.AssetExecutionContext, folders: ScoringFolders, model_store: ModelStore):
-        challenger = usable_challenger(context, use_case, model_store)
-        if challenger is None:
-            return
-        own, key = folders.of(use_case.name), context.partition_key
-        with own.one_run_at_a_time(key):  # the scores it reads are not replaced by another run of this file meanwhile
-            summary = shadow_score_file(use_case, own, key, challenger)
-        context.log.info(
-            f"shadow-scored with challenger {summary.challenger_version}: {summary.flip_share:.2%} of "
-            f"{summary.rows} decisions would flip, score PSI {summary.score_psi:.4f}"
-        )
-        yield dg.MaterializeResult(metadata=shadow_metadata(summary))
+        challenger, problem = challenger_to_shadow_with(use_case, model_store)
+        if problem:
+            record_unusable_challenger(context, use_case, problem)
+        elif challenger is None:
+            context.log.info(f"{use_case.name} has no challenger: the file is not shadow-scored")
+        else:
+            yield shadow_score_partition(context, use_case, folders, challenger)
 
     return shadow_scores
 
 
-def usable_challenger(
-    context: dg.AssetExecutionContext, use_case: UseCase, model_store: ModelStore
-) -> LoadedModel | None:
-    """The verified challenger; None (logged, and recorded when it is unusable) when there is none to score with."""
+def shadow_score_partition(
+    context: dg.AssetExecutionContext, use_case: UseCase, folders: ScoringFolders, challenger: LoadedModel
+) -> dg.MaterializeResult:
+    """Score the partition's file with the challenger beside the published scores (also one file of a batch run)."""
+    own, key = folders.of(use_case.name), context.partition_key
+    with own.one_run_at_a_time(key):  # the scores it reads are not replaced by another run of this file meanwhile
+        summary = shadow_score_file(use_case, own, key, challenger)
+    context.log.info(
+        f"shadow-scored {key} with challenger {summary.challenger_version}: {summary.flip_share:.2%} of "
+        f"{summary.rows} decisions would flip, score PSI {summary.score_psi:.4f}"
+    )
+    return dg.MaterializeResult(asset_key=keys_of(use_case).shadow_scores, metadata=shadow_metadata(summary))
+
+
+def challenger_to_shadow_with(use_case: UseCase, model_store: ModelStore) -> tuple[LoadedModel | None, str | None]:
+    """The verified challenger, or None and why not when one exists but is unusable (None, None: there is none).
+
+    Loaded once per run, so a batch run verifies the challenger once, not once per file.
+    """
     if not model_store.has_challenger(use_case):
-        context.log.info(f"{use_case.name} has no challenger: the file is not shadow-scored")
-        return None
+        return None, None
     try:
-        return model_store.load_challenger(use_case)
+        return model_store.load_challenger(use_case), None
     except ModelIntegrityError as error:
-        description = f"{UNUSABLE}, the file is not shadow-scored (its scored file is not affected): {error}"
-        context.log.warning(description)
-        context.log_event(
-            dg.AssetObservation(
-                asset_key=keys_of(use_case).shadow_scores,
-                partition=context.partition_key,
-                description=description,
-                metadata={"outcome": UNUSABLE, "error": str(error)},
-            )
+        return None, str(error)
+
+
+def record_unusable_challenger(context: dg.AssetExecutionContext, use_case: UseCase, error: str) -> None:
+    """Say, in the log and as an observation of the partition, that the file was not shadow-scored and why."""
+    description = f"{UNUSABLE}, the file is not shadow-scored (its scored file is not affected): {error}"
+    context.log.warning(description)
+    context.log_event(
+        dg.AssetObservation(
+            asset_key=keys_of(use_case).shadow_scores,
+            partition=context.partition_key,
+            description=description,
+            metadata={"outcome": UNUSABLE, "error": error},
         )
-        return None
+    )
 
 
 def shadow_metadata(summary: ShadowSummary) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from scoring_assets.builders.batch_rescore import build_rescore_batch_job
 from scoring_assets.builders.challenger import (
     build_challenger_asset,
     build_train_challenger_job,
@@ -39,6 +40,9 @@ def build_use_case_definitions(use_case: UseCase, inbox_interval_seconds: int) -
     keys = keys_of(use_case)
     partitions = dg.DynamicPartitionsDefinition(name=keys.partitions)
     score_file, rescore = build_jobs(keys)
+    feature_matrix, score_and_publish = build_prediction_assets(use_case, partitions)
+    shadow_scores = build_shadow_scores_asset(use_case, partitions)
+    rescore_batch = build_rescore_batch_job(use_case, score_and_publish, shadow_scores)
     prune = build_prune_job(use_case)
     definitions = dg.Definitions(
         assets=[
@@ -47,13 +51,15 @@ def build_use_case_definitions(use_case: UseCase, inbox_interval_seconds: int) -
             build_training_set_asset(use_case),
             build_challenger_asset(use_case),
             *build_ingest_assets(use_case, partitions),
-            *build_prediction_assets(use_case, partitions),
-            build_shadow_scores_asset(use_case, partitions),
+            feature_matrix,
+            score_and_publish,
+            shadow_scores,
             inbox_asset_spec(use_case),
         ],
         jobs=[
             score_file,
             rescore,
+            rescore_batch,
             *build_lifecycle_jobs(use_case),
             build_train_challenger_job(use_case),
             build_retire_file_job(use_case),
@@ -63,9 +69,9 @@ def build_use_case_definitions(use_case: UseCase, inbox_interval_seconds: int) -
         sensors=[
             build_inbox_sensor(use_case, score_file, inbox_interval_seconds),
             build_model_sensor(use_case),
-            build_rescore_sensor(use_case, rescore),
+            build_rescore_sensor(use_case, rescore_batch),
         ],
-        schedules=[build_nightly_rescore(use_case, rescore), build_prune_schedule(use_case, prune)],
+        schedules=[build_nightly_rescore(use_case, rescore_batch), build_prune_schedule(use_case, prune)],
     )
     return dg.Definitions.merge(
         definitions,

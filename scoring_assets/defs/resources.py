@@ -9,11 +9,12 @@
 | ``SCORING_DRIFT_WEBHOOK_URL`` | ``drift_alerts.webhook_url`` (a secret: the UI shows its name only) | none |
 | ``SCORING_INBOX_SETTLE_SECONDS`` | ``inbox_settings.settle_seconds``: how long a file must stay unchanged | 2 |
 | ``SCORING_INBOX_INTERVAL_SECONDS`` | the inbox sensors' interval, fixed when the definitions load | 5 |
+| ``SCORING_MAX_PARTITIONS_PER_RUN`` | ``rescore_settings.max_partitions_per_run``: files per batch re-score run | 100 |
 
 A text variable set when the definitions load becomes a ``dg.EnvVar``: the UI shows the
 variable's name, never its value, and a run resolves it when it starts (so a test or an operator
 may change the value without reloading). Unset, the resource keeps its built-in default, shown as
-such. The two numbers are read once, when the definitions load (a change needs a reload of the
+such. The numbers are read once, when the definitions load (a change needs a reload of the
 code location): Dagster has no EnvVar for a float, and it fixes a sensor's
 ``minimum_interval_seconds`` when the definitions are built. The report server's address is read
 when ``serve-reports`` starts (it is no part of the definitions).
@@ -28,13 +29,14 @@ import os
 
 import dagster as dg
 
-from scoring_assets.builders.resources import DriftAlerts, InboxSettings, ModelStore, ScoringFolders
+from scoring_assets.builders.resources import DriftAlerts, InboxSettings, ModelStore, RescoreSettings, ScoringFolders
 
 DATA_DIR_VARIABLE = "SCORING_DATA_DIR"
 MODEL_ROOT_VARIABLE = "SCORING_MODEL_ROOT"
 DRIFT_WEBHOOK_VARIABLE = "SCORING_DRIFT_WEBHOOK_URL"
 INBOX_SETTLE_VARIABLE = "SCORING_INBOX_SETTLE_SECONDS"
 INBOX_INTERVAL_VARIABLE = "SCORING_INBOX_INTERVAL_SECONDS"
+MAX_PARTITIONS_PER_RUN_VARIABLE = "SCORING_MAX_PARTITIONS_PER_RUN"
 DEFAULT_INBOX_INTERVAL_SECONDS = 5
 REPORTS_URL_VARIABLE = "SCORING_REPORTS_URL"
 REPORTS_ADDRESS_VARIABLE = "SCORING_REPORTS_ADDRESS"
@@ -61,12 +63,20 @@ def scoring_resources() -> dict[str, dg.ConfigurableResource]:
         "model_store": ModelStore(**_settings(root=_from_environment(MODEL_ROOT_VARIABLE))),
         "drift_alerts": DriftAlerts(**_settings(webhook_url=_from_environment(DRIFT_WEBHOOK_VARIABLE))),
         "inbox_settings": InboxSettings(**_numbers(settle_seconds=os.environ.get(INBOX_SETTLE_VARIABLE))),
+        "rescore_settings": RescoreSettings(
+            **_counts(max_partitions_per_run=os.environ.get(MAX_PARTITIONS_PER_RUN_VARIABLE))
+        ),
     }
 
 
 def _numbers(**values: str | None) -> dict[str, float]:
     """Numeric settings: Dagster has no EnvVar for floats, so their value is read when the definitions load."""
     return {name: float(value) for name, value in values.items() if value}
+
+
+def _counts(**values: str | None) -> dict[str, int]:
+    """Whole-number settings, read when the definitions load like the numeric ones."""
+    return {name: int(value) for name, value in values.items() if value}
 
 
 def inbox_interval_seconds() -> int:

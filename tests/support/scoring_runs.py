@@ -7,7 +7,7 @@ from pathlib import Path
 from dagster import EnvVar
 
 from scoring_assets.builders.keys import keys_of
-from scoring_assets.builders.resources import InboxSettings, ModelStore, ScoringFolders
+from scoring_assets.builders.resources import InboxSettings, ModelStore, RescoreSettings, ScoringFolders
 from scoring_assets.core.use_case import UseCase
 from scoring_assets.defs.resources import MODEL_ROOT_VARIABLE
 from scoring_assets.runs import execute_score_run, register_file
@@ -47,4 +47,5 @@ def sensor_resources(folders: ScoringFolders | None, settle_seconds: float = 5.0
         "folders": folders,
         "inbox_settings": InboxSettings(settle_seconds=settle_seconds),
         "model_store": ModelStore(root=EnvVar(MODEL_ROOT_VARIABLE)),
+        "rescore_settings": RescoreSettings(),
     }
