@@ -385,7 +385,16 @@ def lifecycle(server: DagsterDevServer, data: Path) -> dict:
     shadowed = score_one(server, data, extract.iloc[LIFECYCLE_FILES * ROWS_PER_FILE :], "telco_week_5.csv")
     promote_and_roll_back(server)
     wait_for_history_observed(server)
-    return {"impact_report": Path(trained["impact_report"]), "shadowed": shadowed}
+    return {"impact_report": Path(trained["impact_report"]), "shadowed": shadowed, "batch_run": batch_rescore(server)}
+
+
+def batch_rescore(server: DagsterDevServer) -> str:
+    """Every Telco file re-scored by one <use case>__rescore_batch run (the CLI's default); its run id."""
+    rescored = cli(server, "rescore", "--use-case", TELCO.name, "--all")
+    runs = {line.rsplit("(run ", 1)[1].rstrip(")") for line in rescored.stdout.splitlines() if "(run " in line}
+    if len(runs) != 1:
+        sys.exit(f"screenshots.py: expected one batch run, got {sorted(runs)}")
+    return runs.pop()
 
 
 def realized_plots(camera: Camera) -> None:
@@ -438,6 +447,13 @@ def lifecycle_shots(data: Path, found: dict) -> list[Shot]:
             1050,
         ),
         Shot("/assets/telco_churn/model_history?view=events", "champion_source", "model_history.png", 950),
+        Shot(f"/runs/{found['batch_run']}", "telco_churn__rescore_files", "rescore_batch_run.png", 1000),
+        Shot(
+            f"/assets/telco_churn/scores?view=partitions&partition={shadowed}",
+            "rows_scored",
+            "rescore_batch_partition.png",
+            1300,
+        ),
     ]
 
 
