@@ -79,7 +79,9 @@ def test_a_batch_run_records_every_file_as_its_own_partition(instance, folders, 
     own = folders.of(use_case.name)
     checks = {(spec.asset_key, spec.name) for spec in score_and_publish_check_specs(use_case, None)}
     evaluations = evaluations_of_run(instance, result.run_id)
-    batch_records = {asset_key: latest(instance, asset_key, partitions[0]) for asset_key in (keys.scores, keys.scoring_manifest)}
+    batch_records = {
+        asset_key: latest(instance, asset_key, partitions[0]) for asset_key in (keys.scores, keys.scoring_manifest)
+    }
     for key in partitions:
         scores, manifest_record = latest(instance, keys.scores, key), latest(instance, keys.scoring_manifest, key)
         assert scores.run_id == manifest_record.run_id == result.run_id and scores.partition_key == key
@@ -115,12 +117,14 @@ def test_a_refused_file_fails_only_itself_and_the_run_names_it(instance, folders
     own.registration_file(refused).unlink()  # its input can no longer be traced: re-scoring it must refuse
     new_md5 = with_new_model(instance, use_case, tmp_path, monkeypatch)
 
-    result = execute_job(instance, keys.rescore_batch_job, batch_run_config(use_case, [first, refused, last]))
+    listed = [first, refused, "ghost-00000000", last]  # a key typed into the launchpad that is no partition
+    result = execute_job(instance, keys.rescore_batch_job, batch_run_config(use_case, listed))
 
     assert not result.success
     [failure] = [event for event in result.all_events if event.is_step_failure]
     reasons = failure.step_failure_data.user_failure_data.metadata["refused"].value
-    assert list(reasons) == [refused] and "no registered input file" in reasons[refused]
+    assert list(reasons) == [refused, "ghost-00000000"] and "no registered input file" in reasons[refused]
+    assert "no such partition" in reasons["ghost-00000000"]
     assert scored_with_model(instance, use_case, first) == scored_with_model(instance, use_case, last) == new_md5
     assert scored_with_model(instance, use_case, refused) == old_md5
     assert own.scored_file(refused).read_bytes() == published, "the refused file keeps its earlier scored file"

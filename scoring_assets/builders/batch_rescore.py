@@ -126,22 +126,24 @@ def build_rescore_batch_job(
         model, problem = model_or_problem(context.instance, use_case, model_store)
         if problem:  # no file touched: the whole batch waits for a model that can be verified
             raise dg.Failure(description=problem, metadata={REFUSAL_KIND: RefusalKind.MODEL.value}, allow_retries=False)
-        challenger, unusable = challenger_to_shadow_with(use_case, model_store)
+        challenger = challenger_to_shadow_with(use_case, model_store)
         refused: dict[str, str] = {}
         unpartitioned: dict[dg.AssetKey, object] = {}  # the model's latest observation, looked up once
         for key in config.partitions:
+            if not context.instance.has_dynamic_partition(keys.partitions, key):
+                refused[key] = f"no such partition of {keys.partitions}"
+                continue
             one = OneFileOfBatch(context, key, score_and_publish, unpartitioned)
             try:
                 yield from partition_events(one, rescore_one_file(one, use_case, folders, model))
             except Exception as error:  # noqa: BLE001 - a file's failure is reported with the batch, never stops it
                 refused[key] = file_failure(context, key, error)
                 continue
-            shadow = OneFileOfBatch(context, key, shadow_scores, unpartitioned)
-            if unusable:
-                record_unusable_challenger(shadow, use_case, unusable)
-            elif challenger is not None:
-                shadowed = shadow_score_partition(shadow, use_case, folders, challenger)
-                yield from partition_events(shadow, iter([shadowed]))
+            try:
+                shadow = OneFileOfBatch(context, key, shadow_scores, unpartitioned)
+                yield from shadow_events(shadow, use_case, folders, challenger)
+            except Exception as error:  # noqa: BLE001 - as above; the file's new scores stand
+                refused[key] = f"re-scored, but not shadow-scored: {file_failure(context, key, error)}"
         finish_batch(context, use_case, config.partitions, refused)
 
     @dg.job(
@@ -169,6 +171,20 @@ def rescore_one_file(
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     registration = registered_input(one, folders.of(use_case.name), tag_the_run=False)
     return publish_file_scores(one, use_case, ScoringConfig(), folders, registration, model)
+
+
+def shadow_events(
+    shadow: OneFileOfBatch,
+    use_case: UseCase,
+    folders: ScoringFolders,
+    challenger: tuple[LoadedModel | None, str | None],
+) -> Iterator[dg.AssetMaterialization]:
+    """The file's shadow scores while a challenger exists (or why not, when it is unusable), as the asset gives them."""
+    model, unusable = challenger
+    if unusable:
+        record_unusable_challenger(shadow, use_case, unusable)
+    elif model is not None:
+        yield from partition_events(shadow, iter([shadow_score_partition(shadow, use_case, folders, model)]))
 
 
 def file_failure(context: dg.OpExecutionContext, key: str, error: Exception) -> str:
