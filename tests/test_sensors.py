@@ -22,8 +22,8 @@ from test_cli import write_use_case_module
 from scoring_assets.builders import inbox_sensors, model_sensors, scored_models
 from scoring_assets.builders.jobs import build_jobs
 from scoring_assets.builders.keys import keys_of
-from scoring_assets.builders.resources import RescoreSettings
 from scoring_assets.builders.model_assets import latest_observed_model_md5, record_model_observation
+from scoring_assets.builders.resources import RescoreSettings
 from scoring_assets.builders.run_tags import TRIGGER, Trigger, trigger_tags
 from scoring_assets.builders.schedules import NIGHTLY_LATEST_PARTITIONS
 from scoring_assets.builders.scored_models import scored_with_model
