@@ -121,7 +121,7 @@ class RescoreCursor:
 def build_rescore_sensor(use_case: UseCase, rescore_job) -> dg.SensorDefinition:
     @dg.sensor(
         name=keys_of(use_case).rescore_sensor,
-        job=rescore_job,
+        job_name=rescore_job.name,  # by name: a job object would be rebuilt with the resources (a BetaWarning)
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.STOPPED,
         description=f"Switch on to re-score, with {rescore_job.name}, every {use_case.name} partition scored with "

@@ -18,7 +18,7 @@ def build_nightly_rescore(use_case: UseCase, rescore_job) -> dg.ScheduleDefiniti
 
     @dg.schedule(
         name=keys.nightly_rescore_schedule,
-        job=rescore_job,
+        job_name=rescore_job.name,  # by name, as the rescore sensor (model_sensors)
         cron_schedule="0 2 * * *",
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.STOPPED,
