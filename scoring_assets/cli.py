@@ -4,8 +4,8 @@
 satisfies), registers the file as a partition of it and executes its score_file job in process
 against the instance in ``$DAGSTER_HOME`` (``.dagster_home/`` in the repository when unset),
 so every scoring run is also a run in the UI (a model that fails its integrity check is
-refused before anything is registered or run). ``rescore`` runs each use case's rescore_batch job (many files a run) for
-files scored with an older model; ``outcomes`` registers what really happened to scored rows
+refused before anything is registered or run). ``rescore`` runs each use case's rescore_batch
+job (many files a run) for files scored with an older model; ``outcomes`` registers what really happened to scored rows
 (the use case's register_outcomes job) and prints realized against expected performance per
 scored file; ``use-cases`` lists what can be scored. There is no second
 scoring implementation here: this module only prepares config, runs the jobs and explains the
@@ -714,7 +714,7 @@ def rescore_use_case(instance, use_case, known: list[str], args: argparse.Namesp
     """Re-score one use case's chosen partitions that were scored with another model (or all, with --all)."""
     from scoring_assets.builders.scored_models import models_by_partition
     from scoring_assets.core.model_store import ModelIntegrityError
-    from scoring_assets.runs import model_store
+    from scoring_assets.runs import model_store, rescore_settings
 
     chosen = [key for key in known if not args.partition or key in args.partition]
     used = models_by_partition(instance, use_case)
@@ -732,16 +732,16 @@ def rescore_use_case(instance, use_case, known: list[str], args: argparse.Namesp
     if not targets:
         print(f"{use_case.name}: nothing to re-score: {len(scored)} scored file(s), all by {model.version}")
         return EXIT_OK
-    from scoring_assets.runs import rescore_settings
-
     per_run = args.max_partitions_per_run or rescore_settings().max_partitions_per_run
-    rescore_files = rescore_one_per_run if per_run == 1 else rescore_in_batches
-    failed = rescore_files(instance, use_case, targets, model, args, per_run)
+    if per_run == 1:
+        failed = rescore_one_per_run(instance, use_case, targets, model, args)
+    else:
+        failed = rescore_in_batches(instance, use_case, targets, model, args, per_run)
     print(f"{use_case.name}: {len(targets) - failed} of {len(targets)} file(s) re-scored with {model.version}")
     return EXIT_OK if not failed else EXIT_ERROR
 
 
-def rescore_one_per_run(instance, use_case, targets: list[str], model, args: argparse.Namespace, _per_run: int) -> int:
+def rescore_one_per_run(instance, use_case, targets: list[str], model, args: argparse.Namespace) -> int:
     """The rescore job once per file (``--max-partitions-per-run 1``); returns how many files failed."""
     from scoring_assets.builders.keys import keys_of
     from scoring_assets.builders.run_tags import Trigger, trigger_tags
