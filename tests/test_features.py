@@ -8,11 +8,33 @@ import pytest
 
 from scoring_assets.core.contract import validate_frame
 from scoring_assets.core.csv_records import read_csv_frame
-from scoring_assets.core.features import as_categorical, build_features, feature_dtypes
+from scoring_assets.core.features import (
+    arrow_feature_arrays,
+    as_categorical,
+    build_features,
+    feature_dtypes,
+    frame_feature_arrays,
+)
+from scoring_assets.core.files import file_sha256
+from scoring_assets.core.ingest import (
+    categorical_text_columns,
+    read_accepted_frame,
+    validate_raw_parquet,
+    write_raw_parquet,
+)
+from scoring_assets.core.lake import lake_reader
 from scoring_assets.core.scoring import read_feature_frame
 from scoring_assets.core.use_case import FeatureSet, UseCase
 from scoring_assets.training.train import load_training_rows
-from tests.support.batches import CREDIT_RISK, REAL_EXTRACTS, TELCO, customer_rows, training_extract, valid_rows
+from tests.support.batches import (
+    CREDIT_RISK,
+    REAL_EXTRACTS,
+    TELCO,
+    customer_rows,
+    training_extract,
+    valid_rows,
+    write_csv,
+)
 from tests.support.model_roots import built_model
 from tests.support.scoring_runs import score_file
 
@@ -45,6 +67,34 @@ def test_scoring_builds_exactly_the_training_feature_matrix(instance, folders, t
     scoring_features = read_feature_frame(use_case, table.combine_chunks().to_batches()[0])[use_case.features.columns]
 
     pd.testing.assert_frame_equal(scoring_features, training_features, check_exact=True, check_names=False)
+
+
+def stored_accepted_batches(use_case: UseCase, source, folder):
+    """``source`` through the product's raw and validation stages, its accepted rows read back as scoring reads them."""
+    write_raw_parquet(use_case, source, file_sha256(source), folder / "raw.parquet")
+    validate_raw_parquet(use_case, folder / "raw.parquet", folder / "accepted.parquet", folder / "rejects.csv")
+    return lake_reader(folder / "accepted.parquet", categorical_text_columns(use_case)).iter_batches(batch_size=997)
+
+
+@pytest.mark.parametrize("rows", ["real extract", "generated"])
+def test_scoring_builds_in_arrow_exactly_the_pandas_builds_model_inputs(use_case, rows, tmp_path):
+    if use_case.features.build_arrow is None:
+        pytest.skip(f"{use_case.name} declares no Arrow feature builder: scoring calls its pandas build")
+    if rows == "real extract":
+        source = REAL_EXTRACTS.get(use_case.name) or training_extract(use_case)
+        if not source.exists():
+            pytest.skip(f"{source} is not here")
+    else:
+        source = write_csv(valid_rows(use_case, 5_000, seed=23), tmp_path / "generated.csv")
+    checked = 0
+    for batch in stored_accepted_batches(use_case, source, tmp_path):
+        in_arrow = arrow_feature_arrays(use_case.features, dict(zip(batch.schema.names, batch.columns, strict=True)))
+        built = build_features(use_case.features, read_accepted_frame(use_case, batch))
+        in_pandas = frame_feature_arrays(use_case.features, built)
+        for name, arrow_values, pandas_values in zip(use_case.features.columns, in_arrow, in_pandas, strict=True):
+            assert arrow_values.equals(pandas_values), f"{name}: {arrow_values} != {pandas_values}"
+        checked += batch.num_rows
+    assert checked >= 900
 
 
 def test_blank_total_charges_with_zero_tenure_becomes_zero_and_is_scored_like_a_new_customer():

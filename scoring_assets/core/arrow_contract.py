@@ -241,7 +241,7 @@ def typed_columns(contract: ArrowContract, table: pa.Table | pa.RecordBatch) -> 
         if plain_type != arrow_type:
             wrong.append(f"{name}: {values.type} is not {arrow_type}")
             continue
-        columns[name] = _nan_as_null(values)
+        columns[name] = nan_as_null(values)
     return columns, wrong
 
 
@@ -295,7 +295,7 @@ def _typed_number(text: pa.Array, arrow_type: pa.DataType) -> pa.Array | None:
     if not_numbers:
         return None
     if arrow_type == pa.float64():
-        return _nan_as_null(numbers)
+        return nan_as_null(numbers)
     whole = pc.and_(pc.is_finite(numbers), pc.equal(numbers, pc.floor(numbers)))
     small = pc.less_equal(pc.abs(numbers), LARGEST_WHOLE_NUMBER)
     if not pc.all(pc.and_(whole, small)).as_py():
@@ -319,7 +319,7 @@ def may_hold_a_nul_byte(text: pa.Array | pa.ChunkedArray) -> bool:
     return any(data is not None and not np.frombuffer(data, dtype=np.uint8).all() for data in buffers)
 
 
-def _nan_as_null(values: pa.Array) -> pa.Array:
+def nan_as_null(values: pa.Array) -> pa.Array:
     """Floats with NaN as null: pandas (and so pandera) reads NaN as a missing value."""
     if not pa.types.is_floating(values.type):
         return values

@@ -35,3 +35,14 @@ def _recoded(categories: pd.Index, codes: np.ndarray, levels: list[str]) -> np.n
     """Codes into ``categories`` (-1 missing) as codes into ``levels`` (-1 missing or not a level)."""
     into_levels = pc.index_in(pa.array(categories, from_pandas=True), value_set=pa.array(levels)).fill_null(-1)
     return np.append(into_levels.to_numpy(), -1)[codes]  # code -1 takes the appended -1
+
+
+def arrow_codes(values: pa.Array, levels: list[str]) -> pa.Array:
+    """Arrow text as int8 codes into ``levels`` (-1 missing or not a level), as ``as_categorical`` codes it.
+
+    A dictionary array is looked up once per distinct text and spread by its indices.
+    """
+    if pa.types.is_dictionary(values.type):
+        codes = arrow_codes(values.dictionary, levels).take(values.indices)
+        return codes.fill_null(-1) if codes.null_count else codes
+    return pc.index_in(values, value_set=pa.array(levels)).fill_null(-1).cast(pa.int8())

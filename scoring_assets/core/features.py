@@ -12,15 +12,26 @@ pickled Pipeline records, so that importing this module never imports scikit-lea
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from scoring_assets.core.category_levels import CATEGORY_CODE_DTYPE, as_categorical
+from scoring_assets.core.arrow_contract import nan_as_null
+from scoring_assets.core.category_levels import CATEGORY_CODE_DTYPE, arrow_codes, as_categorical
 from scoring_assets.core.use_case import FeatureSet
 
-__all__ = ["CATEGORY_CODE_DTYPE", "as_categorical", "build_features", "feature_dtypes"]
+__all__ = [
+    "CATEGORY_CODE_DTYPE",
+    "arrow_feature_arrays",
+    "as_categorical",
+    "build_features",
+    "feature_dtypes",
+    "frame_feature_arrays",
+]
 
 
 def feature_dtypes(features: FeatureSet) -> dict[str, object]:
@@ -40,6 +51,29 @@ def build_features(features: FeatureSet, accepted: pd.DataFrame) -> pd.DataFrame
     for name, levels in features.categorical.items():
         columns[name] = as_categorical(built[name], list(levels))
     return pd.DataFrame(columns, index=accepted.index)[features.columns]
+
+
+def frame_feature_arrays(features: FeatureSet, built: pd.DataFrame) -> list[pa.Array]:
+    """``build_features``' frame as the feature file stores it: numbers as float64 (NaN as null), then int8 codes."""
+    numeric = [pa.array(built[name].to_numpy("float64"), from_pandas=True) for name in features.numeric]
+    codes = [pa.array(built[name].cat.codes.to_numpy(CATEGORY_CODE_DTYPE)) for name in features.categorical]
+    return [*numeric, *codes]
+
+
+def arrow_feature_arrays(features: FeatureSet, accepted: Mapping[str, pa.Array]) -> list[pa.Array]:
+    """The use case's ``build_arrow`` on a validated batch, stored as ``frame_feature_arrays`` stores ``build``'s.
+
+    ``accepted``: the batch's columns (categories as dictionaries). Floats are given with NaN as
+    null, as pandas reads NaN as missing; the built numbers are float64 with NaN as null, the
+    categories int8 codes into the declared levels: the same arrays as the pandas path, without a frame.
+    """
+    built = features.build_arrow({name: nan_as_null(values) for name, values in accepted.items()})
+    missing = [name for name in features.columns if name not in built]
+    if missing:
+        raise ValueError(f"the use case's Arrow feature builder did not produce {missing}")
+    numeric = [nan_as_null(pc.cast(built[name], pa.float64())) for name in features.numeric]
+    codes = [arrow_codes(built[name], list(levels)) for name, levels in features.categorical.items()]
+    return [*numeric, *codes]
 
 
 def __getattr__(name: str) -> Any:

@@ -21,7 +21,7 @@ from scoring_assets.core.arrow_contract import decoded
 from scoring_assets.core.category_levels import CATEGORY_CODE_DTYPE
 from scoring_assets.core.csv_safety import SpreadsheetSafeCsvWriter
 from scoring_assets.core.drift import DIGITS, FileDrift
-from scoring_assets.core.features import build_features
+from scoring_assets.core.features import arrow_feature_arrays, build_features, frame_feature_arrays
 from scoring_assets.core.files import atomic_path, file_sha256
 from scoring_assets.core.folders import UseCaseFolders
 from scoring_assets.core.ingest import (
@@ -117,9 +117,9 @@ def feature_schema(use_case: UseCase, has_label: bool, carried: list[str] = ()) 
 def write_feature_parquet(use_case: UseCase, accepted_path: Path, features_path: Path) -> int:
     """Build the feature matrix for every accepted row, in input order; returns the row count.
 
-    The categorical text columns are read as dictionaries (``core.lake``), so ``build_features``
-    gets them as pandas categoricals of the same texts and codes them once per distinct text;
-    the row number, id, label and carried columns go from the stored batch to the file as they are.
+    The categorical text columns are read as dictionaries (``core.lake``), so the model inputs
+    (``model_input_arrays``) code each distinct text once; the row number, id, label and carried
+    columns go from the stored batch to the file as they are.
     """
     source = lake_reader(accepted_path, categorical_text_columns(use_case))
     names = source.schema_arrow.names
@@ -132,20 +132,28 @@ def write_feature_parquet(use_case: UseCase, accepted_path: Path, features_path:
         LakeWriter(temporary, schema) as writer,
     ):
         for batch in source.iter_batches(batch_size=BATCH_ROWS):
-            features = build_features(use_case.features, read_accepted_frame(use_case, batch))
-            writer.write(pa.Table.from_arrays(_feature_arrays(use_case, batch, features, has_label), schema=schema))
+            writer.write(pa.Table.from_arrays(_feature_arrays(use_case, batch, has_label), schema=schema))
             rows += batch.num_rows
     return rows
 
 
-def _feature_arrays(use_case: UseCase, batch: pa.RecordBatch, features: pd.DataFrame, has_label: bool) -> list:
+def model_input_arrays(use_case: UseCase, batch: pa.RecordBatch) -> list[pa.Array]:
+    """A validated batch's model inputs as the feature file stores them (``core.features``).
+
+    In Arrow when the use case declares ``build_arrow`` (no pandas frame), else through its pandas ``build``.
+    """
+    if use_case.features.build_arrow is not None:
+        return arrow_feature_arrays(use_case.features, dict(zip(batch.schema.names, batch.columns, strict=True)))
+    built = build_features(use_case.features, read_accepted_frame(use_case, batch))
+    return frame_feature_arrays(use_case.features, built)
+
+
+def _feature_arrays(use_case: UseCase, batch: pa.RecordBatch, has_label: bool) -> list:
     """A batch's columns of the feature matrix, in ``feature_schema`` order: keys, model inputs, label, carried."""
     keys = [batch.column(ROW_NUMBER), *([decoded(batch.column(use_case.id_column))] if use_case.id_column else [])]
-    numeric = [pa.array(features[name].to_numpy("float64"), from_pandas=True) for name in use_case.features.numeric]
-    codes = [pa.array(features[name].cat.codes.to_numpy(CATEGORY_CODE_DTYPE)) for name in use_case.features.categorical]
     label = [decoded(batch.column(use_case.label_column))] if has_label else []
     carried = [batch.column(name) for name in carried_columns(batch.schema.names)]
-    return [*keys, *numeric, *codes, *label, *carried]
+    return [*keys, *model_input_arrays(use_case, batch), *label, *carried]
 
 
 def read_feature_frame(use_case: UseCase, batch: pa.RecordBatch) -> pd.DataFrame:

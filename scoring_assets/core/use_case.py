@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
@@ -55,11 +56,18 @@ class FeatureSet:
     ``categorical`` column (text, or a categorical with the declared levels), same index and order.
     Training and scoring both call it through ``core.features.build_features``, which fixes the
     category levels, so training and serving cannot drift apart.
+
+    ``build_arrow``, when given, is the same ``build`` in Arrow compute, for scoring only: it gets
+    a validated batch's columns as Arrow arrays (categories as dictionaries, missing values as
+    nulls) and returns every feature column, so scoring needs no pandas frame
+    (``core.features.arrow_feature_arrays``). ``tests/test_features.py`` holds its output equal,
+    value for value, to ``build``'s on the real extracts and on generated rows.
     """
 
     numeric: tuple[str, ...]
     categorical: Mapping[str, tuple[str, ...]]  # name -> its fixed levels, usually the contract's value set
     build: Callable[[pd.DataFrame], pd.DataFrame]
+    build_arrow: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
 
     @property
     def columns(self) -> list[str]:
