@@ -31,7 +31,7 @@ from scoring_assets.core.contract import validate_frame
 from scoring_assets.core.cross_field import BlankOnlyWhen, CodesAgree, dataframe_check
 from scoring_assets.core.ingest import validate_raw_parquet
 from scoring_assets.use_cases import all_use_cases
-from tests.support.batches import CREDIT_RISK, TELCO, valid_rows
+from tests.support.batches import CREDIT_RISK, TELCO, header_name, out_of_set, valid_rows
 
 ROWS = 12
 
@@ -103,6 +103,26 @@ def test_a_clean_file_is_validated_without_pandas_or_pandera(use_case, tmp_path)
     with mock.patch.object(ingest, "batch_to_frame", refuse), mock.patch.object(pa.DataFrameSchema, "validate", refuse):
         summary = validate_raw_parquet(use_case, raw, tmp_path / "accepted.parquet", tmp_path / "rejects.csv")
     assert (summary.rows_accepted, summary.rows_rejected) == (500, 0)
+
+
+@pytest.mark.parametrize("judged_by", ["arrow", "pandera"])
+def test_the_validated_file_reads_back_as_text_though_its_categories_are_written_as_dictionaries(
+    use_case, judged_by, tmp_path
+):
+    rows = valid_rows(use_case, 500, labelled=True)
+    if judged_by == "pandera":
+        column, value = out_of_set(use_case)
+        rows.loc[7, header_name(rows, column)] = value
+    raw = raw_parquet(rows, tmp_path / "raw.parquet")
+    summary = validate_raw_parquet(use_case, raw, tmp_path / "accepted.parquet", tmp_path / "rejects.csv")
+    assert summary.rows_rejected == (judged_by == "pandera")
+    stored = pq.read_table(tmp_path / "accepted.parquet")
+    assert stored.schema.equals(ingest.accepted_schema(use_case, has_label=use_case.label is not None))
+    coded = ingest.categorical_text_columns(use_case)
+    as_dictionaries = pq.ParquetFile(tmp_path / "accepted.parquet", read_dictionary=coded).read()
+    for name in coded:
+        assert pyarrow.types.is_dictionary(as_dictionaries.column(name).type), name
+        assert decoded(as_dictionaries.column(name).combine_chunks()).equals(stored.column(name).combine_chunks())
 
 
 @cache

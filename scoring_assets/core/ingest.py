@@ -318,14 +318,15 @@ def validate_raw_parquet(
     names = source.schema_arrow.names
     schema = accepted_schema(use_case, use_case.label_column in names, carried_columns(names))
     repeated_ids = find_repeated_ids(raw_path, use_case.id_column) if use_case.id_column else frozenset()
-    judge = _BatchJudge(use_case, schema, repeated_ids)
     ragged = _RaggedRejects(ragged_rows_path(raw_path))
     summary = ValidationSummary()
+    categories = [name for name in categorical_text_columns(use_case) if name in schema.names]
     with atomic_path(accepted_path) as accepted_tmp, atomic_path(report_path) as report_tmp:
         with (
-            LakeWriter(accepted_tmp, schema, _dictionary_columns(use_case)) as accepted_writer,
+            LakeWriter(accepted_tmp, schema, _dictionary_columns(use_case), categories) as accepted_writer,
             SpreadsheetSafeCsvWriter(report_tmp, reject_schema(use_case)) as report_writer,
         ):
+            judge = _BatchJudge(use_case, accepted_writer.schema, repeated_ids)
             for batch in source.iter_batches(batch_size=BATCH_ROWS):
                 if not batch.num_rows:
                     continue
@@ -353,7 +354,7 @@ def validate_raw_parquet(
 
 
 class _BatchJudge:
-    """Judges raw batches: accepted rows (typed, as ``schema``) and reject records.
+    """Judges raw batches: accepted rows (typed, as ``schema``: categories as dictionaries) and reject records.
 
     A batch Arrow proves clean (``core.arrow_contract``: every rule of the compiled contract holds
     for every row, and no id repeats elsewhere in the file) is typed and accepted without building

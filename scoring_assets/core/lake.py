@@ -49,18 +49,26 @@ class LakeWriter:
     read back within seconds, so they favour write speed: lz4, no column statistics (nothing
     reads them) and dictionary encoding only for ``dictionary_columns`` (the low-cardinality text
     columns: for ids and numbers a dictionary costs time and saves nothing).
+
+    ``arriving_as_dictionaries``: text columns of ``schema`` given as Arrow dictionary arrays
+    (``self.schema`` says so). Their pages are written straight from each batch's dictionary and
+    indices, not hashed value by value again; the file still reads back as ``schema`` (plain text
+    unless a reader asks for dictionaries, ``lake_reader``), as it keeps no Arrow schema of its own.
     """
 
     MAX_PENDING = 2
 
-    def __init__(self, path: Path | str, schema: pa.Schema, dictionary_columns=()):
-        self.schema = schema
+    def __init__(self, path: Path | str, schema: pa.Schema, dictionary_columns=(), arriving_as_dictionaries=()):
+        self.schema = pa.schema(
+            [_as_dictionary(field) if field.name in arriving_as_dictionaries else field for field in schema]
+        )
         self._writer = pq.ParquetWriter(
             path,
-            schema,
+            self.schema,
             compression=PARQUET_COMPRESSION,
             write_statistics=False,
-            use_dictionary=[name for name in dictionary_columns if name in schema.names],
+            use_dictionary=[name for name in (*dictionary_columns, *arriving_as_dictionaries) if name in schema.names],
+            store_schema=not arriving_as_dictionaries,
         )
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-writer")
         self._pending: deque[Future] = deque()
@@ -83,6 +91,10 @@ class LakeWriter:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def _as_dictionary(field: pa.Field) -> pa.Field:
+    return field.with_type(pa.dictionary(pa.int32(), field.type))
 
 
 def batch_to_frame(batch: pa.RecordBatch | pa.Table) -> pd.DataFrame:
