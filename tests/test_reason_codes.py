@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from scoring_assets.core.contract import validate_frame
@@ -26,7 +27,7 @@ from scoring_assets.core.reason_codes import (
     reason_columns,
     require_explainer,
 )
-from scoring_assets.core.scoring import scored_columns
+from scoring_assets.core.scoring import scored_columns, scores_schema
 from scoring_assets.core.serving import LINEAR_LOGISTIC, PIPELINE, ServingArtifact
 from scoring_assets.core.use_case import Reasons, UseCase
 from scoring_assets.training.serving_export import reason_reference
@@ -195,6 +196,8 @@ def test_the_scores_check_judges_stored_reasons_and_catches_a_first_reason_that_
     scores_path, features_path = own.lake_file("scores", key), own.lake_file("feature_matrix", key)
     verdict = judge_reasons(use_case, model, scores_path, features_path)
     assert verdict.passed and verdict.sampled == 200
+    # written from dictionary arrays, read back as the plain text columns its schema declares
+    assert pq.read_schema(scores_path).equals(scores_schema(use_case, name_inputs=use_case.reasons.name_inputs))
 
     scores = pd.read_parquet(scores_path)
     explainer = LinearContributions(model.serving.linear)

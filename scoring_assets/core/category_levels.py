@@ -6,6 +6,8 @@ Its own module, free of scikit-learn, because both the scoring path (``core.feat
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -27,8 +29,14 @@ def as_categorical(values: pd.Series, levels: list[str]) -> pd.Series:
         codes = _recoded(values.cat.categories, values.cat.codes.to_numpy(), levels)
     else:
         codes = pc.index_in(pa.array(values, from_pandas=True), value_set=pa.array(levels)).fill_null(-1).to_numpy()
-    categorical = pd.Categorical.from_codes(codes.astype(CATEGORY_CODE_DTYPE), categories=levels)
+    categorical = pd.Categorical.from_codes(codes.astype(CATEGORY_CODE_DTYPE), dtype=category_dtype(tuple(levels)))
     return pd.Series(categorical, index=values.index, name=values.name)
+
+
+@cache
+def category_dtype(levels: tuple[str, ...]) -> pd.CategoricalDtype:
+    """The categorical dtype of ``levels``, made once: pandas checks a dtype's categories each time one is made."""
+    return pd.CategoricalDtype(list(levels))
 
 
 def _recoded(categories: pd.Index, codes: np.ndarray, levels: list[str]) -> np.ndarray:

@@ -20,6 +20,7 @@ of the characters above.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -94,12 +95,13 @@ class SpreadsheetSafeCsvWriter:
     follow the same rule as values: ``=1+1`` is written ``'=1+1``.
     """
 
-    def __init__(self, path: Path | str, schema: pa.Schema):
+    def __init__(self, path: Path | str | BinaryIO, schema: pa.Schema):
         names, self.cells_neutralised = neutralise_formulas(pa.array(schema.names, pa.string()))
         self._names = names.to_pylist()
         header_schema = pa.schema([field.with_name(name) for field, name in zip(schema, self._names, strict=True)])
         write_options = pacsv.WriteOptions(quoting_style="needed")
-        self._writer = pacsv.CSVWriter(str(path), header_schema, write_options=write_options)
+        sink = str(path) if isinstance(path, (str, Path)) else path  # a file object: e.g. one that hashes
+        self._writer = pacsv.CSVWriter(sink, header_schema, write_options=write_options)
 
     def write(self, data: pa.RecordBatch | pa.Table) -> None:
         safe, count = neutralise_text_columns(data)

@@ -13,6 +13,7 @@ into its folder (``remove_dead_writers_temporaries``); a live writer's never is.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -150,3 +151,28 @@ def file_sha256(path: Path | str) -> str:
 def file_md5(path: Path | str) -> str:
     """The hash DVC records in dvc.lock."""
     return file_digest(path, "md5")
+
+
+class HashingFile(io.RawIOBase):
+    """A file open for writing that hashes every byte written: its sha256 without reading the file back."""
+
+    def __init__(self, path: Path | str):
+        self._handle = open(path, "wb")
+        self._digest = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        view = memoryview(data)
+        self._digest.update(view)
+        return self._handle.write(view)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._handle.close()
+        super().close()
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()

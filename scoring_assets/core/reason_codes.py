@@ -17,6 +17,7 @@ Everything is vectorised over a batch: a handful of numpy passes over a rows x i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -78,15 +79,21 @@ class LinearContributions:
             for name, (levels, weights) in self.form.categorical.items()
         }
 
-    def contributions(self, inputs: pd.DataFrame) -> np.ndarray:
-        """rows x ``self.inputs``: each input's contribution (``inputs`` as ``core.features.build_features`` builds)."""
-        result = np.empty((len(inputs), len(self.inputs)), dtype="float64")
+    def input_arrays(self, inputs: pd.DataFrame) -> dict[str, np.ndarray]:
+        """A frame's inputs (as ``build_features`` builds them): numbers as float64, categories as codes."""
+        arrays = {name: inputs[name].to_numpy(dtype="float64") for name in self.form.numeric}
+        arrays.update({name: inputs[name].cat.codes.to_numpy() for name in self.form.categorical})
+        return arrays
+
+    def contributions(self, inputs: pd.DataFrame | Mapping[str, np.ndarray]) -> np.ndarray:
+        """rows x ``self.inputs``: each input's contribution (``inputs``: a frame, or its ``input_arrays``)."""
+        arrays = self.input_arrays(inputs) if isinstance(inputs, pd.DataFrame) else inputs
+        result = np.empty((len(next(iter(arrays.values()))), len(self.inputs)), dtype="float64")
         reference = self.form.reference.numeric
         for column, (name, weight) in enumerate(self.form.numeric.items()):
-            values = inputs[name].to_numpy(dtype="float64")
-            result[:, column] = self.sign * weight * (values - reference[name])
+            result[:, column] = self.sign * weight * (arrays[name] - reference[name])
         for column, name in enumerate(self.form.categorical, start=len(self.form.numeric)):
-            result[:, column] = self._level_deltas[name][inputs[name].cat.codes.to_numpy()]
+            result[:, column] = self._level_deltas[name][arrays[name]]
         return result
 
     def at_reference(self, inputs: pd.DataFrame, names: np.ndarray) -> pd.DataFrame:
@@ -128,22 +135,27 @@ class ReasonCoder:
     def code(self, inputs: pd.DataFrame, predicted: np.ndarray) -> tuple[list[pa.Array], int]:
         """The reason columns for a batch (``predicted``: its predicted labels), and how many rows got
         ``only_never_text`` (predicted positive, every positive contribution from a ``never_reasons`` input).
+        The columns are dictionary arrays into the texts: no text is copied per row.
 
         ``CODE_ROWS`` rows at a time: the contribution matrices (a float and a flag per row and input,
         several copies) are the scoring step's largest transient; each row is coded on its own.
         """
+        arrays = self.explainer.input_arrays(inputs)
         parts = [
-            self._codes(inputs.iloc[start : start + CODE_ROWS], predicted[start : start + CODE_ROWS])
+            self._codes(
+                {name: values[start : start + CODE_ROWS] for name, values in arrays.items()},
+                predicted[start : start + CODE_ROWS],
+            )
             for start in range(0, len(inputs), CODE_ROWS)
         ]
-        codes = np.concatenate([part for part, _ in parts], axis=1) if parts else self._codes(inputs, predicted)[0]
+        codes = np.concatenate([part for part, _ in parts], axis=1) if parts else self._codes(arrays, predicted)[0]
         indices = [pa.array(slot) for slot in codes]
-        columns = [self._texts.take(each) for each in indices]
+        columns = [pa.DictionaryArray.from_arrays(each, self._texts) for each in indices]
         if self.name_inputs:
-            columns += [self._input_names.take(each) for each in indices]
+            columns += [pa.DictionaryArray.from_arrays(each, self._input_names) for each in indices]
         return columns, sum(count for _, count in parts)
 
-    def _codes(self, inputs: pd.DataFrame, predicted: np.ndarray) -> tuple[np.ndarray, int]:
+    def _codes(self, inputs: Mapping[str, np.ndarray], predicted: np.ndarray) -> tuple[np.ndarray, int]:
         """max_reasons x rows: each row's reason codes (0 blank, i + 1 input i, the last ``only_never_text``)."""
         contributions = self.explainer.contributions(inputs)
         positive = contributions > 0.0

@@ -18,11 +18,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scoring_assets.core.arrow_contract import decoded
-from scoring_assets.core.category_levels import CATEGORY_CODE_DTYPE
+from scoring_assets.core.category_levels import CATEGORY_CODE_DTYPE, category_dtype
 from scoring_assets.core.csv_safety import SpreadsheetSafeCsvWriter
 from scoring_assets.core.drift import DIGITS, FileDrift
 from scoring_assets.core.features import arrow_feature_arrays, build_features, frame_feature_arrays
-from scoring_assets.core.files import atomic_path, file_sha256
+from scoring_assets.core.files import HashingFile, atomic_path
 from scoring_assets.core.folders import UseCaseFolders
 from scoring_assets.core.ingest import (
     CARRIED_PREFIX,
@@ -161,7 +161,7 @@ def read_feature_frame(use_case: UseCase, batch: pa.RecordBatch) -> pd.DataFrame
     frame = batch_to_frame(batch)
     for name, levels in use_case.features.categorical.items():
         codes = frame[name].to_numpy(CATEGORY_CODE_DTYPE)
-        frame[name] = pd.Categorical.from_codes(codes, categories=list(levels))
+        frame[name] = pd.Categorical.from_codes(codes, dtype=category_dtype(tuple(levels)))
     return frame
 
 
@@ -301,7 +301,7 @@ def score_feature_parquet(
     summary = ScoreSummary(threshold=threshold)
     with (
         atomic_path(scores_path) as temporary,
-        LakeWriter(temporary, schema, repeated_text_columns(schema)) as writer,
+        LakeWriter(temporary, schema, arriving_as_dictionaries=repeated_text_columns(schema)) as writer,
     ):
         for batch in source.iter_batches(batch_size=BATCH_ROWS):
             frame = read_feature_frame(use_case, batch)
@@ -313,7 +313,7 @@ def score_feature_parquet(
                 arrays += reasons
                 summary.rows_only_never_reasons += only_never
             arrays += [batch.column(name) for name in carried]
-            writer.write(pa.Table.from_arrays(arrays, schema=schema))
+            writer.write(pa.Table.from_arrays(arrays, schema=writer.schema))
             summary.add(score, _label_codes(use_case, frame[LABEL_KEY]) if has_label else None)
             if drift is not None:
                 drift.add(inputs, score)
@@ -325,16 +325,17 @@ def _leading_arrays(
 ) -> list[pa.Array]:
     """A batch's fixed columns of the scores file, in ``scored_columns`` order (reason columns not included).
 
-    The row number and id go from the feature matrix's batch as they are stored.
+    The row number and id go from the feature matrix's batch as they are stored; the model version
+    and timestamp are one text each, as dictionary arrays (``repeated_text_columns``).
     """
-    count = batch.num_rows
     row_numbers = batch.column(ROW_NUMBER)
+    every_row = pa.array(np.zeros(batch.num_rows, dtype=np.int32))
     columns = {
         use_case.scored_id_column: batch.column(ID_KEY) if use_case.id_column else row_numbers,
         use_case.score_column: pa.array(score, pa.float64()),
         "predicted_label": pa.array((score >= threshold).astype("int8"), pa.int8()),
-        "model_version": pa.repeat(pa.scalar(version_and_time[0], pa.string()), count),
-        "scoring_timestamp": pa.repeat(pa.scalar(version_and_time[1], pa.string()), count),
+        "model_version": pa.DictionaryArray.from_arrays(every_row, pa.array([version_and_time[0]], pa.string())),
+        "scoring_timestamp": pa.DictionaryArray.from_arrays(every_row, pa.array([version_and_time[1]], pa.string())),
         ROW_NUMBER: row_numbers,
     }
     return [columns[name] for name in scored_columns(use_case) if name in columns]
@@ -367,7 +368,7 @@ def _label_codes(use_case: UseCase, labels: pd.Series) -> np.ndarray:
 def write_scored_csv(scores_path: Path, output_path: Path) -> tuple[str, int]:
     """Publish the staged scores as the handoff CSV, atomically.
 
-    Returns the sha256 of what was written and how many cells were neutralised.
+    Returns the sha256 of what was written (hashed as it is written) and how many cells were neutralised.
 
     Ids and carried values that a spreadsheet would read as a formula are written neutralised
     (``csv_safety``), so the hash the manifest records is the hash of the file as people receive it.
@@ -377,11 +378,10 @@ def write_scored_csv(scores_path: Path, output_path: Path) -> tuple[str, int]:
     names = [name.removeprefix(CARRIED_PREFIX) for name in source.schema_arrow.names]
     schema = pa.schema([field.with_name(name) for field, name in zip(source.schema_arrow, names, strict=True)])
     with atomic_path(output_path) as temporary:
-        with SpreadsheetSafeCsvWriter(temporary, schema) as writer:
+        with HashingFile(temporary) as sink, SpreadsheetSafeCsvWriter(sink, schema) as writer:
             for batch in source.iter_batches(batch_size=BATCH_ROWS):
                 writer.write(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
-        sha256 = file_sha256(temporary)
-    return sha256, writer.cells_neutralised
+    return sink.sha256, writer.cells_neutralised
 
 
 @dataclass(frozen=True)
