@@ -728,7 +728,11 @@ def rescore_use_case(instance, use_case, known: list[str], args: argparse.Namesp
     from scoring_assets.runs import model_store, rescore_settings
 
     chosen = [key for key in known if not args.partition or key in args.partition]
-    used = models_by_partition(instance, use_case)
+    try:
+        served = model_store().verify(use_case).md5  # files scored before it was first observed need no read
+    except ModelIntegrityError:
+        served = None  # every file is read; loading the model below says what is wrong
+    used = models_by_partition(instance, use_case, served)
     scored = [key for key in chosen if used.get(key) is not None]
     if not scored:
         if args.use_case or args.partition:
