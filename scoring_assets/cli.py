@@ -310,25 +310,18 @@ def add_lifecycle_parsers(commands) -> None:
     )
 
 
-# Commands that only read files: their process needs no allocator settings (which import pyarrow, ~0.15 s).
-FILE_READING_COMMANDS = frozenset({"lineage"})
-
-
 def console_main() -> int:
     """The ``scoring-assets`` command: ``main`` in a process set up to score (``process_memory``).
 
     The cyclic garbage collector is off from the start until the definitions are loaded
-    (``definitions_loaded``), and everything is frozen when it returns; allocators return freed
-    memory, except for the commands that only read files.
+    (``definitions_loaded``), and everything is frozen when it returns; allocators return freed memory.
     """
     gc.disable()
-    args = build_parser().parse_args()
-    if args.command not in FILE_READING_COMMANDS:
-        from scoring_assets.process_memory import return_freed_memory
+    from scoring_assets.process_memory import return_freed_memory
 
-        return_freed_memory()
+    return_freed_memory()
     try:
-        return run_command(args)
+        return main()
     finally:
         gc.freeze()  # before any exit handler runs (see process_memory.freeze_at_exit)
 
@@ -344,11 +337,7 @@ def definitions_loaded() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The command line ``argv`` (default: the process's), run; its exit code."""
-    return run_command(build_parser().parse_args(argv))
-
-
-def run_command(args: argparse.Namespace) -> int:
+    args = build_parser().parse_args(argv)
     from scoring_assets.use_cases import report_broken_use_cases
 
     report_broken_use_cases()  # a broken package is named once; the command goes on with the other use cases
