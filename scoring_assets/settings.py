@@ -13,7 +13,10 @@
 
 ``defs/resources.py`` builds the Dagster resources from these names. Commands that only read
 files (``lineage``) read their settings here, so they start without importing Dagster (about
-0.6 s of a CLI process's start).
+0.6 s of a CLI process's start). Nothing else in the package reads the environment, except
+``defs/resources.py``, the use-case registry (``SCORING_USE_CASE_MODULES``), the CLI's entry, which
+sets the defaults for the variables above, and the model lifecycle's test seam
+(``SCORING_LIFECYCLE_PAUSE_AT``, ``core.model_lifecycle``).
 """
 
 from __future__ import annotations

@@ -7,10 +7,6 @@ such. The numbers are read once, when the definitions load (a change needs a rel
 code location): Dagster has no EnvVar for a float, and it fixes a sensor's
 ``minimum_interval_seconds`` when the definitions are built. The report server's address is read
 when ``serve-reports`` starts (it is no part of the definitions).
-Nothing else in the package reads the environment, except ``scoring_assets.settings`` (the same
-names, read without Dagster for the commands that only read files), the use-case registry
-(``SCORING_USE_CASE_MODULES``), the CLI's entry, which sets the defaults for the variables above, and
-the model lifecycle's test seam (``SCORING_LIFECYCLE_PAUSE_AT``, ``core.model_lifecycle``).
 """
 
 from __future__ import annotations
