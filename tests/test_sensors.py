@@ -700,6 +700,10 @@ def models_read_one_by_one(instance: DagsterInstance) -> dict[str, str]:
 def test_the_grouped_stale_count_agrees_with_reading_each_partition(
     instance, folders, monkeypatch, tmp_path, retrained_model_root
 ):
+    grouped_count_agrees_with_reading_each_partition(instance, folders, monkeypatch, tmp_path, retrained_model_root)
+
+
+def grouped_count_agrees_with_reading_each_partition(instance, folders, monkeypatch, tmp_path, retrained_model_root):
     """Re-scored partitions, a partition scored by two models and back, a retired one: every answer as read alone."""
     sources = [write_csv(customer_rows(20, seed=index), tmp_path / f"{index}.csv") for index in range(4)]
     keys = [score_file(instance, folders, source)[0].partition_key for source in sources[:3]]
