@@ -353,7 +353,20 @@ def run_storage(storage: str, sizes: list[int], args, stack: ExitStack) -> list[
     for size in sizes:
         bench.grow_to(size)
         bench.measure(size)
+    if args.hold:
+        hold(scratch)
     return bench.rows
+
+
+def hold(scratch: Path) -> None:
+    """Keep the instance (and its server) up for measuring by hand until ``scratch/release`` exists."""
+    names = ("DAGSTER_HOME", "SCORING_DATA_DIR", "DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USERNAME")
+    names += ("DAGSTER_PG_PASSWORD", "DAGSTER_PG_DB")
+    exports = [f"export {name}={os.environ[name]}" for name in names if name in os.environ]
+    (scratch / "env.sh").write_text("\n".join(exports) + "\n", encoding="utf-8")
+    print(f"holding: source {scratch / 'env.sh'}; touch {scratch / 'release'} to finish", file=sys.stderr, flush=True)
+    while not (scratch / "release").exists():
+        time.sleep(5)
 
 
 def table(rows: list[Row]) -> str:
@@ -387,6 +400,11 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--scratch", default=None, help="where the instances are made (default: the temp folder)")
     parser.add_argument("--keep", action="store_true", help="keep the SQLite instance and data folder (not the server)")
     parser.add_argument("--json", action="store_true", help="one JSON document instead of the Markdown table")
+    parser.add_argument(
+        "--hold",
+        action="store_true",
+        help="after measuring, keep each instance (and server) up until SCRATCH/release exists",
+    )
     args = parser.parse_args()
     args.skip = [name for name in args.skip.split(",") if name]
     unknown = set(args.skip) - set(MEASUREMENTS)
