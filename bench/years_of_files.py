@@ -107,8 +107,8 @@ def timed_command(command: list[str], timeout: float) -> tuple[float, float, str
 class Bench:
     """One storage's fresh instance and data folder, grown size by size and measured at each."""
 
-    def __init__(self, storage: str, scratch: Path, skip: set[str], batched: bool):
-        self.storage, self.scratch, self.skip, self.batched = storage, scratch, skip, batched
+    def __init__(self, storage: str, scratch: Path, skip: set[str], store: str):
+        self.storage, self.scratch, self.skip, self.store = storage, scratch, skip, store
         self.home, self.data_dir = scratch / "home", scratch / "data"
         self.files, self.rows, self.baseline_score = 0, [], None
         os.environ.update({"DAGSTER_HOME": str(self.home), "SCORING_DATA_DIR": str(self.data_dir)})
@@ -148,7 +148,7 @@ class Bench:
         from years_fill import grow
 
         wall, cpu, stats = timed_call(
-            lambda: grow(self.instance, self.templates, self.data_dir, self.files, files, batched=self.batched)
+            lambda: grow(self.instance, self.templates, self.data_dir, self.files, files, store=self.store)
         )
         parts = ", ".join(f"{part} {seconds:.0f} s" for part, seconds in stats.seconds.items())
         self.add(files, "fill", wall, cpu, "<= 1800 s at 100k", f"{(files - self.files) / wall:.0f} files/s", parts)
@@ -311,15 +311,15 @@ def folder_bytes(folder: Path) -> int:
     """Bytes the folder's files take on disk (allocated blocks, as ``du`` counts them)."""
     if not folder.exists():
         return 0
-    done = subprocess.run(["du", "-s", "-B1", str(folder)], capture_output=True, text=True, check=True)
+    done = subprocess.run(["du", "-s", "-l", "-B1", str(folder)], capture_output=True, text=True, check=True)
     return int(done.stdout.split()[0])
 
 
 class PostgresBench(Bench):
     """The same on deploy/dagster.postgres.yaml, against a server this bench started."""
 
-    def __init__(self, storage: str, scratch: Path, skip: set[str], batched: bool, server):
-        super().__init__(storage, scratch, skip, batched)
+    def __init__(self, storage: str, scratch: Path, skip: set[str], store: str, server):
+        super().__init__(storage, scratch, skip, store)
         import tests.support.dev_server as dev_server
         from scoring_assets.core.paths import REPO_ROOT
 
@@ -340,20 +340,33 @@ def run_storage(storage: str, sizes: list[int], args, stack: ExitStack) -> list[
         print(f"{storage}: instance and data folder kept in {scratch}", file=sys.stderr, flush=True)
     else:
         stack.callback(shutil.rmtree, scratch, ignore_errors=True)
-    skip, batched = set(args.skip), args.store == "batch"
+    skip = set(args.skip)
     if storage == "postgres":
         from tests.support.postgres import temporary_postgres
 
         server = stack.enter_context(temporary_postgres())
         print(f"PostgreSQL on 127.0.0.1:{server.port} (pid {server.pid})", file=sys.stderr, flush=True)
-        bench = PostgresBench(storage, scratch, skip, batched, server)
+        bench = PostgresBench(storage, scratch, skip, args.store, server)
     else:
-        bench = Bench(storage, scratch, skip, batched)
+        bench = Bench(storage, scratch, skip, args.store)
     bench.start()
     for size in sizes:
         bench.grow_to(size)
         bench.measure(size)
+    if args.hold:
+        hold(scratch)
     return bench.rows
+
+
+def hold(scratch: Path) -> None:
+    """Keep the instance (and its server) up for measuring by hand until ``scratch/release`` exists."""
+    names = ("DAGSTER_HOME", "SCORING_DATA_DIR", "DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USERNAME")
+    names += ("DAGSTER_PG_PASSWORD", "DAGSTER_PG_DB")
+    exports = [f"export {name}={os.environ[name]}" for name in names if name in os.environ]
+    (scratch / "env.sh").write_text("\n".join(exports) + "\n", encoding="utf-8")
+    print(f"holding: source {scratch / 'env.sh'}; touch {scratch / 'release'} to finish", file=sys.stderr, flush=True)
+    while not (scratch / "release").exists():
+        time.sleep(5)
 
 
 def table(rows: list[Row]) -> str:
@@ -379,13 +392,19 @@ def parse_arguments() -> argparse.Namespace:
     )
     parser.add_argument(
         "--store",
-        choices=("batch", "event"),
-        default="batch",
-        help="materializations with store_event_batch per asset, or every event with store_event",
+        choices=("sql", "batch", "event"),
+        default="sql",
+        help="runs and events written straight into the tables (years_sql), or through the instance's API: "
+        "materializations with store_event_batch per asset, or every event with store_event",
     )
     parser.add_argument("--scratch", default=None, help="where the instances are made (default: the temp folder)")
     parser.add_argument("--keep", action="store_true", help="keep the SQLite instance and data folder (not the server)")
     parser.add_argument("--json", action="store_true", help="one JSON document instead of the Markdown table")
+    parser.add_argument(
+        "--hold",
+        action="store_true",
+        help="after measuring, keep each instance (and server) up until SCRATCH/release exists",
+    )
     args = parser.parse_args()
     args.skip = [name for name in args.skip.split(",") if name]
     unknown = set(args.skip) - set(MEASUREMENTS)

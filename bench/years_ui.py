@@ -47,7 +47,7 @@ class Webserver(DagsterDevServer):
         return total / CLOCK_TICKS
 
 
-def captured_queries(url: str, path: str, ready_seconds: float = 60) -> list[dict]:
+def captured_queries(url: str, path: str, ready_seconds: float = 900) -> list[dict]:
     """Every GraphQL request the browser sends for ``path`` until the page has been quiet a while."""
     queries: list[dict] = []
 
@@ -69,7 +69,7 @@ def captured_queries(url: str, path: str, ready_seconds: float = 60) -> list[dic
     return list(unique.values())
 
 
-def replay(url: str, query: dict, timeout: float = 300) -> float:
+def replay(url: str, query: dict, timeout: float = 1200) -> float:
     """Wall seconds the server takes to answer ``query``; a GraphQL error fails the bench."""
     body = json.dumps(query).encode()
     request = urllib.request.Request(f"{url}/graphql", data=body, headers={"Content-Type": "application/json"})
