@@ -28,6 +28,7 @@ MEASURED = {
     "fill",
     "inbox_tick_100_new",
     "stale_count",
+    "stale_count_rollback",
     "rescore_sensor_tick",
     "cli_score_100_rows",
     "cli_lineage_old",
