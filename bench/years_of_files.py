@@ -307,9 +307,13 @@ class Bench:
         return 0
 
     def measure(self, files: int) -> None:
+        """Every measurement not skipped; one that fails is a row saying why, and the others still run."""
         for name in MEASUREMENTS:
             if name not in self.skip:
-                getattr(self, f"measure_{name}")(files)
+                try:
+                    getattr(self, f"measure_{name}")(files)
+                except Exception as error:  # noqa: BLE001 - e.g. a UI query past its timeout at 100,000 files
+                    self.add(files, name, None, None, "", "failed", f"{type(error).__name__}: {error}"[:300])
 
 
 def folder_bytes(folder: Path) -> int:
