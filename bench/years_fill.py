@@ -76,6 +76,10 @@ class Template:
     events_json: list[str]
     data_files: list[tuple[str, bytes, bool]]  # (path under the data folder, content, is text)
 
+    def bound(self) -> dict[str, str]:
+        """What ``years_sql`` replaces in the template's rows (``substitutions``' left-hand sides, named)."""
+        return {"template_sha": self.sha256, "template_token": TOKEN, "template_run": self.run_id}
+
     def substitutions(self, index: int) -> list[tuple[str, str]]:
         digest = hashlib.sha256(f"{self.use_case}:{index}".encode()).hexdigest()
         sha256 = self.sha256[:8] + digest[:56]
@@ -139,13 +143,19 @@ class FillStats:
 
 
 def clone_data_files(template: Template, data_dir: Path, substitutions: list[tuple[str, str]]) -> None:
-    """The template's data files under the clone's names, text substituted; the input as a hard link."""
+    """The template's data files under the clone's names: rewritten where their text names the file, else hard links.
+
+    A Parquet file or a scored CSV is byte for byte the template's, so a link costs no disk and no
+    write (``bench/years_of_files.py`` counts a linked file's bytes once per link); the input too.
+    """
     for relative, content, is_text in template.data_files:
         path = data_dir / substituted(relative, substitutions)
         path.parent.mkdir(parents=True, exist_ok=True)
-        if is_text:
-            content = substituted(content.decode("utf-8"), substitutions).encode("utf-8")
-        path.write_bytes(content)
+        text = substituted(content.decode("utf-8"), substitutions).encode("utf-8") if is_text else content
+        if text == content:
+            os.link(data_dir / relative, path)
+        else:
+            path.write_bytes(text)
     os.link(template.source, template.source.with_name(substituted(template.source.name, substitutions)))
 
 
@@ -202,21 +212,27 @@ def grow(instance: DagsterInstance, templates: list[Template], data_dir: Path, h
     """Clone the templates until ``want`` files are scored (they alternate between use cases); per part wall s.
 
     ``have`` counts the files already there (the templates' included). Clones go in chunks of
-    ``chunk`` files: their data files, their partitions, then their runs and events.
+    ``chunk`` files: their data files, their partitions, then their runs and events, written with
+    ``store``: ``sql`` (``years_sql``, the default), ``batch`` or ``event`` (the instance's API).
     """
-    chunk, batched, stats = options.get("chunk", 500), options.get("batched", True), FillStats()
+    chunk, store, stats = options.get("chunk", 500), options.get("store", "sql"), FillStats()
+    writer = SqlWriter(instance, templates) if store == "sql" else None
     for start in range(have, want, chunk):
         indices = range(start, min(start + chunk, want))
         for template in templates:
             mine = [template.substitutions(index) for index in indices if templates[index % len(templates)] is template]
-            clone_chunk(instance, template, data_dir, mine, batched, stats)
+            if mine:
+                clone_chunk(instance, template, data_dir, mine, (store, writer), stats)
+    if writer is not None:
+        writer.point_assets_at_last_clones()
     return stats
 
 
-def clone_chunk(instance, template: Template, data_dir: Path, substitution_lists: list, batched: bool, stats) -> None:
+def clone_chunk(instance, template: Template, data_dir: Path, substitution_lists: list, how, stats) -> None:
     """One chunk of clones of ``template``: data files, partitions, runs and events, each part timed."""
     import time
 
+    store, writer = how
     started = time.perf_counter()
     for substitutions in substitution_lists:
         clone_data_files(template, data_dir, substitutions)
@@ -225,5 +241,43 @@ def clone_chunk(instance, template: Template, data_dir: Path, substitution_lists
     add_partitions(instance, template, substitution_lists)
     stats.add("partitions", time.perf_counter() - started)
     started = time.perf_counter()
-    store_clones(instance, template, substitution_lists, batched)
+    if writer is not None:
+        writer.store(template, substitution_lists)
+    else:
+        store_clones(instance, template, substitution_lists, store == "batch")
     stats.add("runs_and_events", time.perf_counter() - started)
+
+
+class SqlWriter:
+    """Runs and events of clones written straight into the instance's tables (``years_sql``), per template."""
+
+    def __init__(self, instance: DagsterInstance, templates: list[Template]):
+        import sqlalchemy as sa
+        from years_sql import TableCloner, checkpointed
+
+        events = instance.event_log_storage
+        if hasattr(events, "postgres_url"):
+            engines, self.run_files = [sa.create_engine(events.postgres_url)], None
+        else:  # SQLite: runs in one file, asset and run-status events in the index file, each run's events in its own
+            engines = [sa.create_engine(instance.run_storage._conn_string)]
+            engines.append(sa.create_engine(events.conn_string_for_shard("index")))
+            self.run_files = {t.run_id: checkpointed(Path(events.path_for_shard(t.run_id))) for t in templates}
+        self.cloners = {t.run_id: [TableCloner(engine, t.bound()) for engine in engines] for t in templates}
+        self.latest = {t.run_id: [cloner.latest_asset_rows() for cloner in self.cloners[t.run_id]] for t in templates}
+        self.last_clone: dict[str, list[tuple[str, str]]] = {}
+
+    def store(self, template: Template, substitution_lists: list) -> None:
+        from years_sql import clone_run_file
+
+        clones = [tuple(new for _, new in substitutions) for substitutions in substitution_lists]
+        for cloner in self.cloners[template.run_id]:
+            cloner.clone(clones)
+        if self.run_files is not None:
+            for clone in clones:
+                clone_run_file(self.run_files[template.run_id], template.bound(), clone)
+        self.last_clone[template.run_id] = substitution_lists[-1]
+
+    def point_assets_at_last_clones(self) -> None:
+        for run_id, substitutions in self.last_clone.items():
+            for cloner, rows in zip(self.cloners[run_id], self.latest[run_id], strict=True):
+                cloner.point_assets_at(rows, lambda text, subs=substitutions: substituted(text, subs))

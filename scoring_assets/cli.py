@@ -421,9 +421,9 @@ def ensure_dagster_home() -> Path:
 
     from scoring_assets.core.files import exclusive_lock, write_text_atomically
     from scoring_assets.core.paths import INSTANCE_CONFIG_PATH, REPO_ROOT, default_data_dir
-    from scoring_assets.defs.resources import DATA_DIR_VARIABLE
+    from scoring_assets.settings import DATA_DIR_VARIABLE
 
-    os.environ.setdefault(DATA_DIR_VARIABLE, str(default_data_dir()))  # the resource's setting (defs/resources.py)
+    os.environ.setdefault(DATA_DIR_VARIABLE, str(default_data_dir()))  # the folders resource's setting (settings.py)
     project_home = REPO_ROOT / ".dagster_home"
     home = Path(os.environ.get("DAGSTER_HOME") or project_home).expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
@@ -717,7 +717,11 @@ def rescore_use_case(instance, use_case, known: list[str], args: argparse.Namesp
     from scoring_assets.runs import model_store, rescore_settings
 
     chosen = [key for key in known if not args.partition or key in args.partition]
-    used = models_by_partition(instance, use_case)
+    try:
+        served = model_store().verify(use_case).md5  # files scored before it was first observed need no read
+    except ModelIntegrityError:
+        served = None  # every file is read; loading the model below says what is wrong
+    used = models_by_partition(instance, use_case, served)
     scored = [key for key in chosen if used.get(key) is not None]
     if not scored:
         if args.use_case or args.partition:
@@ -979,13 +983,15 @@ def prune(args: argparse.Namespace) -> int:
 
 
 def show_lineage(args: argparse.Namespace) -> int:
+    """Where a scored file came from, read from its manifest and the lake (no Dagster: ``settings``, not resources)."""
+    from scoring_assets.core.folders import UseCaseFolders
     from scoring_assets.core.manifest import LineageError, lineage
     from scoring_assets.core.retirement import retired_scored_file
-    from scoring_assets.defs.resources import scoring_resources
+    from scoring_assets.settings import data_folder
     from scoring_assets.use_cases import all_use_cases
 
-    folders = scoring_resources()["folders"]
-    scored, retirement = retired_scored_file([folders.of(name) for name in all_use_cases()], args.scored)
+    root = data_folder()
+    scored, retirement = retired_scored_file([UseCaseFolders(root, name) for name in all_use_cases()], args.scored)
     try:
         summary = lineage(scored)
     except LineageError as error:
@@ -995,7 +1001,7 @@ def show_lineage(args: argparse.Namespace) -> int:
     summary["retired"] = (
         {name: retirement[name] for name in ("when", "who", "why", "archive_folder")} if retirement else None
     )
-    summary["pruned"] = pruned_from_dagster(folders, summary)
+    summary["pruned"] = pruned_from_dagster(root, summary)
     print(json.dumps(summary, indent=2, sort_keys=True))
     if not summary["matches_manifest"]:
         _problem(
@@ -1063,15 +1069,19 @@ def evidence_target(target: str, name: str | None, folders):
     return found[0], scored_file_of(folders.of(found[0].name), target)
 
 
-def pruned_from_dagster(folders, summary: dict) -> dict | None:
-    """When the scored file's partition was pruned from Dagster and the runs it had there (None: never pruned)."""
+def pruned_from_dagster(data_root: Path, summary: dict) -> dict | None:
+    """When the scored file's partition was pruned from Dagster and the runs it had there (None: never pruned).
+
+    Read from the use case's pruned ledger in the lake (``core.retention``), not from the instance.
+    """
+    from scoring_assets.core.folders import UseCaseFolders
     from scoring_assets.core.retention import pruned_record
     from scoring_assets.use_cases import all_use_cases
 
     use_case, key = summary["model"].get("use_case"), summary["partition_key"]
     if use_case not in all_use_cases() or not key:
         return None
-    record = pruned_record(folders.of(use_case), key)
+    record = pruned_record(UseCaseFolders(data_root, use_case), key)
     return {name: record[name] for name in ("when", "who", "scored_at", "runs")} if record else None
 
 
@@ -1277,13 +1287,17 @@ def serve_reports(args: argparse.Namespace) -> int:
 
 
 def still_the_champion(model: dict) -> bool | None:
-    """Whether the model a manifest names is the one served now; None when that cannot be told."""
-    from scoring_assets.core.model_store import ModelIntegrityError
-    from scoring_assets.defs.resources import scoring_resources
+    """Whether the model a manifest names is the one served now; None when that cannot be told.
+
+    Verified as the ``model_store`` resource verifies it, with its root read from ``settings`` (no Dagster).
+    """
+    from scoring_assets.core.model_store import ModelIntegrityError, model_project, verify_artifact
+    from scoring_assets.settings import model_store_root
     from scoring_assets.use_cases import UseCaseError, use_case
 
     try:
-        served = scoring_resources()["model_store"].verify(use_case(model.get("use_case", "")))
+        declared = use_case(model.get("use_case", ""))
+        served = verify_artifact(declared, model_project(declared, model_store_root()))
     except (UseCaseError, ModelIntegrityError):
         return None
     return served.md5 == model.get("md5")

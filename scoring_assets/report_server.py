@@ -111,7 +111,8 @@ def parse_address(text: str) -> tuple[str, int]:
 
 def configured_report_server(address: str | None = None) -> ReportServer:
     """The report server over the configured data folder, on ``address`` (else ``SCORING_REPORTS_ADDRESS``)."""
-    from scoring_assets.defs.resources import reports_address, scoring_resources
+    from scoring_assets.defs.resources import scoring_resources
+    from scoring_assets.settings import reports_address
     from scoring_assets.use_cases import all_use_cases
 
     data_dir = scoring_resources()["folders"].root

@@ -13,9 +13,10 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import dagster as dg
-from dagster._core.definitions.run_request import InstigatorType
+if TYPE_CHECKING:  # Dagster is imported when the status is read, not when the CLI builds its parser
+    import dagster as dg
 
 DEFAULT_MAX_AGE_SECONDS = 180  # the slowest sensor ticks every 60 s; three missed ticks is a stuck daemon
 
@@ -45,6 +46,8 @@ def _liveness(kind: str, name: str, timestamp: float | None, now: float, max_age
 
 def service_liveness(instance: dg.DagsterInstance, max_age: float = DEFAULT_MAX_AGE_SECONDS) -> list[Liveness]:
     """Every required daemon's heartbeat, then every running sensor's last tick, judged against ``max_age``."""
+    from dagster._core.definitions.run_request import InstigatorType
+
     now = time.time()
     heartbeats = instance.get_daemon_heartbeats()
     found = [

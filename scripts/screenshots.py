@@ -49,7 +49,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 from scoring_assets.builders.keys import keys_of  # noqa: E402
 from scoring_assets.core.model_lifecycle import models_overview  # noqa: E402
 from scoring_assets.core.paths import REPO_ROOT  # noqa: E402
-from scoring_assets.defs.resources import DATA_DIR_VARIABLE, MODEL_ROOT_VARIABLE  # noqa: E402
+from scoring_assets.settings import DATA_DIR_VARIABLE, MODEL_ROOT_VARIABLE  # noqa: E402
 from scoring_assets.use_cases import all_use_cases  # noqa: E402
 from scoring_assets.use_cases.telco_churn import USE_CASE as TELCO  # noqa: E402
 from scoring_assets.use_cases.telco_churn.generate import generate_extract  # noqa: E402

@@ -30,7 +30,7 @@ from screenshots import Camera, Shot, cli, named, photograph, refused_batch, scr
 
 from scoring_assets.builders.keys import keys_of  # noqa: E402
 from scoring_assets.core.paths import REPO_ROOT  # noqa: E402
-from scoring_assets.defs.resources import REPORTS_URL_VARIABLE  # noqa: E402
+from scoring_assets.settings import REPORTS_URL_VARIABLE  # noqa: E402
 from scoring_assets.use_cases import use_case  # noqa: E402
 from tests.support.dev_server import DagsterDevServer, free_port  # noqa: E402
 

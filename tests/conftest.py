@@ -15,7 +15,8 @@ from dagster._core.storage.defs_state.base import set_defs_state_storage
 from scoring_assets.builders.resources import ScoringFolders
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.use_case import UseCase
-from scoring_assets.defs.resources import DATA_DIR_VARIABLE, MODEL_ROOT_VARIABLE, scoring_resources
+from scoring_assets.defs.resources import scoring_resources
+from scoring_assets.settings import DATA_DIR_VARIABLE, MODEL_ROOT_VARIABLE
 from scoring_assets.use_cases import use_case as declared_use_case
 from tests.support.batches import TELCO, USE_CASE_NAMES
 from tests.support.cli_workspace import Workspace, new_workspace

@@ -206,6 +206,33 @@ def test_lineage_names_input_model_run_threshold_and_counts(clean_run, model_art
     assert lineage["scored_sha256"] == lineage["recorded_sha256"] == sha256_of(scored)
 
 
+# What `lineage` must not import: it reads a manifest, the lake and DVC's records, so Dagster (~0.6 s of a
+# process's start), scikit-learn and scipy would only slow it down (issue 27: lineage in <= 1 s).
+NOT_FOR_LINEAGE = ("dagster", "sklearn", "scipy")
+LOADED_PROBE = """
+import sys
+from scoring_assets import cli
+sys.argv = ["scoring-assets", "lineage", sys.argv[1]]
+code = cli.console_main()
+print("LOADED", " ".join(sorted({name.split(".")[0] for name in sys.modules})), "EXIT", code)
+"""
+
+
+def test_lineage_imports_neither_dagster_nor_scikit_learn(clean_run):
+    scored = reported_path(clean_run.result.stdout, "scored")
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED_PROBE, str(scored)],
+        env=clean_run.workspace.environment(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = done.stdout.splitlines()[-1].split()
+    assert loaded[-2:] == ["EXIT", str(EXIT_OK)], done.stderr
+    assert json.loads("\n".join(done.stdout.splitlines()[:-1]))["matches_manifest"] is True
+    assert [name for name in NOT_FOR_LINEAGE if name in loaded] == []
+
+
 def test_lineage_of_a_scored_file_changed_after_scoring_fails(clean_run, tmp_path):
     scored = reported_path(clean_run.result.stdout, "scored")
     copy = Path(shutil.copy(scored, tmp_path))

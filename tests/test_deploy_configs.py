@@ -26,7 +26,7 @@ from dagster._core.instance.config import dagster_instance_config
 from dagster._serdes.config_class import ConfigurableClassData
 
 from scoring_assets.core.paths import INSTANCE_CONFIG_PATH, REPO_ROOT
-from scoring_assets.defs.resources import DATA_DIR_VARIABLE
+from scoring_assets.settings import DATA_DIR_VARIABLE
 
 DEPLOY_DIR = REPO_ROOT / "deploy"
 INSTANCE_CONFIGS = sorted(DEPLOY_DIR.glob("*.yaml")) + sorted(DEPLOY_DIR.glob("*.yml"))

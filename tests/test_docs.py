@@ -46,7 +46,7 @@ PROJECT_COMMAND = re.compile(
 )
 NUMERIC_PLACEHOLDERS = {"T": "0.5", "F": "0.05", "N": "3000", "DAYS": "30"}
 VARIABLE = re.compile(r"\bSCORING_[A-Z0-9_]*[A-Z0-9]\b")
-RESOURCES = REPO_ROOT / "scoring_assets" / "defs" / "resources.py"
+SETTINGS = REPO_ROOT / "scoring_assets" / "settings.py"
 
 
 @dataclass(frozen=True)
@@ -292,7 +292,7 @@ def scoring_variables_in_docs() -> set[str]:
 
 def test_every_scoring_variable_the_docs_name_is_read_by_the_code():
     """The settings' one home names each (or, for a run pod's image, the deploy config reads it)."""
-    known = RESOURCES.read_text(encoding="utf-8") + "".join(
+    known = SETTINGS.read_text(encoding="utf-8") + "".join(
         path.read_text(encoding="utf-8") for path in sorted((REPO_ROOT / "deploy").glob("*.yaml"))
     )
     unknown = sorted(name for name in scoring_variables_in_docs() if not re.search(rf"\b{name}\b", known))
@@ -300,7 +300,7 @@ def test_every_scoring_variable_the_docs_name_is_read_by_the_code():
 
 
 def test_every_setting_the_code_reads_is_documented():
-    tree = ast.parse(RESOURCES.read_text(encoding="utf-8"))
+    tree = ast.parse(SETTINGS.read_text(encoding="utf-8"))
     read = {
         node.value.value
         for node in tree.body
@@ -308,7 +308,7 @@ def test_every_setting_the_code_reads_is_documented():
         and isinstance(node.value, ast.Constant)
         and str(node.value.value).startswith("SCORING_")
     }
-    assert read, "no SCORING_ variable found in defs/resources.py: fix this test"
+    assert read, "no SCORING_ variable found in settings.py: fix this test"
     undocumented = sorted(read - scoring_variables_in_docs())
     assert not undocumented, f"settings no docs page names: {undocumented}"
 

@@ -27,7 +27,8 @@ from scoring_assets.core.check_results import checks_behind
 from scoring_assets.core.manifest_model import Manifest
 from scoring_assets.core.paths import REPO_ROOT
 from scoring_assets.core.provenance import contract_version, declaration_sha256
-from scoring_assets.defs.resources import DATA_DIR_VARIABLE, scoring_resources
+from scoring_assets.defs.resources import scoring_resources
+from scoring_assets.settings import DATA_DIR_VARIABLE
 from scoring_assets.use_cases import use_case as declared_use_case
 from tests.support.batches import REAL_EXTRACTS, USE_CASE_NAMES, valid_rows, write_csv
 from tests.support.cli_workspace import Workspace, new_workspace, reported_path, reported_run_id

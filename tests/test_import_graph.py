@@ -2,7 +2,7 @@
 
 The layers, lowest first: ``core`` (table-agnostic logic, no Dagster), ``training`` (DVC stages),
 ``use_cases`` (the declarations), ``builders`` and ``deploy`` (Dagster wiring that takes a use case),
-``defs`` (the definitions and their settings), then what starts runs (``runs``, ``definitions``,
+``defs`` and ``settings`` (the definitions and their settings), then what starts runs (``runs``, ``definitions``,
 ``process_memory``) and the command line (``cli``, ``__main__``). A module may import from its
 own layer and the ones below, never from above, and every import counts, including the ones made
 inside a function to load lazily.
@@ -26,7 +26,7 @@ LAYERS = (
     ("scoring_assets.use_cases",),
     ("scoring_assets.scaffold",),
     ("scoring_assets.builders", "scoring_assets.deploy"),
-    ("scoring_assets.defs",),
+    ("scoring_assets.defs", "scoring_assets.settings"),
     (
         "scoring_assets.runs",
         "scoring_assets.definitions",

@@ -27,6 +27,7 @@ from tests.support.batches import TELCO, valid_rows, write_csv
 from tests.support.cli_workspace import new_workspace, reported_path
 from tests.support.postgres import PostgresServer
 from tests.test_postgres_e2e import POSTGRES_INSTANCE_CONFIG, start_postgres
+from tests.test_sensors import grouped_count_agrees_with_reading_each_partition
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("model_artifact")]
 SETTLE_TIMEOUT_SECONDS = 30
@@ -172,3 +173,10 @@ def test_a_storage_without_those_names_is_refused_naming_each_one():
     problem = private_names_problem(Renamed())
     assert "_schedule_storage" in problem and "_run_storage._engine" in problem
     assert "_event_log_storage._engine" in problem and "storage: postgres:" in problem
+
+
+def test_the_grouped_stale_count_agrees_with_reading_each_partition_on_postgres(
+    postgres_env, tmp_path, folders, monkeypatch, retrained_model_root
+):
+    with DagsterInstance.from_config(pooled_home(tmp_path)) as instance:
+        grouped_count_agrees_with_reading_each_partition(instance, folders, monkeypatch, tmp_path, retrained_model_root)

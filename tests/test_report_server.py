@@ -23,9 +23,10 @@ from hypothesis import strategies as st
 
 from scoring_assets.builders.resources import ScoringFolders
 from scoring_assets.core.report_files import report_file, report_url
-from scoring_assets.defs.resources import DATA_DIR_VARIABLE, REPORTS_URL_VARIABLE, scoring_resources
+from scoring_assets.defs.resources import scoring_resources
 from scoring_assets.defs.use_cases import scoring_definitions
 from scoring_assets.report_server import CONTENT_SECURITY_POLICY, ReportServer
+from scoring_assets.settings import DATA_DIR_VARIABLE, REPORTS_URL_VARIABLE
 from scoring_assets.use_cases import all_use_cases
 from tests.support.batches import TELCO, valid_rows, write_csv
 from tests.support.cli_workspace import new_workspace

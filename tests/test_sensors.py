@@ -24,9 +24,10 @@ from scoring_assets.builders.jobs import build_jobs
 from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.model_assets import latest_observed_model_md5, record_model_observation
 from scoring_assets.builders.resources import RescoreSettings
+from scoring_assets.builders.retirement import retire_file
 from scoring_assets.builders.run_tags import TRIGGER, Trigger, trigger_tags
 from scoring_assets.builders.schedules import NIGHTLY_LATEST_PARTITIONS
-from scoring_assets.builders.scored_models import scored_with_model
+from scoring_assets.builders.scored_models import ANOTHER_MODEL, StaleCount, scored_with_model
 from scoring_assets.core.inbox import RECENT_DECISIONS, Decision
 from scoring_assets.core.model_lifecycle import promote, rollback
 from scoring_assets.core.paths import REPO_ROOT
@@ -676,13 +677,57 @@ def test_counting_stale_partitions_stops_at_its_time_budget_and_says_it_is_a_low
 ):
     for index in range(2):
         score_file(instance, folders, write_csv(customer_rows(20, seed=index), tmp_path / f"{index}.csv"))
+    model_sensor = SensorDaemon(instance, sensor_named("telco_churn__model_sensor"))
+    served = os.environ["SCORING_MODEL_ROOT"]
+    monkeypatch.setenv("SCORING_MODEL_ROOT", str(retrained_model_root))
+    model_sensor.tick()
+    assert observed_model(instance)["stale_partitions"] == 2, "a model never observed: counted without a read"
     monkeypatch.setattr(scored_models, "FETCH_PAGE", 1)
     monkeypatch.setattr(scored_models, "STALE_COUNT_BUDGET_SECONDS", 0)
-    monkeypatch.setenv("SCORING_MODEL_ROOT", str(retrained_model_root))
-    SensorDaemon(instance, sensor_named("telco_churn__model_sensor")).tick()
+    monkeypatch.setenv("SCORING_MODEL_ROOT", served)  # back to the model both files were scored with: each is read
+    model_sensor.tick()
     metadata = observed_model(instance)
-    assert (metadata["stale_partitions"], metadata["scored_partitions"]) == (1, 2)
-    assert metadata["how_to_rescore"].startswith("at least 1 (counted 1 within the tick's time budget) of 2")
+    assert (metadata["stale_partitions"], metadata["scored_partitions"]) == (0, 2)
+    assert metadata["how_to_rescore"].startswith("at least 0 (counted 1 within the tick's time budget) of 2")
+
+
+def models_read_one_by_one(instance: DagsterInstance) -> dict[str, str]:
+    """Each existing partition's model md5, read from its latest scores materialization alone."""
+    keys = instance.get_dynamic_partitions(keys_of(TELCO).partitions)
+    return {key: md5 for key in keys if (md5 := scored_with_model(instance, TELCO, key)) is not None}
+
+
+def test_the_grouped_stale_count_agrees_with_reading_each_partition(
+    instance, folders, monkeypatch, tmp_path, retrained_model_root
+):
+    grouped_count_agrees_with_reading_each_partition(instance, folders, monkeypatch, tmp_path, retrained_model_root)
+
+
+def grouped_count_agrees_with_reading_each_partition(instance, folders, monkeypatch, tmp_path, retrained_model_root):
+    """Re-scored partitions, a partition scored by two models and back, a retired one: every answer as read alone."""
+    sources = [write_csv(customer_rows(20, seed=index), tmp_path / f"{index}.csv") for index in range(4)]
+    keys = [score_file(instance, folders, source)[0].partition_key for source in sources[:3]]
+    first_model, served = latest_observed_model_md5(instance, TELCO), os.environ["SCORING_MODEL_ROOT"]
+    monkeypatch.setenv("SCORING_MODEL_ROOT", str(retrained_model_root))
+    for source in (sources[0], sources[3], sources[1]):
+        score_file(instance, folders, source)  # re-scored with the new model, and one more file
+    second_model = latest_observed_model_md5(instance, TELCO)
+    retire_file(instance, TELCO, folders, keys[1], "a mistake")
+    monkeypatch.setenv("SCORING_MODEL_ROOT", served)
+    score_file(instance, folders, sources[0])  # back to the first model: scored by two models over time
+
+    read = models_read_one_by_one(instance)
+    assert sorted(read.values()) == sorted([first_model, first_model, second_model]) and keys[1] not in read
+    assert scored_models.models_by_partition(instance, TELCO) == read
+    for model in (first_model, second_model, "0" * 32):
+        stale = sum(md5 != model for md5 in read.values())
+        assert scored_models.count_stale_partitions(instance, TELCO, model) == StaleCount(stale, 3, 3)
+        planned = scored_models.models_by_partition(instance, TELCO, model)
+        assert planned.keys() == read.keys()
+        for key, md5 in read.items():  # left unread only when it cannot be this model
+            assert planned[key] == md5 or (planned[key] == ANOTHER_MODEL and md5 != model)
+    assert scored_models.models_by_partition(instance, TELCO, second_model)[keys[2]] == ANOTHER_MODEL
+    assert set(scored_models.models_by_partition(instance, TELCO, "0" * 32).values()) == {ANOTHER_MODEL}
 
 
 def test_a_new_model_with_nothing_scored_yet_is_observed_with_nothing_to_rescore(

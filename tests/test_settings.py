@@ -1,4 +1,5 @@
-"""Settings have one home (``defs/resources.py``), reach the code as resources, and a secret never shows.
+"""Settings have one home (``settings.py``; ``defs/resources.py`` builds the resources from it), reach the code as
+resources, and a secret never shows.
 
 The UI shows each resource's configured values from the code location's snapshot: the webhook URL
 (a secret: it may carry a token) must appear there by its variable's name only, and the model
@@ -15,12 +16,8 @@ import sys
 import pytest
 
 from scoring_assets.core.paths import REPO_ROOT
-from scoring_assets.defs.resources import (
-    DRIFT_WEBHOOK_VARIABLE,
-    INBOX_SETTLE_VARIABLE,
-    MODEL_ROOT_VARIABLE,
-    scoring_resources,
-)
+from scoring_assets.defs.resources import scoring_resources
+from scoring_assets.settings import DRIFT_WEBHOOK_VARIABLE, INBOX_SETTLE_VARIABLE, MODEL_ROOT_VARIABLE
 from tests.test_import_graph import PACKAGE_ROOT, modules
 
 SECRET = "https://hooks.example.invalid/services/T000/B000/very-secret-token"
@@ -28,6 +25,7 @@ SECRET = "https://hooks.example.invalid/services/T000/B000/very-secret-token"
 # the resource classes (an EnvVar setting handed to them is resolved there when used outside a run), and
 # the entry points' process setup (which keeps an Arrow memory pool chosen with ARROW_DEFAULT_MEMORY_POOL).
 ENVIRONMENT_READERS = {
+    "scoring_assets.settings",
     "scoring_assets.defs.resources",
     "scoring_assets.use_cases",
     "scoring_assets.cli",

@@ -29,7 +29,7 @@ from scoring_assets.core.model_lifecycle import ModelFiles, register_challenger
 from scoring_assets.core.model_store import verify_artifact
 from scoring_assets.core.promotion_gate import flip_criterion, gather_evidence, judge_challenger
 from scoring_assets.core.shadow_scores import SHADOW_SCORES, ShadowFigures, ShadowSummary, shadow_summaries
-from scoring_assets.defs.resources import MODEL_ROOT_VARIABLE
+from scoring_assets.settings import MODEL_ROOT_VARIABLE
 from scoring_assets.use_cases import all_use_cases
 from tests.support.batches import valid_rows, write_csv
 from tests.support.model_roots import built_model, challenger_files, dvc_model_root, new_challenger

@@ -18,11 +18,12 @@ from scoring_assets.core.model_store import (
     LoadedModel,
     ModelArtifact,
     lifecycle_file,
+    model_project,
     serving_model,
     verify_artifact,
     verify_challenger,
 )
-from scoring_assets.core.paths import REPO_ROOT, default_data_dir
+from scoring_assets.core.paths import REPO_ROOT, configured_folder, default_data_dir
 from scoring_assets.core.reason_codes import require_explainer
 from scoring_assets.core.report_files import report_url
 from scoring_assets.core.use_case import UseCase
@@ -46,8 +47,7 @@ class ScoringFolders(dg.ConfigurableResource):
 
     @property
     def root(self) -> Path:
-        configured = resolved(self.data_dir)
-        return Path(configured).expanduser().resolve() if configured else default_data_dir()
+        return configured_folder(resolved(self.data_dir), default_data_dir())
 
     @property
     def inbox(self) -> Path:
@@ -107,11 +107,10 @@ class ModelStore(dg.ConfigurableResource):
 
     @property
     def path(self) -> Path:
-        configured = resolved(self.root)
-        return Path(configured).expanduser().resolve() if configured else REPO_ROOT
+        return configured_folder(resolved(self.root), REPO_ROOT)
 
     def root_of(self, use_case: UseCase) -> Path:
-        return use_case.model.root or self.path
+        return model_project(use_case, self.path)
 
     def verify(self, use_case: UseCase) -> ModelArtifact:
         """The use case's model artifact, verified against DVC (never unpickled); raises ``ModelIntegrityError``."""

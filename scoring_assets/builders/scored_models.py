@@ -1,8 +1,13 @@
 """Which model scored which partition: the questions the model sensors, the CLI and re-scoring ask the instance.
 
 A ``scores`` materialization records the model's md5 as its input data version
-(``UseCaseKeys.model_used_tag``); these read it back in few queries, so a tick stays well
-inside Dagster's 60 s even with tens of thousands of scored files.
+(``UseCaseKeys.model_used_tag``). Dagster indexes no such tag (only ``dagster/data_version`` goes
+into its asset event tags), so it is read from the materialization itself: ~1.4 CPU-ms each, most of
+it rebuilding the event's metadata. What saves reading: the md5 a materialization records is the
+data version of a model observation stored before it (Dagster's step reads the latest one; so does
+``batch_rescore.provenance_tags``), and the model is observed once per change of md5. So a partition
+whose latest scores were stored before a model's first observation was scored with another model,
+unread: asking about a model never observed (a new one) reads nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from scoring_assets.core.use_case import UseCase
 
 FETCH_PAGE = 1000
 STALE_COUNT_BUDGET_SECONDS = 15.0
+# What models_by_partition says of a partition scored before the model asked about was first observed.
+ANOTHER_MODEL = "another model (scored before this one was first observed)"
 
 
 @dataclass(frozen=True)
@@ -28,18 +35,26 @@ class ScoredPartition:
     model_md5: str | None
 
 
-def latest_scores_storage_ids(
+def latest_scores_by_partition(
     instance: dg.DagsterInstance, use_case: UseCase, after_storage_id: int | None = None
-) -> list[int]:
-    """Storage ids of each existing partition's latest ``scores`` materialization, oldest first.
+) -> dict[str, int]:
+    """Each existing partition's latest ``scores`` materialization (its storage id): one grouped query.
 
-    One grouped query; with ``after_storage_id``, only partitions materialized since then.
+    Partitions retired or pruned since (deleted from the partition set) are left out; with
+    ``after_storage_id``, only partitions materialized since then.
     """
     latest = instance.get_latest_storage_id_by_partition(
         keys_of(use_case).scores, dg.DagsterEventType.ASSET_MATERIALIZATION, after_cursor=after_storage_id
     )
     existing = instance.get_existing_dynamic_partitions(keys_of(use_case).partitions, list(latest))
-    return sorted(storage_id for key, storage_id in latest.items() if key in existing)
+    return {key: storage_id for key, storage_id in latest.items() if key in existing}
+
+
+def latest_scores_storage_ids(
+    instance: dg.DagsterInstance, use_case: UseCase, after_storage_id: int | None = None
+) -> list[int]:
+    """Storage ids of each existing partition's latest ``scores`` materialization, oldest first."""
+    return sorted(latest_scores_by_partition(instance, use_case, after_storage_id).values())
 
 
 def models_used(instance: dg.DagsterInstance, use_case: UseCase, storage_ids: list[int]) -> list[ScoredPartition]:
@@ -55,6 +70,29 @@ def models_used(instance: dg.DagsterInstance, use_case: UseCase, storage_ids: li
     return sorted(scored, key=lambda item: item.storage_id)
 
 
+def first_observed(instance: dg.DagsterInstance, use_case: UseCase, model_md5: str) -> int | None:
+    """Storage id of the model's first observation with data version ``model_md5``; None: never observed.
+
+    Observations are read oldest first, a page at a time; there is one per change of model.
+    """
+    cursor = None
+    while True:
+        page = instance.fetch_observations(keys_of(use_case).model, limit=FETCH_PAGE, cursor=cursor, ascending=True)
+        for record in page.records:
+            if record.asset_observation is not None and record.asset_observation.data_version == model_md5:
+                return record.storage_id
+        if not page.has_more:
+            return None
+        cursor = page.cursor
+
+
+def scored_since(latest: dict[str, int], first_observation: int | None) -> dict[str, int]:
+    """The partitions whose latest scores were stored after the model's first observation: only they may use it."""
+    if first_observation is None:
+        return {}
+    return {key: storage_id for key, storage_id in latest.items() if storage_id > first_observation}
+
+
 @dataclass(frozen=True)
 class StaleCount:
     """Scored partitions last scored with another model, out of those counted (all, unless time ran out)."""
@@ -67,34 +105,41 @@ class StaleCount:
 def count_stale_partitions(instance: dg.DagsterInstance, use_case: UseCase, model_md5: str) -> StaleCount:
     """How many scored partitions were last scored with another model than ``model_md5``.
 
-    Reading a materialization costs ~0.4 ms, so counting stops after ``STALE_COUNT_BUDGET_SECONDS``
-    (~40,000 partitions on a 2-core machine) to keep the tick well inside Dagster's 60 s; the
-    count is then a lower bound.
+    Those scored before the model's first observation count without a read (``scored_since``); the
+    others are read a page at a time, and reading stops after ``STALE_COUNT_BUDGET_SECONDS`` to keep
+    the tick well inside Dagster's 60 s (the count is then a lower bound).
     """
-    storage_ids = latest_scores_storage_ids(instance, use_case)
-    stale = counted = 0
+    latest = latest_scores_by_partition(instance, use_case)
+    to_read = sorted(scored_since(latest, first_observed(instance, use_case, model_md5)).values())
+    stale = counted = len(latest) - len(to_read)
     started = time.monotonic()
-    for start in range(0, len(storage_ids), FETCH_PAGE):
-        page = models_used(instance, use_case, storage_ids[start : start + FETCH_PAGE])
+    for start in range(0, len(to_read), FETCH_PAGE):
+        page = models_used(instance, use_case, to_read[start : start + FETCH_PAGE])
         stale += sum(scored.model_md5 != model_md5 for scored in page)
         counted += len(page)
         if time.monotonic() - started > STALE_COUNT_BUDGET_SECONDS:
             break
-    return StaleCount(stale, counted, len(storage_ids))
+    return StaleCount(stale, counted, len(latest))
 
 
-def models_by_partition(instance: dg.DagsterInstance, use_case: UseCase) -> dict[str, str | None]:
-    """Every scored partition and the model md5 its latest scores used: a query per 1,000 partitions.
+def models_by_partition(
+    instance: dg.DagsterInstance, use_case: UseCase, model_md5: str | None = None
+) -> dict[str, str | None]:
+    """Every scored partition and the model md5 its latest scores used: a query per 1,000 partitions read.
 
-    What ``rescore`` plans from; one ``scored_with_model`` per partition cost ~3 ms a file (a minute
-    at 10,000 files, bench/years_of_files.py).
+    What ``rescore`` plans from. With ``model_md5`` (the model it would re-score with), a partition
+    scored before that model's first observation is not read: it maps to ``ANOTHER_MODEL``.
     """
-    storage_ids = latest_scores_storage_ids(instance, use_case)
-    return {
-        scored.partition: scored.model_md5
-        for start in range(0, len(storage_ids), FETCH_PAGE)
-        for scored in models_used(instance, use_case, storage_ids[start : start + FETCH_PAGE])
-    }
+    latest = latest_scores_by_partition(instance, use_case)
+    to_read = latest if model_md5 is None else scored_since(latest, first_observed(instance, use_case, model_md5))
+    used: dict[str, str | None] = {key: ANOTHER_MODEL for key in latest if key not in to_read}
+    storage_ids = sorted(to_read.values())
+    for start in range(0, len(storage_ids), FETCH_PAGE):
+        used.update(
+            (scored.partition, scored.model_md5)
+            for scored in models_used(instance, use_case, storage_ids[start : start + FETCH_PAGE])
+        )
+    return used
 
 
 def scored_with_model(instance: dg.DagsterInstance, use_case: UseCase, partition_key: str) -> str | None:

@@ -315,6 +315,11 @@ def _directory_layout_problem(document: Any) -> str | None:
     return problem if meta is None or isinstance(meta, dict) else "its `meta` is not a mapping"
 
 
+def model_project(use_case: UseCase, store_root: Path) -> Path:
+    """The DVC project holding the use case's model: its own ``ModelSource.root``, else the model store's."""
+    return use_case.model.root or store_root
+
+
 def verify_artifact(use_case: UseCase, root: Path | None = None) -> ModelArtifact:
     """Check the served model and its card against DVC, the use case and the installed scikit-learn.
 

@@ -4,7 +4,7 @@ Use cases name their own model files (``core.use_case.ModelSource``) relative to
 project (this repository unless the ``ModelStore`` resource names another); the working folders
 (inbox, lake, scored, rejected) live under the data folder, which the ``ScoringFolders`` resource
 takes from its setting (default: the repository's ``data/``). The settings themselves have one
-home, ``defs/resources.py``: nothing here reads the environment.
+home, ``scoring_assets/settings.py``: nothing here reads the environment.
 """
 
 from __future__ import annotations
@@ -26,6 +26,11 @@ INSTANCE_CONFIG_PATH = REPO_ROOT / "deploy" / "dagster.yaml"
 def default_data_dir() -> Path:
     """The repository's ``data/``: the data folder when ``SCORING_DATA_DIR`` is not set."""
     return REPO_ROOT / "data"
+
+
+def configured_folder(configured: str, default: Path) -> Path:
+    """A folder setting's path: ``configured`` (``~`` expanded, made absolute), else ``default`` when it is empty."""
+    return Path(configured).expanduser().resolve() if configured else default
 
 
 def repo_relative(path: Path) -> str:

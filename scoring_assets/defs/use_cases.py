@@ -14,7 +14,8 @@ from functools import cache
 import dagster as dg
 
 from scoring_assets.builders.use_case_definitions import build_shared_inbox_definitions, build_use_case_definitions
-from scoring_assets.defs.resources import inbox_interval_seconds, scoring_resources
+from scoring_assets.defs.resources import scoring_resources
+from scoring_assets.settings import inbox_interval_seconds
 from scoring_assets.use_cases import all_use_cases, report_broken_use_cases
 
 

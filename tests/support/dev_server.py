@@ -21,7 +21,7 @@ from pathlib import Path
 
 from scoring_assets.builders.keys import keys_of
 from scoring_assets.core.paths import INSTANCE_CONFIG_PATH, REPO_ROOT
-from scoring_assets.defs.resources import DATA_DIR_VARIABLE
+from scoring_assets.settings import DATA_DIR_VARIABLE
 from scoring_assets.use_cases import all_use_cases
 
 FINISHED_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}

@@ -9,8 +9,8 @@ from dagster import EnvVar
 from scoring_assets.builders.keys import keys_of
 from scoring_assets.builders.resources import InboxSettings, ModelStore, RescoreSettings, ScoringFolders
 from scoring_assets.core.use_case import UseCase
-from scoring_assets.defs.resources import MODEL_ROOT_VARIABLE
 from scoring_assets.runs import execute_score_run, register_file
+from scoring_assets.settings import MODEL_ROOT_VARIABLE
 from tests.support.batches import TELCO
 
 
