@@ -60,20 +60,22 @@ def remove_dead_writers_temporaries(folder: Path | str, recursive: bool = False)
     when a run starts).
     """
     removed = []
-    folders = [Path(folder)]
+    folders = [os.path.abspath(folder)]
     while folders:
+        current = folders.pop()
         try:
-            entries = list(os.scandir(folders.pop()))
+            entries = list(os.scandir(current))
         except (FileNotFoundError, NotADirectoryError):
             continue
+        _swept_folders.add(current)  # this process's own writes there need not sweep it again
         for entry in entries:
             if recursive and entry.is_dir(follow_symlinks=False):
-                folders.append(Path(entry.path))
-                continue
-            written_by = _TEMPORARY_NAME.match(entry.name)
-            if written_by and written_by["host"] == THIS_HOST and not process_is_running(int(written_by["pid"])):
-                Path(entry.path).unlink(missing_ok=True)
-                removed.append(Path(entry.path))
+                folders.append(entry.path)
+            elif entry.name.endswith(".tmp") and entry.name.startswith("."):  # 100,000 files: no regex for each
+                written_by = _TEMPORARY_NAME.match(entry.name)
+                if written_by and written_by["host"] == THIS_HOST and not process_is_running(int(written_by["pid"])):
+                    Path(entry.path).unlink(missing_ok=True)
+                    removed.append(Path(entry.path))
     return removed
 
 
