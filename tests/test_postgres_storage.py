@@ -179,4 +179,5 @@ def test_the_grouped_stale_count_agrees_with_reading_each_partition_on_postgres(
     postgres_env, tmp_path, folders, monkeypatch, retrained_model_root
 ):
     with DagsterInstance.from_config(pooled_home(tmp_path)) as instance:
+        instance.wipe()  # the module's tests share one database: the earlier ones' scored files would count too
         grouped_count_agrees_with_reading_each_partition(instance, folders, monkeypatch, tmp_path, retrained_model_root)
