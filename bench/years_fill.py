@@ -32,6 +32,7 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, EventLogEntry, RunsFilter
@@ -217,22 +218,22 @@ def grow(instance: DagsterInstance, templates: list[Template], data_dir: Path, h
     """
     chunk, store, stats = options.get("chunk", 500), options.get("store", "sql"), FillStats()
     writer = SqlWriter(instance, templates) if store == "sql" else None
+    store_runs = writer.store if writer else partial(store_clones, instance, batched=store == "batch")
     for start in range(have, want, chunk):
         indices = range(start, min(start + chunk, want))
         for template in templates:
             mine = [template.substitutions(index) for index in indices if templates[index % len(templates)] is template]
             if mine:
-                clone_chunk(instance, template, data_dir, mine, (store, writer), stats)
+                clone_chunk(instance, template, data_dir, mine, store_runs, stats)
     if writer is not None:
         writer.point_assets_at_last_clones()
     return stats
 
 
-def clone_chunk(instance, template: Template, data_dir: Path, substitution_lists: list, how, stats) -> None:
-    """One chunk of clones of ``template``: data files, partitions, runs and events, each part timed."""
+def clone_chunk(instance, template: Template, data_dir: Path, substitution_lists: list, store_runs, stats) -> None:
+    """One chunk of clones of ``template``: data files, partitions, then runs and events (``store_runs``), timed."""
     import time
 
-    store, writer = how
     started = time.perf_counter()
     for substitutions in substitution_lists:
         clone_data_files(template, data_dir, substitutions)
@@ -241,10 +242,7 @@ def clone_chunk(instance, template: Template, data_dir: Path, substitution_lists
     add_partitions(instance, template, substitution_lists)
     stats.add("partitions", time.perf_counter() - started)
     started = time.perf_counter()
-    if writer is not None:
-        writer.store(template, substitution_lists)
-    else:
-        store_clones(instance, template, substitution_lists, store == "batch")
+    store_runs(template, substitution_lists)
     stats.add("runs_and_events", time.perf_counter() - started)
 
 

@@ -102,15 +102,13 @@ def load_clones(connection: sa.Connection, clones: list[tuple[str, str, str]]) -
     connection.execute(sa.text(f"INSERT INTO {CLONES} VALUES (:k, :sha, :token, :run_id)"), rows)
 
 
-def clone_table(connection: sa.Connection, table: str, bound: dict) -> None:
-    names, expressions = select_list(connection.engine, table)
-    connection.execute(
-        sa.text(
-            f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(expressions)} "
-            f"FROM {table} t CROSS JOIN {CLONES} c WHERE {RUN_ROWS[table]} "
-            "ORDER BY c.k, t.id"
-        ),
-        bound,
+def insert_clones(engine: sa.Engine, table: str) -> sa.TextClause:
+    """The INSERT that copies the template's rows of ``table`` once per clone (columns reflected once)."""
+    names, expressions = select_list(engine, table)
+    return sa.text(
+        f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(expressions)} "
+        f"FROM {table} t CROSS JOIN {CLONES} c WHERE {RUN_ROWS[table]} "
+        "ORDER BY c.k, t.id"
     )
 
 
@@ -120,6 +118,7 @@ class TableCloner:
     def __init__(self, engine: sa.Engine, template: dict[str, str]):
         self.engine, self.template = engine, template  # template: template_sha, template_token, template_run
         self.tables = [table for table in RUN_ROWS if sa.inspect(engine).has_table(table)]
+        self.inserts = {table: insert_clones(engine, table) for table in self.tables}
         self.postgres = engine.dialect.name == "postgresql"
 
     def clone(self, clones: list[tuple[str, str, str]]) -> None:
@@ -130,7 +129,7 @@ class TableCloner:
             if "event_logs" in self.tables:
                 bound |= template_span(connection, self.template["template_run"]).bind()
             for table in self.tables:
-                clone_table(connection, table, bound)
+                connection.execute(self.inserts[table], bound)
             if self.postgres and "event_logs" in self.tables:
                 connection.execute(
                     sa.text(
