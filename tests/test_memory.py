@@ -41,6 +41,26 @@ def test_arrow_uses_the_pool_that_returns_freed_memory():
     assert _pool_after_settings() == "jemalloc"
 
 
+# Arrow's own default (what its C++ code allocates from: Parquet, the CSV reader's threads) is what
+# pyarrow reports before ``set_memory_pool`` is called; it must be the same jemalloc pool, not a second allocator.
+ARROW_OWN_DEFAULT_PROBE = (
+    "import os\n"
+    "from scoring_assets.process_memory import _arrow_loaded_with_jemalloc\n"
+    "pyarrow = _arrow_loaded_with_jemalloc()\n"
+    "print(pyarrow.default_memory_pool().backend_name)\n"
+    "print(os.environ.get('ARROW_DEFAULT_MEMORY_POOL', 'unset'))\n"
+)
+
+
+@pytest.mark.skipif(not _has_jemalloc(), reason="this pyarrow build has no jemalloc pool")
+def test_arrow_itself_allocates_from_the_same_pool_and_children_choose_their_own():
+    environment = {key: value for key, value in os.environ.items() if key != "ARROW_DEFAULT_MEMORY_POOL"}
+    done = subprocess.run(
+        [sys.executable, "-c", ARROW_OWN_DEFAULT_PROBE], env=environment, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["jemalloc", "unset"]
+
+
 def test_a_pool_chosen_with_the_arrow_variable_is_kept():
     assert _pool_after_settings(ARROW_DEFAULT_MEMORY_POOL="system") == "system"
 
