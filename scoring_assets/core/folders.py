@@ -9,6 +9,7 @@ so this is the one place that knows the layout under the data folder (``$SCORING
     lake/<use case>/locks/<key>.lock       taken by a run while it scores and publishes the file
     lake/<use case>/checks/<key>.jsonl     every check result of every run of the file, with its description
     lake/<use case>/environments/<sha256>.txt  the installed packages a file was scored with (its manifest names it)
+    lake/<use case>/environments/by_metadata_folders/<sha256>.txt  which list the packages' metadata folders gave
     lake/<use case>/retired.jsonl          every retired file: what, when, by whom, why, where its files went
     lake/<use case>/inputs/retired/<key>.json  the content a retired key stood for (a key never changes content)
     archive/<use case>/retired/<key>/      a retired file's outputs, one folder per retirement
