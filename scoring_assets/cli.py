@@ -49,6 +49,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -507,6 +508,7 @@ def score(args: argparse.Namespace) -> int:
         if mismatch:
             _problem(f"{source}: {mismatch}")
             return EXIT_REFUSED
+    hashing = sha256_in_background(source)
     from scoring_assets.core.files import remove_dead_writers_temporaries
     from scoring_assets.runs import folders as scoring_folders
 
@@ -514,7 +516,7 @@ def score(args: argparse.Namespace) -> int:
     folders = scoring_folders()
     own = folders.of(use_case.name)
     # Hashed once, here: the partition key names the default outputs, all checked before anything moves.
-    planned = own.registration_for(source)
+    planned = own.registration_for(source, hashing.result())
     unsafe = unsafe_output_problem(source, args.output, folders, planned.partition_key, use_case.name)
     if unsafe:
         _problem(unsafe)
@@ -540,6 +542,21 @@ def score(args: argparse.Namespace) -> int:
         if archived is not None:
             print(f"earlier results at {args.output} moved to {archived}")
     return run_and_explain(instance, use_case, own, registration, args)
+
+
+def sha256_in_background(source: Path) -> Future:
+    """The file's sha256, computed on a thread of its own while the command loads Dagster and the definitions.
+
+    Hashing releases the GIL, so the two overlap on two cores: ~0.17 s of wall time per million rows
+    (what the partition key waits for). The raw stage still hashes what it parses and compares.
+    """
+    from scoring_assets.core.files import file_sha256
+
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="input-sha256")
+    try:
+        return executor.submit(file_sha256, source)
+    finally:
+        executor.shutdown(wait=False)
 
 
 def unsafe_output_problem(source: Path, output: Path | None, folders, partition_key: str, use_case: str) -> str | None:
