@@ -1,16 +1,19 @@
 """Process-wide memory settings for the processes that score: allocators and the cyclic garbage collector.
 
-Allocators. Scoring streams a file in batches, so what is live at any moment is small (about 150 MB at
-1M rows beyond the loaded libraries). What made the peak RSS high was memory already freed but
+Allocators. Scoring streams a file in batches, so what is live at any moment is small (about 150 MB
+at 1M rows beyond the loaded libraries). What made the peak RSS high was memory already freed but
 kept by the allocators: glibc's per-thread arenas (numpy and pandas buffers freed on the Parquet
 writer's and Arrow's threads) and Arrow's default pool (mimalloc), which holds freed pages for
-reuse. Measured on 1M-row files: peak 680 MB with the defaults, about 460 MB with two glibc arenas, a
-fixed trim threshold and Arrow's jemalloc pool returning freed pages after 100 ms (returning them at
-once cost 15% at 10M rows). Fixing the trim threshold also fixes glibc's mmap threshold, at 128 KB
-unless set: then every array of a batch (64k float64 values: 512 KB) was a fresh mmap, its pages
-faulted in and unmapped again (2.3 s of system time at 1M rows, the score step 20% slower). Blocks
-up to 4 MB now come from the heap and are reused; the large transients (predict_proba's matrices)
-still go straight back to the system. Peak RSS is about the same.
+reuse. Measured on 1M-row files: peak 680 MB with the defaults, about 460 MB with two glibc arenas,
+a fixed trim threshold and Arrow's jemalloc pool returning freed pages after 100 ms (returning them
+at once cost 15% at 10M rows). Since then: after 20 ms (10M Telco rows, alternated: peak 351-397 MB
+against 361-416 at 100 ms, CPU-seconds the same; at once still costs ~17 CPU-s of system time
+there), and jemalloc as Arrow's own default too (see ``_arrow_loaded_with_jemalloc``). Fixing the
+trim threshold also fixes glibc's mmap threshold, at 128 KB unless set: then every array of a batch
+(64k float64 values: 512 KB) was a fresh mmap, its pages faulted in and unmapped again (2.3 s of
+system time at 1M rows, the score step 20% slower). Blocks up to 4 MB now come from the heap and are
+reused; the large transients (predict_proba's matrices) still go straight back to the system. Peak
+RSS is about the same.
 
 The collector. Loading Dagster, scikit-learn and pandas creates millions of long-lived objects,
 and Python's cyclic collector walks them again and again while they load and once more when the
@@ -34,6 +37,7 @@ from contextlib import contextmanager
 _M_TRIM_THRESHOLD = -1  # glibc mallopt parameters (malloc.h)
 _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
+FREED_PAGES_KEPT_MS = 20  # jemalloc's decay: the freed pages it holds are about this long's worth of churn
 _applied = False
 _frozen_at_exit = False
 
@@ -62,7 +66,7 @@ def return_freed_memory() -> None:
     pyarrow = _arrow_loaded_with_jemalloc()
     try:
         pyarrow.set_memory_pool(pyarrow.jemalloc_memory_pool())  # where pyarrow was loaded before this call
-        pyarrow.jemalloc_set_decay_ms(100)
+        pyarrow.jemalloc_set_decay_ms(FREED_PAGES_KEPT_MS)
     except (NotImplementedError, pyarrow.ArrowNotImplementedError):  # built without jemalloc
         pass
 
