@@ -78,9 +78,10 @@ def _arrow_loaded_with_jemalloc():
     CSV reader's threads) keeps allocating from the default it chose when it loaded (mimalloc): two
     allocators then each keep freed pages, ~40 MB more peak RSS at 1M rows. Arrow reads its choice
     from the environment as it loads; the variable is removed again, so child processes choose for
-    themselves.
+    themselves. Only on Linux, whose pyarrow wheels have jemalloc (a build without it would warn on
+    every command); elsewhere ``set_memory_pool`` below is all there is.
     """
-    if "pyarrow" in sys.modules:
+    if "pyarrow" in sys.modules or not sys.platform.startswith("linux"):
         import pyarrow
 
         return pyarrow
