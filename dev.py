@@ -57,10 +57,10 @@ def project_env() -> dict[str, str]:
     return env
 
 
-def ensure_venv(environment: Path, requirements: list[str], stamp_source: Path) -> None:
-    """Create ``environment`` and install ``requirements``, unless it is already current."""
+def ensure_venv(environment: Path, requirements: list[str], stamp_sources: list[Path]) -> None:
+    """Create ``environment`` and install ``requirements``, unless current (its ``stamp_sources`` unchanged)."""
     stamp = environment / ".installed"
-    wanted = hashlib.sha256(stamp_source.read_bytes() + sys.version.encode()).hexdigest()
+    wanted = hashlib.sha256(b"".join(path.read_bytes() for path in stamp_sources) + sys.version.encode()).hexdigest()
     if stamp.exists() and stamp.read_text() == wanted:
         return
     say(f"installing {environment.name} (a few minutes the first time)")
@@ -78,8 +78,11 @@ def ensure_venv(environment: Path, requirements: list[str], stamp_source: Path) 
 def setup() -> None:
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs on whatever python3 the user has
         sys.exit(f"dev.py: Python 3.11+ is required, this is {sys.version.split()[0]}")
-    ensure_venv(PROJECT_VENV, ["-e", f"{ROOT}[test]"], ROOT / "pyproject.toml")
-    ensure_venv(DVC_VENV, ["-r", str(ROOT / "requirements-dvc.txt")], ROOT / "requirements-dvc.txt")
+    # constraints.txt: the exact versions (see its header): the models dvc repro trains are byte for byte
+    # those dvc.lock records only with the same numerical libraries.
+    constraints = ROOT / "constraints.txt"
+    ensure_venv(PROJECT_VENV, ["-c", str(constraints), "-e", f"{ROOT}[test]"], [ROOT / "pyproject.toml", constraints])
+    ensure_venv(DVC_VENV, ["-r", str(ROOT / "requirements-dvc.txt")], [ROOT / "requirements-dvc.txt"])
     link = bin_path(PROJECT_VENV, "dvc")
     if not link.exists():
         link.symlink_to(bin_path(DVC_VENV, "dvc"))
