@@ -111,9 +111,7 @@ def parse_address(text: str) -> tuple[str, int]:
 
 def configured_report_server(address: str | None = None) -> ReportServer:
     """The report server over the configured data folder, on ``address`` (else ``SCORING_REPORTS_ADDRESS``)."""
-    from scoring_assets.defs.resources import scoring_resources
-    from scoring_assets.settings import reports_address
+    from scoring_assets.settings import data_folder, reports_address
     from scoring_assets.use_cases import all_use_cases
 
-    data_dir = scoring_resources()["folders"].root
-    return ReportServer(parse_address(address or reports_address()), data_dir, lambda: all_use_cases().keys())
+    return ReportServer(parse_address(address or reports_address()), data_folder(), lambda: all_use_cases().keys())

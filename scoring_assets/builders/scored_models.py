@@ -13,6 +13,7 @@ unread: asking about a model never observed (a new one) reads nothing.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dagster as dg
@@ -70,6 +71,14 @@ def models_used(instance: dg.DagsterInstance, use_case: UseCase, storage_ids: li
     return sorted(scored, key=lambda item: item.storage_id)
 
 
+def models_used_by_page(
+    instance: dg.DagsterInstance, use_case: UseCase, storage_ids: list[int]
+) -> Iterator[list[ScoredPartition]]:
+    """``models_used`` for ``FETCH_PAGE`` storage ids at a time (a query each), so a caller may stop between pages."""
+    for start in range(0, len(storage_ids), FETCH_PAGE):
+        yield models_used(instance, use_case, storage_ids[start : start + FETCH_PAGE])
+
+
 def first_observed(instance: dg.DagsterInstance, use_case: UseCase, model_md5: str) -> int | None:
     """Storage id of the model's first observation with data version ``model_md5``; None: never observed.
 
@@ -113,8 +122,7 @@ def count_stale_partitions(instance: dg.DagsterInstance, use_case: UseCase, mode
     to_read = sorted(scored_since(latest, first_observed(instance, use_case, model_md5)).values())
     stale = counted = len(latest) - len(to_read)
     started = time.monotonic()
-    for start in range(0, len(to_read), FETCH_PAGE):
-        page = models_used(instance, use_case, to_read[start : start + FETCH_PAGE])
+    for page in models_used_by_page(instance, use_case, to_read):
         stale += sum(scored.model_md5 != model_md5 for scored in page)
         counted += len(page)
         if time.monotonic() - started > STALE_COUNT_BUDGET_SECONDS:
@@ -133,12 +141,8 @@ def models_by_partition(
     latest = latest_scores_by_partition(instance, use_case)
     to_read = latest if model_md5 is None else scored_since(latest, first_observed(instance, use_case, model_md5))
     used: dict[str, str | None] = {key: ANOTHER_MODEL for key in latest if key not in to_read}
-    storage_ids = sorted(to_read.values())
-    for start in range(0, len(storage_ids), FETCH_PAGE):
-        used.update(
-            (scored.partition, scored.model_md5)
-            for scored in models_used(instance, use_case, storage_ids[start : start + FETCH_PAGE])
-        )
+    for page in models_used_by_page(instance, use_case, sorted(to_read.values())):
+        used.update((scored.partition, scored.model_md5) for scored in page)
     return used
 
 
